@@ -1,0 +1,95 @@
+# The front door. `make` builds upstream Redis 8.0.2 with the Rust AOF linked in;
+# `make stock` builds the same tarball unmodified; `make test`, `make run`, `make bench`.
+# Every set-up step (apt packages, the upstream tarball, crates) happens here on demand.
+
+SHELL := /bin/bash
+ROOT := $(abspath .)
+CACHE := $(ROOT)/.cache
+TARBALL := $(CACHE)/redis_8.0.2.orig.tar.gz
+PATCHED := $(ROOT)/build/patched
+STOCK := $(ROOT)/build/stock
+RUST_LIB := $(ROOT)/target/release/libredis_aof.a
+# The functions of upstream aof.c that the Rust library defines, one per line; while the
+# port is incomplete the upstream Makefile weakens these in a transitional aof.c object.
+PORTED := $(PATCHED)/src/aof-ported.txt
+AOF_SYMBOLS := $(ROOT)/../shared/aof-symbols.txt
+UPSTREAM_JOBS ?= $(shell nproc)
+BINARIES := redis-server redis-cli redis-benchmark redis-check-aof
+# Upstream's runtest: the AOF units `make test` runs against the patched build.
+AOF_UNITS := integration/aof integration/aof-multi-part integration/aof-race unit/aofrw
+RUNTEST_ARGS ?= --clients 2 --timeout 1200
+
+export REDIS_SRC := $(PATCHED)/src
+
+.PHONY: all patched stock run test test-cargo test-checks test-upstream test-full bench setup clean
+
+all: patched
+
+setup:
+	@scripts/setup.sh
+
+$(TARBALL):
+	@scripts/setup.sh
+	scripts/fetch-upstream.sh $@
+
+# An unpacked tree whose deps (jemalloc's generated headers among them) are built: bindgen
+# and the C shim need both. The stamp records that the whole step finished.
+$(STOCK)/.unpacked: $(TARBALL)
+	rm -rf $(STOCK) && mkdir -p $(STOCK)
+	tar xzf $(TARBALL) -C $(STOCK) --strip-components=1
+	touch $@
+
+$(PATCHED)/.unpacked: $(TARBALL) $(wildcard redis-patch/*.patch)
+	@scripts/setup.sh
+	rm -rf $(PATCHED) && mkdir -p $(PATCHED)
+	tar xzf $(TARBALL) -C $(PATCHED) --strip-components=1
+	for p in redis-patch/*.patch; do patch -d $(PATCHED) -p1 --quiet < $$p || exit 1; done
+	$(MAKE) -C $(PATCHED)/src .make-prerequisites
+	touch $@
+
+# cargo decides itself what is stale; the archive is rebuilt only when a source changed.
+$(RUST_LIB): FORCE $(PATCHED)/.unpacked
+	cargo build --release --lib
+
+# Rewritten only when the list changes, so the transitional aof.c object is not recompiled
+# after every Rust edit.
+$(PORTED): $(RUST_LIB)
+	@nm --defined-only -g $(RUST_LIB) 2>/dev/null | awk '$$2 == "T" { print $$3 }' \
+	    | grep -Fx -f $(AOF_SYMBOLS) | sort > $@.new
+	@if cmp -s $@.new $@; then rm $@.new; else mv $@.new $@; fi
+
+patched: $(PORTED)
+	$(MAKE) -C $(PATCHED)/src -j$(UPSTREAM_JOBS) REDIS_AOF_LIB=$(RUST_LIB) \
+	    REDIS_AOF_PORTED=$(if $(shell grep -Fvx -f $(PORTED) $(AOF_SYMBOLS)),$(PORTED)) \
+	    $(BINARIES)
+
+stock: $(STOCK)/.unpacked
+	$(MAKE) -C $(STOCK)/src -j$(UPSTREAM_JOBS) $(BINARIES)
+
+run: patched
+	mkdir -p data
+	cd data && $(PATCHED)/src/redis-server --appendonly yes --dir $(ROOT)/data
+
+test: test-cargo test-checks test-upstream
+
+test-cargo: patched
+	cargo test --release
+
+# Layout, signature and symbol checks against the patched tree.
+test-checks: patched
+	tests/check-signatures.sh
+	tests/check-symbols.sh $(PATCHED)/src/redis-server $(RUST_LIB) $(AOF_SYMBOLS)
+
+test-upstream: patched
+	cd $(PATCHED) && ./runtest $(RUNTEST_ARGS) $(addprefix --single ,$(AOF_UNITS))
+
+test-full: patched
+	cd $(PATCHED) && ./runtest --clients 8 --timeout 2400
+
+bench: patched stock
+	bench/run.sh $(if $(QUICK),--quick)
+
+clean:
+	rm -rf build target
+
+FORCE:

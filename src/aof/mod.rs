@@ -1,0 +1,5 @@
+//! The behaviour of upstream `aof.c`, one module per concern, in safe Rust over
+//! [`crate::core`] and [`crate::glue`].
+
+pub mod files;
+pub mod write;

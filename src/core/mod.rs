@@ -1,0 +1,1 @@
+//! Pure Rust, no FFI: everything here is testable with `cargo test` alone.

@@ -1,0 +1,6 @@
+//! The C ABI: upstream `aof.c`'s global functions, same names, same prototypes. Each one
+//! translates its arguments and calls [`crate::aof`]; cbindgen turns this floor into
+//! `include/redis_aof.h`, which `make test` compiles together with upstream's server.h.
+
+pub mod files;
+pub mod write;

@@ -1,0 +1,21 @@
+/* What bindgen sees: upstream's server.h plus the C shim's own declarations. */
+#ifndef REDIS_AOF_BINDINGS_H
+#define REDIS_AOF_BINDINGS_H
+
+#include "server.h"
+#include "bio.h"
+
+/* One row of the layout table: a struct's size or a field's offset, by name. */
+struct redis_aof_layout_entry {
+    const char *name;
+    size_t value;
+};
+extern const struct redis_aof_layout_entry redis_aof_c_layout[];
+extern const size_t redis_aof_c_layout_len;
+
+/* static inline functions and macros of upstream, made callable. */
+size_t redis_aof_shim_sdslen(const sds s);
+size_t redis_aof_shim_sdsavail(const sds s);
+void redis_aof_shim_sdssetlen(sds s, size_t len);
+
+#endif

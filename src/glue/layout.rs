@@ -1,0 +1,115 @@
+//! Proof that bindgen's structs match the C compiler's: every size and offset listed in
+//! `src/glue/layout.list` is computed on both sides and compared. A mismatch means the
+//! bindings were generated with other flags than the C code was compiled with, and every
+//! field access from Rust would read the wrong bytes; the library then refuses to start.
+
+use super::bindings;
+use std::ffi::CStr;
+
+/// Sizes and offsets as Rust sees them (generated from layout.list by build.rs).
+const RUST_LAYOUT: &[(&str, usize)] = include!(concat!(env!("OUT_DIR"), "/layout_rs.rs"));
+
+/// The same entries as the C compiler computed them (the shim's generated table).
+fn c_layout() -> Vec<(String, usize)> {
+    // SAFETY: the table and its length are constants defined by the generated layout_c.c;
+    // every `name` points to a string literal.
+    unsafe {
+        let table = std::slice::from_raw_parts(
+            bindings::redis_aof_c_layout.as_ptr(),
+            bindings::redis_aof_c_layout_len,
+        );
+        table
+            .iter()
+            .map(|e| {
+                (
+                    CStr::from_ptr(e.name).to_string_lossy().into_owned(),
+                    e.value,
+                )
+            })
+            .collect()
+    }
+}
+
+/// Describes every entry on which the two tables disagree (empty when they agree).
+pub fn compare(rust: &[(&str, usize)], c: &[(String, usize)]) -> Vec<String> {
+    let mut problems = Vec::new();
+    if rust.len() != c.len() {
+        problems.push(format!("{} entries in Rust, {} in C", rust.len(), c.len()));
+    }
+    for ((rust_name, rust_value), (c_name, c_value)) in rust.iter().zip(c) {
+        if rust_name != c_name || rust_value != c_value {
+            problems.push(format!(
+                "{rust_name} is {rust_value} in Rust but {c_name} is {c_value} in C"
+            ));
+        }
+    }
+    problems
+}
+
+pub fn mismatches() -> Vec<String> {
+    compare(RUST_LAYOUT, &c_layout())
+}
+
+/// Runs before `main` in every binary that links the library (redis-server,
+/// redis-check-aof, test binaries): a wrong layout must stop the process before any Rust
+/// code reads the server struct. Logging is not set up yet, so it writes to stderr.
+extern "C" fn refuse_to_start_on_layout_mismatch() {
+    let problems = mismatches();
+    if problems.is_empty() {
+        return;
+    }
+    eprintln!(
+        "redis-aof: the Rust bindings disagree with the C compiler on struct layout ({}); \
+         refusing to start. Rebuild the Rust library against this Redis tree.",
+        problems.join("; ")
+    );
+    // SAFETY: _exit only ends the process; nothing is running yet that needs cleanup.
+    unsafe { libc::_exit(1) };
+}
+
+#[used]
+#[link_section = ".init_array"]
+static LAYOUT_CHECK_AT_START: extern "C" fn() = refuse_to_start_on_layout_mismatch;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bindings_agree_with_the_c_compiler() {
+        let problems = mismatches();
+        assert!(problems.is_empty(), "{problems:#?}");
+        assert!(
+            RUST_LAYOUT.len() > 50,
+            "the layout list covers the fields Rust touches"
+        );
+    }
+
+    #[test]
+    fn server_struct_holds_aof_buf_where_upstream_puts_it() {
+        // Known for Redis 8.0.2 on x86_64 (measured with upstream's flags).
+        #[cfg(target_arch = "x86_64")]
+        {
+            let c = c_layout();
+            let find = |n: &str| c.iter().find(|(name, _)| name == n).map(|e| e.1);
+            assert_eq!(find("redisServer"), Some(8424));
+            assert_eq!(find("redisServer.aof_buf"), Some(6616));
+        }
+    }
+
+    #[test]
+    fn a_deliberately_broken_layout_is_reported() {
+        let mut c = c_layout();
+        let entry = c
+            .iter_mut()
+            .find(|(n, _)| n == "redisServer.aof_fd")
+            .unwrap();
+        entry.1 += 8;
+        let problems = compare(RUST_LAYOUT, &c);
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(problems[0].contains("redisServer.aof_fd"));
+
+        let shorter = &c[..c.len() - 1];
+        assert!(!compare(RUST_LAYOUT, shorter).is_empty());
+    }
+}

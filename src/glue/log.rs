@@ -1,0 +1,46 @@
+//! Logging through upstream's `_serverLog`, so lines carry the same timestamp, pid, role
+//! character and destination (logfile or stdout) as every other Redis log line, and honour
+//! `verbosity` the way upstream's `serverLog` macro does: before formatting anything.
+
+use super::bindings;
+use std::ffi::CString;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(i32)]
+pub enum Level {
+    Debug = bindings::LL_DEBUG as i32,
+    Verbose = bindings::LL_VERBOSE as i32,
+    Notice = bindings::LL_NOTICE as i32,
+    Warning = bindings::LL_WARNING as i32,
+}
+
+/// Whether a line at `level` would be written (upstream's `serverLog` test).
+pub fn enabled(level: Level) -> bool {
+    // SAFETY: `server.verbosity` is a plain int that only the main thread writes (config).
+    let verbosity = unsafe { (*std::ptr::addr_of!(bindings::server)).verbosity };
+    level as i32 >= verbosity
+}
+
+/// Writes one log line. Upstream truncates at LOG_MAX_LEN; going through `_serverLog`
+/// with "%s" keeps that. An interior NUL would end the C string early, so it is shown as
+/// upstream's `sdscatrepr` would show it.
+pub fn write(level: Level, message: &str) {
+    if !enabled(level) {
+        return;
+    }
+    let line = CString::new(message.replace('\0', "\\x00")).unwrap_or_default();
+    // SAFETY: both pointers are valid NUL-terminated strings for the duration of the call;
+    // the format consumes exactly one string argument.
+    unsafe { bindings::_serverLog(level as i32, c"%s".as_ptr(), line.as_ptr()) };
+}
+
+/// `server_log!(Level::Warning, "format {}", args)`: formats only when the level is enabled.
+#[macro_export]
+macro_rules! server_log {
+    ($level:expr, $($arg:tt)*) => {{
+        let level = $level;
+        if $crate::glue::log::enabled(level) {
+            $crate::glue::log::write(level, &format!($($arg)*));
+        }
+    }};
+}
