@@ -81,10 +81,10 @@ test-checks: patched
 	tests/check-symbols.sh $(PATCHED)/src/redis-server $(RUST_LIB) $(AOF_SYMBOLS)
 
 test-upstream: patched
-	cd $(PATCHED) && ./runtest $(RUNTEST_ARGS) $(addprefix --single ,$(AOF_UNITS))
+	tests/run-upstream-units.sh $(PATCHED) $(RUNTEST_ARGS) $(addprefix --single ,$(AOF_UNITS))
 
 test-full: patched
-	cd $(PATCHED) && ./runtest --clients 8 --timeout 2400
+	tests/run-upstream-units.sh $(PATCHED) --clients 8 --timeout 2400
 
 bench: patched stock
 	bench/run.sh $(if $(QUICK),--quick)
