@@ -15,13 +15,15 @@ PORTED := $(PATCHED)/src/aof-ported.txt
 AOF_SYMBOLS := $(ROOT)/../shared/aof-symbols.txt
 UPSTREAM_JOBS ?= $(shell nproc)
 BINARIES := redis-server redis-cli redis-benchmark redis-check-aof
-# Upstream's runtest: the AOF units `make test` runs against the patched build.
-AOF_UNITS := integration/aof integration/aof-multi-part integration/aof-race unit/aofrw
+# Upstream's runtest: the AOF units `make test` runs against the patched build (the four
+# AOF units, then those that exercise the write path: WAITAOF, latency events, INFO).
+AOF_UNITS := integration/aof integration/aof-multi-part integration/aof-race unit/aofrw \
+	unit/wait unit/latency-monitor unit/info unit/other
 RUNTEST_ARGS ?= --clients 2 --timeout 1200
 
 export REDIS_SRC := $(PATCHED)/src
 
-.PHONY: all patched stock run test test-cargo test-checks test-upstream test-full bench setup clean
+.PHONY: all patched stock run test test-cargo test-checks test-differential test-upstream test-full bench setup clean
 
 all: patched
 
@@ -70,7 +72,7 @@ run: patched
 	mkdir -p data
 	cd data && $(PATCHED)/src/redis-server --appendonly yes --dir $(ROOT)/data
 
-test: test-cargo test-checks test-upstream
+test: test-cargo test-checks test-differential test-upstream
 
 test-cargo: patched
 	cargo test --release
@@ -79,6 +81,10 @@ test-cargo: patched
 test-checks: patched
 	tests/check-signatures.sh
 	tests/check-symbols.sh $(PATCHED)/src/redis-server $(RUST_LIB) $(AOF_SYMBOLS)
+
+# The same command stream into stock and patched: INCR files must be byte-identical.
+test-differential: patched stock
+	python3 tests/differential_incr.py $(STOCK)/src/redis-server $(PATCHED)/src/redis-server
 
 test-upstream: patched
 	tests/run-upstream-units.sh $(PATCHED) $(RUNTEST_ARGS) $(addprefix --single ,$(AOF_UNITS))

@@ -108,10 +108,11 @@ fn generate_bindings(manifest_dir: &Path, out_dir: &Path, redis_src: &Path, cfla
 /// listed: Rust defines those.
 const ALLOWED_FUNCTIONS: &str = concat!(
     "_serverLog|",
-    "sdsnewlen|sdsnew|sdsempty|sdsfree|sdsdup|sdscatlen|sdsMakeRoomFor|sdsMakeRoomForNonGreedy|sdsIncrLen|sdsclear|sdsRemoveFreeSpace|",
+    "sdsnewlen|sdsnew|sdsempty|sdsfree|sdsdup|sdscatlen|sdsrange|sdsclear|sdsMakeRoomFor|sdsMakeRoomForNonGreedy|sdsIncrLen|sdsclear|sdsRemoveFreeSpace|",
     "zmalloc|zcalloc|zrealloc|zfree|",
     "listCreate|listRelease|listAddNodeTail|listAddNodeHead|listDelNode|listEmpty|",
     "bioPendingJobsOfType|bioCreateFsyncJob|bioCreateCloseAofJob|bioDrainWorker|",
+    "_serverAssert|_serverPanic|mstime|latencyAddSample|hasActiveChildProcess|",
     "redis_aof_shim_.*|redis_aof_c_layout.*"
 );
 

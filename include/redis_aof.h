@@ -5,6 +5,33 @@
 
 int aofFsyncInProgress(void);
 
+/**
+ * # Safety
+ * `buf` must point to `len` readable bytes.
+ */
+ssize_t aofWrite(int fd, const char *buf, size_t len);
+
+void aof_background_fsync(int fd);
+
+void aof_background_fsync_and_close(int fd);
+
+/**
+ * # Safety
+ * `dst` must be a valid sds owned by the caller; `argv` must hold `argc` live string
+ * objects. The returned sds replaces `dst`.
+ */
+sds catAppendOnlyGenericCommand(sds dst, int argc, robj **argv);
+
+/**
+ * # Safety
+ * `argv` must hold `argc` live string objects.
+ */
+void feedAppendOnlyFile(int dictid, robj **argv, int argc);
+
+void flushAppendOnlyFile(int force);
+
+sds genAofTimestampAnnotationIfNeeded(int force);
+
 sds getAofManifestFileName(void);
 
 sds getTempAofManifestFileName(void);

@@ -1,1 +1,3 @@
 //! Pure Rust, no FFI: everything here is testable with `cargo test` alone.
+
+pub mod resp;

@@ -1,0 +1,281 @@
+//! RESP encoding of commands as the AOF stores them: `*<argc>\r\n` then, per argument,
+//! `$<len>\r\n<bytes>\r\n`. Integer-encoded arguments are written in decimal, as
+//! upstream's `getDecodedObject` would turn them into strings.
+//!
+//! The write path calls this once per command: [`command_len`] sizes the whole record so
+//! the AOF buffer grows once, then [`RecordWriter`] fills the reserved [`Region`] in place.
+//! No temporary string, no formatted printing.
+
+use std::mem::MaybeUninit;
+
+/// One command argument as the AOF sees it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Arg<'a> {
+    Bytes(&'a [u8]),
+    /// An integer-encoded string object: its decimal form is the argument.
+    Int(i64),
+}
+
+impl Arg<'_> {
+    fn payload_len(self) -> usize {
+        match self {
+            Arg::Bytes(b) => b.len(),
+            Arg::Int(n) => decimal_len_i64(n),
+        }
+    }
+}
+
+/// Upstream's SELECT, emitted when a command targets another db than the previous one.
+pub const SELECT: &[u8] = b"SELECT";
+
+/// Bytes of the `*<argc>\r\n` header.
+pub fn array_header_len(argc: usize) -> usize {
+    1 + decimal_len_u64(argc as u64) + 2
+}
+
+/// Bytes of one `$<len>\r\n<payload>\r\n` element.
+pub fn bulk_len(arg: Arg<'_>) -> usize {
+    let payload = arg.payload_len();
+    1 + decimal_len_u64(payload as u64) + 2 + payload + 2
+}
+
+/// Bytes of a whole command record.
+pub fn command_len<'a>(args: impl IntoIterator<Item = Arg<'a>>) -> usize {
+    let mut argc = 0;
+    let mut total = 0;
+    for arg in args {
+        argc += 1;
+        total += bulk_len(arg);
+    }
+    array_header_len(argc) + total
+}
+
+/// Bytes of `SELECT <db>`.
+pub fn select_len(db: i64) -> usize {
+    command_len([Arg::Bytes(SELECT), Arg::Int(db)])
+}
+
+/// Bytes of the `#TS:<unix time>\r\n` annotation.
+pub fn timestamp_annotation_len(unix_time: i64) -> usize {
+    4 + decimal_len_i64(unix_time) + 2
+}
+
+/// Where encoded bytes go: a growable vector, or a reserved [`Region`] of exact size.
+pub trait Sink {
+    fn put(&mut self, bytes: &[u8]);
+}
+
+impl Sink for Vec<u8> {
+    fn put(&mut self, bytes: &[u8]) {
+        self.extend_from_slice(bytes);
+    }
+}
+
+/// A reserved, uninitialised region of exactly the size computed with the `*_len`
+/// functions. Writing past it panics (an encoder bug must never become memory
+/// corruption); [`Region::finish`] checks that it was filled exactly.
+pub struct Region<'a> {
+    out: &'a mut [MaybeUninit<u8>],
+    pos: usize,
+}
+
+impl<'a> Region<'a> {
+    pub fn new(out: &'a mut [MaybeUninit<u8>]) -> Self {
+        Region { out, pos: 0 }
+    }
+
+    /// The number of bytes written; panics unless the region was filled exactly, so the
+    /// caller never publishes uninitialised bytes.
+    pub fn finish(self) -> usize {
+        assert_eq!(self.pos, self.out.len(), "record size was miscomputed");
+        self.pos
+    }
+}
+
+impl Sink for Region<'_> {
+    fn put(&mut self, bytes: &[u8]) {
+        let end = self.pos + bytes.len();
+        self.out[self.pos..end].write_copy_of_slice(bytes);
+        self.pos = end;
+    }
+}
+
+/// Writes AOF records into a [`Sink`].
+pub struct RecordWriter<S: Sink> {
+    sink: S,
+}
+
+impl<S: Sink> RecordWriter<S> {
+    pub fn new(sink: S) -> Self {
+        RecordWriter { sink }
+    }
+
+    pub fn into_inner(self) -> S {
+        self.sink
+    }
+
+    fn put_decimal_i64(&mut self, n: i64) {
+        self.sink.put(itoa::Buffer::new().format(n).as_bytes());
+    }
+
+    fn put_decimal_u64(&mut self, n: u64) {
+        self.sink.put(itoa::Buffer::new().format(n).as_bytes());
+    }
+
+    pub fn array_header(&mut self, argc: usize) {
+        self.sink.put(b"*");
+        self.put_decimal_u64(argc as u64);
+        self.sink.put(b"\r\n");
+    }
+
+    pub fn bulk(&mut self, arg: Arg<'_>) {
+        self.sink.put(b"$");
+        match arg {
+            Arg::Bytes(b) => {
+                self.put_decimal_u64(b.len() as u64);
+                self.sink.put(b"\r\n");
+                self.sink.put(b);
+            }
+            Arg::Int(n) => {
+                let mut digits = itoa::Buffer::new();
+                let digits = digits.format(n).as_bytes();
+                self.put_decimal_u64(digits.len() as u64);
+                self.sink.put(b"\r\n");
+                self.sink.put(digits);
+            }
+        }
+        self.sink.put(b"\r\n");
+    }
+
+    /// A whole command; `argc` must be the number of items `args` yields.
+    pub fn command<'b>(&mut self, argc: usize, args: impl IntoIterator<Item = Arg<'b>>) {
+        self.array_header(argc);
+        let mut written = 0;
+        for arg in args {
+            self.bulk(arg);
+            written += 1;
+        }
+        assert_eq!(written, argc, "argc does not match the arguments given");
+    }
+
+    pub fn select(&mut self, db: i64) {
+        self.command(2, [Arg::Bytes(SELECT), Arg::Int(db)]);
+    }
+
+    pub fn timestamp_annotation(&mut self, unix_time: i64) {
+        self.sink.put(b"#TS:");
+        self.put_decimal_i64(unix_time);
+        self.sink.put(b"\r\n");
+    }
+}
+
+impl RecordWriter<Region<'_>> {
+    /// See [`Region::finish`].
+    pub fn finish(self) -> usize {
+        self.sink.finish()
+    }
+}
+
+fn decimal_len_u64(n: u64) -> usize {
+    n.checked_ilog10().map_or(1, |digits| digits as usize + 1)
+}
+
+fn decimal_len_i64(n: i64) -> usize {
+    decimal_len_u64(n.unsigned_abs()) + usize::from(n < 0)
+}
+
+/// Encodes a command into a new vector (tests and cold paths).
+pub fn encode_command(args: &[Arg<'_>]) -> Vec<u8> {
+    let mut w = RecordWriter::new(Vec::with_capacity(command_len(args.iter().copied())));
+    w.command(args.len(), args.iter().copied());
+    w.into_inner()
+}
+
+/// The `#TS:<unix time>\r\n` annotation line.
+pub fn encode_timestamp_annotation(unix_time: i64) -> Vec<u8> {
+    let mut w = RecordWriter::new(Vec::with_capacity(timestamp_annotation_len(unix_time)));
+    w.timestamp_annotation(unix_time);
+    w.into_inner()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_set_command_is_framed_as_upstream_frames_it() {
+        let encoded = encode_command(&[Arg::Bytes(b"SET"), Arg::Bytes(b"k"), Arg::Bytes(b"v")]);
+        assert_eq!(encoded, b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n");
+    }
+
+    #[test]
+    fn integer_arguments_are_written_in_decimal() {
+        let encoded = encode_command(&[Arg::Bytes(b"SELECT"), Arg::Int(12)]);
+        assert_eq!(encoded, b"*2\r\n$6\r\nSELECT\r\n$2\r\n12\r\n");
+        let encoded = encode_command(&[Arg::Int(i64::MIN), Arg::Int(-1), Arg::Int(0)]);
+        assert_eq!(
+            encoded,
+            b"*3\r\n$20\r\n-9223372036854775808\r\n$2\r\n-1\r\n$1\r\n0\r\n".to_vec()
+        );
+    }
+
+    #[test]
+    fn binary_and_empty_payloads_are_kept_verbatim() {
+        let payload = b"a\r\nb\0c\xff";
+        let encoded = encode_command(&[Arg::Bytes(payload), Arg::Bytes(b"")]);
+        let mut expected = b"*2\r\n$7\r\n".to_vec();
+        expected.extend_from_slice(payload);
+        expected.extend_from_slice(b"\r\n$0\r\n\r\n");
+        assert_eq!(encoded, expected);
+    }
+
+    #[test]
+    fn computed_lengths_match_what_is_written() {
+        let big = vec![b'x'; 100_000];
+        let cases: Vec<Vec<Arg>> = vec![
+            vec![Arg::Bytes(b"PING")],
+            vec![Arg::Bytes(&big), Arg::Int(9), Arg::Int(10), Arg::Int(-10)],
+            (0..1000).map(Arg::Int).collect(),
+            vec![Arg::Int(i64::MAX), Arg::Int(i64::MIN)],
+        ];
+        for args in cases {
+            assert_eq!(
+                command_len(args.iter().copied()),
+                encode_command(&args).len()
+            );
+        }
+    }
+
+    #[test]
+    fn select_and_timestamp_records() {
+        for db in [0i64, 9, 10, 15, 1234] {
+            let mut w = RecordWriter::new(Vec::new());
+            w.select(db);
+            let bytes = w.into_inner();
+            assert_eq!(bytes.len(), select_len(db));
+            let digits = db.to_string();
+            let expected = format!("*2\r\n$6\r\nSELECT\r\n${}\r\n{}\r\n", digits.len(), digits);
+            assert_eq!(bytes, expected.as_bytes());
+        }
+        let ts = 1_732_460_000i64;
+        let bytes = encode_timestamp_annotation(ts);
+        assert_eq!(bytes, b"#TS:1732460000\r\n");
+        assert_eq!(bytes.len(), timestamp_annotation_len(ts));
+    }
+
+    #[test]
+    #[should_panic(expected = "record size was miscomputed")]
+    fn an_underfilled_region_is_refused() {
+        let mut buf = vec![MaybeUninit::uninit(); 10];
+        let mut w = RecordWriter::new(Region::new(&mut buf));
+        w.array_header(1);
+        w.finish();
+    }
+
+    #[test]
+    #[should_panic]
+    fn writing_past_the_region_panics_instead_of_corrupting() {
+        let mut buf = vec![MaybeUninit::uninit(); 3];
+        RecordWriter::new(Region::new(&mut buf)).bulk(Arg::Bytes(b"abc"));
+    }
+}

@@ -1,0 +1,40 @@
+//! Process-level exits that upstream's AOF takes: assertions, panics and the deliberate
+//! `exit(1)` when the durability contract cannot be kept.
+
+use super::bindings;
+use std::ffi::CString;
+
+/// Upstream's `serverPanic`: logs the crash report and aborts.
+pub fn panic(message: &str) -> ! {
+    let message = CString::new(message).unwrap_or_default();
+    let file = CString::new(file!()).unwrap_or_default();
+    // SAFETY: valid strings; the "%s" format consumes exactly one argument.
+    unsafe {
+        bindings::_serverPanic(
+            file.as_ptr(),
+            line!() as i32,
+            c"%s".as_ptr(),
+            message.as_ptr(),
+        )
+    };
+    std::process::abort()
+}
+
+/// Upstream's `serverAssert`: on failure, the same crash report as a C assertion.
+#[track_caller]
+pub fn assert(condition: bool, expression: &std::ffi::CStr) {
+    if condition {
+        return;
+    }
+    let location = std::panic::Location::caller();
+    let file = CString::new(location.file()).unwrap_or_default();
+    // SAFETY: valid strings for the duration of the call.
+    unsafe { bindings::_serverAssert(expression.as_ptr(), file.as_ptr(), location.line() as i32) };
+    std::process::abort()
+}
+
+/// `exit(status)` as upstream calls it: atexit handlers and stdio flushing included.
+pub fn exit(status: i32) -> ! {
+    // SAFETY: ends the process the way upstream's C code does.
+    unsafe { libc::exit(status) }
+}

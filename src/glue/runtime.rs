@@ -1,0 +1,69 @@
+//! Upstream services the AOF relies on: the clock, the latency monitor, child processes,
+//! and the background (bio) thread that runs fsync and close jobs.
+
+use super::bindings;
+use super::server;
+use std::ffi::CStr;
+
+/// Upstream's `mstime()`: wall-clock milliseconds.
+pub fn mstime() -> i64 {
+    // SAFETY: reads the clock; no state.
+    unsafe { bindings::mstime() }
+}
+
+/// `latencyStartMonitor`: a start time, or 0 when the monitor is off.
+pub fn latency_start() -> i64 {
+    if server::with(|s| s.latency_monitor_threshold) != 0 {
+        mstime()
+    } else {
+        0
+    }
+}
+
+/// `latencyEndMonitor`: the elapsed milliseconds (0 when the monitor is off).
+pub fn latency_end(start: i64) -> i64 {
+    if server::with(|s| s.latency_monitor_threshold) != 0 {
+        mstime() - start
+    } else {
+        0
+    }
+}
+
+/// `latencyAddSampleIfNeeded`: records `event` when it took at least the threshold.
+pub fn latency_add_sample_if_needed(event: &CStr, duration_ms: i64) {
+    let threshold = server::with(|s| s.latency_monitor_threshold);
+    if threshold != 0 && duration_ms >= threshold {
+        // SAFETY: `event` is a NUL-terminated string the latency monitor copies or keeps
+        // (callers pass literals).
+        unsafe { bindings::latencyAddSample(event.as_ptr(), duration_ms) };
+    }
+}
+
+pub fn has_active_child_process() -> bool {
+    // SAFETY: reads server state on the main thread.
+    unsafe { bindings::hasActiveChildProcess() != 0 }
+}
+
+/// Queues an fsync of `fd` on the bio thread; it records `offset` as fsynced when done.
+pub fn bio_fsync(fd: i32, offset: i64) {
+    // SAFETY: hands an integer descriptor to the bio queue.
+    unsafe { bindings::bioCreateFsyncJob(fd, offset, 1) };
+}
+
+/// Queues an fsync then close of `fd` on the bio thread.
+pub fn bio_fsync_and_close(fd: i32, offset: i64) {
+    // SAFETY: hands an integer descriptor to the bio queue, which then owns it.
+    unsafe { bindings::bioCreateCloseAofJob(fd, offset, 1) };
+}
+
+/// Whether the bio thread has an AOF fsync queued or running.
+pub fn bio_fsync_pending() -> bool {
+    // SAFETY: bioPendingJobsOfType only reads an atomic counter.
+    unsafe { bindings::bioPendingJobsOfType(bindings::BIO_AOF_FSYNC as i32) != 0 }
+}
+
+/// `time(NULL)`.
+pub fn unix_time_now() -> i64 {
+    // SAFETY: time(NULL) only reads the clock.
+    unsafe { libc::time(std::ptr::null_mut()) }
+}

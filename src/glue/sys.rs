@@ -1,0 +1,68 @@
+//! The few system calls the AOF makes, as safe functions returning `errno` on failure.
+
+use std::ffi::CStr;
+
+/// An `errno` value, kept as upstream keeps it (`aof_last_write_errno`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Errno(pub i32);
+
+impl Errno {
+    pub fn last() -> Errno {
+        Errno(std::io::Error::last_os_error().raw_os_error().unwrap_or(0))
+    }
+
+    /// The C library's text for it, exactly as upstream's `strerror(errno)` logs it.
+    pub fn message(self) -> String {
+        // SAFETY: strerror returns a pointer to a NUL-terminated string valid until the
+        // next strerror call on this thread; it is copied at once.
+        unsafe {
+            CStr::from_ptr(libc::strerror(self.0))
+                .to_string_lossy()
+                .into_owned()
+        }
+    }
+
+    pub fn set_current(self) {
+        // SAFETY: __errno_location returns this thread's errno slot.
+        unsafe { *libc::__errno_location() = self.0 };
+    }
+}
+
+/// One `write(2)`.
+pub fn write(fd: i32, buf: &[u8]) -> Result<usize, Errno> {
+    // SAFETY: `buf` is a valid readable slice of `buf.len()` bytes.
+    let n = unsafe { libc::write(fd, buf.as_ptr().cast(), buf.len()) };
+    if n < 0 {
+        Err(Errno::last())
+    } else {
+        Ok(n as usize)
+    }
+}
+
+pub fn ftruncate(fd: i32, len: i64) -> Result<(), Errno> {
+    // SAFETY: plain system call on an integer descriptor.
+    if unsafe { libc::ftruncate(fd, len) } == -1 {
+        Err(Errno::last())
+    } else {
+        Ok(())
+    }
+}
+
+/// Upstream's `redis_fsync`, which is `fdatasync` on Linux (data, not metadata).
+pub fn fdatasync(fd: i32) -> Result<(), Errno> {
+    // SAFETY: plain system call on an integer descriptor.
+    if unsafe { libc::fdatasync(fd) } == -1 {
+        Err(Errno::last())
+    } else {
+        Ok(())
+    }
+}
+
+pub fn close(fd: i32) {
+    // SAFETY: plain system call; the caller owns `fd` and never uses it again.
+    unsafe { libc::close(fd) };
+}
+
+pub fn usleep(microseconds: u32) {
+    std::thread::sleep(std::time::Duration::from_micros(microseconds.into()));
+}

@@ -1,0 +1,185 @@
+#!/usr/bin/env python3
+"""Differential test of the write path: the same command stream, sent to the stock and the
+patched redis-server (appendonly yes, appendfsync always), must leave byte-identical INCR
+files and manifests.
+
+The stream covers every type, several dbs (so SELECT records), MULTI/EXEC, Lua scripts
+(propagated as effects), integer-encoded and binary arguments, large values, and expiries.
+Expiries use absolute times and stream entries explicit IDs: relative expiries (EXPIRE,
+SET EX) and "*" IDs are rewritten by the server with its clock, which differs between two
+servers.
+
+Usage: differential_incr.py STOCK_SERVER PATCHED_SERVER
+Prints "differential: N passed, N failed" and exits non-zero on any difference.
+"""
+
+import os
+import random
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+FUTURE_MS = 4_102_444_800_000  # 2100-01-01, so nothing expires during the test
+
+
+def resp_command(*args):
+    out = [b"*%d\r\n" % len(args)]
+    for a in args:
+        if isinstance(a, (int, float)):
+            a = str(a).encode()
+        elif isinstance(a, str):
+            a = a.encode()
+        out.append(b"$%d\r\n%s\r\n" % (len(a), a))
+    return b"".join(out)
+
+
+def command_stream(seed=7):
+    """A deterministic list of commands (each a tuple of arguments)."""
+    rnd = random.Random(seed)
+    cmds = []
+    binary = bytes(range(256)) + b"\r\n\r\n\x00"
+    for db in (0, 3, 15, 0, 9):
+        cmds.append(("SELECT", db))
+        for i in range(40):
+            key = "k:%d:%d" % (db, i)
+            cmds.append(("SET", key, "value-%d" % rnd.randrange(10**9)))
+            cmds.append(("SET", "int:%d" % i, rnd.randrange(-(10**12), 10**12)))
+            cmds.append(("INCRBY", "counter", rnd.randrange(1, 1000)))
+            cmds.append(("APPEND", "bin", binary))
+            cmds.append(("RPUSH", "list", *[rnd.randrange(10**6) for _ in range(5)]))
+            cmds.append(("LPUSH", "list", "x" * rnd.randrange(0, 100)))
+            cmds.append(("SADD", "set", *["m%d" % rnd.randrange(100) for _ in range(3)]))
+            cmds.append(("SADD", "intset", *[rnd.randrange(1000) for _ in range(3)]))
+            cmds.append(("ZADD", "zset", repr(rnd.random() * 100), "z%d" % i, "-inf", "neg"))
+            cmds.append(("HSET", "hash", "f%d" % i, "v" * rnd.randrange(1, 80)))
+            # Explicit IDs: "*" would take the server's clock.
+            cmds.append(("XADD", "stream", "%d-1" % (len(cmds) + 1), "field", i))
+            cmds.append(("PEXPIREAT", key, FUTURE_MS + i))
+        cmds.append(("SET", "big", "B" * 300_000))
+        cmds.append(("SET", "withpxat", "v", "PXAT", FUTURE_MS))
+        cmds.append(("HSETEX", "hfe", "PXAT", FUTURE_MS, "FIELDS", 1, "f", "v"))
+        cmds.append(("MULTI",))
+        cmds.append(("INCR", "tx"))
+        cmds.append(("LPUSH", "txlist", "a", "b"))
+        cmds.append(("EXEC",))
+        cmds.append(("EVAL", "redis.call('set', KEYS[1], ARGV[1]); redis.call('incr', KEYS[2])",
+                     2, "lua:k", "lua:n", "from-lua"))
+        cmds.append(("DEL", "k:%d:0" % db, "missing"))
+        cmds.append(("LPOP", "list"))
+        cmds.append(("ZINCRBY", "zset", 2.5, "z1"))
+        cmds.append(("GETSET", "counter", 0))
+    cmds.append(("FLUSHDB",))
+    cmds.append(("SET", "after-flush", "1"))
+    return cmds
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_server(binary, workdir):
+    port = free_port()
+    proc = subprocess.Popen(
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--dir", workdir,
+         "--appendonly", "yes", "--appendfsync", "always", "--save", "",
+         "--aof-timestamp-enabled", "no", "--logfile", os.path.join(workdir, "log")],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for _ in range(200):
+        try:
+            sock = socket.create_connection(("127.0.0.1", port), timeout=5)
+            sock.sendall(resp_command("PING"))
+            if sock.recv(64).startswith(b"+PONG"):
+                return proc, sock
+            sock.close()
+        except OSError:
+            time.sleep(0.05)
+    proc.kill()
+    raise RuntimeError("%s did not start" % binary)
+
+
+def read_reply(sock_file):
+    line = sock_file.readline()
+    kind, rest = line[:1], line[1:-2]
+    if kind in (b"+", b"-", b":"):
+        return line
+    if kind == b"$":
+        n = int(rest)
+        if n >= 0:
+            sock_file.read(n + 2)
+        return line
+    if kind == b"*":
+        for _ in range(max(int(rest), 0)):
+            read_reply(sock_file)
+        return line
+    raise RuntimeError("unexpected reply %r" % line)
+
+
+def run(binary, cmds, workdir):
+    proc, sock = start_server(binary, workdir)
+    try:
+        f = sock.makefile("rb")
+        # Wait for the initial AOF (base) to exist before streaming.
+        replies = []
+        for cmd in cmds:
+            sock.sendall(resp_command(*cmd))
+            replies.append(read_reply(f))
+        sock.sendall(resp_command("SHUTDOWN", "NOSAVE"))
+        proc.wait(timeout=30)
+        return replies
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def aof_files(workdir):
+    d = os.path.join(workdir, "appendonlydir")
+    return {name: open(os.path.join(d, name), "rb").read()
+            for name in sorted(os.listdir(d)) if ".incr." in name or name.endswith(".manifest")}
+
+
+def main():
+    stock, patched = sys.argv[1], sys.argv[2]
+    cmds = command_stream()
+    root = tempfile.mkdtemp(prefix="differential-incr-")
+    passed = failed = 0
+    try:
+        dirs = {name: os.path.join(root, name) for name in ("stock", "patched")}
+        for d in dirs.values():
+            os.makedirs(d)
+        replies = {"stock": run(stock, cmds, dirs["stock"]),
+                   "patched": run(patched, cmds, dirs["patched"])}
+        files = {name: aof_files(d) for name, d in dirs.items()}
+
+        def check(ok, what):
+            nonlocal passed, failed
+            if ok:
+                passed += 1
+                print("[ok] " + what)
+            else:
+                failed += 1
+                print("[err] " + what)
+
+        errors = [r for r in replies["stock"] if r.startswith(b"-")]
+        check(not errors, "every command of the stream succeeds on stock (%d errors)" % len(errors))
+        check(replies["stock"] == replies["patched"], "both servers gave the same replies")
+        check(sorted(files["stock"]) == sorted(files["patched"]),
+              "same AOF file names: %s" % sorted(files["patched"]))
+        for name in sorted(files["stock"]):
+            a, b = files["stock"][name], files["patched"].get(name)
+            check(a == b, "%s is byte-identical (%d bytes)" % (name, len(a)))
+            if ".incr." in name:
+                check(len(a) > 100_000, "%s holds the stream (%d bytes)" % (name, len(a)))
+        print("differential: %d passed, %d failed" % (passed, failed))
+        return 1 if failed else 0
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
