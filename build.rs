@@ -112,7 +112,7 @@ const ALLOWED_FUNCTIONS: &str = concat!(
     "zmalloc|zcalloc|zrealloc|zfree|",
     "listCreate|listRelease|listAddNodeTail|listAddNodeHead|listDelNode|listEmpty|",
     "bioPendingJobsOfType|bioCreateFsyncJob|bioCreateCloseAofJob|bioDrainWorker|",
-    "_serverAssert|_serverPanic|mstime|latencyAddSample|hasActiveChildProcess|",
+    "_serverAssert|_serverPanic|mstime|latencyAddSample|hasActiveChildProcess|resetChildState|",
     "redis_aof_shim_.*|redis_aof_c_layout.*"
 );
 

@@ -5,6 +5,10 @@
 
 int aofFsyncInProgress(void);
 
+extern void aofRemoveTempFile(pid_t childpid);
+
+int aofRewriteLimited(void);
+
 /**
  * # Safety
  * `buf` must point to `len` readable bytes.
@@ -14,6 +18,8 @@ ssize_t aofWrite(int fd, const char *buf, size_t len);
 void aof_background_fsync(int fd);
 
 void aof_background_fsync_and_close(int fd);
+
+void applyAppendOnlyConfig(void);
 
 /**
  * # Safety
@@ -34,6 +40,24 @@ sds genAofTimestampAnnotationIfNeeded(int force);
 
 sds getAofManifestFileName(void);
 
+extern off_t getAppendOnlyFileSize(sds filename, int *status);
+
 sds getTempAofManifestFileName(void);
+
+void killAppendOnlyChild(void);
+
+extern int persistAofManifest(aofManifest *am);
+
+extern int rewriteAppendOnlyFileBackground(void);
+
+int startAppendOnly(void);
+
+void startAppendOnlyWithRetry(void);
+
+void stopAppendOnly(void);
+
+void updateCurIncrAofEndOffset(void);
+
+void updateReplOffsetAndResetEndOffset(void);
 
 #endif  /* REDIS_AOF_H */

@@ -2,4 +2,6 @@
 //! [`crate::core`] and [`crate::glue`].
 
 pub mod files;
+pub mod rewrite;
+pub mod start_stop;
 pub mod write;

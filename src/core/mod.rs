@@ -1,3 +1,4 @@
 //! Pure Rust, no FFI: everything here is testable with `cargo test` alone.
 
 pub mod resp;
+pub mod rewrite_policy;

@@ -10,3 +10,13 @@ pub extern "C" fn getAofManifestFileName() -> sds {
 pub extern "C" fn getTempAofManifestFileName() -> sds {
     files::temp_manifest_file_name()
 }
+
+#[no_mangle]
+pub extern "C" fn updateCurIncrAofEndOffset() {
+    files::record_incr_end_offset()
+}
+
+#[no_mangle]
+pub extern "C" fn updateReplOffsetAndResetEndOffset() {
+    files::restore_repl_offset_from_last_incr()
+}

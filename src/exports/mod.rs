@@ -3,4 +3,5 @@
 //! `include/redis_aof.h`, which `make test` compiles together with upstream's server.h.
 
 pub mod files;
+pub mod rewrite;
 pub mod write;

@@ -1,4 +1,4 @@
-use crate::aof::write;
+use crate::aof::{start_stop, write};
 use crate::core::resp;
 use crate::glue::bindings::{robj, sds};
 use crate::glue::object::Argv;
@@ -80,4 +80,29 @@ pub extern "C" fn genAofTimestampAnnotationIfNeeded(force: c_int) -> sds {
         Some(ts) => glue_sds::new(&resp::encode_timestamp_annotation(ts)),
         None => std::ptr::null_mut(),
     }
+}
+
+#[no_mangle]
+pub extern "C" fn killAppendOnlyChild() {
+    start_stop::kill_rewrite_child()
+}
+
+#[no_mangle]
+pub extern "C" fn stopAppendOnly() {
+    start_stop::stop()
+}
+
+#[no_mangle]
+pub extern "C" fn startAppendOnly() -> c_int {
+    start_stop::start()
+}
+
+#[no_mangle]
+pub extern "C" fn startAppendOnlyWithRetry() {
+    start_stop::start_with_retry()
+}
+
+#[no_mangle]
+pub extern "C" fn applyAppendOnlyConfig() {
+    start_stop::apply_config()
 }

@@ -52,3 +52,14 @@ pub fn recycle(reuse_limit: usize) {
         }
     }
 }
+
+/// Frees the buffer and starts an empty one (AOF switched off).
+pub fn reset() {
+    let old = buf();
+    // SAFETY: the old sds is freed only after the server points at a fresh one.
+    unsafe {
+        let fresh = bindings::sdsempty();
+        server::with(|srv| srv.aof_buf = fresh);
+        bindings::sdsfree(old);
+    }
+}

@@ -1,10 +1,13 @@
 //! The only floor that talks to C: bindgen bindings over upstream's headers, the C shim for
 //! its macros and `static inline` functions, and thin safe wrappers over both.
 
+pub mod adlist;
 pub mod aof_buf;
 pub mod bindings;
+pub mod c_aof;
 pub mod layout;
 pub mod log;
+pub mod manifest;
 pub mod object;
 pub mod process;
 pub mod runtime;

@@ -67,3 +67,9 @@ pub fn unix_time_now() -> i64 {
     // SAFETY: time(NULL) only reads the clock.
     unsafe { libc::time(std::ptr::null_mut()) }
 }
+
+/// Upstream's `resetChildState`: forgets the child and its info pipe.
+pub fn reset_child_state() {
+    // SAFETY: main-thread upstream function, no arguments.
+    unsafe { bindings::resetChildState() }
+}

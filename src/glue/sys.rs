@@ -66,3 +66,24 @@ pub fn close(fd: i32) {
 pub fn usleep(microseconds: u32) {
     std::thread::sleep(std::time::Duration::from_micros(microseconds.into()));
 }
+
+/// `kill(pid, signal)`.
+pub fn kill(pid: libc::pid_t, signal: i32) -> Result<(), Errno> {
+    // SAFETY: plain system call.
+    if unsafe { libc::kill(pid, signal) } == -1 {
+        Err(Errno::last())
+    } else {
+        Ok(())
+    }
+}
+
+/// `waitpid(-1, &status, 0)`: reaps any child, returning its pid (-1 on error).
+pub fn wait_any_child() -> libc::pid_t {
+    let mut status = 0;
+    // SAFETY: `status` is a valid out-pointer.
+    unsafe { libc::waitpid(-1, &mut status, 0) }
+}
+
+pub fn sleep_seconds(seconds: u64) {
+    std::thread::sleep(std::time::Duration::from_secs(seconds));
+}

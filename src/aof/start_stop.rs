@@ -1,0 +1,157 @@
+//! Switching AOF on and off at runtime (`CONFIG SET appendonly`, replication, modules),
+//! and stopping a rewrite child.
+
+use crate::aof::{files, write};
+use crate::glue::log::Level;
+use crate::glue::sys;
+use crate::glue::{aof_buf, bindings, c_aof, process, runtime, server};
+use crate::server_log;
+
+const C_OK: i32 = bindings::C_OK as i32;
+const C_ERR: i32 = bindings::C_ERR;
+const AOF_OFF: i32 = bindings::AOF_OFF as i32;
+const AOF_WAIT_REWRITE: i32 = bindings::AOF_WAIT_REWRITE as i32;
+const CHILD_TYPE_AOF: i32 = bindings::CHILD_TYPE_AOF as i32;
+
+/// Upstream's `killAppendOnlyChild`: stops a running rewrite child, waits for it and
+/// removes its temporary file.
+pub fn kill_rewrite_child() {
+    let (child_type, child_pid) = server::with(|s| (s.child_type, s.child_pid));
+    if child_type != CHILD_TYPE_AOF {
+        return;
+    }
+    server_log!(
+        Level::Notice,
+        "Killing running AOF rewrite child: {child_pid}"
+    );
+    if sys::kill(child_pid, libc::SIGUSR1).is_ok() {
+        while sys::wait_any_child() != child_pid {}
+    }
+    c_aof::remove_temp_file(child_pid);
+    runtime::reset_child_state();
+    server::with(|s| s.aof_rewrite_time_start = -1);
+}
+
+/// Upstream's `stopAppendOnly` (`appendonly no` at runtime): flushes and fsyncs what is
+/// buffered, closes the INCR file, records its end offset, and stops any rewrite child.
+pub fn stop() {
+    process::assert(
+        server::with(|s| s.aof_state) != AOF_OFF,
+        c"server.aof_state != AOF_OFF",
+    );
+    write::flush(true);
+    let fd = server::with(|s| s.aof_fd);
+    match sys::fdatasync(fd) {
+        Err(errno) => server_log!(
+            Level::Warning,
+            "Fail to fsync the AOF file: {}",
+            errno.message()
+        ),
+        Ok(()) => server::with(|s| s.aof_last_fsync = s.mstime),
+    }
+    sys::close(fd);
+    files::record_incr_end_offset();
+
+    server::with(|s| {
+        s.aof_fd = -1;
+        s.aof_selected_db = -1;
+        s.aof_state = AOF_OFF;
+        s.aof_rewrite_scheduled = 0;
+        s.aof_last_incr_size = 0;
+        s.aof_last_incr_fsync_offset = 0;
+        s.fsynced_reploff = -1;
+    });
+    server::set_fsynced_reploff_pending(0);
+    kill_rewrite_child();
+    aof_buf::reset();
+}
+
+/// Upstream's `startAppendOnly` (`appendonly yes` at runtime): AOF waits for a first
+/// rewrite, started now or scheduled when another child or a transaction is running.
+pub fn start() -> i32 {
+    process::assert(
+        server::with(|s| s.aof_state) == AOF_OFF,
+        c"server.aof_state == AOF_OFF",
+    );
+    server::with(|s| s.aof_state = AOF_WAIT_REWRITE);
+
+    let (child_type, in_exec) = server::with(|s| (s.child_type, s.in_exec));
+    if runtime::has_active_child_process() && child_type != CHILD_TYPE_AOF {
+        server::with(|s| s.aof_rewrite_scheduled = 1);
+        server_log!(
+            Level::Notice,
+            "AOF was enabled but there is already another background operation. An AOF \
+             background was scheduled to start when possible."
+        );
+    } else if in_exec != 0 {
+        server::with(|s| s.aof_rewrite_scheduled = 1);
+        server_log!(
+            Level::Notice,
+            "AOF was enabled during a transaction. An AOF background was scheduled to start \
+             when possible."
+        );
+    } else {
+        // A rewrite already running was not accumulating this AOF's data: replace it.
+        if child_type == CHILD_TYPE_AOF {
+            server_log!(
+                Level::Notice,
+                "AOF was enabled but there is already an AOF rewriting in background. \
+                 Stopping background AOF and starting a rewrite now."
+            );
+            kill_rewrite_child();
+        }
+        if c_aof::rewrite_background() == C_ERR {
+            server::with(|s| s.aof_state = AOF_OFF);
+            server_log!(
+                Level::Warning,
+                "Redis needs to enable the AOF but can't trigger a background AOF rewrite \
+                 operation. Check the above logs for more info about the error."
+            );
+            return C_ERR;
+        }
+    }
+    server::with(|s| s.aof_last_fsync = s.mstime);
+
+    // Errors of the previous AOF do not carry over to the reopened one; they are logged.
+    if server::aof_bio_fsync_status() == C_ERR {
+        server_log!(
+            Level::Warning,
+            "AOF reopen, just ignore the AOF fsync error in bio job"
+        );
+        server::set_aof_bio_fsync_status(C_OK);
+    }
+    if server::with(|s| std::mem::replace(&mut s.aof_last_write_status, C_OK)) == C_ERR {
+        server_log!(Level::Warning, "AOF reopen, just ignore the last error.");
+    }
+    C_OK
+}
+
+/// Upstream's `startAppendOnlyWithRetry`: ten attempts a second apart, then exit.
+pub fn start_with_retry() {
+    const MAX_TRIES: u32 = 10;
+    for _ in 0..MAX_TRIES {
+        if start() == C_OK {
+            return;
+        }
+        server_log!(
+            Level::Warning,
+            "Failed to enable AOF! Trying it again in one second."
+        );
+        sys::sleep_seconds(1);
+    }
+    server_log!(
+        Level::Warning,
+        "FATAL: AOF can't be turned on. Exiting now."
+    );
+    process::exit(1);
+}
+
+/// Upstream's `applyAppendOnlyConfig`: brings `aof_state` in line with `appendonly`.
+pub fn apply_config() {
+    let (enabled, state) = server::with(|s| (s.aof_enabled != 0, s.aof_state));
+    if !enabled && state != AOF_OFF {
+        stop();
+    } else if enabled && state == AOF_OFF {
+        start_with_retry();
+    }
+}
