@@ -89,7 +89,7 @@ fn generate_bindings(manifest_dir: &Path, out_dir: &Path, redis_src: &Path, cfla
         .header(manifest_dir.join("src/glue/bindings.h").to_string_lossy())
         .clang_arg(format!("-I{}", redis_src.display()))
         .clang_args(preprocessor_flags(cflags))
-        .allowlist_type("redisServer|client|robj|redisObject|rio|_rio|aofInfo|aofManifest|list|listNode|listIter|redisDb|bio_job_type_t")
+        .allowlist_type("redisServer|client|robj|redisObject|rio|_rio|aofInfo|aofManifest|list|listNode|listIter|redisDb|bio_job_type_t|aof_file_type")
         .allowlist_var("server|redis_aof_c_layout.*")
         .allowlist_var("(LL|C|AOF|AOFRW|OBJ|BIO|CHILD_TYPE|PROTO|RDB|REDISMODULE_AOF|EXEC|CMD|CLIENT|MANIFEST|TEMP_FILE|BASE|INCR|HISTORY)_.*")
         .allowlist_function(ALLOWED_FUNCTIONS)
@@ -113,6 +113,7 @@ const ALLOWED_FUNCTIONS: &str = concat!(
     "listCreate|listRelease|listAddNodeTail|listAddNodeHead|listDelNode|listEmpty|",
     "bioPendingJobsOfType|bioCreateFsyncJob|bioCreateCloseAofJob|bioDrainWorker|",
     "_serverAssert|_serverPanic|mstime|latencyAddSample|hasActiveChildProcess|resetChildState|",
+    "bg_unlink|addReplyError|addReplyStatus|",
     "redis_aof_shim_.*|redis_aof_c_layout.*"
 );
 

@@ -1,9 +1,15 @@
 //! The files in `appenddirname`: naming, the manifest on disk, open/upgrade/delete.
 
-use crate::glue::{bindings, c_aof, manifest, process, sds, server};
+use crate::glue::log::Level;
+use crate::glue::manifest::{self, ManifestRef, AOF_FILE_TYPE_BASE, AOF_FILE_TYPE_INCR};
+use crate::glue::sys::Errno;
+use crate::glue::{bindings, c_aof, process, runtime, sds, server};
+use crate::server_log;
 
 const AOF_ON: i32 = bindings::AOF_ON as i32;
 const AOF_OK: i32 = bindings::AOF_OK as i32;
+const AOF_NOT_EXIST: i32 = bindings::AOF_NOT_EXIST as i32;
+const AOF_OPEN_ERR: i32 = bindings::AOF_OPEN_ERR as i32;
 
 const MANIFEST_NAME_SUFFIX: &[u8] = b".manifest";
 const TEMP_FILE_NAME_PREFIX: &[u8] = b"temp-";
@@ -43,34 +49,120 @@ pub fn record_incr_end_offset() {
 /// Upstream's `updateReplOffsetAndResetEndOffset`: after loading, continue the
 /// replication offset from where the last INCR file ended, so a new INCR file never starts
 /// below it. A recorded end offset is consumed (and the manifest must be persisted, or
-/// the next start would reuse a stale offset: the process exits as upstream does).
+/// the next start would reuse a stale offset: the process exits as upstream does);
+/// without one, the offset is the file's start offset plus its size.
 pub fn restore_repl_offset_from_last_incr() {
     if server::with(|s| s.aof_state) != AOF_ON {
         return;
     }
     let mut recorded_end = None;
-    let mut computed = None;
-    manifest::update_last_incr(|info| {
+    let mut start_offset = 0;
+    let has_incr = manifest::update_last_incr(|info| {
         if info.end_offset != -1 {
             recorded_end = Some(info.end_offset);
             info.end_offset = -1;
             true
         } else {
-            let start = if info.start_offset == -1 {
+            start_offset = if info.start_offset == -1 {
                 0
             } else {
                 info.start_offset
             };
-            computed = Some(start + c_aof::file_size(info));
             false
         }
     });
+    if has_incr.is_none() {
+        return;
+    }
     if let Some(offset) = recorded_end {
         server::with(|s| s.master_repl_offset = offset);
         if c_aof::persist_server_manifest() != AOF_OK {
             process::exit(1);
         }
-    } else if let Some(offset) = computed {
+    } else {
+        let name = manifest::server_last_incr_name().unwrap_or_default();
+        let offset = start_offset + file_size(&name).0;
         server::with(|s| s.master_repl_offset = offset);
     }
+}
+
+/// Upstream's `makePath(server.aof_dirname, name)`.
+pub fn path_in_aof_dir(name: &[u8]) -> Vec<u8> {
+    let dir = server::aof_dirname();
+    let mut path = Vec::with_capacity(dir.len() + 1 + name.len());
+    path.extend_from_slice(dir);
+    path.push(b'/');
+    path.extend_from_slice(name);
+    path
+}
+
+fn metadata(path: &[u8]) -> std::io::Result<std::fs::Metadata> {
+    use std::os::unix::ffi::OsStrExt;
+    std::fs::metadata(std::ffi::OsStr::from_bytes(path))
+}
+
+/// Upstream's `aofFileExist`: a regular file of that name in `appenddirname`.
+pub fn file_exists(name: &[u8]) -> bool {
+    metadata(&path_in_aof_dir(name)).is_ok_and(|m| m.is_file())
+}
+
+/// Upstream's `getAppendOnlyFileSize`: the size of an AOF file and `AOF_OK`, or 0 and
+/// `AOF_NOT_EXIST` / `AOF_OPEN_ERR` (logged). The stat is a latency event ("aof-fstat").
+pub fn file_size(name: &[u8]) -> (i64, i32) {
+    let started = runtime::latency_start();
+    let result = metadata(&path_in_aof_dir(name));
+    let elapsed = runtime::latency_end(started);
+    let outcome = match result {
+        Ok(m) => (m.len() as i64, AOF_OK),
+        Err(err) => {
+            let errno = Errno(err.raw_os_error().unwrap_or(0));
+            let status = if errno.0 == libc::ENOENT {
+                AOF_NOT_EXIST
+            } else {
+                AOF_OPEN_ERR
+            };
+            server_log!(
+                Level::Warning,
+                "Unable to obtain the AOF file {} length. stat: {}",
+                String::from_utf8_lossy(name),
+                errno.message()
+            );
+            (0, status)
+        }
+    };
+    runtime::latency_add_sample_if_needed(c"aof-fstat", elapsed);
+    outcome
+}
+
+/// Upstream's `getBaseAndIncrAppendOnlyFilesSize`: the BASE and INCR files' total size,
+/// or 0 with the first file's error status.
+pub fn base_and_incr_size(am: ManifestRef<'_>) -> (i64, i32) {
+    let base = am.base().inspect(|info| {
+        process::assert(
+            info.file_type == AOF_FILE_TYPE_BASE,
+            c"am->base_aof_info->file_type == AOF_FILE_TYPE_BASE",
+        );
+    });
+    let mut total = 0;
+    let mut status = AOF_OK;
+    for info in base.into_iter().chain(am.incr()) {
+        if info.file_type != AOF_FILE_TYPE_BASE {
+            process::assert(
+                info.file_type == AOF_FILE_TYPE_INCR,
+                c"ai->file_type == AOF_FILE_TYPE_INCR",
+            );
+        }
+        let (size, file_status) = file_size(info.file_name);
+        status = file_status;
+        if status != AOF_OK {
+            return (0, status);
+        }
+        total += size;
+    }
+    (total, status)
+}
+
+/// Upstream's `getBaseAndIncrAppendOnlyFilesNum`.
+pub fn base_and_incr_count(am: ManifestRef<'_>) -> usize {
+    usize::from(am.base().is_some()) + am.incr_count()
 }

@@ -1,7 +1,7 @@
 //! Switching AOF on and off at runtime (`CONFIG SET appendonly`, replication, modules),
 //! and stopping a rewrite child.
 
-use crate::aof::{files, write};
+use crate::aof::{files, rewrite, write};
 use crate::glue::log::Level;
 use crate::glue::sys;
 use crate::glue::{aof_buf, bindings, c_aof, process, runtime, server};
@@ -27,7 +27,7 @@ pub fn kill_rewrite_child() {
     if sys::kill(child_pid, libc::SIGUSR1).is_ok() {
         while sys::wait_any_child() != child_pid {}
     }
-    c_aof::remove_temp_file(child_pid);
+    rewrite::remove_temp_files(child_pid);
     runtime::reset_child_state();
     server::with(|s| s.aof_rewrite_time_start = -1);
 }

@@ -1,8 +1,81 @@
-//! `server.aof_manifest`, upstream's C representation of the manifest (`aofManifest` with
-//! lists of `aofInfo`), shared with redis-check-aof, debug.c and server.c.
+//! Upstream's C representation of the manifest (`aofManifest` with lists of `aofInfo`),
+//! shared with redis-check-aof, debug.c and server.c.
 
-use super::bindings::aofInfo;
+use super::bindings::{self, aofInfo, aofManifest, list};
 use super::{adlist, server};
+
+/// One manifest entry, read-only.
+pub struct InfoView<'a> {
+    pub file_name: &'a [u8],
+    pub file_type: u32,
+}
+
+/// A manifest owned by C code, borrowed for reading.
+#[derive(Clone, Copy)]
+pub struct ManifestRef<'a> {
+    am: &'a aofManifest,
+}
+
+/// # Safety
+/// `info` must be a valid aofInfo whose file_name is a valid sds.
+unsafe fn view<'a>(info: *const aofInfo) -> InfoView<'a> {
+    // SAFETY: per the function contract.
+    unsafe {
+        InfoView {
+            file_name: super::sds::bytes((*info).file_name),
+            file_type: (*info).file_type,
+        }
+    }
+}
+
+impl<'a> ManifestRef<'a> {
+    /// # Safety
+    /// `am` must be a valid manifest that nothing modifies for `'a`.
+    pub unsafe fn from_raw(am: *const aofManifest) -> ManifestRef<'a> {
+        // SAFETY: per the caller's contract.
+        ManifestRef {
+            am: unsafe { &*am },
+        }
+    }
+
+    pub fn base(&self) -> Option<InfoView<'a>> {
+        // SAFETY: a manifest's base entry is NULL or a valid aofInfo.
+        (!self.am.base_aof_info.is_null()).then(|| unsafe { view(self.am.base_aof_info) })
+    }
+
+    fn entries(l: *mut list) -> Vec<InfoView<'a>> {
+        let mut out = Vec::new();
+        if l.is_null() {
+            return out;
+        }
+        // SAFETY: manifest lists hold valid aofInfo values linked by valid nodes.
+        unsafe {
+            let mut node = (*l).head;
+            while !node.is_null() {
+                out.push(view((*node).value as *const aofInfo));
+                node = (*node).next;
+            }
+        }
+        out
+    }
+
+    pub fn incr(&self) -> Vec<InfoView<'a>> {
+        Self::entries(self.am.incr_aof_list)
+    }
+
+    /// The number of INCR entries (0 when the list is absent).
+    pub fn incr_count(&self) -> usize {
+        if self.am.incr_aof_list.is_null() {
+            0
+        } else {
+            // SAFETY: a non-null list of a valid manifest.
+            unsafe { adlist::len(self.am.incr_aof_list) }
+        }
+    }
+}
+
+pub const AOF_FILE_TYPE_BASE: u32 = bindings::AOF_FILE_TYPE_BASE;
+pub const AOF_FILE_TYPE_INCR: u32 = bindings::AOF_FILE_TYPE_INCR;
 
 /// Runs `f` on the last INCR entry of the server's manifest, marking the manifest dirty
 /// when `f` returns true. Returns None when there is no INCR entry. Panics (as upstream
@@ -22,4 +95,15 @@ pub fn update_last_incr(f: impl FnOnce(&mut aofInfo) -> bool) -> Option<()> {
         }
     }
     Some(())
+}
+
+/// The file name of the server manifest's last INCR entry.
+pub fn server_last_incr_name() -> Option<Vec<u8>> {
+    let am = server::with(|s| s.aof_manifest);
+    if am.is_null() {
+        return None;
+    }
+    // SAFETY: the server's manifest is valid and unmodified during this read.
+    let incr = unsafe { ManifestRef::from_raw(am) }.incr();
+    incr.last().map(|info| info.file_name.to_vec())
 }

@@ -5,6 +5,7 @@ pub mod adlist;
 pub mod aof_buf;
 pub mod bindings;
 pub mod c_aof;
+pub mod client;
 pub mod layout;
 pub mod log;
 pub mod manifest;

@@ -56,3 +56,9 @@ pub fn set_aof_bio_fsync_status(status: i32) {
         unsafe { AtomicI32::from_ptr(std::ptr::addr_of_mut!((*ptr()).aof_bio_fsync_status)) };
     field.store(status, Ordering::SeqCst);
 }
+
+/// `server.aof_dirname`, the folder (relative to `dir`) holding every AOF file.
+pub fn aof_dirname() -> &'static [u8] {
+    // SAFETY: config owns this NUL-terminated string; appenddirname is immutable at runtime.
+    unsafe { CStr::from_ptr((*ptr()).aof_dirname).to_bytes() }
+}

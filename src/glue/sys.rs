@@ -87,3 +87,15 @@ pub fn wait_any_child() -> libc::pid_t {
 pub fn sleep_seconds(seconds: u64) {
     std::thread::sleep(std::time::Duration::from_secs(seconds));
 }
+
+/// Upstream's `bg_unlink`: removes the name now and lets the bio thread free the data,
+/// so deleting a large file never stalls the main thread.
+pub fn bg_unlink(path: &[u8]) -> Result<(), Errno> {
+    let path = std::ffi::CString::new(path).map_err(|_| Errno(libc::EINVAL))?;
+    // SAFETY: `path` is a valid NUL-terminated string for the call.
+    if unsafe { super::bindings::bg_unlink(path.as_ptr()) } == -1 {
+        Err(Errno::last())
+    } else {
+        Ok(())
+    }
+}
