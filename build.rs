@@ -89,9 +89,9 @@ fn generate_bindings(manifest_dir: &Path, out_dir: &Path, redis_src: &Path, cfla
         .header(manifest_dir.join("src/glue/bindings.h").to_string_lossy())
         .clang_arg(format!("-I{}", redis_src.display()))
         .clang_args(preprocessor_flags(cflags))
-        .allowlist_type("redisServer|client|robj|redisObject|rio|_rio|aofInfo|aofManifest|list|listNode|listIter|redisDb|bio_job_type_t|aof_file_type")
+        .allowlist_type("redisServer|client|robj|redisObject|rio|_rio|aofInfo|aofManifest|list|listNode|listIter|redisDb|redisCommand|bio_job_type_t|aof_file_type")
         .allowlist_var("server|redis_aof_c_layout.*")
-        .allowlist_var("(LL|C|AOF|AOFRW|OBJ|BIO|CHILD_TYPE|PROTO|RDB|REDISMODULE_AOF|EXEC|CMD|CLIENT|MANIFEST|TEMP_FILE|BASE|INCR|HISTORY)_.*")
+        .allowlist_var("(LL|C|AOF|AOFRW|OBJ|BIO|CHILD_TYPE|PROTO|RDB|RDBFLAGS|REDISMODULE_AOF|EXEC|CMD|CLIENT|SLAVE_STATE|MANIFEST|TEMP_FILE|BASE|INCR|HISTORY)_.*")
         .allowlist_function(ALLOWED_FUNCTIONS)
         .derive_default(false)
         .derive_debug(false)
@@ -114,6 +114,9 @@ const ALLOWED_FUNCTIONS: &str = concat!(
     "bioPendingJobsOfType|bioCreateFsyncJob|bioCreateCloseAofJob|bioDrainWorker|",
     "_serverAssert|_serverPanic|mstime|latencyAddSample|hasActiveChildProcess|resetChildState|",
     "bg_unlink|addReplyError|addReplyStatus|",
+    "createClient|freeClient|freeClientArgv|createStringObject|lookupCommand|queueMultiCommand|multiCommand|execCommand|",
+    "startLoading|stopLoading|updateLoadingFileName|loadingIncrProgress|loadingAbsProgress|processEventsWhileBlocked|",
+    "processModuleLoadingProgressEvent|debugDelay|rioInitWithFile|rdbLoadRio|",
     "redis_aof_shim_.*|redis_aof_c_layout.*"
 );
 
@@ -210,7 +213,7 @@ impl LayoutList {
     fn rust_table(&self) -> String {
         // bindgen appends '_' to C field names that are Rust keywords (list.match).
         let rust_field = |f: &str| match f {
-            "match" | "type" | "ref" | "move" | "fn" | "loop" | "impl" => format!("{f}_"),
+            "match" | "type" | "ref" | "move" | "fn" | "loop" | "impl" | "proc" => format!("{f}_"),
             _ => f.to_string(),
         };
         let mut r = String::from("&[\n");

@@ -17,5 +17,6 @@ extern const size_t redis_aof_c_layout_len;
 size_t redis_aof_shim_sdslen(const sds s);
 size_t redis_aof_shim_sdsavail(const sds s);
 void redis_aof_shim_sdssetlen(sds s, size_t len);
+uint64_t redis_aof_shim_client_id_aof(void);
 
 #endif

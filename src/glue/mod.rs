@@ -3,10 +3,12 @@
 
 pub mod adlist;
 pub mod aof_buf;
+pub mod aof_client;
 pub mod bindings;
 pub mod c_aof;
 pub mod client;
 pub mod layout;
+pub mod loading;
 pub mod log;
 pub mod manifest;
 pub mod object;

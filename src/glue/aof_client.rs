@@ -1,0 +1,136 @@
+//! The fake client that replays an AOF: commands run in its context exactly as upstream
+//! runs them while loading (lookup, MULTI queueing, direct `proc` call, no replies).
+
+use super::bindings::{self, client, redisCommand, robj};
+use super::process;
+
+/// A command found in the command table.
+#[derive(Clone, Copy)]
+pub struct Command(*mut redisCommand);
+
+impl Command {
+    fn proc_address(&self) -> usize {
+        // SAFETY: commands from lookupCommand live as long as the command table.
+        unsafe { (*self.0).proc_ }.map_or(0, |f| f as usize)
+    }
+
+    pub fn is_multi(&self) -> bool {
+        self.proc_address() == bindings::multiCommand as *const () as usize
+    }
+
+    pub fn is_exec(&self) -> bool {
+        self.proc_address() == bindings::execCommand as *const () as usize
+    }
+}
+
+/// Upstream's AOF client (`createAOFClient`): never blocked, never replied to.
+pub struct AofClient(*mut client);
+
+impl AofClient {
+    pub fn create() -> AofClient {
+        // SAFETY: createClient(NULL) makes a client with no connection; the fields set
+        // here are plain data of that fresh client.
+        unsafe {
+            let c = bindings::createClient(std::ptr::null_mut());
+            // So modules can tell the AOF client apart.
+            (*c).id = bindings::redis_aof_shim_client_id_aof();
+            // Blocking it could deadlock loading or reorder commands.
+            (*c).flags = bindings::CLIENT_DENY_BLOCKING;
+            // A replica waiting for its sync never gets replies written to it.
+            (*c).replstate = bindings::SLAVE_STATE_WAIT_BGSAVE_START as i32;
+            AofClient(c)
+        }
+    }
+
+    pub fn as_ptr(&self) -> *mut client {
+        self.0
+    }
+
+    /// Gives the client a new argument vector (one string object per argument, built the
+    /// way the network path builds them: small strings in a single allocation).
+    pub fn set_argv<'a>(&mut self, args: impl ExactSizeIterator<Item = &'a [u8]>) {
+        let argc = args.len();
+        // SAFETY: the array is sized for `argc` pointers and filled before use; the client
+        // owns it afterwards (freeClientArgv or queueMultiCommand releases it).
+        unsafe {
+            let argv = bindings::zmalloc(std::mem::size_of::<*mut robj>() * argc) as *mut *mut robj;
+            for (j, arg) in args.enumerate() {
+                *argv.add(j) = bindings::createStringObject(arg.as_ptr().cast(), arg.len());
+            }
+            (*self.0).argv = argv;
+            (*self.0).argc = argc as i32;
+            (*self.0).argv_len = argc as i32;
+        }
+    }
+
+    pub fn lookup_command(&self) -> Option<Command> {
+        // SAFETY: argv/argc were set by set_argv.
+        let cmd = unsafe { bindings::lookupCommand((*self.0).argv, (*self.0).argc) };
+        (!cmd.is_null()).then_some(Command(cmd))
+    }
+
+    /// The first argument's bytes (the command name), for error messages.
+    pub fn command_name(&self) -> Vec<u8> {
+        // SAFETY: argv[0] is a string object created by set_argv.
+        unsafe {
+            if (*self.0).argc == 0 {
+                return Vec::new();
+            }
+            match super::object::string_value(*(*self.0).argv) {
+                super::object::StringValue::Bytes(b) => b.to_vec(),
+                super::object::StringValue::Int(n) => n.to_string().into_bytes(),
+            }
+        }
+    }
+
+    pub fn in_multi(&self) -> bool {
+        // SAFETY: plain field read of a live client.
+        unsafe { (*self.0).flags & bindings::CLIENT_MULTI as u64 != 0 }
+    }
+
+    /// Runs (or, inside MULTI, queues) the command, then checks upstream's invariants:
+    /// the AOF client got no reply and was not blocked.
+    pub fn execute(&mut self, cmd: Command) {
+        // SAFETY: a live client with a looked-up command and its argv; the command's proc
+        // is upstream's implementation for exactly this client type.
+        unsafe {
+            (*self.0).cmd = cmd.0;
+            (*self.0).lastcmd = cmd.0;
+            if self.in_multi() && !cmd.is_exec() {
+                bindings::queueMultiCommand(self.0, (*cmd.0).flags);
+            } else if let Some(proc_) = (*cmd.0).proc_ {
+                proc_(self.0);
+            }
+            process::assert(
+                (*self.0).bufpos == 0 && super::adlist::len((*self.0).reply) == 0,
+                c"fakeClient->bufpos == 0 && listLength(fakeClient->reply) == 0",
+            );
+            process::assert(
+                (*self.0).flags & bindings::CLIENT_BLOCKED as u64 == 0,
+                c"(fakeClient->flags & CLIENT_BLOCKED) == 0",
+            );
+        }
+    }
+
+    /// Releases the arguments (commands may have replaced argv; the client's own view is
+    /// what is freed).
+    pub fn free_argv(&mut self) {
+        // SAFETY: live client; freeClientArgv handles a NULL/stolen argv.
+        unsafe { bindings::freeClientArgv(self.0) }
+    }
+}
+
+impl Drop for AofClient {
+    fn drop(&mut self) {
+        // SAFETY: the client was created by createClient and is freed once.
+        unsafe { bindings::freeClient(self.0) }
+    }
+}
+
+/// Upstream's `createAOFClient` for C callers: ownership goes to the caller.
+pub fn create_raw() -> *mut client {
+    let c = AofClient::create();
+    let raw = c.0;
+    std::mem::forget(c);
+    raw
+}

@@ -1,0 +1,84 @@
+//! Upstream's loading machinery: the loading state and progress that INFO reports, serving
+//! clients while a long load runs, and the RDB loader for RDB-format BASE files.
+
+use super::bindings;
+use std::ffi::CString;
+
+/// `startLoading(total, RDBFLAGS_AOF_PREAMBLE, 0)`.
+pub fn start(total_bytes: u64) {
+    // SAFETY: main-thread upstream function with plain arguments.
+    unsafe {
+        bindings::startLoading(
+            total_bytes as usize,
+            bindings::RDBFLAGS_AOF_PREAMBLE as i32,
+            0,
+        )
+    }
+}
+
+pub fn stop(success: bool) {
+    // SAFETY: main-thread upstream function.
+    unsafe { bindings::stopLoading(success as i32) }
+}
+
+/// The file INFO names as being loaded.
+pub fn set_file_name(name: &[u8]) {
+    let name = CString::new(name).unwrap_or_default();
+    // SAFETY: upstream copies the name (zstrdup).
+    unsafe { bindings::updateLoadingFileName(name.as_ptr() as *mut _) }
+}
+
+pub fn add_progress(bytes: i64) {
+    // SAFETY: main-thread upstream function.
+    unsafe { bindings::loadingIncrProgress(bytes) }
+}
+
+pub fn set_absolute_progress(position: i64) {
+    // SAFETY: main-thread upstream function.
+    unsafe { bindings::loadingAbsProgress(position) }
+}
+
+/// Lets clients be served (with -LOADING) and modules see progress, as upstream does
+/// every 1024 commands.
+pub fn serve_clients() {
+    // SAFETY: main-thread upstream functions.
+    unsafe {
+        bindings::processEventsWhileBlocked();
+        bindings::processModuleLoadingProgressEvent(1);
+    }
+}
+
+/// `debugDelay(usec)` (the `key-load-delay` test knob).
+pub fn debug_delay(usec: i32) {
+    // SAFETY: sleeps or busy-waits.
+    unsafe { bindings::debugDelay(usec) }
+}
+
+/// Loads an RDB-format file (BASE or old RDB preamble) through upstream's `rdbLoadRio`
+/// over a stdio file, as upstream reads it. Returns the offset where the RDB ended, or
+/// Err(errno) if the file could not be opened, Err(0) if the RDB is invalid.
+pub fn load_rdb_file(path: &[u8]) -> Result<u64, i32> {
+    let cpath = CString::new(path).map_err(|_| libc::EINVAL)?;
+    // SAFETY: fopen/rio/fclose on a FILE this function owns from open to close; the rio
+    // lives on this stack frame for the whole load.
+    unsafe {
+        let fp = libc::fopen(cpath.as_ptr(), c"r".as_ptr());
+        if fp.is_null() {
+            return Err(super::sys::Errno::last().0);
+        }
+        let mut rdb = std::mem::MaybeUninit::<bindings::rio>::zeroed();
+        bindings::rioInitWithFile(rdb.as_mut_ptr(), fp as *mut bindings::FILE);
+        let ok = bindings::rdbLoadRio(
+            rdb.as_mut_ptr(),
+            bindings::RDBFLAGS_AOF_PREAMBLE as i32,
+            std::ptr::null_mut(),
+        ) == bindings::C_OK as i32;
+        let end = libc::ftello(fp);
+        libc::fclose(fp);
+        if ok {
+            Ok(end as u64)
+        } else {
+            Err(0)
+        }
+    }
+}
