@@ -24,3 +24,13 @@ pub fn persist_server_manifest() -> c_int {
     // SAFETY: the server's manifest is valid whenever AOF is on (callers check).
     unsafe { persistAofManifest(am) }
 }
+
+extern "C" {
+    fn aofUpgradePrepare(am: *mut aofManifest);
+}
+
+/// Converts a pre-7.0 single-file AOF set-up into a manifest-driven one.
+pub fn upgrade_prepare(am: &super::manifest::ManifestHandle) {
+    // SAFETY: the handle holds a valid manifest.
+    unsafe { aofUpgradePrepare(am.as_ptr()) }
+}

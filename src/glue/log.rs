@@ -22,13 +22,15 @@ pub fn enabled(level: Level) -> bool {
 }
 
 /// Writes one log line. Upstream truncates at LOG_MAX_LEN; going through `_serverLog`
-/// with "%s" keeps that. An interior NUL would end the C string early, so it is shown as
-/// upstream's `sdscatrepr` would show it.
-pub fn write(level: Level, message: &str) {
+/// with "%s" keeps that. Bytes go out as they are (file names need not be UTF-8), except
+/// that a C string ends at a NUL, exactly as upstream's "%s" would end there.
+pub fn write(level: Level, message: impl AsRef<[u8]>) {
     if !enabled(level) {
         return;
     }
-    let line = CString::new(message.replace('\0', "\\x00")).unwrap_or_default();
+    let message = message.as_ref();
+    let until_nul = message.iter().position(|&b| b == 0).unwrap_or(message.len());
+    let line = CString::new(&message[..until_nul]).unwrap_or_default();
     // SAFETY: both pointers are valid NUL-terminated strings for the duration of the call;
     // the format consumes exactly one string argument.
     unsafe { bindings::_serverLog(level as i32, c"%s".as_ptr(), line.as_ptr()) };
@@ -43,4 +45,29 @@ macro_rules! server_log {
             $crate::glue::log::write(level, &format!($($arg)*));
         }
     }};
+}
+
+/// Builds a log line from text and raw bytes (file names), for lines that must show a
+/// name exactly as upstream's "%s" shows it.
+#[derive(Default)]
+pub struct Line(Vec<u8>);
+
+impl Line {
+    pub fn new(text: &str) -> Line {
+        Line(text.as_bytes().to_vec())
+    }
+
+    pub fn text(mut self, text: &str) -> Line {
+        self.0.extend_from_slice(text.as_bytes());
+        self
+    }
+
+    pub fn bytes(mut self, bytes: &[u8]) -> Line {
+        self.0.extend_from_slice(bytes);
+        self
+    }
+
+    pub fn write(self, level: Level) {
+        write(level, &self.0);
+    }
 }

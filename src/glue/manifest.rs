@@ -107,3 +107,27 @@ pub fn server_last_incr_name() -> Option<Vec<u8>> {
     let incr = unsafe { ManifestRef::from_raw(am) }.incr();
     incr.last().map(|info| info.file_name.to_vec())
 }
+
+/// A manifest owned by C code that Rust may both read and hand back to upstream
+/// functions that modify it.
+pub struct ManifestHandle(*mut aofManifest);
+
+impl ManifestHandle {
+    /// # Safety
+    /// `am` must be a valid manifest for as long as the handle is used, modified only
+    /// through this handle meanwhile.
+    pub unsafe fn from_raw(am: *mut aofManifest) -> ManifestHandle {
+        ManifestHandle(am)
+    }
+
+    pub fn as_ptr(&self) -> *mut aofManifest {
+        self.0
+    }
+
+    /// A read-only view, valid until the manifest is next modified.
+    pub fn view(&self) -> ManifestRef<'_> {
+        // SAFETY: valid per the constructor's contract; the borrow of `self` prevents
+        // modification through the handle while the view lives.
+        unsafe { ManifestRef::from_raw(self.0) }
+    }
+}

@@ -99,3 +99,24 @@ pub fn bg_unlink(path: &[u8]) -> Result<(), Errno> {
         Ok(())
     }
 }
+
+/// `truncate(path, len)`.
+pub fn truncate(path: &[u8], len: u64) -> Result<(), Errno> {
+    let path = std::ffi::CString::new(path).map_err(|_| Errno(libc::EINVAL))?;
+    // SAFETY: `path` is a valid NUL-terminated string for the call.
+    if unsafe { libc::truncate(path.as_ptr(), len as libc::off_t) } == -1 {
+        Err(Errno::last())
+    } else {
+        Ok(())
+    }
+}
+
+/// `lseek(fd, 0, SEEK_END)`.
+pub fn seek_to_end(fd: i32) -> Result<(), Errno> {
+    // SAFETY: plain system call on an integer descriptor.
+    if unsafe { libc::lseek(fd, 0, libc::SEEK_END) } == -1 {
+        Err(Errno::last())
+    } else {
+        Ok(())
+    }
+}
