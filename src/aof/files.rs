@@ -1,10 +1,9 @@
 //! The files in `appenddirname`: naming, the manifest on disk, open/upgrade/delete.
 
-use crate::glue::log::Level;
+use crate::glue::log::{Level, Line};
 use crate::glue::manifest::{self, ManifestRef, AOF_FILE_TYPE_BASE, AOF_FILE_TYPE_INCR};
 use crate::glue::sys::Errno;
 use crate::glue::{bindings, c_aof, process, runtime, sds, server};
-use crate::server_log;
 
 const AOF_ON: i32 = bindings::AOF_ON as i32;
 const AOF_OK: i32 = bindings::AOF_OK as i32;
@@ -121,12 +120,11 @@ pub fn file_size(name: &[u8]) -> (i64, i32) {
             } else {
                 AOF_OPEN_ERR
             };
-            server_log!(
-                Level::Warning,
-                "Unable to obtain the AOF file {} length. stat: {}",
-                String::from_utf8_lossy(name),
-                errno.message()
-            );
+            Line::new("Unable to obtain the AOF file ")
+                .bytes(name)
+                .text(" length. stat: ")
+                .text(&errno.message())
+                .write(Level::Warning);
             (0, status)
         }
     };
