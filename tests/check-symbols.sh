@@ -64,4 +64,18 @@ for sym in "${from_rust[@]}"; do
         status=1
     }
 done
+# Nothing else with C linkage may leak out of the archive: only upstream's names, the
+# crate's own namespace `redis_aof_` (C shim and layout table), and the compiler's runtime
+# ABI helpers (compiler-rt's libgcc-compatible `__<op><mode>2`-style names). Rust's own
+# symbols are mangled (`_ZN`/`_R`) and cannot collide with C.
+foreign=$(nm -g --defined-only "$rust_lib" 2>/dev/null | awk 'NF == 3 { print $3 }' \
+    | grep -v -e '^_ZN' -e '^_R' -e '^redis_aof_' -e '^__compilerrt_' -E -e '^__[a-z]+[0-9][a-z0-9]*$' \
+    | grep -vFx -f "$symbols_file" | sort -u || true)
+if [ -n "$foreign" ]; then
+    echo "symbols: $rust_lib exports C symbols outside upstream's list and the redis_aof_ namespace:" >&2
+    echo "$foreign" | head -20 >&2
+    status=1
+else
+    echo "symbols: the Rust library exports no other C symbols (upstream's names, redis_aof_*, compiler runtime only)"
+fi
 exit $status
