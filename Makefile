@@ -23,7 +23,7 @@ RUNTEST_ARGS ?= --clients 2 --timeout 1200
 
 export REDIS_SRC := $(PATCHED)/src
 
-.PHONY: all patched stock run test test-cargo test-checks test-differential test-upstream test-full bench setup clean
+.PHONY: all patched stock asan test-asan fuzz run test test-cargo test-checks test-differential test-upstream test-full bench setup clean
 
 all: patched
 
@@ -65,6 +65,38 @@ patched: $(PORTED)
 	    REDIS_AOF_PORTED=$(if $(shell grep -Fvx -f $(PORTED) $(AOF_SYMBOLS)),$(PORTED)) \
 	    $(BINARIES)
 
+# Upstream's AddressSanitizer build (SANITIZER=address, libc malloc) with its own Rust
+# archive: the bindings follow that tree's flags, and the layout check proves them.
+ASAN := $(ROOT)/build/asan
+ASAN_TARGET := $(ROOT)/target/asan
+ASAN_LIB := $(ASAN_TARGET)/release/libredis_aof.a
+
+$(ASAN)/.unpacked: $(TARBALL) $(wildcard redis-patch/*.patch)
+	@scripts/setup.sh
+	rm -rf $(ASAN) && mkdir -p $(ASAN)
+	tar xzf $(TARBALL) -C $(ASAN) --strip-components=1
+	for p in redis-patch/*.patch; do patch -d $(ASAN) -p1 --quiet < $$p || exit 1; done
+	$(MAKE) -C $(ASAN)/src SANITIZER=address .make-prerequisites
+	touch $@
+
+$(ASAN_LIB): FORCE $(ASAN)/.unpacked
+	REDIS_SRC=$(ASAN)/src CARGO_TARGET_DIR=$(ASAN_TARGET) cargo build --release --lib
+
+$(ASAN)/src/aof-ported.txt: $(ASAN_LIB)
+	@nm --defined-only -g $(ASAN_LIB) 2>/dev/null | awk '$$2 == "T" { print $$3 }' \
+	    | grep -Fx -f $(AOF_SYMBOLS) | sort > $@.new
+	@if cmp -s $@.new $@; then rm $@.new; else mv $@.new $@; fi
+
+asan: $(ASAN)/src/aof-ported.txt
+	$(MAKE) -C $(ASAN)/src -j$(UPSTREAM_JOBS) SANITIZER=address REDIS_AOF_LIB=$(ASAN_LIB) \
+	    REDIS_AOF_PORTED=$(if $(shell grep -Fvx -f $(ASAN)/src/aof-ported.txt $(AOF_SYMBOLS)),$(ASAN)/src/aof-ported.txt) \
+	    $(BINARIES)
+
+# The AOF units on the sanitizer build; any ASan report fails the run (runtest checks the
+# server logs for sanitizer errors).
+test-asan: asan
+	tests/run-upstream-units.sh $(ASAN) $(RUNTEST_ARGS) $(addprefix --single ,$(AOF_UNITS))
+
 stock: $(STOCK)/.unpacked
 	$(MAKE) -C $(STOCK)/src -j$(UPSTREAM_JOBS) $(BINARIES)
 
@@ -91,6 +123,11 @@ test-upstream: patched
 
 test-full: patched
 	tests/run-upstream-units.sh $(PATCHED) --clients 8 --timeout 2400
+
+# Every cargo-fuzz target for FUZZ_SECONDS each.
+FUZZ_SECONDS ?= 30
+fuzz: patched
+	scripts/fuzz.sh $(FUZZ_SECONDS)
 
 bench: patched stock
 	bench/run.sh $(if $(QUICK),--quick)

@@ -15,6 +15,8 @@ void aofRemoveTempFile(pid_t childpid);
 
 int aofRewriteLimited(void);
 
+extern void aofUpgradePrepare(aofManifest *am);
+
 /**
  * # Safety
  * `buf` must point to `len` readable bytes.
@@ -39,6 +41,8 @@ void bgrewriteaofCommand(client *c);
  * objects. The returned sds replaces `dst`.
  */
 sds catAppendOnlyGenericCommand(sds dst, int argc, robj **argv);
+
+client *createAOFClient(void);
 
 /**
  * # Safety
@@ -73,6 +77,18 @@ off_t getBaseAndIncrAppendOnlyFilesSize(aofManifest *am, int *status);
 sds getTempAofManifestFileName(void);
 
 void killAppendOnlyChild(void);
+
+/**
+ * # Safety
+ * `am` must be the valid manifest to load.
+ */
+int loadAppendOnlyFiles(aofManifest *am);
+
+/**
+ * # Safety
+ * `filename` must be a NUL-terminated file name within `appenddirname`.
+ */
+int loadSingleAppendOnlyFile(char *filename);
 
 extern int persistAofManifest(aofManifest *am);
 

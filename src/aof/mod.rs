@@ -2,6 +2,8 @@
 //! [`crate::core`] and [`crate::glue`].
 
 pub mod files;
+pub mod load;
+pub mod load_file;
 pub mod rewrite;
 pub mod start_stop;
 pub mod write;

@@ -1,4 +1,5 @@
 //! Pure Rust, no FFI: everything here is testable with `cargo test` alone.
 
+pub mod command_reader;
 pub mod resp;
 pub mod rewrite_policy;

@@ -3,5 +3,6 @@
 //! `include/redis_aof.h`, which `make test` compiles together with upstream's server.h.
 
 pub mod files;
+pub mod load;
 pub mod rewrite;
 pub mod write;

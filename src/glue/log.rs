@@ -29,7 +29,10 @@ pub fn write(level: Level, message: impl AsRef<[u8]>) {
         return;
     }
     let message = message.as_ref();
-    let until_nul = message.iter().position(|&b| b == 0).unwrap_or(message.len());
+    let until_nul = message
+        .iter()
+        .position(|&b| b == 0)
+        .unwrap_or(message.len());
     let line = CString::new(&message[..until_nul]).unwrap_or_default();
     // SAFETY: both pointers are valid NUL-terminated strings for the duration of the call;
     // the format consumes exactly one string argument.

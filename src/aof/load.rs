@@ -1,0 +1,146 @@
+//! Loading at start-up (and `DEBUG LOADAOF`): the manifest decides the order (BASE, then
+//! each INCR); each file is an RDB (BASE or old-style preamble, through upstream's RDB
+//! loader) optionally followed by RESP commands, replayed through the AOF client.
+
+use crate::aof::{files, load_file};
+use crate::glue::log::{Level, Line};
+use crate::glue::manifest::{ManifestHandle, ManifestRef, AOF_FILE_TYPE_BASE, AOF_FILE_TYPE_INCR};
+use crate::glue::{bindings, c_aof, loading, process, server};
+use crate::server_log;
+use std::time::Instant;
+
+pub const AOF_OK: i32 = bindings::AOF_OK as i32;
+pub const AOF_NOT_EXIST: i32 = bindings::AOF_NOT_EXIST as i32;
+pub const AOF_EMPTY: i32 = bindings::AOF_EMPTY as i32;
+pub const AOF_OPEN_ERR: i32 = bindings::AOF_OPEN_ERR as i32;
+pub const AOF_FAILED: i32 = bindings::AOF_FAILED as i32;
+pub const AOF_TRUNCATED: i32 = bindings::AOF_TRUNCATED as i32;
+
+/// A single-file AOF from before Redis 7 sits in `dir`: convert the set-up to a manifest
+/// when there is no AOF folder, no manifest entries, or only a BASE entry naming that
+/// same file which is not in the folder yet.
+fn needs_upgrade(am: ManifestRef<'_>) -> bool {
+    let old_file = server::aof_filename();
+    if !is_regular_file(old_file) {
+        return false;
+    }
+    let incr_count = am.incr_count();
+    !is_directory(server::aof_dirname())
+        || (am.base().is_none() && incr_count == 0)
+        || am.base().is_some_and(|base| {
+            incr_count == 0 && base.file_name == old_file && !files::file_exists(old_file)
+        })
+}
+
+fn is_regular_file(path: &[u8]) -> bool {
+    use std::os::unix::ffi::OsStrExt;
+    std::fs::metadata(std::ffi::OsStr::from_bytes(path)).is_ok_and(|m| m.is_file())
+}
+
+fn is_directory(path: &[u8]) -> bool {
+    use std::os::unix::ffi::OsStrExt;
+    std::fs::metadata(std::ffi::OsStr::from_bytes(path)).is_ok_and(|m| m.is_dir())
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum FileKind {
+    Base,
+    Incr,
+}
+
+impl FileKind {
+    fn word(self) -> &'static str {
+        match self {
+            FileKind::Base => "base",
+            FileKind::Incr => "incr",
+        }
+    }
+}
+
+/// Upstream's `loadAppendOnlyFiles`.
+pub fn load_all(am: &ManifestHandle) -> i32 {
+    if needs_upgrade(am.view()) {
+        c_aof::upgrade_prepare(am);
+    }
+    let manifest = am.view();
+    if manifest.base().is_none() && manifest.incr_count() == 0 {
+        return AOF_NOT_EXIST;
+    }
+    let total_files = files::base_and_incr_count(manifest);
+    process::assert(total_files > 0, c"total_num > 0");
+
+    // The total is known up front so INFO can report loading progress.
+    let (total_size, status) = files::base_and_incr_size(manifest);
+    if status != AOF_OK {
+        // A file the manifest lists but the disk lacks is fatal.
+        return if status == AOF_NOT_EXIST {
+            AOF_FAILED
+        } else {
+            status
+        };
+    }
+    if total_size == 0 {
+        return AOF_EMPTY;
+    }
+
+    let mut to_load: Vec<(FileKind, &[u8])> = Vec::with_capacity(total_files);
+    if let Some(base) = manifest.base() {
+        process::assert(
+            base.file_type == AOF_FILE_TYPE_BASE,
+            c"am->base_aof_info->file_type == AOF_FILE_TYPE_BASE",
+        );
+        to_load.push((FileKind::Base, base.file_name));
+    }
+    for incr in manifest.incr() {
+        process::assert(
+            incr.file_type == AOF_FILE_TYPE_INCR,
+            c"ai->file_type == AOF_FILE_TYPE_INCR",
+        );
+        to_load.push((FileKind::Incr, incr.file_name));
+    }
+
+    loading::start(total_size as u64);
+    let mut ret = AOF_OK;
+    let mut base_size = 0;
+    for (index, &(kind, name)) in to_load.iter().enumerate() {
+        loading::set_file_name(name);
+        if kind == FileKind::Base {
+            base_size = files::file_size(name).0;
+        }
+        let last_file = index + 1 == to_load.len();
+        let started = Instant::now();
+        ret = load_file::load_single_file(name);
+        if ret == AOF_OK || (ret == AOF_TRUNCATED && last_file) {
+            Line::new("DB loaded from ")
+                .text(kind.word())
+                .text(" file ")
+                .bytes(name)
+                .text(&format!(": {:.3} seconds", started.elapsed().as_secs_f32()))
+                .write(Level::Notice);
+        }
+        // Some file has data (total_size > 0), so an empty INCR is not an empty AOF.
+        if kind == FileKind::Incr && ret == AOF_EMPTY {
+            ret = AOF_OK;
+        }
+        if ret == AOF_TRUNCATED && !last_file {
+            ret = AOF_FAILED;
+            server_log!(
+                Level::Warning,
+                "Fatal error: the truncated file is not the last file"
+            );
+        }
+        if ret == AOF_OPEN_ERR || ret == AOF_FAILED {
+            loading::stop(false);
+            return ret;
+        }
+    }
+
+    server::with(|s| {
+        s.aof_current_size = total_size;
+        // Not persisted anywhere: the BASE size is the best estimate after a restart
+        // (the first automatic rewrite may come a little early).
+        s.aof_rewrite_base_size = base_size;
+    });
+    loading::stop(ret == AOF_OK || ret == AOF_TRUNCATED);
+    ret
+}

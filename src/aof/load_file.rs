@@ -1,0 +1,412 @@
+//! Replaying one AOF file (upstream's `loadSingleAppendOnlyFile`).
+//!
+//! The file is read in large blocks and parsed in place by [`crate::core::command_reader`];
+//! arguments become string objects straight from the read buffer (one allocation for
+//! small strings). Outcomes and log lines are upstream's:
+//! - a clean end: `AOF_OK` (an unfinished MULTI at the end is reverted like a short read);
+//! - a short read at the end: with `aof-load-truncated yes` the file is cut back to the
+//!   end of the last complete command and `AOF_TRUNCATED` is returned, else `AOF_FAILED`;
+//! - bad framing or an unknown command: `AOF_FAILED`, the file untouched.
+
+use crate::aof::files;
+use crate::aof::load::{AOF_EMPTY, AOF_FAILED, AOF_NOT_EXIST, AOF_OK, AOF_OPEN_ERR, AOF_TRUNCATED};
+use crate::core::command_reader::{CommandParser, ReadError, Step};
+use crate::glue::aof_client::AofClient;
+use crate::glue::log::{Level, Line};
+use crate::glue::sys::{self, Errno};
+use crate::glue::{bindings, loading, server};
+use std::fs::File;
+use std::io::Read;
+use std::os::unix::ffi::OsStrExt;
+
+const AOF_OFF: i32 = bindings::AOF_OFF as i32;
+/// Clients are served (and progress reported) once per this many items.
+const ITEMS_BETWEEN_EVENTS: u64 = 1024;
+/// The read buffer; it grows only for an argument larger than this.
+const READ_BLOCK: usize = 1 << 20;
+
+/// How a file's replay ended, before upstream's reporting turns it into a status.
+enum Ending {
+    Clean,
+    /// A short read at the end (or a reverted MULTI): data after `valid_up_to` is lost.
+    ShortRead,
+    BadFormat,
+    ReadFailed(Errno),
+    UnknownCommand(Vec<u8>),
+    RdbFailed,
+}
+
+/// A file read in large blocks, with its unconsumed bytes at the front of `buf`.
+struct BlockReader {
+    file: File,
+    file_len: u64,
+    buf: Vec<u8>,
+    /// File offset of `buf[0]`.
+    buf_offset: u64,
+    filled: usize,
+    at_eof: bool,
+}
+
+impl BlockReader {
+    fn new(file: File, file_len: u64, start_offset: u64) -> BlockReader {
+        BlockReader {
+            file,
+            file_len,
+            buf: vec![0; READ_BLOCK],
+            buf_offset: start_offset,
+            filled: 0,
+            at_eof: false,
+        }
+    }
+
+    /// The file's bytes from the window's start on.
+    fn left_in_file(&self) -> u64 {
+        self.file_len.saturating_sub(self.buf_offset)
+    }
+
+    fn window(&self) -> &[u8] {
+        &self.buf[..self.filled]
+    }
+
+    /// Drops `n` consumed bytes from the front.
+    fn consume(&mut self, n: usize) {
+        self.buf.copy_within(n..self.filled, 0);
+        self.filled -= n;
+        self.buf_offset += n as u64;
+    }
+
+    /// Reads more, growing the buffer so it can hold at least `min_window` bytes.
+    fn refill(&mut self, min_window: usize) -> Result<(), Errno> {
+        if self.buf.len() < min_window {
+            self.buf.resize(min_window.next_power_of_two(), 0);
+        }
+        loop {
+            if self.filled == self.buf.len() {
+                return Ok(());
+            }
+            match self.file.read(&mut self.buf[self.filled..]) {
+                Ok(0) => {
+                    self.at_eof = true;
+                    return Ok(());
+                }
+                Ok(n) => {
+                    self.filled += n;
+                    if self.filled >= min_window {
+                        return Ok(());
+                    }
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(Errno(e.raw_os_error().unwrap_or(libc::EIO))),
+            }
+        }
+    }
+}
+
+fn os_path(path: &[u8]) -> &std::path::Path {
+    std::path::Path::new(std::ffi::OsStr::from_bytes(path))
+}
+
+/// Upstream's `loadSingleAppendOnlyFile`.
+pub fn load_single_file(name: &[u8]) -> i32 {
+    let path = files::path_in_aof_dir(name);
+    let file = match File::open(os_path(&path)) {
+        Ok(f) => f,
+        Err(open_err) => {
+            let open_errno = Errno(open_err.raw_os_error().unwrap_or(0));
+            return match std::fs::metadata(os_path(&path)) {
+                Err(stat_err) if stat_err.raw_os_error() == Some(libc::ENOENT) => {
+                    Line::new("The append log file ")
+                        .bytes(name)
+                        .text(" doesn't exist: ")
+                        .text(&Errno(libc::ENOENT).message())
+                        .write(Level::Warning);
+                    AOF_NOT_EXIST
+                }
+                _ => {
+                    Line::new("Fatal error: can't open the append log file ")
+                        .bytes(name)
+                        .text(" for reading: ")
+                        .text(&open_errno.message())
+                        .write(Level::Warning);
+                    AOF_OPEN_ERR
+                }
+            };
+        }
+    };
+    let file_len = file.metadata().map(|m| m.len()).unwrap_or(u64::MAX);
+    if file_len == 0 {
+        return AOF_EMPTY;
+    }
+
+    // While replaying, EXEC must not feed a MULTI into the very file being read.
+    let old_aof_state = server::with(|s| std::mem::replace(&mut s.aof_state, AOF_OFF));
+    let client = AofClient::create();
+    let (old_current, old_executing) = server::with(|s| {
+        let old = (s.current_client, s.executing_client);
+        s.current_client = client.as_ptr();
+        s.executing_client = client.as_ptr();
+        old
+    });
+
+    let mut replay = Replay::new(name, client);
+    let ending = replay.run(file, file_len, &path);
+    let status = report(name, &path, ending, &replay);
+    if status == AOF_OK || status == AOF_TRUNCATED {
+        loading::add_progress((replay.position - replay.progress_reported) as i64);
+        server::with(|s| s.aof_state = old_aof_state);
+    }
+    drop(replay);
+    server::with(|s| {
+        s.current_client = old_current;
+        s.executing_client = old_executing;
+    });
+    status
+}
+
+/// The state of one file's replay.
+struct Replay<'n> {
+    name: &'n [u8],
+    client: AofClient,
+    parser: CommandParser,
+    /// File offset just after the last item consumed.
+    position: u64,
+    progress_reported: u64,
+    /// End of the last complete command (only tracked with aof-load-truncated, as
+    /// upstream does); where a short file is cut back to.
+    valid_up_to: u64,
+    /// `valid_up_to` before the MULTI of an open transaction.
+    valid_before_multi: u64,
+    items: u64,
+}
+
+impl<'n> Replay<'n> {
+    fn new(name: &'n [u8], client: AofClient) -> Replay<'n> {
+        Replay {
+            name,
+            client,
+            parser: CommandParser::new(),
+            position: 0,
+            progress_reported: 0,
+            valid_up_to: 0,
+            valid_before_multi: 0,
+            items: 0,
+        }
+    }
+
+    fn run(&mut self, mut file: File, file_len: u64, path: &[u8]) -> Ending {
+        let mut signature = [0u8; 5];
+        let is_rdb = file.read_exact(&mut signature).is_ok() && &signature == b"REDIS";
+        let start = if is_rdb {
+            match self.load_rdb_part(path) {
+                Ok(end) => end,
+                Err(ending) => return ending,
+            }
+        } else {
+            0
+        };
+        if let Err(errno) = seek(&mut file, start) {
+            return Ending::ReadFailed(errno);
+        }
+        self.position = start;
+        self.replay_commands(BlockReader::new(file, file_len, start))
+    }
+
+    /// An RDB BASE (or old RDB preamble) goes through upstream's RDB loader; commands may
+    /// follow it (old style only, but any file is read on to its end).
+    fn load_rdb_part(&mut self, path: &[u8]) -> Result<u64, Ending> {
+        let old_style = self.name == server::aof_filename();
+        crate::server_log!(
+            Level::Notice,
+            "{}",
+            if old_style {
+                "Reading RDB preamble from AOF file..."
+            } else {
+                "Reading RDB base file on AOF loading..."
+            }
+        );
+        match loading::load_rdb_file(path) {
+            Ok(end) => {
+                loading::set_absolute_progress(end as i64);
+                self.progress_reported = end;
+                if old_style {
+                    crate::server_log!(Level::Notice, "Reading the remaining AOF tail...");
+                }
+                Ok(end)
+            }
+            Err(_) => {
+                let what = if old_style {
+                    "Error reading the RDB preamble of the AOF file "
+                } else {
+                    "Error reading the RDB base file "
+                };
+                Line::new(what)
+                    .bytes(self.name)
+                    .text(", AOF loading aborted")
+                    .write(Level::Warning);
+                Err(Ending::RdbFailed)
+            }
+        }
+    }
+
+    fn replay_commands(&mut self, mut reader: BlockReader) -> Ending {
+        let track_valid = server::with(|s| s.aof_load_truncated) != 0;
+        let key_load_delay = server::with(|s| s.key_load_delay);
+        self.parser
+            .set_max_bulk_len(server::with(|s| s.proto_max_bulk_len) as u64);
+        loop {
+            if self.items.is_multiple_of(ITEMS_BETWEEN_EVENTS) {
+                loading::add_progress((self.position - self.progress_reported) as i64);
+                self.progress_reported = self.position;
+                loading::serve_clients();
+            }
+            self.items += 1;
+
+            let left_in_file = reader.left_in_file();
+            let step = self
+                .parser
+                .parse_next(reader.window(), reader.at_eof, left_in_file);
+            match step {
+                Step::NeedMore { min_bytes } => {
+                    self.items -= 1;
+                    if let Err(errno) = reader.refill(min_bytes.max(reader.filled + 1)) {
+                        return Ending::ReadFailed(errno);
+                    }
+                    continue;
+                }
+                Step::End => {
+                    self.items -= 1;
+                    break;
+                }
+                Step::Error(ReadError::Truncated) => return Ending::ShortRead,
+                Step::Error(_) => return Ending::BadFormat,
+                Step::Annotation { consumed } => {
+                    reader.consume(consumed);
+                    self.position += consumed as u64;
+                }
+                Step::Command { consumed, args } => {
+                    let window = reader.window();
+                    self.client
+                        .set_argv(args.iter().map(|span| &window[span.clone()]));
+                    reader.consume(consumed);
+                    self.position += consumed as u64;
+                    let Some(cmd) = self.client.lookup_command() else {
+                        let name = self.client.command_name();
+                        self.client.free_argv();
+                        return Ending::UnknownCommand(name);
+                    };
+                    if cmd.is_multi() {
+                        self.valid_before_multi = self.valid_up_to;
+                    }
+                    self.client.execute(cmd);
+                    self.client.free_argv();
+                    if track_valid {
+                        self.valid_up_to = self.position;
+                    }
+                    if key_load_delay != 0 {
+                        loading::debug_delay(key_load_delay);
+                    }
+                }
+            }
+        }
+        if self.client.in_multi() {
+            Line::new("Revert incomplete MULTI/EXEC transaction in AOF file ")
+                .bytes(self.name)
+                .write(Level::Warning);
+            self.valid_up_to = self.valid_before_multi;
+            return Ending::ShortRead;
+        }
+        Ending::Clean
+    }
+}
+
+fn seek(file: &mut File, offset: u64) -> Result<(), Errno> {
+    use std::io::Seek;
+    file.seek(std::io::SeekFrom::Start(offset))
+        .map(|_| ())
+        .map_err(|e| Errno(e.raw_os_error().unwrap_or(libc::EIO)))
+}
+
+/// Turns how the replay ended into upstream's status, with upstream's log lines, cutting
+/// a short file back when `aof-load-truncated` allows it.
+fn report(name: &[u8], path: &[u8], ending: Ending, replay: &Replay<'_>) -> i32 {
+    match ending {
+        Ending::Clean => AOF_OK,
+        Ending::RdbFailed => AOF_FAILED,
+        Ending::UnknownCommand(command) => {
+            Line::new("Unknown command '")
+                .bytes(&command)
+                .text("' reading the append only file ")
+                .bytes(name)
+                .write(Level::Warning);
+            AOF_FAILED
+        }
+        Ending::ReadFailed(errno) => {
+            Line::new("Unrecoverable error reading the append only file ")
+                .bytes(name)
+                .text(": ")
+                .text(&errno.message())
+                .write(Level::Warning);
+            AOF_FAILED
+        }
+        Ending::BadFormat => {
+            Line::new("Bad file format reading the append only file ")
+                .bytes(name)
+                .text(": make a backup of your AOF file, then use ./redis-check-aof --fix <filename.manifest>")
+                .write(Level::Warning);
+            AOF_FAILED
+        }
+        Ending::ShortRead => {
+            if server::with(|s| s.aof_load_truncated) != 0
+                && truncate_short_file(name, path, replay.valid_up_to)
+            {
+                return AOF_TRUNCATED;
+            }
+            Line::new("Unexpected end of file reading the append only file ")
+                .bytes(name)
+                .text(
+                    ". You can: 1) Make a backup of your AOF file, then use ./redis-check-aof --fix \
+                     <filename.manifest>. 2) Alternatively you can set the 'aof-load-truncated' \
+                     configuration option to yes and restart the server.",
+                )
+                .write(Level::Warning);
+            AOF_FAILED
+        }
+    }
+}
+
+/// Cuts the file back to `valid_up_to` and points `aof_fd` at the new end. Returns
+/// whether loading may go on.
+fn truncate_short_file(name: &[u8], path: &[u8], valid_up_to: u64) -> bool {
+    Line::new("!!! Warning: short read while loading the AOF file ")
+        .bytes(name)
+        .text("!!!")
+        .write(Level::Warning);
+    Line::new("!!! Truncating the AOF ")
+        .bytes(name)
+        .text(&format!(" at offset {valid_up_to} !!!"))
+        .write(Level::Warning);
+    if let Err(errno) = sys::truncate(path, valid_up_to) {
+        Line::new("Error truncating the AOF file ")
+            .bytes(name)
+            .text(": ")
+            .text(&errno.message())
+            .write(Level::Warning);
+        return false;
+    }
+    let aof_fd = server::with(|s| s.aof_fd);
+    if aof_fd != -1 {
+        if let Err(errno) = sys::seek_to_end(aof_fd) {
+            Line::new("Can't seek the end of the AOF file ")
+                .bytes(name)
+                .text(": ")
+                .text(&errno.message())
+                .write(Level::Warning);
+            return false;
+        }
+    }
+    Line::new("AOF ")
+        .bytes(name)
+        .text(" loaded anyway because aof-load-truncated is enabled")
+        .write(Level::Warning);
+    true
+}

@@ -1,0 +1,491 @@
+//! The streaming reader of RESP commands in an AOF file (the part after any RDB preamble).
+//!
+//! Grammar, as upstream's loader reads it line by line with `fgets` into a 1024-byte
+//! buffer and `fread` for payloads:
+//! ```text
+//! file      := item*
+//! item      := annotation | command
+//! annotation:= '#' ... '\n'                       (skipped)
+//! command   := '*' argc '\n' ( '$' len '\n' payload(len) any(2) ){argc}
+//! ```
+//! Counts are read like C's `atoi`/`strtol` (leading blanks, a sign, digits, anything
+//! after ignored), the two bytes after a payload are skipped unchecked, and a "line" is at
+//! most 1023 bytes: everything upstream accepts is accepted here, so a file loads to the
+//! same dataset on both builds.
+//!
+//! Outcomes mirror upstream's two error classes: [`ReadError::Truncated`] (the file ends
+//! inside a command: upstream's short read, which `aof-load-truncated` may forgive) and
+//! [`ReadError::BadFormat`]. Where upstream would attempt a huge or negative allocation
+//! (a count or length larger than the file, or negative), this reader decides without
+//! allocating: larger than the bytes left means the file is short (upstream would reach
+//! end of file the same way, if it did not die first); a negative length or one above
+//! `proto-max-bulk-len` is a bad format (upstream would abort on the allocation).
+//!
+//! The reader is incremental: it parses from the start of a window of bytes and asks for
+//! more ([`Step::NeedMore`]) when a command is incomplete, so the caller can read the
+//! file in large blocks; argument spans point into the window, with no copy.
+
+use memchr::memchr;
+use std::ops::Range;
+
+/// Upstream reads lines with `fgets(buf, 1024, fp)`: at most 1023 bytes per read.
+pub const LINE_MAX: usize = 1023;
+/// The smallest possible argument: `$` + newline, then the two skipped bytes.
+const MIN_ARG_BYTES: u64 = 4;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReadError {
+    /// The file ends inside a command.
+    Truncated,
+    /// Bytes that are not an AOF command.
+    BadFormat,
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum Step<'a> {
+    /// A complete command of `consumed` bytes; `args` are spans of the window.
+    Command {
+        consumed: usize,
+        args: &'a [Range<usize>],
+    },
+    /// An annotation line (`#...`), skipped.
+    Annotation {
+        consumed: usize,
+    },
+    /// The window ends inside an item: call again with at least `min_bytes` bytes.
+    NeedMore {
+        min_bytes: usize,
+    },
+    /// The file ended cleanly, between items.
+    End,
+    Error(ReadError),
+}
+
+/// Parses commands; keeps its argument-span vector between calls so the hot path does
+/// not allocate.
+#[derive(Debug)]
+pub struct CommandParser {
+    spans: Vec<Range<usize>>,
+    max_bulk_len: u64,
+}
+
+impl Default for CommandParser {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// One `fgets` on the window at `pos`.
+enum Line {
+    /// The line's bytes are `pos..end` (newline included when there was one).
+    Read {
+        end: usize,
+    },
+    /// End of file before any byte (`fgets` returns NULL).
+    Eof,
+    NeedMore,
+}
+
+fn fgets(window: &[u8], pos: usize, at_eof: bool) -> Line {
+    let rest = &window[pos..];
+    let limit = rest.len().min(LINE_MAX);
+    if let Some(nl) = memchr(b'\n', &rest[..limit]) {
+        return Line::Read { end: pos + nl + 1 };
+    }
+    if rest.len() >= LINE_MAX {
+        return Line::Read {
+            end: pos + LINE_MAX,
+        };
+    }
+    if !at_eof {
+        return Line::NeedMore;
+    }
+    if rest.is_empty() {
+        Line::Eof
+    } else {
+        Line::Read { end: window.len() }
+    }
+}
+
+/// C's `strtol(s, NULL, 10)` on a line (which ends at its first NUL, as a C string
+/// does): leading whitespace, an optional sign, digits; saturates like glibc.
+fn c_strtol(bytes: &[u8]) -> i64 {
+    let bytes = &bytes[..memchr(0, bytes).unwrap_or(bytes.len())];
+    let mut i = 0;
+    while i < bytes.len() && matches!(bytes[i], b' ' | b'\t' | b'\n' | b'\r' | b'\x0b' | b'\x0c') {
+        i += 1;
+    }
+    let negative = match bytes.get(i) {
+        Some(b'-') => {
+            i += 1;
+            true
+        }
+        Some(b'+') => {
+            i += 1;
+            false
+        }
+        _ => false,
+    };
+    let mut value: i64 = 0;
+    let mut overflow = false;
+    while let Some(d) = bytes.get(i).filter(|b| b.is_ascii_digit()) {
+        let digit = i64::from(d - b'0');
+        match value.checked_mul(10).and_then(|v| v.checked_add(digit)) {
+            Some(v) => value = v,
+            None => overflow = true,
+        }
+        i += 1;
+    }
+    match (overflow, negative) {
+        (true, false) => i64::MAX,
+        (true, true) => i64::MIN,
+        (false, false) => value,
+        (false, true) => -value,
+    }
+}
+
+/// C's `atoi`: glibc computes `(int) strtol(...)`.
+fn c_atoi(bytes: &[u8]) -> i32 {
+    c_strtol(bytes) as i32
+}
+
+/// The byte at `i` of a C string read by fgets: a NUL ends the string early.
+fn c_byte(line: &[u8], i: usize) -> u8 {
+    match memchr(0, line) {
+        Some(nul) if nul <= i => 0,
+        _ => line.get(i).copied().unwrap_or(0),
+    }
+}
+
+impl CommandParser {
+    pub fn new() -> CommandParser {
+        CommandParser {
+            spans: Vec::new(),
+            max_bulk_len: 512 * 1024 * 1024,
+        }
+    }
+
+    /// Arguments longer than this are refused as bad format (`proto-max-bulk-len`: the
+    /// server never accepts, so never logs, a longer one).
+    pub fn set_max_bulk_len(&mut self, max: u64) {
+        self.max_bulk_len = max;
+    }
+
+    /// Parses the item at the start of `window`. `at_eof`: nothing follows the window in
+    /// the file. `left_in_file`: the file's bytes from the window's start on (bounds every
+    /// count before anything is sized by it).
+    pub fn parse_next(&mut self, window: &[u8], at_eof: bool, left_in_file: u64) -> Step<'_> {
+        self.spans.clear();
+        let header_end = match fgets(window, 0, at_eof) {
+            Line::Eof => return Step::End,
+            Line::NeedMore => return need_more(window),
+            Line::Read { end } => end,
+        };
+        let header = &window[..header_end];
+        match c_byte(header, 0) {
+            b'#' => {
+                return Step::Annotation {
+                    consumed: header_end,
+                }
+            }
+            b'*' => {}
+            _ => return Step::Error(ReadError::BadFormat),
+        }
+        if c_byte(header, 1) == 0 {
+            // Upstream treats "*" with nothing after it as a read error: end of file if
+            // the file ends there, otherwise an unreadable file.
+            return Step::Error(if header_end == window.len() && at_eof {
+                ReadError::Truncated
+            } else {
+                ReadError::BadFormat
+            });
+        }
+        let argc = c_atoi(&header[1..]);
+        if argc < 1 {
+            return Step::Error(ReadError::BadFormat);
+        }
+        let left_after_header = left_in_file.saturating_sub(header_end as u64);
+        if argc as u64 > left_after_header / MIN_ARG_BYTES {
+            return Step::Error(ReadError::Truncated);
+        }
+
+        let mut pos = header_end;
+        for _ in 0..argc {
+            let line_end = match fgets(window, pos, at_eof) {
+                Line::Eof => return Step::Error(ReadError::Truncated),
+                Line::NeedMore => return need_more(window),
+                Line::Read { end } => end,
+            };
+            let line = &window[pos..line_end];
+            if c_byte(line, 0) != b'$' {
+                return Step::Error(ReadError::BadFormat);
+            }
+            let len = c_strtol(&line[1..]);
+            if len < 0 || len as u64 > self.max_bulk_len {
+                return Step::Error(ReadError::BadFormat);
+            }
+            let len = len as u64;
+            let payload_start = line_end;
+            let left = left_in_file.saturating_sub(payload_start as u64);
+            if len + 2 > left {
+                return Step::Error(ReadError::Truncated);
+            }
+            // Both bounds checked against the file: the sum fits the address space.
+            let arg_end = payload_start + len as usize + 2;
+            if arg_end > window.len() {
+                if at_eof {
+                    return Step::Error(ReadError::Truncated);
+                }
+                return Step::NeedMore { min_bytes: arg_end };
+            }
+            self.spans.push(payload_start..payload_start + len as usize);
+            pos = arg_end;
+        }
+        Step::Command {
+            consumed: pos,
+            args: &self.spans,
+        }
+    }
+}
+
+/// An incomplete line: ask for more than the window holds (a line is at most LINE_MAX).
+fn need_more(window: &[u8]) -> Step<'static> {
+    Step::NeedMore {
+        min_bytes: window.len() + LINE_MAX,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Parses a whole in-memory file; returns the commands and how it ended.
+    fn parse_all(file: &[u8]) -> (Vec<Vec<Vec<u8>>>, Result<(), ReadError>, usize) {
+        let mut parser = CommandParser::new();
+        let mut commands = Vec::new();
+        let mut pos = 0;
+        loop {
+            let left = (file.len() - pos) as u64;
+            match parser.parse_next(&file[pos..], true, left) {
+                Step::Command { consumed, args } => {
+                    let window = &file[pos..];
+                    commands.push(args.iter().map(|r| window[r.clone()].to_vec()).collect());
+                    pos += consumed;
+                }
+                Step::Annotation { consumed } => pos += consumed,
+                Step::End => return (commands, Ok(()), pos),
+                Step::Error(e) => return (commands, Err(e), pos),
+                Step::NeedMore { .. } => panic!("NeedMore at end of file"),
+            }
+        }
+    }
+
+    /// The same file fed through windows of at most `block` new bytes per refill.
+    fn parse_in_blocks(
+        file: &[u8],
+        block: usize,
+    ) -> (Vec<Vec<Vec<u8>>>, Result<(), ReadError>, usize) {
+        let mut parser = CommandParser::new();
+        let mut commands = Vec::new();
+        let mut start = 0; // file offset of the window
+        let mut end = 0; // file offset of the window's end
+        loop {
+            let at_eof = end == file.len();
+            let window = &file[start..end];
+            match parser.parse_next(window, at_eof, (file.len() - start) as u64) {
+                Step::Command { consumed, args } => {
+                    commands.push(args.iter().map(|r| window[r.clone()].to_vec()).collect());
+                    start += consumed;
+                }
+                Step::Annotation { consumed } => start += consumed,
+                Step::End => return (commands, Ok(()), start),
+                Step::Error(e) => return (commands, Err(e), start),
+                Step::NeedMore { min_bytes } => {
+                    assert!(!at_eof);
+                    assert!(min_bytes > window.len());
+                    end = (end + block).max(start + min_bytes).min(file.len());
+                }
+            }
+        }
+    }
+
+    fn cmd(args: &[&[u8]]) -> Vec<u8> {
+        let mut out = format!("*{}\r\n", args.len()).into_bytes();
+        for a in args {
+            out.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
+            out.extend_from_slice(a);
+            out.extend_from_slice(b"\r\n");
+        }
+        out
+    }
+
+    fn sample_file() -> Vec<u8> {
+        let mut f = Vec::new();
+        f.extend(cmd(&[b"SELECT", b"0"]));
+        f.extend_from_slice(b"#TS:1700000000\r\n");
+        f.extend(cmd(&[b"SET", b"key", b"va\r\nlue"]));
+        f.extend(cmd(&[b"MULTI"]));
+        f.extend(cmd(&[b"INCR", b"n"]));
+        f.extend(cmd(&[b"EXEC"]));
+        f.extend(cmd(&[b"RPUSH", b"l", b"", &[0u8, 255, 10, 13]]));
+        f
+    }
+
+    #[test]
+    fn a_well_formed_file_yields_every_command() {
+        let file = sample_file();
+        let (commands, ending, consumed) = parse_all(&file);
+        assert_eq!(ending, Ok(()));
+        assert_eq!(consumed, file.len());
+        assert_eq!(commands.len(), 6);
+        assert_eq!(
+            commands[1],
+            vec![b"SET".to_vec(), b"key".to_vec(), b"va\r\nlue".to_vec()]
+        );
+        assert_eq!(commands[5][3], vec![0u8, 255, 10, 13]);
+    }
+
+    #[test]
+    fn every_window_size_gives_the_same_result() {
+        let file = sample_file();
+        let whole = parse_all(&file);
+        for block in 1..=file.len() {
+            assert_eq!(parse_in_blocks(&file, block), whole, "block size {block}");
+        }
+    }
+
+    #[test]
+    fn a_cut_anywhere_is_a_clean_end_or_a_short_read_never_bad_format() {
+        let file = sample_file();
+        // Command boundaries: a cut exactly there is a clean end.
+        let mut boundaries = vec![0];
+        let mut pos = 0;
+        let mut parser = CommandParser::new();
+        while pos < file.len() {
+            match parser.parse_next(&file[pos..], true, (file.len() - pos) as u64) {
+                Step::Command { consumed, .. } | Step::Annotation { consumed } => pos += consumed,
+                other => panic!("{other:?}"),
+            }
+            boundaries.push(pos);
+        }
+        for cut in 0..file.len() {
+            let (commands, ending, consumed) = parse_all(&file[..cut]);
+            assert_eq!(
+                parse_in_blocks(&file[..cut], 7),
+                (commands.clone(), ending, consumed)
+            );
+            if boundaries.contains(&cut) {
+                assert_eq!(ending, Ok(()), "cut at {cut}");
+            } else if file[..cut].ends_with(b"#TS:1700000000") || is_inside_annotation(&file, cut) {
+                // An annotation without its newline is still an annotation.
+                assert_eq!(ending, Ok(()), "cut at {cut}");
+            } else {
+                assert_eq!(ending, Err(ReadError::Truncated), "cut at {cut}");
+                assert!(
+                    boundaries.contains(&consumed),
+                    "consumed {consumed} at cut {cut}"
+                );
+            }
+        }
+    }
+
+    fn is_inside_annotation(file: &[u8], cut: usize) -> bool {
+        let start = memchr::memmem::find(file, b"#TS:").unwrap();
+        cut > start && cut < start + b"#TS:1700000000\r\n".len()
+    }
+
+    #[test]
+    fn framing_errors_are_bad_format() {
+        for bad in [
+            &b"SET k v\r\n"[..],
+            b"\r\n",
+            b"*0\r\n",
+            b"*-3\r\n",
+            b"*abc\r\n",
+            b"*\r\n",
+            b"*1\r\nSET\r\n",
+            b"*1\r\n$-1\r\n",
+            b"*1\r\n$-9223372036854775808\r\n",
+        ] {
+            assert_eq!(
+                parse_all(bad).1,
+                Err(ReadError::BadFormat),
+                "{:?}",
+                String::from_utf8_lossy(bad)
+            );
+        }
+    }
+
+    #[test]
+    fn huge_counts_and_lengths_are_refused_without_allocating() {
+        // A count or length far beyond the file is a short file, decided before sizing
+        // anything by it.
+        assert_eq!(
+            parse_all(b"*2147483647\r\n$3\r\nSET\r\n").1,
+            Err(ReadError::Truncated)
+        );
+        assert_eq!(
+            parse_all(b"*1\r\n$9223372036854775807\r\nabc\r\n").1,
+            Err(ReadError::BadFormat)
+        );
+        let mut parser = CommandParser::new();
+        assert_eq!(
+            parser.parse_next(b"*1\r\n$1000000\r\nabc", false, 20),
+            Step::Error(ReadError::Truncated),
+            "a length beyond the file's end never asks for a window that large"
+        );
+        parser.set_max_bulk_len(10);
+        assert_eq!(
+            parser.parse_next(b"*1\r\n$11\r\n", false, 1 << 30),
+            Step::Error(ReadError::BadFormat)
+        );
+    }
+
+    #[test]
+    fn upstream_leniencies_are_kept() {
+        // atoi/strtol stop at the first non-digit; the two bytes after a payload are not
+        // checked; leading blanks and a '+' are accepted.
+        let (commands, ending, _) = parse_all(b"*2abc\r\n$ +3xyz\r\nGETxx$1\r\nk!!");
+        assert_eq!(ending, Ok(()));
+        assert_eq!(commands, vec![vec![b"GET".to_vec(), b"k".to_vec()]]);
+        // A '*' line at the very end of the file is a short read.
+        assert_eq!(parse_all(b"*").1, Err(ReadError::Truncated));
+        // A count that wraps when cast to int, as glibc's atoi does.
+        assert_eq!(c_atoi(b"4294967297"), 1);
+    }
+
+    #[test]
+    fn long_lines_are_read_in_fgets_sized_pieces() {
+        // An annotation longer than a line buffer: its tail is read as the next line,
+        // which is not a command.
+        let mut file = b"#".to_vec();
+        file.extend(std::iter::repeat_n(b'x', LINE_MAX + 10));
+        file.extend_from_slice(b"\r\n");
+        assert_eq!(parse_all(&file).1, Err(ReadError::BadFormat));
+        // One that fits is skipped.
+        let mut file = b"#".to_vec();
+        file.extend(std::iter::repeat_n(b'x', LINE_MAX - 2));
+        file.push(b'\n');
+        file.extend(cmd(&[b"PING"]));
+        assert_eq!(parse_all(&file).0.len(), 1);
+    }
+
+    #[test]
+    fn strtol_matches_c() {
+        assert_eq!(c_strtol(b"  -42xyz"), -42);
+        assert_eq!(c_strtol(b"99999999999999999999"), i64::MAX);
+        assert_eq!(c_strtol(b"-99999999999999999999"), i64::MIN);
+        assert_eq!(c_strtol(b"1\x002"), 1);
+        assert_eq!(c_strtol(b""), 0);
+    }
+
+    #[test]
+    fn the_argument_vector_is_reused_between_commands() {
+        let file = cmd(&[b"SET", b"a", b"b"]);
+        let mut parser = CommandParser::new();
+        let _ = parser.parse_next(&file, true, file.len() as u64);
+        let capacity = parser.spans.capacity();
+        let _ = parser.parse_next(&file, true, file.len() as u64);
+        assert_eq!(parser.spans.capacity(), capacity);
+    }
+}
