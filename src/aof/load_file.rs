@@ -36,14 +36,15 @@ enum Ending {
     RdbFailed,
 }
 
-/// A file read in large blocks, with its unconsumed bytes at the front of `buf`.
+/// A file read in large blocks; the unconsumed bytes are `buf[start..filled]`.
 struct BlockReader {
     file: File,
     file_len: u64,
     buf: Vec<u8>,
-    /// File offset of `buf[0]`.
-    buf_offset: u64,
+    start: usize,
     filled: usize,
+    /// File offset of `buf[start]`.
+    offset: u64,
     at_eof: bool,
 }
 
@@ -53,52 +54,46 @@ impl BlockReader {
             file,
             file_len,
             buf: vec![0; READ_BLOCK],
-            buf_offset: start_offset,
+            start: 0,
             filled: 0,
+            offset: start_offset,
             at_eof: false,
         }
     }
 
+    fn window(&self) -> &[u8] {
+        &self.buf[self.start..self.filled]
+    }
+
     /// The file's bytes from the window's start on.
     fn left_in_file(&self) -> u64 {
-        self.file_len.saturating_sub(self.buf_offset)
+        self.file_len.saturating_sub(self.offset)
     }
 
-    fn window(&self) -> &[u8] {
-        &self.buf[..self.filled]
-    }
-
-    /// Drops `n` consumed bytes from the front.
     fn consume(&mut self, n: usize) {
-        self.buf.copy_within(n..self.filled, 0);
-        self.filled -= n;
-        self.buf_offset += n as u64;
+        self.start += n;
+        self.offset += n as u64;
     }
 
-    /// Reads more, growing the buffer so it can hold at least `min_window` bytes.
+    /// Reads more so the window holds at least `min_window` bytes (or the rest of the
+    /// file): the unconsumed tail moves to the front once per refill, and the buffer grows
+    /// only for an item larger than it.
     fn refill(&mut self, min_window: usize) -> Result<(), Errno> {
+        self.buf.copy_within(self.start..self.filled, 0);
+        self.filled -= self.start;
+        self.start = 0;
         if self.buf.len() < min_window {
             self.buf.resize(min_window.next_power_of_two(), 0);
         }
-        loop {
-            if self.filled == self.buf.len() {
-                return Ok(());
-            }
+        while self.filled < min_window && !self.at_eof {
             match self.file.read(&mut self.buf[self.filled..]) {
-                Ok(0) => {
-                    self.at_eof = true;
-                    return Ok(());
-                }
-                Ok(n) => {
-                    self.filled += n;
-                    if self.filled >= min_window {
-                        return Ok(());
-                    }
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Ok(0) => self.at_eof = true,
+                Ok(n) => self.filled += n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
                 Err(e) => return Err(Errno(e.raw_os_error().unwrap_or(libc::EIO))),
             }
         }
+        Ok(())
     }
 }
 
@@ -268,7 +263,7 @@ impl<'n> Replay<'n> {
             match step {
                 Step::NeedMore { min_bytes } => {
                     self.items -= 1;
-                    if let Err(errno) = reader.refill(min_bytes.max(reader.filled + 1)) {
+                    if let Err(errno) = reader.refill(min_bytes.max(READ_BLOCK)) {
                         return Ending::ReadFailed(errno);
                     }
                     continue;
