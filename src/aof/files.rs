@@ -1,9 +1,13 @@
 //! The files in `appenddirname`: naming, the manifest on disk, open/upgrade/delete.
 
+use crate::aof::manifest;
 use crate::glue::log::{Level, Line};
-use crate::glue::manifest::{self, ManifestRef, AOF_FILE_TYPE_BASE, AOF_FILE_TYPE_INCR};
+use crate::glue::manifest::{
+    self as manifest_view, ManifestRef, AOF_FILE_TYPE_BASE, AOF_FILE_TYPE_INCR,
+};
+use crate::glue::manifest_c;
 use crate::glue::sys::Errno;
-use crate::glue::{bindings, c_aof, process, runtime, sds, server};
+use crate::glue::{bindings, process, runtime, sds, server};
 
 const AOF_ON: i32 = bindings::AOF_ON as i32;
 const AOF_OK: i32 = bindings::AOF_OK as i32;
@@ -36,12 +40,13 @@ pub fn record_incr_end_offset() {
         return;
     }
     let offset = server::with(|s| s.master_repl_offset);
-    let updated = manifest::update_last_incr(|info| {
+    let updated = manifest_view::update_last_incr(|info| {
         info.end_offset = offset;
         true
     });
     if updated.is_some() {
-        c_aof::persist_server_manifest();
+        // Best effort: the offset is advisory.
+        manifest::persist(&manifest_c::server_manifest_mut());
     }
 }
 
@@ -56,7 +61,7 @@ pub fn restore_repl_offset_from_last_incr() {
     }
     let mut recorded_end = None;
     let mut start_offset = 0;
-    let has_incr = manifest::update_last_incr(|info| {
+    let has_incr = manifest_view::update_last_incr(|info| {
         if info.end_offset != -1 {
             recorded_end = Some(info.end_offset);
             info.end_offset = -1;
@@ -75,11 +80,11 @@ pub fn restore_repl_offset_from_last_incr() {
     }
     if let Some(offset) = recorded_end {
         server::with(|s| s.master_repl_offset = offset);
-        if c_aof::persist_server_manifest() != AOF_OK {
+        if manifest::persist(&manifest_c::server_manifest_mut()) != AOF_OK {
             process::exit(1);
         }
     } else {
-        let name = manifest::server_last_incr_name().unwrap_or_default();
+        let name = manifest_view::server_last_incr_name().unwrap_or_default();
         let offset = start_offset + file_size(&name).0;
         server::with(|s| s.master_repl_offset = offset);
     }

@@ -5,7 +5,7 @@
 use crate::aof::{files, load_file};
 use crate::glue::log::{Level, Line};
 use crate::glue::manifest::{ManifestHandle, ManifestRef, AOF_FILE_TYPE_BASE, AOF_FILE_TYPE_INCR};
-use crate::glue::{bindings, c_aof, loading, process, server};
+use crate::glue::{bindings, loading, process, server};
 use crate::server_log;
 use std::time::Instant;
 
@@ -60,7 +60,8 @@ impl FileKind {
 /// Upstream's `loadAppendOnlyFiles`.
 pub fn load_all(am: &ManifestHandle) -> i32 {
     if needs_upgrade(am.view()) {
-        c_aof::upgrade_prepare(am);
+        // SAFETY-relevant note: the handle is the only editor of this manifest here.
+        crate::aof::manifest::upgrade_prepare(&am.editor());
     }
     let manifest = am.view();
     if manifest.base().is_none() && manifest.incr_count() == 0 {

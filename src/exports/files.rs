@@ -1,7 +1,6 @@
 use crate::aof::files;
 use crate::glue::bindings::{aofManifest, sds};
 use crate::glue::manifest::ManifestRef;
-use crate::glue::sds as glue_sds;
 use libc::off_t;
 use std::ffi::{c_char, c_int, CStr};
 
@@ -35,11 +34,12 @@ pub unsafe extern "C" fn aofFileExist(filename: *mut c_char) -> c_int {
 }
 
 /// # Safety
-/// `filename` must be a valid sds; `status` NULL or writable.
+/// `filename` must be NUL-terminated (typed `sds`, read as a C string as upstream does);
+/// `status` NULL or writable.
 #[no_mangle]
 pub unsafe extern "C" fn getAppendOnlyFileSize(filename: sds, status: *mut c_int) -> off_t {
     // SAFETY: per the C caller's contract.
-    let (size, file_status) = files::file_size(unsafe { glue_sds::bytes(filename) });
+    let (size, file_status) = files::file_size(unsafe { CStr::from_ptr(filename) }.to_bytes());
     if !status.is_null() {
         // SAFETY: checked non-null; the caller provides a writable int.
         unsafe { *status = file_status };

@@ -4,5 +4,6 @@
 
 pub mod files;
 pub mod load;
+pub mod manifest;
 pub mod rewrite;
 pub mod write;

@@ -4,12 +4,11 @@
 //! include/redis_aof.h as `extern` prototypes, so tests/check-signatures.sh proves them
 //! identical to aof.c's definitions too.
 
-use super::bindings::aofManifest;
 use std::ffi::c_int;
 
 extern "C" {
     fn rewriteAppendOnlyFileBackground() -> c_int;
-    fn persistAofManifest(am: *mut aofManifest) -> c_int;
+    fn rewriteAppendOnlyFile(filename: *mut std::ffi::c_char) -> c_int;
 }
 
 /// Forks the rewrite child; `C_OK` or `C_ERR`.
@@ -18,19 +17,11 @@ pub fn rewrite_background() -> c_int {
     unsafe { rewriteAppendOnlyFileBackground() }
 }
 
-/// Writes `server.aof_manifest` to disk if it is dirty; `AOF_OK` or an error code.
-pub fn persist_server_manifest() -> c_int {
-    let am = super::server::with(|s| s.aof_manifest);
-    // SAFETY: the server's manifest is valid whenever AOF is on (callers check).
-    unsafe { persistAofManifest(am) }
-}
-
-extern "C" {
-    fn aofUpgradePrepare(am: *mut aofManifest);
-}
-
-/// Converts a pre-7.0 single-file AOF set-up into a manifest-driven one.
-pub fn upgrade_prepare(am: &super::manifest::ManifestHandle) {
-    // SAFETY: the handle holds a valid manifest.
-    unsafe { aofUpgradePrepare(am.as_ptr()) }
+/// Writes a whole new BASE (RDB or commands, per `aof-use-rdb-preamble`) to `path`.
+pub fn rewrite_to_file(path: &[u8]) -> c_int {
+    let Ok(path) = std::ffi::CString::new(path) else {
+        return super::bindings::C_ERR;
+    };
+    // SAFETY: a valid NUL-terminated path for the call; upstream does not keep it.
+    unsafe { rewriteAppendOnlyFile(path.as_ptr() as *mut _) }
 }

@@ -131,3 +131,11 @@ impl ManifestHandle {
         unsafe { ManifestRef::from_raw(self.0) }
     }
 }
+
+impl ManifestHandle {
+    /// The same manifest, for in-place edits.
+    pub fn editor(&self) -> super::manifest_c::ManifestMut {
+        // SAFETY: valid per the constructor's contract, edited only through this handle.
+        unsafe { super::manifest_c::ManifestMut::from_raw(self.0) }
+    }
+}

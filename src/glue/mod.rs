@@ -11,6 +11,7 @@ pub mod layout;
 pub mod loading;
 pub mod log;
 pub mod manifest;
+pub mod manifest_c;
 pub mod object;
 pub mod process;
 pub mod runtime;

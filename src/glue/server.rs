@@ -62,3 +62,8 @@ pub fn aof_dirname() -> &'static [u8] {
     // SAFETY: config owns this NUL-terminated string; appenddirname is immutable at runtime.
     unsafe { CStr::from_ptr((*ptr()).aof_dirname).to_bytes() }
 }
+
+/// `server.aof_manifest`.
+pub fn aof_manifest() -> *mut bindings::aofManifest {
+    with(|s| s.aof_manifest)
+}

@@ -120,3 +120,35 @@ pub fn seek_to_end(fd: i32) -> Result<(), Errno> {
         Ok(())
     }
 }
+
+/// Upstream's `dirCreateIfMissing`.
+pub fn create_dir_if_missing(path: &[u8]) -> Result<(), Errno> {
+    let path = std::ffi::CString::new(path).map_err(|_| Errno(libc::EINVAL))?;
+    // SAFETY: valid NUL-terminated string for the call.
+    if unsafe { super::bindings::dirCreateIfMissing(path.as_ptr() as *mut _) } == -1 {
+        Err(Errno::last())
+    } else {
+        Ok(())
+    }
+}
+
+/// Upstream's `fsyncFileDir`: makes a rename in that file's folder durable.
+pub fn fsync_file_dir(path: &[u8]) -> Result<(), Errno> {
+    let path = std::ffi::CString::new(path).map_err(|_| Errno(libc::EINVAL))?;
+    // SAFETY: valid NUL-terminated string for the call.
+    if unsafe { super::bindings::fsyncFileDir(path.as_ptr()) } == -1 {
+        Err(Errno::last())
+    } else {
+        Ok(())
+    }
+}
+
+/// `rename(from, to)`.
+pub fn rename(from: &[u8], to: &[u8]) -> Result<(), Errno> {
+    use std::os::unix::ffi::OsStrExt;
+    std::fs::rename(
+        std::ffi::OsStr::from_bytes(from),
+        std::ffi::OsStr::from_bytes(to),
+    )
+    .map_err(|e| Errno(e.raw_os_error().unwrap_or(libc::EIO)))
+}

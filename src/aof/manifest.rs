@@ -1,0 +1,369 @@
+//! The manifest on disk: reading it at start-up, writing it atomically, naming the files
+//! it lists, and the edits a rewrite or an upgrade makes to it.
+
+use crate::aof::files;
+use crate::core::aof_manifest::{self, Entry, ManifestError, TYPE_BASE, TYPE_INCR};
+use crate::glue::log::{Level, Line};
+use crate::glue::manifest_c::{self, ManifestMut};
+use crate::glue::sys::{self, Errno};
+use crate::glue::{bindings, process, server};
+use std::io::Write;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::OpenOptionsExt;
+
+const C_OK: i32 = bindings::C_OK as i32;
+const C_ERR: i32 = bindings::C_ERR;
+
+fn os(path: &[u8]) -> &std::ffi::OsStr {
+    std::ffi::OsStr::from_bytes(path)
+}
+
+/// Upstream's `aofLoadManifestFromFile`: the manifest at `path`, or the process exits
+/// with upstream's report (the server cannot start on a manifest it does not understand,
+/// and nothing on disk is touched).
+pub fn load_from_file(path: &[u8]) -> *mut bindings::aofManifest {
+    let text = match std::fs::read(os(path)) {
+        Ok(text) => text,
+        Err(e)
+            if e.kind() == std::io::ErrorKind::NotFound
+                || e.raw_os_error() == Some(libc::EACCES) =>
+        {
+            Line::new("Fatal error: can't open the AOF manifest file ")
+                .bytes(path)
+                .text(" for reading: ")
+                .text(&Errno(e.raw_os_error().unwrap_or(0)).message())
+                .write(Level::Warning);
+            process::exit(1)
+        }
+        Err(_) => fatal_manifest_error(None, "Read AOF manifest failed"),
+    };
+    match aof_manifest::parse(&text) {
+        Ok(model) => manifest_c::manifest_from(&model),
+        Err(ManifestError { kind, line }) => {
+            let message = ManifestError { kind, line: None }.message();
+            fatal_manifest_error(line, message)
+        }
+    }
+}
+
+fn fatal_manifest_error(line: Option<(usize, Vec<u8>)>, message: &str) -> ! {
+    crate::server_log!(Level::Warning, "\n*** FATAL AOF MANIFEST FILE ERROR ***\n");
+    if let Some((number, text)) = line {
+        crate::server_log!(
+            Level::Warning,
+            "Reading the manifest file, at line {number}\n"
+        );
+        Line::new(">>> '")
+            .bytes(&text)
+            .text("'\n")
+            .write(Level::Warning);
+    }
+    crate::server_log!(Level::Warning, "{message}\n");
+    process::exit(1)
+}
+
+/// Upstream's `aofManifestFreeAndUpdate`: `am` becomes the server's manifest.
+pub fn install(am: *mut bindings::aofManifest) {
+    process::assert(!am.is_null(), c"am != NULL");
+    manifest_c::replace_server_manifest(am);
+}
+
+/// Upstream's `aofLoadManifestFromDisk`: the server starts with an empty manifest unless
+/// the AOF folder holds one.
+pub fn load_from_disk() {
+    server::with(|s| s.aof_manifest = manifest_c::manifest_create());
+    let dir = server::aof_dirname();
+    if !std::fs::metadata(os(dir)).is_ok_and(|m| m.is_dir()) {
+        Line::new("The AOF directory ")
+            .bytes(dir)
+            .text(" doesn't exist")
+            .write(Level::Debug);
+        return;
+    }
+    let name = aof_manifest::manifest_file_name(server::aof_filename());
+    let path = files::path_in_aof_dir(&name);
+    if !std::fs::metadata(os(&path)).is_ok_and(|m| m.is_file()) {
+        Line::new("The AOF manifest file ")
+            .bytes(&name)
+            .text(" doesn't exist")
+            .write(Level::Debug);
+        return;
+    }
+    install(load_from_file(&path));
+}
+
+/// Upstream's `getNewBaseFileNameAndMarkPreAsHistory`: the current BASE becomes
+/// HISTORY and a new BASE entry is added; returns its name (owned by the manifest).
+pub fn new_base_name(am: &ManifestMut) -> bindings::sds {
+    am.demote_base_to_history();
+    let seq = am.bump_base_seq();
+    let rdb = server::with(|s| s.aof_use_rdb_preamble) != 0;
+    let name = aof_manifest::base_file_name(server::aof_filename(), seq, rdb);
+    let file_name = am.set_base(&Entry::new(name, seq, TYPE_BASE));
+    am.set_dirty();
+    file_name
+}
+
+/// Upstream's `getNewIncrAofName`: a new INCR entry starting at `start_reploff`.
+pub fn new_incr_name(am: &ManifestMut, start_reploff: i64) -> bindings::sds {
+    let seq = am.bump_incr_seq();
+    let mut entry = Entry::new(
+        aof_manifest::incr_file_name(server::aof_filename(), seq),
+        seq,
+        TYPE_INCR,
+    );
+    entry.start_offset = start_reploff;
+    let file_name = am.push_incr(&entry);
+    am.set_dirty();
+    file_name
+}
+
+/// Upstream's `getLastIncrAofName`: the last INCR entry's name, creating one if none.
+pub fn last_incr_name(am: &ManifestMut) -> bindings::sds {
+    match am.last_incr_name() {
+        Some(name) => name,
+        None => new_incr_name(am, server::with(|s| s.master_repl_offset)),
+    }
+}
+
+/// Upstream's `markRewrittenIncrAofAsHistory`: after a rewrite, the INCR files it covers
+/// become HISTORY; the one being written (when AOF is on) stays.
+pub fn mark_rewritten_incr_as_history(am: &ManifestMut) {
+    if am.incr_len() == 0 {
+        return;
+    }
+    let writing = server::with(|s| s.aof_fd) != -1;
+    am.move_incr_to_history(usize::from(writing));
+    am.set_dirty();
+}
+
+/// Upstream's `writeAofManifestFile`: temp file, write, fsync, rename over the manifest,
+/// fsync of the folder. Any failure leaves the previous manifest in place.
+pub fn write_manifest_file(contents: &[u8]) -> i32 {
+    let prefix = server::aof_filename();
+    let name = aof_manifest::manifest_file_name(prefix);
+    let path = files::path_in_aof_dir(&name);
+    let temp_name = aof_manifest::temp_manifest_file_name(prefix);
+    let temp_path = files::path_in_aof_dir(&temp_name);
+    let fail = |what: &str, subject: &[u8], errno: Errno| {
+        Line::new(what)
+            .bytes(subject)
+            .text(": ")
+            .text(&errno.message())
+            .write(Level::Warning);
+        C_ERR
+    };
+    let errno_of = |e: std::io::Error| Errno(e.raw_os_error().unwrap_or(libc::EIO));
+
+    let mut file = match std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o644)
+        .open(os(&temp_path))
+    {
+        Ok(f) => f,
+        Err(e) => return fail("Can't open the AOF manifest file ", &temp_name, errno_of(e)),
+    };
+    if let Err(e) = file.write_all(contents) {
+        return fail(
+            "Error trying to write the temporary AOF manifest file ",
+            &temp_name,
+            errno_of(e),
+        );
+    }
+    if let Err(errno) = sys::fdatasync(std::os::fd::AsRawFd::as_raw_fd(&file)) {
+        Line::new("Fail to fsync the temp AOF file ")
+            .bytes(&temp_name)
+            .text(&format!(": {}.", errno.message()))
+            .write(Level::Warning);
+        return C_ERR;
+    }
+    if let Err(errno) = sys::rename(&temp_path, &path) {
+        Line::new("Error trying to rename the temporary AOF manifest file ")
+            .bytes(&temp_name)
+            .text(" into ")
+            .bytes(&name)
+            .text(": ")
+            .text(&errno.message())
+            .write(Level::Warning);
+        return C_ERR;
+    }
+    // New AOF files may have been added to the folder too: make the folder durable.
+    if let Err(errno) = sys::fsync_file_dir(&path) {
+        Line::new("Fail to fsync AOF directory ")
+            .bytes(&path)
+            .text(&format!(": {}.", errno.message()))
+            .write(Level::Warning);
+        return C_ERR;
+    }
+    C_OK
+}
+
+/// Upstream's `persistAofManifest`: writes the manifest if it changed.
+pub fn persist(am: &ManifestMut) -> i32 {
+    if !am.is_dirty() {
+        return C_OK;
+    }
+    let ret = write_manifest_file(&am.model().to_bytes());
+    if ret == C_OK {
+        am.clear_dirty();
+    }
+    ret
+}
+
+/// Upstream's `aofUpgradePrepare`: a pre-7.0 `appendonly.aof` in `dir` becomes the BASE
+/// of a new manifest in `appenddirname`. Any failure exits (nothing half-moved: the
+/// manifest is written before the file moves, and the move is one rename).
+pub fn upgrade_prepare(am: &ManifestMut) {
+    let old_file = server::aof_filename();
+    process::assert(
+        !files::file_exists(old_file),
+        c"!aofFileExist(server.aof_filename)",
+    );
+    let dir = server::aof_dirname();
+    if let Err(errno) = sys::create_dir_if_missing(dir) {
+        Line::new("Can't open or create append-only dir ")
+            .bytes(dir)
+            .text(": ")
+            .text(&errno.message())
+            .write(Level::Warning);
+        process::exit(1);
+    }
+    am.set_base(&Entry::new(old_file.to_vec(), 1, TYPE_BASE));
+    am.set_curr_base_seq(1);
+    am.set_dirty();
+    if persist(am) != C_OK {
+        process::exit(1);
+    }
+    if let Err(errno) = sys::rename(old_file, &files::path_in_aof_dir(old_file)) {
+        Line::new("Error trying to move the old AOF file ")
+            .bytes(old_file)
+            .text(" into dir ")
+            .bytes(dir)
+            .text(": ")
+            .text(&errno.message())
+            .write(Level::Warning);
+        process::exit(1);
+    }
+    Line::new("Successfully migrated an old-style AOF file (")
+        .bytes(old_file)
+        .text(") into the AOF directory (")
+        .bytes(dir)
+        .text(").")
+        .write(Level::Notice);
+}
+
+/// Upstream's `aofDelHistoryFiles`: deletes HISTORY files in the background and drops
+/// them from the manifest (unless `aof-disable-auto-gc`).
+pub fn delete_history_files() -> i32 {
+    let am = server::aof_manifest();
+    if am.is_null() || server::with(|s| s.aof_disable_auto_gc) == 1 {
+        return C_OK;
+    }
+    let am = manifest_c::server_manifest_mut();
+    if am.history_len() == 0 {
+        return C_OK;
+    }
+    am.drain_history(|name| {
+        Line::new("Removing the history file ")
+            .bytes(name)
+            .text(" in the background")
+            .write(Level::Notice);
+        let _ = sys::bg_unlink(&files::path_in_aof_dir(name));
+    });
+    am.set_dirty();
+    persist(&am)
+}
+
+/// Upstream's `getTempIncrAofName`.
+pub fn temp_incr_name() -> Vec<u8> {
+    aof_manifest::temp_incr_file_name(server::aof_filename())
+}
+
+/// Upstream's `aofDelTempIncrAofFile`.
+pub fn delete_temp_incr_file() {
+    let name = temp_incr_name();
+    Line::new("Removing the temp incr aof file ")
+        .bytes(&name)
+        .text(" in the background")
+        .write(Level::Notice);
+    let _ = sys::bg_unlink(&files::path_in_aof_dir(&name));
+}
+
+/// Upstream's `aofOpenIfNeededOnServerStart`: with AOF on, make sure a BASE exists (an
+/// empty dataset still gets one), open the last INCR file for appending (creating it if
+/// needed) and persist the manifest. Any failure exits: the server cannot honour
+/// `appendonly yes` otherwise.
+pub fn open_on_server_start() {
+    if server::with(|s| s.aof_state) != bindings::AOF_ON as i32 {
+        return;
+    }
+    let am = manifest_c::server_manifest_mut();
+    process::assert(server::with(|s| s.aof_fd) == -1, c"server.aof_fd == -1");
+    let dir = server::aof_dirname();
+    if let Err(errno) = sys::create_dir_if_missing(dir) {
+        Line::new("Can't open or create append-only dir ")
+            .bytes(dir)
+            .text(": ")
+            .text(&errno.message())
+            .write(Level::Warning);
+        process::exit(1);
+    }
+
+    let model = am.model();
+    let had_incr = !model.incr.is_empty();
+    if model.base.is_none() && !had_incr {
+        new_base_name(&am);
+        let base_name = am.model().base.map(|b| b.file_name).unwrap_or_default();
+        if crate::glue::c_aof::rewrite_to_file(&files::path_in_aof_dir(&base_name)) != C_OK {
+            process::exit(1);
+        }
+        Line::new("Creating AOF base file ")
+            .bytes(&base_name)
+            .text(" on server start")
+            .write(Level::Notice);
+    }
+
+    last_incr_name(&am);
+    let incr_name = am
+        .model()
+        .incr
+        .last()
+        .map(|e| e.file_name.clone())
+        .unwrap_or_default();
+    let path = files::path_in_aof_dir(&incr_name);
+    let file = std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .mode(0o644)
+        .open(os(&path));
+    let file = match file {
+        Ok(f) => f,
+        Err(e) => {
+            Line::new("Can't open the append-only file ")
+                .bytes(&incr_name)
+                .text(": ")
+                .text(&Errno(e.raw_os_error().unwrap_or(0)).message())
+                .write(Level::Warning);
+            process::exit(1)
+        }
+    };
+    // The descriptor now belongs to the server (closed by upstream code).
+    let fd = std::os::fd::IntoRawFd::into_raw_fd(file);
+    server::with(|s| s.aof_fd = fd);
+    if persist(&am) != C_OK {
+        process::exit(1);
+    }
+    let size = files::file_size(&incr_name).0;
+    server::with(|s| {
+        s.aof_last_incr_size = size;
+        s.aof_last_incr_fsync_offset = size;
+    });
+    let verb = if had_incr { "Opening" } else { "Creating" };
+    Line::new(verb)
+        .text(" AOF incr file ")
+        .bytes(&incr_name)
+        .text(" on server start")
+        .write(Level::Notice);
+}
