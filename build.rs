@@ -89,7 +89,7 @@ fn generate_bindings(manifest_dir: &Path, out_dir: &Path, redis_src: &Path, cfla
         .header(manifest_dir.join("src/glue/bindings.h").to_string_lossy())
         .clang_arg(format!("-I{}", redis_src.display()))
         .clang_args(preprocessor_flags(cflags))
-        .allowlist_type("redisServer|client|robj|redisObject|rio|_rio|aofInfo|aofManifest|list|listNode|listIter|redisDb|redisCommand|bio_job_type_t|aof_file_type")
+        .allowlist_type("redisServer|client|robj|redisObject|rio|_rio|aofInfo|aofManifest|list|listNode|listIter|redisDb|redisCommand|bio_job_type_t|aof_file_type|childInfoType")
         .allowlist_var("server|redis_aof_c_layout.*")
         .allowlist_var("(LL|C|AOF|AOFRW|OBJ|BIO|CHILD_TYPE|PROTO|RDB|RDBFLAGS|REDISMODULE_AOF|EXEC|CMD|CLIENT|SLAVE_STATE|MANIFEST|TEMP_FILE|BASE|INCR|HISTORY)_.*")
         .allowlist_function(ALLOWED_FUNCTIONS)
@@ -112,6 +112,7 @@ const ALLOWED_FUNCTIONS: &str = concat!(
     "zmalloc|zcalloc|zrealloc|zfree|",
     "listCreate|listRelease|listAddNodeTail|listAddNodeHead|listDelNode|listEmpty|listDup|listIndex|",
     "dirCreateIfMissing|fsyncFileDir|",
+    "redisFork|redisSetProcTitle|redisSetCpuAffinity|sendChildCowInfo|exitFromChild|ustime|",
     "bioPendingJobsOfType|bioCreateFsyncJob|bioCreateCloseAofJob|bioDrainWorker|",
     "_serverAssert|_serverPanic|mstime|latencyAddSample|hasActiveChildProcess|resetChildState|",
     "bg_unlink|addReplyError|addReplyStatus|",

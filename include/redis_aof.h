@@ -96,6 +96,8 @@ void aof_background_fsync_and_close(int fd);
 
 void applyAppendOnlyConfig(void);
 
+void backgroundRewriteDoneHandler(int exitcode, int bysignal);
+
 /**
  * # Safety
  * `c` must be the live client running the command.
@@ -190,6 +192,8 @@ int loadSingleAppendOnlyFile(char *filename);
  */
 void markRewrittenIncrAofAsHistory(aofManifest *am);
 
+int openNewIncrAofForAppend(void);
+
 /**
  * # Safety
  * `am` must be a live manifest that nothing else edits during the call.
@@ -198,7 +202,7 @@ int persistAofManifest(aofManifest *am);
 
 extern int rewriteAppendOnlyFile(char *filename);
 
-extern int rewriteAppendOnlyFileBackground(void);
+int rewriteAppendOnlyFileBackground(void);
 
 int startAppendOnly(void);
 

@@ -1,14 +1,28 @@
 //! AOF rewrite: the forked child writes a new BASE while the parent opens a new INCR.
 
+use crate::aof::{files, manifest, write};
 use crate::core::rewrite_policy::{RewriteBackoff, RewriteDecision};
 use crate::glue::client::Client;
-use crate::glue::log::Level;
-use crate::glue::{bindings, c_aof, runtime, server, sys};
+use crate::glue::log::{Level, Line};
+use crate::glue::manifest_c::OwnedManifest;
+use crate::glue::sys::Errno;
+use crate::glue::{aof_buf, bindings, c_aof, child, process, runtime, server, sys};
 use crate::server_log;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::OpenOptionsExt;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Mutex;
 
 const C_OK: i32 = bindings::C_OK as i32;
+const C_ERR: i32 = bindings::C_ERR;
+const AOF_OFF: i32 = bindings::AOF_OFF as i32;
+const AOF_ON: i32 = bindings::AOF_ON as i32;
+const AOF_WAIT_REWRITE: i32 = bindings::AOF_WAIT_REWRITE as i32;
 const CHILD_TYPE_AOF: i32 = bindings::CHILD_TYPE_AOF as i32;
+
+fn os(path: &[u8]) -> &std::ffi::OsStr {
+    std::ffi::OsStr::from_bytes(path)
+}
 
 /// The back-off state across cron calls (upstream keeps it in two function statics).
 static BACKOFF: Mutex<RewriteBackoff> = Mutex::new(RewriteBackoff::new());
@@ -58,11 +72,332 @@ pub fn bgrewriteaof_command(client: &Client) {
             s.stat_aofrw_consecutive_failures = 0;
         });
         client.reply_status(c"Background append only file rewriting scheduled");
-    } else if c_aof::rewrite_background() == C_OK {
+    } else if rewrite_background() == C_OK {
         client.reply_status(c"Background append only file rewriting started");
     } else {
         client.reply_error(
             c"Can't execute an AOF background rewriting. Please check the server logs for more information.",
         );
     }
+}
+
+/// Where the temporary INCR file opened for `AOF_WAIT_REWRITE` started in the replication
+/// stream; it becomes the start offset of the real INCR file when the rewrite succeeds.
+static TEMP_INCR_START_REPL_OFFSET: AtomicI64 = AtomicI64::new(0);
+
+/// Upstream's `openNewIncrAofForAppend`: before a rewrite forks, writes move to a new
+/// INCR file (or, while AOF waits for its first rewrite, to a temporary one). The manifest
+/// is changed on a copy and persisted before anything switches over.
+pub fn open_new_incr_for_append() -> i32 {
+    process::assert(
+        !server::aof_manifest().is_null(),
+        c"server.aof_manifest != NULL",
+    );
+    let state = server::with(|s| s.aof_state);
+    if state == AOF_OFF {
+        return C_OK;
+    }
+    let mut working_copy = None;
+    let name = if state == AOF_WAIT_REWRITE {
+        TEMP_INCR_START_REPL_OFFSET
+            .store(server::with(|s| s.master_repl_offset), Ordering::Relaxed);
+        manifest::temp_incr_name()
+    } else {
+        let copy = OwnedManifest::copy_of_server();
+        let offset = server::with(|s| s.master_repl_offset);
+        manifest::new_incr_name(copy.editor(), offset);
+        let name = copy
+            .editor()
+            .model()
+            .incr
+            .last()
+            .map(|e| e.file_name.clone())
+            .unwrap_or_default();
+        working_copy = Some(copy);
+        name
+    };
+    let path = files::path_in_aof_dir(&name);
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o644)
+        .open(os(&path));
+    let file = match file {
+        Ok(f) => f,
+        Err(e) => {
+            Line::new("Can't open the append-only file ")
+                .bytes(&name)
+                .text(": ")
+                .text(&Errno(e.raw_os_error().unwrap_or(0)).message())
+                .write(Level::Warning);
+            return C_ERR;
+        }
+    };
+    if let Some(copy) = &working_copy {
+        if manifest::persist(copy.editor()) == C_ERR {
+            return C_ERR; // the new file is closed (dropped) and the copy freed
+        }
+    }
+    Line::new("Creating AOF incr file ")
+        .bytes(&name)
+        .text(" on background rewrite")
+        .write(Level::Notice);
+
+    // From here nothing fails: switch the server over. The old file is fsynced (its data
+    // must be durable under everysec too) and closed in the background.
+    let old_fd = server::with(|s| s.aof_fd);
+    if old_fd != -1 {
+        write::background_fsync_and_close(old_fd);
+        server::with(|s| s.aof_last_fsync = s.mstime);
+    }
+    let new_fd = std::os::fd::IntoRawFd::into_raw_fd(file);
+    server::with(|s| {
+        s.aof_fd = new_fd;
+        s.aof_last_incr_size = 0;
+        s.aof_last_incr_fsync_offset = 0;
+    });
+    if let Some(copy) = working_copy {
+        copy.install_as_server();
+    }
+    C_OK
+}
+
+/// Upstream's `rewriteAppendOnlyFileBackground`: opens the new INCR file, then forks the
+/// child that writes the new BASE into `temp-rewriteaof-bg-<pid>.aof`.
+pub fn rewrite_background() -> i32 {
+    if runtime::has_active_child_process() {
+        return C_ERR;
+    }
+    let dir = server::aof_dirname();
+    if let Err(errno) = sys::create_dir_if_missing(dir) {
+        Line::new("Can't open or create append-only dir ")
+            .bytes(dir)
+            .text(": ")
+            .text(&errno.message())
+            .write(Level::Warning);
+        server::with(|s| s.aof_lastbgrewrite_status = C_ERR);
+        return C_ERR;
+    }
+    // The next command written must start with a SELECT.
+    server::with(|s| s.aof_selected_db = -1);
+    write::flush(true);
+    if open_new_incr_for_append() != C_OK {
+        server::with(|s| s.aof_lastbgrewrite_status = C_ERR);
+        return C_ERR;
+    }
+    if server::with(|s| s.aof_state) == AOF_WAIT_REWRITE {
+        // Fsyncs of the previous AOF must not move fsynced_reploff_pending once the new
+        // one counts: let them finish, then start from the current offset.
+        child::drain_bio_fsync();
+        server::set_fsynced_reploff_pending(server::with(|s| s.master_repl_offset));
+        server::with(|s| s.fsynced_reploff = 0);
+    }
+    server::with(|s| s.stat_aof_rewrites += 1);
+
+    match child::fork_rewrite_child() {
+        child::Forked::Child => run_rewrite_child(),
+        child::Forked::Failed(errno) => {
+            server::with(|s| s.aof_lastbgrewrite_status = C_ERR);
+            crate::server_log!(
+                Level::Warning,
+                "Can't rewrite append only file in background: fork: {}",
+                errno.message()
+            );
+            C_ERR
+        }
+        child::Forked::Parent(pid) => {
+            crate::server_log!(
+                Level::Notice,
+                "Background append only file rewriting started by pid {pid}"
+            );
+            server::with(|s| {
+                s.aof_rewrite_scheduled = 0;
+                s.aof_rewrite_time_start = runtime::unix_time_now();
+            });
+            C_OK
+        }
+    }
+}
+
+/// The child: exactly what upstream's child does, then exit.
+fn run_rewrite_child() -> ! {
+    child::set_process_title(c"redis-aof-rewrite");
+    child::set_cpu_affinity_for_rewrite();
+    let temp_file = format!("temp-rewriteaof-bg-{}.aof", std::process::id());
+    if c_aof::rewrite_to_file(temp_file.as_bytes()) == C_OK {
+        crate::server_log!(
+            Level::Notice,
+            "Successfully created the temporary AOF base file {temp_file}"
+        );
+        child::send_cow_info();
+        child::exit_from_child(0)
+    }
+    child::exit_from_child(1)
+}
+
+/// Upstream's `backgroundRewriteDoneHandler`: on success the temporary BASE (and, while
+/// waiting for the first rewrite, the temporary INCR) are renamed into place, the
+/// rewritten INCR files become HISTORY, and the new manifest is persisted before the
+/// server adopts it; any failure leaves the previous files and manifest in charge.
+pub fn rewrite_done(exit_code: i32, by_signal: i32) {
+    if by_signal == 0 && exit_code == 0 {
+        adopt_rewritten_base();
+    } else if by_signal == 0 {
+        record_rewrite_failure();
+        crate::server_log!(
+            Level::Warning,
+            "Background AOF rewrite terminated with error"
+        );
+    } else {
+        // SIGUSR1 is how a child is stopped on purpose: not a failure.
+        if by_signal != libc::SIGUSR1 {
+            record_rewrite_failure();
+        }
+        crate::server_log!(
+            Level::Warning,
+            "Background AOF rewrite terminated by signal {by_signal}"
+        );
+    }
+
+    remove_temp_files(server::with(|s| s.child_pid));
+    let waiting = server::with(|s| s.aof_state) == AOF_WAIT_REWRITE;
+    if waiting {
+        // The next attempt starts from scratch.
+        aof_buf::reset();
+        manifest::delete_temp_incr_file();
+    }
+    let now = runtime::unix_time_now();
+    server::with(|s| {
+        s.aof_rewrite_time_last = now - s.aof_rewrite_time_start;
+        s.aof_rewrite_time_start = -1;
+        if waiting {
+            s.aof_rewrite_scheduled = 1;
+        }
+    });
+}
+
+fn record_rewrite_failure() {
+    server::with(|s| {
+        s.aof_lastbgrewrite_status = C_ERR;
+        s.stat_aofrw_consecutive_failures += 1;
+    });
+}
+
+fn adopt_rewritten_base() {
+    let started = child::ustime();
+    crate::server_log!(
+        Level::Notice,
+        "Background AOF rewrite terminated with success"
+    );
+    let temp_file = format!("temp-rewriteaof-bg-{}.aof", server::with(|s| s.child_pid));
+    let copy = OwnedManifest::copy_of_server();
+
+    manifest::new_base_name(copy.editor());
+    let base_name = copy
+        .editor()
+        .model()
+        .base
+        .map(|b| b.file_name)
+        .unwrap_or_default();
+    let base_path = files::path_in_aof_dir(&base_name);
+    let latency = runtime::latency_start();
+    if let Err(errno) = sys::rename(temp_file.as_bytes(), &base_path) {
+        Line::new("Error trying to rename the temporary AOF base file ")
+            .text(&temp_file)
+            .text(" into ")
+            .bytes(&base_path)
+            .text(": ")
+            .text(&errno.message())
+            .write(Level::Warning);
+        record_rewrite_failure();
+        return;
+    }
+    runtime::latency_add_sample_if_needed(c"aof-rename", runtime::latency_end(latency));
+    Line::new("Successfully renamed the temporary AOF base file ")
+        .text(&temp_file)
+        .text(" into ")
+        .bytes(&base_name)
+        .write(Level::Notice);
+
+    let mut new_incr_path = None;
+    if server::with(|s| s.aof_state) == AOF_WAIT_REWRITE {
+        let temp_incr_name = manifest::temp_incr_name();
+        let temp_incr_path = files::path_in_aof_dir(&temp_incr_name);
+        manifest::new_incr_name(
+            copy.editor(),
+            TEMP_INCR_START_REPL_OFFSET.load(Ordering::Relaxed),
+        );
+        let incr_name = copy
+            .editor()
+            .model()
+            .incr
+            .last()
+            .map(|e| e.file_name.clone())
+            .unwrap_or_default();
+        let incr_path = files::path_in_aof_dir(&incr_name);
+        let latency = runtime::latency_start();
+        if let Err(errno) = sys::rename(&temp_incr_path, &incr_path) {
+            Line::new("Error trying to rename the temporary AOF incr file ")
+                .bytes(&temp_incr_path)
+                .text(" into ")
+                .bytes(&incr_path)
+                .text(": ")
+                .text(&errno.message())
+                .write(Level::Warning);
+            let _ = sys::bg_unlink(&base_path);
+            record_rewrite_failure();
+            return;
+        }
+        runtime::latency_add_sample_if_needed(c"aof-rename", runtime::latency_end(latency));
+        Line::new("Successfully renamed the temporary AOF incr file ")
+            .bytes(&temp_incr_name)
+            .text(" into ")
+            .bytes(&incr_name)
+            .write(Level::Notice);
+        new_incr_path = Some(incr_path);
+    }
+
+    manifest::mark_rewritten_incr_as_history(copy.editor());
+    if manifest::persist(copy.editor()) == C_ERR {
+        // The new files are not referenced by any manifest on disk: remove them.
+        let _ = sys::bg_unlink(&base_path);
+        if let Some(path) = new_incr_path {
+            let _ = sys::bg_unlink(&path);
+        }
+        record_rewrite_failure();
+        return;
+    }
+    copy.install_as_server();
+
+    if server::with(|s| s.aof_state) != AOF_OFF {
+        let base_size = files::file_size(&base_name).0;
+        server::with(|s| {
+            s.aof_current_size = base_size + s.aof_last_incr_size;
+            s.aof_rewrite_base_size = s.aof_current_size;
+        });
+    }
+    // A failure to delete history files harms nothing: they are retried next time.
+    manifest::delete_history_files();
+    server::with(|s| {
+        s.aof_lastbgrewrite_status = C_OK;
+        s.stat_aofrw_consecutive_failures = 0;
+    });
+    crate::server_log!(
+        Level::Notice,
+        "Background AOF rewrite finished successfully"
+    );
+    if server::with(|s| s.aof_state) == AOF_WAIT_REWRITE {
+        // The fsynced offset becomes meaningful now that this AOF counts.
+        let pending = server::fsynced_reploff_pending();
+        server::with(|s| {
+            s.aof_state = AOF_ON;
+            s.fsynced_reploff = pending;
+        });
+    }
+    crate::server_log!(
+        Level::Verbose,
+        "Background AOF rewrite signal handler took {}us",
+        child::ustime() - started
+    );
 }

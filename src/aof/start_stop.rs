@@ -4,7 +4,7 @@
 use crate::aof::{files, rewrite, write};
 use crate::glue::log::Level;
 use crate::glue::sys;
-use crate::glue::{aof_buf, bindings, c_aof, process, runtime, server};
+use crate::glue::{aof_buf, bindings, process, runtime, server};
 use crate::server_log;
 
 const C_OK: i32 = bindings::C_OK as i32;
@@ -100,7 +100,7 @@ pub fn start() -> i32 {
             );
             kill_rewrite_child();
         }
-        if c_aof::rewrite_background() == C_ERR {
+        if rewrite::rewrite_background() == C_ERR {
             server::with(|s| s.aof_state = AOF_OFF);
             server_log!(
                 Level::Warning,

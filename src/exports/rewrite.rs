@@ -21,3 +21,18 @@ pub unsafe extern "C" fn bgrewriteaofCommand(c: *mut client) {
     let client = unsafe { Client::from_raw(c) };
     rewrite::bgrewriteaof_command(&client)
 }
+
+#[no_mangle]
+pub extern "C" fn openNewIncrAofForAppend() -> c_int {
+    rewrite::open_new_incr_for_append()
+}
+
+#[no_mangle]
+pub extern "C" fn rewriteAppendOnlyFileBackground() -> c_int {
+    rewrite::rewrite_background()
+}
+
+#[no_mangle]
+pub extern "C" fn backgroundRewriteDoneHandler(exitcode: c_int, bysignal: c_int) {
+    rewrite::rewrite_done(exitcode, bysignal)
+}

@@ -7,14 +7,7 @@
 use std::ffi::c_int;
 
 extern "C" {
-    fn rewriteAppendOnlyFileBackground() -> c_int;
     fn rewriteAppendOnlyFile(filename: *mut std::ffi::c_char) -> c_int;
-}
-
-/// Forks the rewrite child; `C_OK` or `C_ERR`.
-pub fn rewrite_background() -> c_int {
-    // SAFETY: upstream entry point of the main thread; no arguments.
-    unsafe { rewriteAppendOnlyFileBackground() }
 }
 
 /// Writes a whole new BASE (RDB or commands, per `aof-use-rdb-preamble`) to `path`.

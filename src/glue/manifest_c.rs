@@ -382,3 +382,34 @@ pub fn server_manifest_mut() -> ManifestMut {
     // does, never while a handle is in use within one call.
     unsafe { ManifestMut::from_raw(am) }
 }
+
+/// A manifest this code owns (a working copy): freed when dropped unless installed.
+pub struct OwnedManifest(ManifestMut);
+
+impl OwnedManifest {
+    /// A copy of the server's manifest (upstream's `aofManifestDup(server.aof_manifest)`).
+    pub fn copy_of_server() -> OwnedManifest {
+        let am = super::server::with(|s| s.aof_manifest);
+        super::process::assert(!am.is_null(), c"server.aof_manifest != NULL");
+        // SAFETY: the server's manifest is live; the copy is new and owned here alone.
+        unsafe { OwnedManifest(ManifestMut::from_raw(manifest_dup(am))) }
+    }
+
+    pub fn editor(&self) -> &ManifestMut {
+        &self.0
+    }
+
+    /// Makes this copy the server's manifest (the previous one is freed).
+    pub fn install_as_server(self) {
+        let am = self.0.as_ptr();
+        std::mem::forget(self);
+        replace_server_manifest(am);
+    }
+}
+
+impl Drop for OwnedManifest {
+    fn drop(&mut self) {
+        // SAFETY: owned here alone and never installed (install_as_server forgets self).
+        unsafe { manifest_free(self.0.as_ptr()) }
+    }
+}

@@ -6,6 +6,7 @@ pub mod aof_buf;
 pub mod aof_client;
 pub mod bindings;
 pub mod c_aof;
+pub mod child;
 pub mod client;
 pub mod layout;
 pub mod loading;

@@ -67,3 +67,11 @@ pub fn aof_dirname() -> &'static [u8] {
 pub fn aof_manifest() -> *mut bindings::aofManifest {
     with(|s| s.aof_manifest)
 }
+
+/// `atomicGet(server.fsynced_reploff_pending)`.
+pub fn fsynced_reploff_pending() -> i64 {
+    // SAFETY: the field is a properly aligned `_Atomic long long` in a static.
+    let field =
+        unsafe { AtomicI64::from_ptr(std::ptr::addr_of_mut!((*ptr()).fsynced_reploff_pending)) };
+    field.load(Ordering::SeqCst)
+}
