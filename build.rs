@@ -89,9 +89,9 @@ fn generate_bindings(manifest_dir: &Path, out_dir: &Path, redis_src: &Path, cfla
         .header(manifest_dir.join("src/glue/bindings.h").to_string_lossy())
         .clang_arg(format!("-I{}", redis_src.display()))
         .clang_args(preprocessor_flags(cflags))
-        .allowlist_type("redisServer|client|robj|redisObject|rio|_rio|aofInfo|aofManifest|list|listNode|listIter|redisDb|redisCommand|bio_job_type_t|aof_file_type|childInfoType")
+        .allowlist_type("redisServer|client|robj|redisObject|rio|_rio|aofInfo|aofManifest|list|listNode|listIter|redisDb|redisCommand|bio_job_type_t|aof_file_type|childInfoType|listTypeEntry|listTypeIterator|setTypeIterator|hashTypeIterator|zset|functionLibInfo|kvstoreIterator|dictIterator")
         .allowlist_var("server|redis_aof_c_layout.*")
-        .allowlist_var("(LL|C|AOF|AOFRW|OBJ|BIO|CHILD_TYPE|PROTO|RDB|RDBFLAGS|REDISMODULE_AOF|EXEC|CMD|CLIENT|SLAVE_STATE|MANIFEST|TEMP_FILE|BASE|INCR|HISTORY)_.*")
+        .allowlist_var("(LL|C|AOF|AOFRW|OBJ|BIO|CHILD_TYPE|CHILD_INFO|PROTO|RDB|RDBFLAGS|REDISMODULE_AOF|EXEC|CMD|CLIENT|SLAVE_STATE|SLAVE_REQ|REDIS_AUTOSYNC|LIST|MANIFEST|TEMP_FILE|BASE|INCR|HISTORY)_.*")
         .allowlist_function(ALLOWED_FUNCTIONS)
         .derive_default(false)
         .derive_debug(false)
@@ -113,6 +113,13 @@ const ALLOWED_FUNCTIONS: &str = concat!(
     "listCreate|listRelease|listAddNodeTail|listAddNodeHead|listDelNode|listEmpty|listDup|listIndex|",
     "dirCreateIfMissing|fsyncFileDir|",
     "redisFork|redisSetProcTitle|redisSetCpuAffinity|sendChildCowInfo|exitFromChild|ustime|",
+    "listTypeInitIterator|listTypeNext|listTypeGetValue|listTypeReleaseIterator|listTypeLength|",
+    "setTypeInitIterator|setTypeNext|setTypeReleaseIterator|setTypeSize|zsetLength|lpSeek|lpNext|lpGetValue|",
+    "zzlGetScore|zzlNext|dictGetIterator|dictNext|dictGetKey|dictGetVal|dictReleaseIterator|",
+    "hashTypeLength|hashTypeGetMinExpire|hashTypeInitIterator|hashTypeNext|hashTypeCurrentFromListpack|",
+    "hashTypeCurrentFromHashTable|hashTypeReleaseIterator|kvstoreSize|kvstoreIteratorInit|kvstoreIteratorNext|",
+    "kvstoreIteratorRelease|functionsLibGet|dismissObject|sendChildInfo|fpconv_dtoa|rdbSaveRio|startSaving|stopSaving|",
+    "rioSetAutoSync|rioSetReclaimCache|reclaimFilePageCache|decrRefCount|",
     "bioPendingJobsOfType|bioCreateFsyncJob|bioCreateCloseAofJob|bioDrainWorker|",
     "_serverAssert|_serverPanic|mstime|latencyAddSample|hasActiveChildProcess|resetChildState|",
     "bg_unlink|addReplyError|addReplyStatus|",

@@ -200,9 +200,53 @@ int openNewIncrAofForAppend(void);
  */
 int persistAofManifest(aofManifest *am);
 
-extern int rewriteAppendOnlyFile(char *filename);
+/**
+ * # Safety
+ * `filename` must be a NUL-terminated path.
+ */
+int rewriteAppendOnlyFile(char *filename);
 
 int rewriteAppendOnlyFileBackground(void);
+
+/**
+ * # Safety
+ * `aof` must be a live rio.
+ */
+int rewriteAppendOnlyFileRio(rio *aof);
+
+/**
+ * # Safety
+ * See [`write_through`].
+ */
+int rewriteHashObject(rio *r, robj *key, robj *o);
+
+/**
+ * # Safety
+ * See [`write_through`].
+ */
+int rewriteListObject(rio *r, robj *key, robj *o);
+
+extern int rewriteModuleObject(rio *r, robj *key, robj *o, int dbid);
+
+/**
+ * # Safety
+ * See [`write_through`].
+ */
+int rewriteSetObject(rio *r, robj *key, robj *o);
+
+/**
+ * # Safety
+ * See [`write_through`].
+ */
+int rewriteSortedSetObject(rio *r, robj *key, robj *o);
+
+extern int rewriteStreamObject(rio *r, robj *key, robj *o);
+
+/**
+ * # Safety
+ * `r` must be a live rio, `obj` a live string object.
+ */
+int rioWriteBulkObject(rio *r, robj *obj);
 
 int startAppendOnly(void);
 

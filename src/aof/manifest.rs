@@ -316,7 +316,7 @@ pub fn open_on_server_start() {
     if model.base.is_none() && !had_incr {
         new_base_name(&am);
         let base_name = am.model().base.map(|b| b.file_name).unwrap_or_default();
-        if crate::glue::c_aof::rewrite_to_file(&files::path_in_aof_dir(&base_name)) != C_OK {
+        if crate::aof::rewrite_child::rewrite_to_file(&files::path_in_aof_dir(&base_name)) != C_OK {
             process::exit(1);
         }
         Line::new("Creating AOF base file ")

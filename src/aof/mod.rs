@@ -6,5 +6,6 @@ pub mod load;
 pub mod load_file;
 pub mod manifest;
 pub mod rewrite;
+pub mod rewrite_child;
 pub mod start_stop;
 pub mod write;

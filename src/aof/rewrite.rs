@@ -6,7 +6,7 @@ use crate::glue::client::Client;
 use crate::glue::log::{Level, Line};
 use crate::glue::manifest_c::OwnedManifest;
 use crate::glue::sys::Errno;
-use crate::glue::{aof_buf, bindings, c_aof, child, process, runtime, server, sys};
+use crate::glue::{aof_buf, bindings, child, process, runtime, server, sys};
 use crate::server_log;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::OpenOptionsExt;
@@ -225,7 +225,7 @@ fn run_rewrite_child() -> ! {
     child::set_process_title(c"redis-aof-rewrite");
     child::set_cpu_affinity_for_rewrite();
     let temp_file = format!("temp-rewriteaof-bg-{}.aof", std::process::id());
-    if c_aof::rewrite_to_file(temp_file.as_bytes()) == C_OK {
+    if crate::aof::rewrite_child::rewrite_to_file(temp_file.as_bytes()) == C_OK {
         crate::server_log!(
             Level::Notice,
             "Successfully created the temporary AOF base file {temp_file}"

@@ -114,6 +114,16 @@ impl<S: Sink> RecordWriter<S> {
         self.sink
     }
 
+    /// The sink, e.g. to hand a full buffer to a file and reuse it.
+    pub fn sink_mut(&mut self) -> &mut S {
+        &mut self.sink
+    }
+
+    /// Bytes written as they are (fixed record prefixes).
+    pub fn raw(&mut self, bytes: &[u8]) {
+        self.sink.put(bytes);
+    }
+
     fn put_decimal_i64(&mut self, n: i64) {
         self.sink.put(itoa::Buffer::new().format(n).as_bytes());
     }

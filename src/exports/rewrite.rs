@@ -1,7 +1,12 @@
 use crate::aof::rewrite;
+use crate::aof::rewrite_child::{self, RewriteOut};
 use crate::glue::bindings::client;
+use crate::glue::bindings::{rio, robj};
 use crate::glue::client::Client;
+use crate::glue::dataset::{RioSink, Value};
+use crate::glue::object::{self, StringValue};
 use std::ffi::c_int;
+use std::ffi::{c_char, CStr};
 
 #[no_mangle]
 pub extern "C" fn aofRewriteLimited() -> c_int {
@@ -35,4 +40,97 @@ pub extern "C" fn rewriteAppendOnlyFileBackground() -> c_int {
 #[no_mangle]
 pub extern "C" fn backgroundRewriteDoneHandler(exitcode: c_int, bysignal: c_int) {
     rewrite::rewrite_done(exitcode, bysignal)
+}
+
+/// The key of a rewrite call as bytes (keys are strings; an integer-encoded one is
+/// written in decimal, as upstream's bulk writer does).
+///
+/// # Safety
+/// `key` must be a live string object.
+unsafe fn key_bytes(key: *mut robj) -> Vec<u8> {
+    // SAFETY: per the caller's contract.
+    match unsafe { object::string_value(key) } {
+        StringValue::Bytes(b) => b.to_vec(),
+        StringValue::Int(n) => n.to_string().into_bytes(),
+    }
+}
+
+/// Runs one per-type writer over the C rio and flushes it: 1 on success, 0 on error.
+///
+/// # Safety
+/// `r` must be a live rio, `key` a live string object, `o` a live object of the type
+/// `write` expects.
+unsafe fn write_through(
+    r: *mut rio,
+    key: *mut robj,
+    o: *mut robj,
+    write: fn(&mut RewriteOut<'_>, &[u8], Value) -> bool,
+) -> c_int {
+    // SAFETY: per the caller's contract.
+    let (sink, key, value) = unsafe { (RioSink::from_raw(r), key_bytes(key), Value::from_raw(o)) };
+    let mut out = RewriteOut::new(&sink);
+    (write(&mut out, &key, value) && out.flush()) as c_int
+}
+
+/// # Safety
+/// `r` must be a live rio, `obj` a live string object.
+#[no_mangle]
+pub unsafe extern "C" fn rioWriteBulkObject(r: *mut rio, obj: *mut robj) -> c_int {
+    // SAFETY: per the C caller's contract.
+    let (sink, value) = unsafe { (RioSink::from_raw(r), object::string_value(obj)) };
+    let mut out = RewriteOut::new(&sink);
+    rewrite_child::write_string_object(&mut out, value);
+    out.flush() as c_int
+}
+
+/// # Safety
+/// See [`write_through`].
+#[no_mangle]
+pub unsafe extern "C" fn rewriteListObject(r: *mut rio, key: *mut robj, o: *mut robj) -> c_int {
+    // SAFETY: per the C caller's contract.
+    unsafe { write_through(r, key, o, rewrite_child::write_list) }
+}
+
+/// # Safety
+/// See [`write_through`].
+#[no_mangle]
+pub unsafe extern "C" fn rewriteSetObject(r: *mut rio, key: *mut robj, o: *mut robj) -> c_int {
+    // SAFETY: per the C caller's contract.
+    unsafe { write_through(r, key, o, rewrite_child::write_set) }
+}
+
+/// # Safety
+/// See [`write_through`].
+#[no_mangle]
+pub unsafe extern "C" fn rewriteSortedSetObject(
+    r: *mut rio,
+    key: *mut robj,
+    o: *mut robj,
+) -> c_int {
+    // SAFETY: per the C caller's contract.
+    unsafe { write_through(r, key, o, rewrite_child::write_sorted_set) }
+}
+
+/// # Safety
+/// See [`write_through`].
+#[no_mangle]
+pub unsafe extern "C" fn rewriteHashObject(r: *mut rio, key: *mut robj, o: *mut robj) -> c_int {
+    // SAFETY: per the C caller's contract.
+    unsafe { write_through(r, key, o, rewrite_child::write_hash) }
+}
+
+/// # Safety
+/// `aof` must be a live rio.
+#[no_mangle]
+pub unsafe extern "C" fn rewriteAppendOnlyFileRio(aof: *mut rio) -> c_int {
+    // SAFETY: per the C caller's contract.
+    rewrite_child::rewrite_dataset(&unsafe { RioSink::from_raw(aof) })
+}
+
+/// # Safety
+/// `filename` must be a NUL-terminated path.
+#[no_mangle]
+pub unsafe extern "C" fn rewriteAppendOnlyFile(filename: *mut c_char) -> c_int {
+    // SAFETY: per the C caller's contract.
+    rewrite_child::rewrite_to_file(unsafe { CStr::from_ptr(filename) }.to_bytes())
 }

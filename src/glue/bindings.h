@@ -4,6 +4,8 @@
 
 #include "server.h"
 #include "bio.h"
+#include "functions.h"
+#include "fpconv_dtoa.h"
 
 /* One row of the layout table: a struct's size or a field's offset, by name. */
 struct redis_aof_layout_entry {
@@ -18,5 +20,8 @@ size_t redis_aof_shim_sdslen(const sds s);
 size_t redis_aof_shim_sdsavail(const sds s);
 void redis_aof_shim_sdssetlen(sds s, size_t len);
 uint64_t redis_aof_shim_client_id_aof(void);
+size_t redis_aof_shim_rio_write(rio *r, const void *buf, size_t len);
+long long redis_aof_shim_get_expire(redisDb *db, sds key);
+unsigned long long redis_aof_shim_eb_expire_time_invalid(void);
 
 #endif

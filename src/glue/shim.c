@@ -6,3 +6,11 @@ size_t redis_aof_shim_sdslen(const sds s) { return sdslen(s); }
 size_t redis_aof_shim_sdsavail(const sds s) { return sdsavail(s); }
 void redis_aof_shim_sdssetlen(sds s, size_t len) { sdssetlen(s, len); }
 uint64_t redis_aof_shim_client_id_aof(void) { return CLIENT_ID_AOF; }
+size_t redis_aof_shim_rio_write(rio *r, const void *buf, size_t len) { return rioWrite(r, buf, len); }
+/* getExpire wants the key as an object: upstream builds a static one on the stack. */
+long long redis_aof_shim_get_expire(redisDb *db, sds key) {
+    robj keyobj;
+    initStaticStringObject(keyobj, key);
+    return getExpire(db, &keyobj);
+}
+unsigned long long redis_aof_shim_eb_expire_time_invalid(void) { return EB_EXPIRE_TIME_INVALID; }

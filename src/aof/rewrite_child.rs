@@ -1,0 +1,324 @@
+//! The rewrite child's work: a new BASE that rebuilds the whole dataset, either as an RDB
+//! (`aof-use-rdb-preamble yes`, upstream's RDB writer) or as commands.
+//!
+//! The command form is where upstream is slow: every element became three small stdio
+//! writes through `rio`. Here records are encoded into one large buffer and handed to the
+//! file rio in big pieces, so rio's 4 MB incremental fsync and its byte accounting still
+//! apply. Records, their order and their batching (at most 64 items per command) are
+//! upstream's, byte for byte.
+
+use crate::core::resp::{Arg, RecordWriter};
+use crate::glue::dataset::{self, RioSink, Value};
+use crate::glue::log::{Level, Line};
+use crate::glue::object::StringValue;
+use crate::glue::rio_file::{self, RioFile};
+use crate::glue::sys::{self, Errno};
+use crate::glue::{bindings, c_aof, loading, process, runtime, server};
+
+const C_OK: i32 = bindings::C_OK as i32;
+const C_ERR: i32 = bindings::C_ERR;
+/// Upstream's AOF_REWRITE_ITEMS_PER_CMD.
+const ITEMS_PER_COMMAND: u64 = bindings::AOF_REWRITE_ITEMS_PER_CMD as u64;
+/// The buffer goes to the file when it grows past this.
+const FLUSH_THRESHOLD: usize = 1 << 20;
+
+fn arg(value: StringValue<'_>) -> Arg<'_> {
+    match value {
+        StringValue::Bytes(b) => Arg::Bytes(b),
+        StringValue::Int(n) => Arg::Int(n),
+    }
+}
+
+/// The encoded rewrite, buffered in front of a rio.
+pub struct RewriteOut<'s> {
+    w: RecordWriter<Vec<u8>>,
+    sink: &'s RioSink,
+    /// Bytes produced so far (upstream's `processed_bytes` delta, for dismissObject).
+    produced: usize,
+}
+
+impl<'s> RewriteOut<'s> {
+    pub fn new(sink: &'s RioSink) -> RewriteOut<'s> {
+        RewriteOut {
+            w: RecordWriter::new(Vec::with_capacity(FLUSH_THRESHOLD + 64 * 1024)),
+            sink,
+            produced: 0,
+        }
+    }
+
+    /// Hands the buffer to the rio; false on a write error.
+    pub fn flush(&mut self) -> bool {
+        let buf = self.w.sink_mut();
+        self.produced += buf.len();
+        let ok = self.sink.write(buf);
+        buf.clear();
+        ok
+    }
+
+    fn flush_if_full(&mut self) -> bool {
+        self.w.sink_mut().len() < FLUSH_THRESHOLD || self.flush()
+    }
+
+    fn produced(&mut self) -> usize {
+        self.produced + self.w.sink_mut().len()
+    }
+
+    fn bulk(&mut self, value: StringValue<'_>) {
+        self.w.bulk(arg(value));
+    }
+
+    fn bulk_bytes(&mut self, bytes: &[u8]) {
+        self.w.bulk(Arg::Bytes(bytes));
+    }
+
+    fn bulk_double(&mut self, d: f64) {
+        let mut digits = [0u8; 24];
+        let len = dataset::format_double(d, &mut digits);
+        self.w.bulk(Arg::Bytes(&digits[..len]));
+    }
+
+    /// The header of a batch of up to 64 items: `*<fixed + per_item * n>`, the command
+    /// name and the key.
+    fn batch_header(&mut self, command: &[u8], key: &[u8], items_left: u64, per_item: u64) {
+        let items = items_left.min(ITEMS_PER_COMMAND);
+        self.w.array_header((2 + items * per_item) as usize);
+        self.bulk_bytes(command);
+        self.bulk_bytes(key);
+    }
+}
+
+/// Upstream's `rioWriteBulkObject`: a string object as one bulk.
+pub fn write_string_object(out: &mut RewriteOut<'_>, value: StringValue<'_>) {
+    out.bulk(value);
+}
+
+pub fn write_list(out: &mut RewriteOut<'_>, key: &[u8], value: Value) -> bool {
+    let mut left = value.list_len();
+    let mut in_batch = 0;
+    value.for_each_list_element(|element| {
+        if in_batch == 0 {
+            out.batch_header(b"RPUSH", key, left, 1);
+        }
+        out.bulk(element);
+        in_batch = (in_batch + 1) % ITEMS_PER_COMMAND;
+        left -= 1;
+        out.flush_if_full()
+    })
+}
+
+pub fn write_set(out: &mut RewriteOut<'_>, key: &[u8], value: Value) -> bool {
+    let mut left = value.set_len();
+    let mut in_batch = 0;
+    value.for_each_set_member(|member| {
+        if in_batch == 0 {
+            out.batch_header(b"SADD", key, left, 1);
+        }
+        out.bulk(member);
+        in_batch = (in_batch + 1) % ITEMS_PER_COMMAND;
+        left -= 1;
+        out.flush_if_full()
+    })
+}
+
+pub fn write_sorted_set(out: &mut RewriteOut<'_>, key: &[u8], value: Value) -> bool {
+    let mut left = value.zset_len();
+    let mut in_batch = 0;
+    value.for_each_zset_member(|score, member| {
+        if in_batch == 0 {
+            out.batch_header(b"ZADD", key, left, 2);
+        }
+        out.bulk_double(score);
+        out.bulk(member);
+        in_batch = (in_batch + 1) % ITEMS_PER_COMMAND;
+        left -= 1;
+        out.flush_if_full()
+    })
+}
+
+/// Hashes without field TTLs are batched HMSETs; with any TTL, each field gets its own
+/// HMSET, followed by HPEXPIREAT when it has a TTL (upstream's form).
+pub fn write_hash(out: &mut RewriteOut<'_>, key: &[u8], value: Value) -> bool {
+    if value.hash_has_field_expiry() {
+        return value.for_each_hash_field(|field, field_value, expire| {
+            out.w.raw(b"*4\r\n$5\r\nHMSET\r\n");
+            out.bulk_bytes(key);
+            out.bulk(field);
+            out.bulk(field_value);
+            if let Some(at) = expire {
+                out.w.raw(b"*6\r\n$10\r\nHPEXPIREAT\r\n");
+                out.bulk_bytes(key);
+                out.w.bulk(Arg::Int(at as i64));
+                out.bulk_bytes(b"FIELDS");
+                out.bulk_bytes(b"1");
+                out.bulk(field);
+            }
+            out.flush_if_full()
+        });
+    }
+    let mut left = value.hash_len();
+    let mut in_batch = 0;
+    value.for_each_hash_field(|field, field_value, _| {
+        if in_batch == 0 {
+            out.batch_header(b"HMSET", key, left, 2);
+        }
+        out.bulk(field);
+        out.bulk(field_value);
+        in_batch = (in_batch + 1) % ITEMS_PER_COMMAND;
+        left -= 1;
+        out.flush_if_full()
+    })
+}
+
+/// One key with its value and expiry.
+fn write_key(out: &mut RewriteOut<'_>, db: i32, key: &[u8], value: Value, expire: i64) -> bool {
+    let before = out.produced();
+    let ok = match value.object_type() {
+        bindings::OBJ_STRING => {
+            out.w.raw(b"*3\r\n$3\r\nSET\r\n");
+            out.bulk_bytes(key);
+            write_string_object(out, value.string());
+            true
+        }
+        bindings::OBJ_LIST => write_list(out, key, value),
+        bindings::OBJ_SET => write_set(out, key, value),
+        bindings::OBJ_ZSET => write_sorted_set(out, key, value),
+        bindings::OBJ_HASH => write_hash(out, key, value),
+        // Still written by upstream's code straight into the rio: flush ours first so the
+        // order in the file is kept.
+        bindings::OBJ_STREAM => out.flush() && c_aof::rewrite_stream(out.sink, key, value),
+        bindings::OBJ_MODULE => {
+            out.flush() && c_aof::rewrite_module_value(out.sink, key, value, db)
+        }
+        _ => process::panic("Unknown object type"),
+    };
+    if !ok {
+        return false;
+    }
+    // In the fork child, pages of a value already written can go back to the OS.
+    if server::with(|s| s.in_fork_child) != 0 {
+        value.dismiss(out.produced() - before);
+    }
+    if expire != -1 {
+        out.w.raw(b"*3\r\n$9\r\nPEXPIREAT\r\n");
+        out.bulk_bytes(key);
+        out.w.bulk(Arg::Int(expire));
+    }
+    out.flush_if_full()
+}
+
+/// Upstream's `rewriteAppendOnlyFileRio`: the timestamp annotation (when enabled), the
+/// function libraries, then every db's keys.
+pub fn rewrite_dataset(sink: &RioSink) -> i32 {
+    let mut out = RewriteOut::new(sink);
+    if server::with(|s| s.aof_timestamp_enabled) != 0 {
+        if let Some(ts) = crate::aof::write::next_timestamp_annotation(true) {
+            out.w.timestamp_annotation(ts);
+        }
+    }
+    let functions_ok = dataset::for_each_function_library(|code| {
+        out.w.raw(b"*3\r\n$8\r\nFUNCTION\r\n$4\r\nLOAD\r\n");
+        out.bulk_bytes(code);
+        out.flush_if_full()
+    });
+    if !functions_ok {
+        return C_ERR;
+    }
+
+    let (dbnum, key_delay) = server::with(|s| (s.dbnum, s.rdb_key_save_delay));
+    let mut key_count: u64 = 0;
+    let mut progress_sent_at = 0;
+    for db in 0..dbnum {
+        if dataset::db_size(db) == 0 {
+            continue;
+        }
+        out.w.raw(b"*2\r\n$6\r\nSELECT\r\n");
+        out.w.bulk(Arg::Int(db.into()));
+        let ok = dataset::for_each_key(db, |key, value, expire| {
+            if !write_key(&mut out, db, key, value, expire) {
+                return false;
+            }
+            // Progress for INFO about once a second, checking the clock every 1024 keys.
+            if key_count & 1023 == 0 {
+                let now = runtime::mstime();
+                if now - progress_sent_at >= 1000 {
+                    dataset::report_keys_done((key_count + 1) as usize);
+                    progress_sent_at = now;
+                }
+            }
+            key_count += 1;
+            if key_delay != 0 {
+                loading::debug_delay(key_delay);
+            }
+            true
+        });
+        if !ok {
+            return C_ERR;
+        }
+    }
+    if out.flush() {
+        C_OK
+    } else {
+        C_ERR
+    }
+}
+
+/// Upstream's `rewriteAppendOnlyFile`: writes the new BASE to `temp-rewriteaof-<pid>.aof`
+/// and renames it to `filename` only once it is complete and fsynced.
+pub fn rewrite_to_file(filename: &[u8]) -> i32 {
+    let temp = format!("temp-rewriteaof-{}.aof", std::process::id());
+    let mut file = match RioFile::create(temp.as_bytes()) {
+        Ok(f) => f,
+        Err(errno) => {
+            crate::server_log!(
+                Level::Warning,
+                "Opening the temp file for AOF rewrite in rewriteAppendOnlyFile(): {}",
+                errno.message()
+            );
+            return C_ERR;
+        }
+    };
+    if server::with(|s| s.aof_rewrite_incremental_fsync) != 0 {
+        file.enable_incremental_fsync();
+    }
+    rio_file::start_saving();
+
+    let written = if server::with(|s| s.aof_use_rdb_preamble) != 0 {
+        file.save_rdb()
+    } else if rewrite_dataset(&file.sink()) == C_OK {
+        Ok(())
+    } else {
+        Err(Errno::last())
+    };
+    let written = written.and_then(|()| file.flush_and_sync());
+    let written = written.map(|()| {
+        if let Err(errno) = file.reclaim_page_cache() {
+            crate::server_log!(
+                Level::Notice,
+                "Unable to reclaim page cache: {}",
+                errno.message()
+            );
+        }
+    });
+    let written = written.and_then(|()| file.close());
+    if let Err(errno) = written {
+        crate::server_log!(
+            Level::Warning,
+            "Write error writing append only file on disk: {}",
+            errno.message()
+        );
+        let _ = std::fs::remove_file(&temp);
+        rio_file::stop_saving(false);
+        return C_ERR;
+    }
+
+    if let Err(errno) = sys::rename(temp.as_bytes(), filename) {
+        Line::new("Error moving temp append only file on the final destination: ")
+            .text(&errno.message())
+            .write(Level::Warning);
+        let _ = std::fs::remove_file(&temp);
+        rio_file::stop_saving(false);
+        return C_ERR;
+    }
+    rio_file::stop_saving(true);
+    C_OK
+}

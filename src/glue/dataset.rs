@@ -1,0 +1,335 @@
+//! Reading the dataset for a rewrite: keys of each db with their values and expiry, and
+//! the elements of each value type, through upstream's own iterators (so the order, and so
+//! the rewritten file, is exactly upstream's).
+
+use super::bindings::{self, robj};
+use super::object::StringValue;
+use std::ffi::c_void;
+use std::mem::MaybeUninit;
+
+/// A value's element: a string, or an integer stored as such.
+pub type Element<'a> = StringValue<'a>;
+
+fn element<'a>(ptr: *const u8, len: usize, int: i64) -> Element<'a> {
+    if ptr.is_null() {
+        StringValue::Int(int)
+    } else {
+        // SAFETY: upstream iterators return a pointer to `len` bytes valid until the
+        // iterator moves on; callers use the element before that.
+        StringValue::Bytes(unsafe { std::slice::from_raw_parts(ptr, len) })
+    }
+}
+
+/// A value in the keyspace, as handed out by [`for_each_key`].
+#[derive(Clone, Copy)]
+pub struct Value(*mut robj);
+
+impl Value {
+    /// # Safety
+    /// `o` must be a live object for as long as the value is used.
+    pub unsafe fn from_raw(o: *mut robj) -> Value {
+        Value(o)
+    }
+
+    pub fn as_ptr(&self) -> *mut robj {
+        self.0
+    }
+
+    pub fn object_type(&self) -> u32 {
+        // SAFETY: live value of the keyspace being rewritten.
+        unsafe { (*self.0).type_() }
+    }
+
+    pub fn encoding(&self) -> u32 {
+        // SAFETY: as above.
+        unsafe { (*self.0).encoding() }
+    }
+
+    /// The value of a string object.
+    pub fn string(&self) -> StringValue<'_> {
+        // SAFETY: a live string object of the keyspace.
+        unsafe { super::object::string_value(self.0) }
+    }
+
+    pub fn list_len(&self) -> u64 {
+        // SAFETY: a live list object.
+        unsafe { bindings::listTypeLength(self.0) }
+    }
+
+    /// Every element from head to tail.
+    pub fn for_each_list_element(&self, mut f: impl FnMut(Element<'_>) -> bool) -> bool {
+        // SAFETY: upstream's list iterator over a live list; the entry lives on this stack
+        // frame and is filled by listTypeNext before each read.
+        unsafe {
+            let it = bindings::listTypeInitIterator(self.0, 0, bindings::LIST_TAIL as u8);
+            let mut entry = MaybeUninit::<bindings::listTypeEntry>::zeroed();
+            let mut ok = true;
+            while bindings::listTypeNext(it, entry.as_mut_ptr()) != 0 {
+                let (mut len, mut int) = (0usize, 0i64);
+                let ptr = bindings::listTypeGetValue(entry.as_mut_ptr(), &mut len, &mut int);
+                if !f(element(ptr, len, int)) {
+                    ok = false;
+                    break;
+                }
+            }
+            bindings::listTypeReleaseIterator(it);
+            ok
+        }
+    }
+
+    pub fn set_len(&self) -> u64 {
+        // SAFETY: a live set object.
+        unsafe { bindings::setTypeSize(self.0) }
+    }
+
+    pub fn for_each_set_member(&self, mut f: impl FnMut(Element<'_>) -> bool) -> bool {
+        // SAFETY: upstream's set iterator over a live set.
+        unsafe {
+            let it = bindings::setTypeInitIterator(self.0);
+            let mut ok = true;
+            loop {
+                let (mut ptr, mut len, mut int) = (std::ptr::null_mut(), 0usize, 0i64);
+                if bindings::setTypeNext(it, &mut ptr, &mut len, &mut int) == -1 {
+                    break;
+                }
+                if !f(element(ptr as *const u8, len, int)) {
+                    ok = false;
+                    break;
+                }
+            }
+            bindings::setTypeReleaseIterator(it);
+            ok
+        }
+    }
+
+    pub fn zset_len(&self) -> u64 {
+        // SAFETY: a live sorted set.
+        unsafe { bindings::zsetLength(self.0) }
+    }
+
+    /// Every member with its score, in upstream's order for the encoding.
+    pub fn for_each_zset_member(&self, mut f: impl FnMut(f64, Element<'_>) -> bool) -> bool {
+        // SAFETY: listpack and skiplist walks over a live sorted set, as upstream's
+        // rewrite does them; pointers are used before the walk moves on.
+        unsafe {
+            match self.encoding() {
+                bindings::OBJ_ENCODING_LISTPACK => {
+                    let zl = (*self.0).ptr as *mut u8;
+                    let mut eptr = bindings::lpSeek(zl, 0);
+                    super::process::assert(!eptr.is_null(), c"eptr != NULL");
+                    let mut sptr = bindings::lpNext(zl, eptr);
+                    super::process::assert(!sptr.is_null(), c"sptr != NULL");
+                    while !eptr.is_null() {
+                        let (mut len, mut int) = (0u32, 0i64);
+                        let ptr = bindings::lpGetValue(eptr, &mut len, &mut int);
+                        let score = bindings::zzlGetScore(sptr);
+                        if !f(score, element(ptr, len as usize, int)) {
+                            return false;
+                        }
+                        bindings::zzlNext(zl, &mut eptr, &mut sptr);
+                    }
+                    true
+                }
+                bindings::OBJ_ENCODING_SKIPLIST => {
+                    let zs = (*self.0).ptr as *mut bindings::zset;
+                    let it = bindings::dictGetIterator((*zs).dict);
+                    let mut ok = true;
+                    loop {
+                        let de = bindings::dictNext(it);
+                        if de.is_null() {
+                            break;
+                        }
+                        let member = bindings::dictGetKey(de) as bindings::sds;
+                        let score = *(bindings::dictGetVal(de) as *const f64);
+                        if !f(score, StringValue::Bytes(super::sds::bytes(member))) {
+                            ok = false;
+                            break;
+                        }
+                    }
+                    bindings::dictReleaseIterator(it);
+                    ok
+                }
+                _ => super::process::panic("Unknown sorted zset encoding"),
+            }
+        }
+    }
+
+    pub fn hash_len(&self) -> u64 {
+        // SAFETY: a live hash (expired fields counted, as upstream's rewrite counts them).
+        unsafe { bindings::hashTypeLength(self.0, 0) }
+    }
+
+    /// Whether any field of the hash has a TTL.
+    pub fn hash_has_field_expiry(&self) -> bool {
+        // SAFETY: a live hash.
+        unsafe {
+            bindings::hashTypeGetMinExpire(self.0, 0)
+                != bindings::redis_aof_shim_eb_expire_time_invalid()
+        }
+    }
+
+    /// Every field, its value and its expiry time (None without a TTL).
+    pub fn for_each_hash_field(
+        &self,
+        mut f: impl FnMut(Element<'_>, Element<'_>, Option<u64>) -> bool,
+    ) -> bool {
+        const KEY: i32 = bindings::OBJ_HASH_KEY as i32;
+        const VALUE: i32 = bindings::OBJ_HASH_VALUE as i32;
+        // SAFETY: upstream's hash iterator over a live hash; the current field and value
+        // stay valid until hashTypeNext moves on.
+        unsafe {
+            let invalid = bindings::redis_aof_shim_eb_expire_time_invalid();
+            let hi = bindings::hashTypeInitIterator(self.0);
+            let current = |what: i32| -> Element<'_> {
+                match (*hi).encoding as u32 {
+                    bindings::OBJ_ENCODING_LISTPACK | bindings::OBJ_ENCODING_LISTPACK_EX => {
+                        let (mut ptr, mut len, mut int) =
+                            (std::ptr::null_mut(), u32::MAX, i64::MAX);
+                        bindings::hashTypeCurrentFromListpack(
+                            hi,
+                            what,
+                            &mut ptr,
+                            &mut len,
+                            &mut int,
+                            std::ptr::null_mut(),
+                        );
+                        element(ptr, len as usize, int)
+                    }
+                    bindings::OBJ_ENCODING_HT => {
+                        let (mut ptr, mut len) = (std::ptr::null_mut(), 0usize);
+                        bindings::hashTypeCurrentFromHashTable(
+                            hi,
+                            what,
+                            &mut ptr,
+                            &mut len,
+                            std::ptr::null_mut(),
+                        );
+                        StringValue::Bytes(std::slice::from_raw_parts(ptr as *const u8, len))
+                    }
+                    _ => super::process::panic("Unknown hash encoding"),
+                }
+            };
+            let mut ok = true;
+            while bindings::hashTypeNext(hi, 0) != bindings::C_ERR {
+                let expire = (*hi).expire_time;
+                let expire = (expire != invalid).then_some(expire);
+                if !f(current(KEY), current(VALUE), expire) {
+                    ok = false;
+                    break;
+                }
+            }
+            bindings::hashTypeReleaseIterator(hi);
+            ok
+        }
+    }
+
+    /// After writing a key, the fork child may hand its pages back to the OS.
+    pub fn dismiss(&self, bytes_written: usize) {
+        // SAFETY: a live object; dismissObject only advises the allocator.
+        unsafe { bindings::dismissObject(self.0, bytes_written) }
+    }
+}
+
+/// The number of keys in db `index`.
+pub fn db_size(index: i32) -> u64 {
+    // SAFETY: `index` < dbnum (callers iterate 0..dbnum); db->keys is live.
+    unsafe {
+        let db = super::server::with(|s| s.db).add(index as usize);
+        bindings::kvstoreSize((*db).keys)
+    }
+}
+
+/// Every key of db `index` with its value and expiry (-1 for none); `f` returns false to
+/// stop (a write error), which this returns.
+pub fn for_each_key(index: i32, mut f: impl FnMut(&[u8], Value, i64) -> bool) -> bool {
+    // SAFETY: the kvstore iterator walks live entries whose keys are sds and values robj;
+    // in the fork child nothing else modifies the dataset.
+    unsafe {
+        let db = super::server::with(|s| s.db).add(index as usize);
+        let it = bindings::kvstoreIteratorInit((*db).keys);
+        let mut ok = true;
+        loop {
+            let de = bindings::kvstoreIteratorNext(it);
+            if de.is_null() {
+                break;
+            }
+            let key = bindings::dictGetKey(de) as bindings::sds;
+            let value = Value(bindings::dictGetVal(de) as *mut robj);
+            let expire = bindings::redis_aof_shim_get_expire(db, key);
+            if !f(super::sds::bytes(key), value, expire) {
+                ok = false;
+                break;
+            }
+        }
+        bindings::kvstoreIteratorRelease(it);
+        ok
+    }
+}
+
+/// The code of every function library, in upstream's order.
+pub fn for_each_function_library(mut f: impl FnMut(&[u8]) -> bool) -> bool {
+    // SAFETY: the functions dict holds functionLibInfo values whose code is an sds.
+    unsafe {
+        let it = bindings::dictGetIterator(bindings::functionsLibGet());
+        let mut ok = true;
+        loop {
+            let de = bindings::dictNext(it);
+            if de.is_null() {
+                break;
+            }
+            let lib = bindings::dictGetVal(de) as *const bindings::functionLibInfo;
+            if !f(super::sds::bytes((*lib).code)) {
+                ok = false;
+                break;
+            }
+        }
+        bindings::dictReleaseIterator(it);
+        ok
+    }
+}
+
+/// Upstream's double format for scores (`fpconv_dtoa`, the shortest round-trip form).
+pub fn format_double(d: f64, out: &mut [u8; 24]) -> usize {
+    // SAFETY: fpconv_dtoa writes at most 24 bytes.
+    unsafe { bindings::fpconv_dtoa(d, out.as_mut_ptr() as *mut _) as usize }
+}
+
+/// Progress report from the fork child to the parent (INFO shows it).
+pub fn report_keys_done(keys: usize) {
+    // SAFETY: child-side upstream function; the name is a literal.
+    unsafe {
+        bindings::sendChildInfo(
+            bindings::CHILD_INFO_TYPE_CURRENT_INFO,
+            keys,
+            c"AOF rewrite".as_ptr() as *mut _,
+        )
+    }
+}
+
+/// A file-backed rio that receives the rewrite, in large pieces.
+pub struct RioSink(*mut bindings::rio);
+
+impl RioSink {
+    /// # Safety
+    /// `r` must be a live rio for as long as the sink is used.
+    pub unsafe fn from_raw(r: *mut bindings::rio) -> RioSink {
+        RioSink(r)
+    }
+
+    pub fn as_ptr(&self) -> *mut bindings::rio {
+        self.0
+    }
+
+    /// `rioWrite`: false on error (rio records it).
+    pub fn write(&self, bytes: &[u8]) -> bool {
+        // SAFETY: a live rio (constructor contract) and a valid slice.
+        bytes.is_empty()
+            || unsafe {
+                bindings::redis_aof_shim_rio_write(
+                    self.0,
+                    bytes.as_ptr() as *const c_void,
+                    bytes.len(),
+                )
+            } != 0
+    }
+}

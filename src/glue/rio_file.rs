@@ -1,0 +1,123 @@
+//! A stdio file behind upstream's `rio`, as the rewrite writes its BASE through it (so
+//! `aof-rewrite-incremental-fsync`, page-cache reclaim and the RDB writer work exactly as
+//! upstream's).
+
+use super::bindings;
+use super::dataset::RioSink;
+use super::sys::Errno;
+use std::ffi::CString;
+use std::mem::MaybeUninit;
+
+pub struct RioFile {
+    fp: *mut libc::FILE,
+    rio: Box<MaybeUninit<bindings::rio>>,
+}
+
+impl RioFile {
+    /// `fopen(path, "w")` wrapped in a file rio.
+    pub fn create(path: &[u8]) -> Result<RioFile, Errno> {
+        let cpath = CString::new(path).map_err(|_| Errno(libc::EINVAL))?;
+        // SAFETY: fopen with valid strings; the rio is initialised over the open FILE and
+        // lives (boxed, so it never moves) as long as the FILE.
+        unsafe {
+            let fp = libc::fopen(cpath.as_ptr(), c"w".as_ptr());
+            if fp.is_null() {
+                return Err(Errno::last());
+            }
+            let mut rio = Box::new(MaybeUninit::<bindings::rio>::zeroed());
+            bindings::rioInitWithFile(rio.as_mut_ptr(), fp as *mut bindings::FILE);
+            Ok(RioFile { fp, rio })
+        }
+    }
+
+    fn rio_ptr(&mut self) -> *mut bindings::rio {
+        self.rio.as_mut_ptr()
+    }
+
+    /// fsync every REDIS_AUTOSYNC_BYTES and drop written pages from the cache.
+    pub fn enable_incremental_fsync(&mut self) {
+        // SAFETY: initialised rio over an open file.
+        unsafe {
+            bindings::rioSetAutoSync(self.rio_ptr(), bindings::REDIS_AUTOSYNC_BYTES as i64);
+            bindings::rioSetReclaimCache(self.rio_ptr(), 1);
+        }
+    }
+
+    pub fn sink(&mut self) -> RioSink {
+        // SAFETY: the rio outlives the sink's use within the rewrite.
+        unsafe { RioSink::from_raw(self.rio_ptr()) }
+    }
+
+    /// Upstream's RDB writer into this file (`aof-use-rdb-preamble yes`); Err carries the
+    /// errno it reports.
+    pub fn save_rdb(&mut self) -> Result<(), Errno> {
+        let mut error = 0;
+        // SAFETY: initialised rio; `error` is a valid out-pointer.
+        let ret = unsafe {
+            bindings::rdbSaveRio(
+                bindings::SLAVE_REQ_NONE as i32,
+                self.rio_ptr(),
+                &mut error,
+                bindings::RDBFLAGS_AOF_PREAMBLE as i32,
+                std::ptr::null_mut(),
+            )
+        };
+        if ret == bindings::C_ERR {
+            Err(Errno(error))
+        } else {
+            Ok(())
+        }
+    }
+
+    /// fflush + fsync: the data is on disk.
+    pub fn flush_and_sync(&mut self) -> Result<(), Errno> {
+        // SAFETY: an open FILE.
+        unsafe {
+            if libc::fflush(self.fp) != 0 || libc::fsync(libc::fileno(self.fp)) != 0 {
+                return Err(Errno::last());
+            }
+        }
+        Ok(())
+    }
+
+    /// Drops the file's pages from the page cache (a rewrite should not evict the
+    /// dataset's working set).
+    pub fn reclaim_page_cache(&mut self) -> Result<(), Errno> {
+        // SAFETY: an open FILE's descriptor.
+        if unsafe { bindings::reclaimFilePageCache(libc::fileno(self.fp), 0, 0) } == -1 {
+            Err(Errno::last())
+        } else {
+            Ok(())
+        }
+    }
+
+    pub fn close(mut self) -> Result<(), Errno> {
+        let fp = std::mem::replace(&mut self.fp, std::ptr::null_mut());
+        // SAFETY: closes the FILE once; Drop sees it is gone.
+        if unsafe { libc::fclose(fp) } != 0 {
+            Err(Errno::last())
+        } else {
+            Ok(())
+        }
+    }
+}
+
+impl Drop for RioFile {
+    fn drop(&mut self) {
+        if !self.fp.is_null() {
+            // SAFETY: an open FILE not closed yet.
+            unsafe { libc::fclose(self.fp) };
+        }
+    }
+}
+
+/// `startSaving` / `stopSaving`: module events and INFO around a save.
+pub fn start_saving() {
+    // SAFETY: upstream function with a flag argument.
+    unsafe { bindings::startSaving(bindings::RDBFLAGS_AOF_PREAMBLE as i32) }
+}
+
+pub fn stop_saving(success: bool) {
+    // SAFETY: upstream function.
+    unsafe { bindings::stopSaving(success as i32) }
+}
