@@ -23,7 +23,7 @@ RUNTEST_ARGS ?= --clients 2 --timeout 1200
 
 export REDIS_SRC := $(PATCHED)/src
 
-.PHONY: all patched stock asan test-asan fuzz run test test-cargo test-checks test-differential test-upstream test-full bench setup clean
+.PHONY: all patched stock asan test-asan fuzz run test test-cargo test-checks test-differential test-differential-rewrite test-upstream test-full bench setup clean
 
 all: patched
 
@@ -104,7 +104,7 @@ run: patched
 	mkdir -p data
 	cd data && $(PATCHED)/src/redis-server --appendonly yes --dir $(ROOT)/data
 
-test: test-cargo test-checks test-differential test-upstream
+test: test-cargo test-checks test-differential test-differential-rewrite test-upstream
 
 test-cargo: patched
 	cargo test --release
@@ -117,6 +117,10 @@ test-checks: patched
 # The same command stream into stock and patched: INCR files must be byte-identical.
 test-differential: patched stock
 	python3 tests/differential_incr.py $(STOCK)/src/redis-server $(PATCHED)/src/redis-server
+
+# The same dataset rewritten by stock and patched: equivalent BASE files, cross-loadable.
+test-differential-rewrite: patched stock
+	python3 tests/differential_rewrite.py $(STOCK)/src/redis-server $(PATCHED)/src/redis-server
 
 test-upstream: patched
 	tests/run-upstream-units.sh $(PATCHED) $(RUNTEST_ARGS) $(addprefix --single ,$(AOF_UNITS))

@@ -88,12 +88,12 @@ def free_port():
         return s.getsockname()[1]
 
 
-def start_server(binary, workdir):
+def start_server(binary, workdir, extra_args=()):
     port = free_port()
     proc = subprocess.Popen(
         [binary, "--port", str(port), "--bind", "127.0.0.1", "--dir", workdir,
          "--appendonly", "yes", "--appendfsync", "always", "--save", "",
-         "--aof-timestamp-enabled", "no", "--logfile", os.path.join(workdir, "log")],
+         "--aof-timestamp-enabled", "no", "--logfile", os.path.join(workdir, "log"), *extra_args],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     for _ in range(200):
         try:
