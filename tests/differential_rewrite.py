@@ -106,7 +106,7 @@ def canonical(data):
         else:
             if name == b"XCLAIM":
                 # The PEL delivery time is the wall clock of each run's XREADGROUP.
-                cmd = cmd[:8] + (b"<delivery time>",) + cmd[9:]
+                cmd = cmd[:7] + (b"<delivery time>",) + cmd[8:]
             others[(db,) + cmd] += 1
     return shapes, lists, members, others
 
