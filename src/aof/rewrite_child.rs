@@ -2,7 +2,7 @@
 //! (`aof-use-rdb-preamble yes`, upstream's RDB writer) or as commands.
 //!
 //! The command form is where upstream is slow: every element became three small stdio
-//! writes through `rio`. Here records are encoded into one large buffer and handed to the
+//! writes through `rio`. Here records are encoded into a 64 KiB buffer and handed to the
 //! file rio in big pieces, so rio's 4 MB incremental fsync and its byte accounting still
 //! apply. Records, their order and their batching (at most 64 items per command) are
 //! upstream's, byte for byte.
@@ -20,7 +20,7 @@ const C_ERR: i32 = bindings::C_ERR;
 /// Upstream's AOF_REWRITE_ITEMS_PER_CMD.
 const ITEMS_PER_COMMAND: u64 = bindings::AOF_REWRITE_ITEMS_PER_CMD as u64;
 /// The buffer goes to the file when it grows past this.
-const FLUSH_THRESHOLD: usize = 1 << 20;
+const FLUSH_THRESHOLD: usize = 64 * 1024;
 
 fn arg(value: StringValue<'_>) -> Arg<'_> {
     match value {
@@ -40,7 +40,7 @@ pub struct RewriteOut<'s> {
 impl<'s> RewriteOut<'s> {
     pub fn new(sink: &'s RioSink) -> RewriteOut<'s> {
         RewriteOut {
-            w: RecordWriter::new(Vec::with_capacity(FLUSH_THRESHOLD + 64 * 1024)),
+            w: RecordWriter::new(Vec::with_capacity(2 * FLUSH_THRESHOLD)),
             sink,
             produced: 0,
         }
