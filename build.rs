@@ -89,7 +89,7 @@ fn generate_bindings(manifest_dir: &Path, out_dir: &Path, redis_src: &Path, cfla
         .header(manifest_dir.join("src/glue/bindings.h").to_string_lossy())
         .clang_arg(format!("-I{}", redis_src.display()))
         .clang_args(preprocessor_flags(cflags))
-        .allowlist_type("redisServer|client|robj|redisObject|rio|_rio|aofInfo|aofManifest|list|listNode|listIter|redisDb|redisCommand|bio_job_type_t|aof_file_type|childInfoType|listTypeEntry|listTypeIterator|setTypeIterator|hashTypeIterator|zset|functionLibInfo|kvstoreIterator|dictIterator")
+        .allowlist_type("redisServer|client|robj|redisObject|rio|_rio|aofInfo|aofManifest|list|listNode|listIter|redisDb|redisCommand|bio_job_type_t|aof_file_type|childInfoType|listTypeEntry|listTypeIterator|setTypeIterator|hashTypeIterator|zset|functionLibInfo|kvstoreIterator|dictIterator|stream|streamID|streamCG|streamConsumer|streamNACK|streamIterator|raxIterator|rax|RedisModuleIO|moduleValue|moduleType|RedisModuleType")
         .allowlist_var("server|redis_aof_c_layout.*")
         .allowlist_var("(LL|C|AOF|AOFRW|OBJ|BIO|CHILD_TYPE|CHILD_INFO|PROTO|RDB|RDBFLAGS|REDISMODULE_AOF|EXEC|CMD|CLIENT|SLAVE_STATE|SLAVE_REQ|REDIS_AUTOSYNC|LIST|MANIFEST|TEMP_FILE|BASE|INCR|HISTORY)_.*")
         .allowlist_function(ALLOWED_FUNCTIONS)
@@ -120,6 +120,7 @@ const ALLOWED_FUNCTIONS: &str = concat!(
     "hashTypeCurrentFromHashTable|hashTypeReleaseIterator|kvstoreSize|kvstoreIteratorInit|kvstoreIteratorNext|",
     "kvstoreIteratorRelease|functionsLibGet|dismissObject|sendChildInfo|fpconv_dtoa|rdbSaveRio|startSaving|stopSaving|",
     "rioSetAutoSync|rioSetReclaimCache|reclaimFilePageCache|decrRefCount|",
+    "moduleFreeContext|streamIteratorStart|streamIteratorGetID|streamIteratorGetField|streamIteratorStop|streamDecodeID|raxStart|raxSeek|raxNext|raxStop|raxSize|",
     "bioPendingJobsOfType|bioCreateFsyncJob|bioCreateCloseAofJob|bioDrainWorker|",
     "_serverAssert|_serverPanic|mstime|latencyAddSample|hasActiveChildProcess|resetChildState|",
     "bg_unlink|addReplyError|addReplyStatus|",

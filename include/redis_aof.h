@@ -226,7 +226,11 @@ int rewriteHashObject(rio *r, robj *key, robj *o);
  */
 int rewriteListObject(rio *r, robj *key, robj *o);
 
-extern int rewriteModuleObject(rio *r, robj *key, robj *o, int dbid);
+/**
+ * # Safety
+ * `r` a live rio, `key` a live string object, `o` a live module-type object.
+ */
+int rewriteModuleObject(rio *r, robj *key, robj *o, int dbid);
 
 /**
  * # Safety
@@ -240,13 +244,47 @@ int rewriteSetObject(rio *r, robj *key, robj *o);
  */
 int rewriteSortedSetObject(rio *r, robj *key, robj *o);
 
-extern int rewriteStreamObject(rio *r, robj *key, robj *o);
+/**
+ * # Safety
+ * See [`write_through`].
+ */
+int rewriteStreamObject(rio *r, robj *key, robj *o);
 
 /**
  * # Safety
  * `r` must be a live rio, `obj` a live string object.
  */
 int rioWriteBulkObject(rio *r, robj *obj);
+
+/**
+ * # Safety
+ * `r` must be a live rio and `id` a valid stream ID.
+ */
+int rioWriteBulkStreamID(rio *r, streamID *id);
+
+/**
+ * # Safety
+ * `r` a live rio, `key` a live string object, `groupname` `groupname_len` readable
+ * bytes, `consumer` a live consumer.
+ */
+int rioWriteStreamEmptyConsumer(rio *r,
+                                robj *key,
+                                const char *groupname,
+                                size_t groupname_len,
+                                streamConsumer *consumer);
+
+/**
+ * # Safety
+ * `r` a live rio, `key` a live string object, `groupname` `groupname_len` readable
+ * bytes, `consumer` a live consumer, `rawid` a 16-byte encoded ID, `nack` a live NACK.
+ */
+int rioWriteStreamPendingEntry(rio *r,
+                               robj *key,
+                               const char *groupname,
+                               size_t groupname_len,
+                               streamConsumer *consumer,
+                               uint8_t *rawid,
+                               streamNACK *nack);
 
 int startAppendOnly(void);
 

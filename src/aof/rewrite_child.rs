@@ -12,8 +12,9 @@ use crate::glue::dataset::{self, RioSink, Value};
 use crate::glue::log::{Level, Line};
 use crate::glue::object::StringValue;
 use crate::glue::rio_file::{self, RioFile};
+use crate::glue::stream::{Pending, StreamId, StreamRef};
 use crate::glue::sys::{self, Errno};
-use crate::glue::{bindings, c_aof, loading, process, runtime, server};
+use crate::glue::{bindings, loading, process, runtime, server};
 
 const C_OK: i32 = bindings::C_OK as i32;
 const C_ERR: i32 = bindings::C_ERR;
@@ -169,6 +170,110 @@ pub fn write_hash(out: &mut RewriteOut<'_>, key: &[u8], value: Value) -> bool {
     })
 }
 
+/// A stream ID as one bulk: `<ms>-<seq>`.
+pub fn write_stream_id(out: &mut RewriteOut<'_>, id: StreamId) {
+    let mut text = itoa::Buffer::new().format(id.ms).as_bytes().to_vec();
+    text.push(b'-');
+    text.extend_from_slice(itoa::Buffer::new().format(id.seq).as_bytes());
+    out.bulk_bytes(&text);
+}
+
+/// `XCLAIM <key> <group> <consumer> 0 <id> TIME <ms> RETRYCOUNT <n> JUSTID FORCE`: puts a
+/// pending entry back into its consumer's PEL.
+pub fn write_pending_entry(
+    out: &mut RewriteOut<'_>,
+    key: &[u8],
+    group: &[u8],
+    consumer: &[u8],
+    pending: &Pending,
+) {
+    out.w.array_header(12);
+    out.bulk_bytes(b"XCLAIM");
+    out.bulk_bytes(key);
+    out.bulk_bytes(group);
+    out.bulk_bytes(consumer);
+    out.bulk_bytes(b"0");
+    write_stream_id(out, pending.id);
+    out.bulk_bytes(b"TIME");
+    out.w.bulk(Arg::Int(pending.delivery_time));
+    out.bulk_bytes(b"RETRYCOUNT");
+    out.w.bulk(Arg::Int(pending.delivery_count as i64));
+    out.bulk_bytes(b"JUSTID");
+    out.bulk_bytes(b"FORCE");
+}
+
+/// `XGROUP CREATECONSUMER <key> <group> <consumer>`: a consumer with nothing pending.
+pub fn write_empty_consumer(out: &mut RewriteOut<'_>, key: &[u8], group: &[u8], consumer: &[u8]) {
+    out.w.array_header(5);
+    out.bulk_bytes(b"XGROUP");
+    out.bulk_bytes(b"CREATECONSUMER");
+    out.bulk_bytes(key);
+    out.bulk_bytes(group);
+    out.bulk_bytes(consumer);
+}
+
+/// A stream: its entries (or, when empty, the `XADD ... MAXLEN 0` trick that creates an
+/// empty stream), `XSETID` for the last/max-deleted IDs, then each consumer group with
+/// its consumers and pending entries.
+pub fn write_stream(out: &mut RewriteOut<'_>, key: &[u8], value: Value) -> bool {
+    let stream = StreamRef::of(value);
+    if stream.length() > 0 {
+        let ok = stream.for_each_entry(|id, fields| {
+            out.w.array_header(3 + fields.len() * 2);
+            out.bulk_bytes(b"XADD");
+            out.bulk_bytes(key);
+            write_stream_id(out, id);
+            for (field, field_value) in fields {
+                out.bulk_bytes(field);
+                out.bulk_bytes(field_value);
+            }
+            out.flush_if_full()
+        });
+        if !ok {
+            return false;
+        }
+    } else {
+        out.w.array_header(7);
+        out.bulk_bytes(b"XADD");
+        out.bulk_bytes(key);
+        out.bulk_bytes(b"MAXLEN");
+        out.bulk_bytes(b"0");
+        write_stream_id(out, StreamId { ms: 0, seq: 1 });
+        out.bulk_bytes(b"x");
+        out.bulk_bytes(b"y");
+    }
+    // After the entries, so a deleted last ID is restored too.
+    out.w.array_header(7);
+    out.bulk_bytes(b"XSETID");
+    out.bulk_bytes(key);
+    write_stream_id(out, stream.last_id());
+    out.bulk_bytes(b"ENTRIESADDED");
+    out.w.bulk(Arg::Int(stream.entries_added() as i64));
+    out.bulk_bytes(b"MAXDELETEDID");
+    write_stream_id(out, stream.max_deleted_entry_id());
+
+    stream.for_each_group(|group, last_id, entries_read, consumers| {
+        out.w.array_header(7);
+        out.bulk_bytes(b"XGROUP");
+        out.bulk_bytes(b"CREATE");
+        out.bulk_bytes(key);
+        out.bulk_bytes(group);
+        write_stream_id(out, last_id);
+        out.bulk_bytes(b"ENTRIESREAD");
+        out.w.bulk(Arg::Int(entries_read));
+        consumers.for_each(|consumer, pending| {
+            if pending.is_empty() {
+                write_empty_consumer(out, key, group, consumer);
+                return out.flush_if_full();
+            }
+            pending.for_each(|entry| {
+                write_pending_entry(out, key, group, consumer, &entry);
+                out.flush_if_full()
+            })
+        })
+    }) && out.flush_if_full()
+}
+
 /// One key with its value and expiry.
 fn write_key(out: &mut RewriteOut<'_>, db: i32, key: &[u8], value: Value, expire: i64) -> bool {
     let before = out.produced();
@@ -183,11 +288,13 @@ fn write_key(out: &mut RewriteOut<'_>, db: i32, key: &[u8], value: Value, expire
         bindings::OBJ_SET => write_set(out, key, value),
         bindings::OBJ_ZSET => write_sorted_set(out, key, value),
         bindings::OBJ_HASH => write_hash(out, key, value),
-        // Still written by upstream's code straight into the rio: flush ours first so the
-        // order in the file is kept.
-        bindings::OBJ_STREAM => out.flush() && c_aof::rewrite_stream(out.sink, key, value),
+        bindings::OBJ_STREAM => write_stream(out, key, value),
+        // The module writes through the rio itself: flush ours first to keep the order.
         bindings::OBJ_MODULE => {
-            out.flush() && c_aof::rewrite_module_value(out.sink, key, value, db)
+            out.flush()
+                && dataset::with_key_object(key, |k| {
+                    dataset::rewrite_module_value(out.sink, k, value, db)
+                })
         }
         _ => process::panic("Unknown object type"),
     };

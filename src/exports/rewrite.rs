@@ -1,10 +1,12 @@
 use crate::aof::rewrite;
 use crate::aof::rewrite_child::{self, RewriteOut};
 use crate::glue::bindings::client;
-use crate::glue::bindings::{rio, robj};
+use crate::glue::bindings::{rio, robj, streamConsumer, streamID, streamNACK};
 use crate::glue::client::Client;
-use crate::glue::dataset::{RioSink, Value};
+use crate::glue::dataset::{KeyObject, RioSink, Value};
 use crate::glue::object::{self, StringValue};
+use crate::glue::sds as glue_sds;
+use crate::glue::stream::{self, StreamId};
 use std::ffi::c_int;
 use std::ffi::{c_char, CStr};
 
@@ -133,4 +135,96 @@ pub unsafe extern "C" fn rewriteAppendOnlyFileRio(aof: *mut rio) -> c_int {
 pub unsafe extern "C" fn rewriteAppendOnlyFile(filename: *mut c_char) -> c_int {
     // SAFETY: per the C caller's contract.
     rewrite_child::rewrite_to_file(unsafe { CStr::from_ptr(filename) }.to_bytes())
+}
+
+/// # Safety
+/// See [`write_through`].
+#[no_mangle]
+pub unsafe extern "C" fn rewriteStreamObject(r: *mut rio, key: *mut robj, o: *mut robj) -> c_int {
+    // SAFETY: per the C caller's contract.
+    unsafe { write_through(r, key, o, rewrite_child::write_stream) }
+}
+
+/// # Safety
+/// `r` must be a live rio and `id` a valid stream ID.
+#[no_mangle]
+pub unsafe extern "C" fn rioWriteBulkStreamID(r: *mut rio, id: *mut streamID) -> c_int {
+    // SAFETY: per the C caller's contract.
+    let (sink, id) = unsafe { (RioSink::from_raw(r), StreamId::from(*id)) };
+    let mut out = RewriteOut::new(&sink);
+    rewrite_child::write_stream_id(&mut out, id);
+    out.flush() as c_int
+}
+
+/// # Safety
+/// `r` a live rio, `key` a live string object, `groupname` `groupname_len` readable
+/// bytes, `consumer` a live consumer, `rawid` a 16-byte encoded ID, `nack` a live NACK.
+#[no_mangle]
+pub unsafe extern "C" fn rioWriteStreamPendingEntry(
+    r: *mut rio,
+    key: *mut robj,
+    groupname: *const c_char,
+    groupname_len: usize,
+    consumer: *mut streamConsumer,
+    rawid: *mut u8,
+    nack: *mut streamNACK,
+) -> c_int {
+    // SAFETY: per the C caller's contract.
+    unsafe {
+        let sink = RioSink::from_raw(r);
+        let key = key_bytes(key);
+        let group = std::slice::from_raw_parts(groupname as *const u8, groupname_len);
+        let consumer = glue_sds::bytes((*consumer).name);
+        let pending = stream::decode_pending(rawid, &*nack);
+        let mut out = RewriteOut::new(&sink);
+        rewrite_child::write_pending_entry(&mut out, &key, group, consumer, &pending);
+        out.flush() as c_int
+    }
+}
+
+/// # Safety
+/// `r` a live rio, `key` a live string object, `groupname` `groupname_len` readable
+/// bytes, `consumer` a live consumer.
+#[no_mangle]
+pub unsafe extern "C" fn rioWriteStreamEmptyConsumer(
+    r: *mut rio,
+    key: *mut robj,
+    groupname: *const c_char,
+    groupname_len: usize,
+    consumer: *mut streamConsumer,
+) -> c_int {
+    // SAFETY: per the C caller's contract.
+    unsafe {
+        let sink = RioSink::from_raw(r);
+        let key = key_bytes(key);
+        let group = std::slice::from_raw_parts(groupname as *const u8, groupname_len);
+        let mut out = RewriteOut::new(&sink);
+        rewrite_child::write_empty_consumer(
+            &mut out,
+            &key,
+            group,
+            glue_sds::bytes((*consumer).name),
+        );
+        out.flush() as c_int
+    }
+}
+
+/// # Safety
+/// `r` a live rio, `key` a live string object, `o` a live module-type object.
+#[no_mangle]
+pub unsafe extern "C" fn rewriteModuleObject(
+    r: *mut rio,
+    key: *mut robj,
+    o: *mut robj,
+    dbid: c_int,
+) -> c_int {
+    // SAFETY: per the C caller's contract.
+    let (sink, key, value) = unsafe {
+        (
+            RioSink::from_raw(r),
+            KeyObject::from_raw(key),
+            Value::from_raw(o),
+        )
+    };
+    crate::glue::dataset::rewrite_module_value(&sink, &key, value, dbid) as c_int
 }

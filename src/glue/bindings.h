@@ -5,6 +5,7 @@
 #include "server.h"
 #include "bio.h"
 #include "functions.h"
+#include "stream.h"
 #include "fpconv_dtoa.h"
 
 /* One row of the layout table: a struct's size or a field's offset, by name. */
@@ -23,5 +24,6 @@ uint64_t redis_aof_shim_client_id_aof(void);
 size_t redis_aof_shim_rio_write(rio *r, const void *buf, size_t len);
 long long redis_aof_shim_get_expire(redisDb *db, sds key);
 unsigned long long redis_aof_shim_eb_expire_time_invalid(void);
+void redis_aof_shim_module_io_init(struct RedisModuleIO *io, moduleType *mt, rio *r, robj *key, int db);
 
 #endif

@@ -333,3 +333,51 @@ impl RioSink {
             } != 0
     }
 }
+
+/// Upstream's `rewriteModuleObject`: a module value is rewritten by its type's own
+/// `aof_rewrite` callback, writing through the module API into `sink`. False when the
+/// callback reported an error.
+pub fn rewrite_module_value(sink: &RioSink, key: &KeyObject, value: Value, db: i32) -> bool {
+    let key = key.0;
+    // SAFETY: a live module object holds a moduleValue whose type is registered; the IO
+    // context lives on this frame for the callback's duration; a context the callback
+    // created is freed as upstream frees it.
+    unsafe {
+        let mv = (*value.as_ptr()).ptr as *mut bindings::moduleValue;
+        let mt = (*mv).type_;
+        let mut io = MaybeUninit::<bindings::RedisModuleIO>::zeroed();
+        bindings::redis_aof_shim_module_io_init(io.as_mut_ptr(), mt, sink.as_ptr(), key, db);
+        if let Some(callback) = (*mt).aof_rewrite {
+            callback(io.as_mut_ptr(), key, (*mv).value);
+        }
+        let io = io.assume_init();
+        if !io.ctx.is_null() {
+            bindings::moduleFreeContext(io.ctx);
+            bindings::zfree(io.ctx as *mut c_void);
+        }
+        io.error == 0
+    }
+}
+
+/// A key as a live string object, for callbacks that take the key as an object.
+pub struct KeyObject(*mut robj);
+
+impl KeyObject {
+    /// # Safety
+    /// `key` must be a live string object for as long as this is used.
+    pub unsafe fn from_raw(key: *mut robj) -> KeyObject {
+        KeyObject(key)
+    }
+}
+
+/// A temporary key object holding `key` (upstream passes a stack object over the same
+/// bytes).
+pub fn with_key_object<R>(key: &[u8], f: impl FnOnce(&KeyObject) -> R) -> R {
+    // SAFETY: a fresh object, released after `f`.
+    unsafe {
+        let obj = bindings::createStringObject(key.as_ptr().cast(), key.len());
+        let result = f(&KeyObject(obj));
+        bindings::decrRefCount(obj);
+        result
+    }
+}

@@ -14,3 +14,6 @@ long long redis_aof_shim_get_expire(redisDb *db, sds key) {
     return getExpire(db, &keyobj);
 }
 unsigned long long redis_aof_shim_eb_expire_time_invalid(void) { return EB_EXPIRE_TIME_INVALID; }
+void redis_aof_shim_module_io_init(struct RedisModuleIO *io, moduleType *mt, rio *r, robj *key, int db) {
+    moduleInitIOContext((*io), mt, r, key, db);
+}

@@ -1,0 +1,212 @@
+//! Reading a stream for a rewrite: entries, consumer groups, consumers and their pending
+//! entries, through upstream's iterators (entries in ID order, groups and consumers in
+//! rax order, exactly as upstream's rewrite walks them).
+
+use super::bindings::{self, rax, stream, streamCG, streamConsumer, streamID, streamNACK};
+use super::dataset::Value;
+use std::mem::MaybeUninit;
+
+/// A stream ID.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StreamId {
+    pub ms: u64,
+    pub seq: u64,
+}
+
+impl From<streamID> for StreamId {
+    fn from(id: streamID) -> StreamId {
+        StreamId {
+            ms: id.ms,
+            seq: id.seq,
+        }
+    }
+}
+
+/// A pending entry: its ID, when it was last delivered and how often.
+pub struct Pending {
+    pub id: StreamId,
+    pub delivery_time: i64,
+    pub delivery_count: u64,
+}
+
+/// Walks a rax in key order; `f` gets each key and value pointer.
+///
+/// # Safety
+/// `tree` must be a live rax whose values `f` knows how to read.
+unsafe fn for_each_in_rax(
+    tree: *mut rax,
+    mut f: impl FnMut(&[u8], *mut std::ffi::c_void) -> bool,
+) -> bool {
+    // SAFETY: the iterator lives on this frame between raxStart and raxStop.
+    unsafe {
+        let mut it = MaybeUninit::<bindings::raxIterator>::zeroed();
+        bindings::raxStart(it.as_mut_ptr(), tree);
+        bindings::raxSeek(it.as_mut_ptr(), c"^".as_ptr(), std::ptr::null_mut(), 0);
+        let mut ok = true;
+        while bindings::raxNext(it.as_mut_ptr()) != 0 {
+            let ri = &*it.as_ptr();
+            let key = std::slice::from_raw_parts(ri.key, ri.key_len);
+            if !f(key, ri.data) {
+                ok = false;
+                break;
+            }
+        }
+        bindings::raxStop(it.as_mut_ptr());
+        ok
+    }
+}
+
+/// A stream value of the keyspace.
+pub struct StreamRef(*mut stream);
+
+impl StreamRef {
+    pub fn of(value: Value) -> StreamRef {
+        // SAFETY: a live stream object holds a stream in `ptr`.
+        StreamRef(unsafe { (*value.as_ptr()).ptr as *mut stream })
+    }
+
+    fn s(&self) -> &stream {
+        // SAFETY: live stream (see `of`).
+        unsafe { &*self.0 }
+    }
+
+    pub fn length(&self) -> u64 {
+        self.s().length
+    }
+
+    pub fn last_id(&self) -> StreamId {
+        self.s().last_id.into()
+    }
+
+    pub fn max_deleted_entry_id(&self) -> StreamId {
+        self.s().max_deleted_entry_id.into()
+    }
+
+    pub fn entries_added(&self) -> u64 {
+        self.s().entries_added
+    }
+
+    /// Every entry with its field/value pairs.
+    pub fn for_each_entry(&self, mut f: impl FnMut(StreamId, &[(&[u8], &[u8])]) -> bool) -> bool {
+        // SAFETY: upstream's stream iterator over a live stream, on this frame between
+        // start and stop; field pointers are read before the iterator moves on.
+        unsafe {
+            let mut si = MaybeUninit::<bindings::streamIterator>::zeroed();
+            bindings::streamIteratorStart(
+                si.as_mut_ptr(),
+                self.0,
+                std::ptr::null_mut(),
+                std::ptr::null_mut(),
+                0,
+            );
+            let mut id = streamID { ms: 0, seq: 0 };
+            let mut numfields = 0i64;
+            let mut ok = true;
+            let mut fields = Vec::new();
+            while bindings::streamIteratorGetID(si.as_mut_ptr(), &mut id, &mut numfields) != 0 {
+                fields.clear();
+                for _ in 0..numfields {
+                    let (mut fp, mut vp, mut fl, mut vl) =
+                        (std::ptr::null_mut(), std::ptr::null_mut(), 0i64, 0i64);
+                    bindings::streamIteratorGetField(
+                        si.as_mut_ptr(),
+                        &mut fp,
+                        &mut vp,
+                        &mut fl,
+                        &mut vl,
+                    );
+                    fields.push((
+                        std::slice::from_raw_parts(fp as *const u8, fl as usize),
+                        std::slice::from_raw_parts(vp as *const u8, vl as usize),
+                    ));
+                }
+                if !f(id.into(), &fields) {
+                    ok = false;
+                    break;
+                }
+            }
+            bindings::streamIteratorStop(si.as_mut_ptr());
+            ok
+        }
+    }
+
+    /// Every consumer group: name, last delivered ID, entries read, and its consumers.
+    pub fn for_each_group(
+        &self,
+        mut f: impl FnMut(&[u8], StreamId, i64, ConsumersRef) -> bool,
+    ) -> bool {
+        let groups = self.s().cgroups;
+        if groups.is_null() {
+            return true;
+        }
+        // SAFETY: the cgroups rax maps names to streamCG.
+        unsafe {
+            for_each_in_rax(groups, |name, data| {
+                let cg = &*(data as *const streamCG);
+                f(
+                    name,
+                    cg.last_id.into(),
+                    cg.entries_read,
+                    ConsumersRef(cg.consumers),
+                )
+            })
+        }
+    }
+}
+
+/// The consumers of one group.
+pub struct ConsumersRef(*mut rax);
+
+impl ConsumersRef {
+    /// Every consumer: its name and its pending entries (possibly none).
+    pub fn for_each(&self, mut f: impl FnMut(&[u8], PendingRef) -> bool) -> bool {
+        // SAFETY: a group's consumers rax maps names to streamConsumer.
+        unsafe {
+            for_each_in_rax(self.0, |_, data| {
+                let consumer = &*(data as *const streamConsumer);
+                f(super::sds::bytes(consumer.name), PendingRef(consumer.pel))
+            })
+        }
+    }
+}
+
+/// A consumer's pending entries list.
+pub struct PendingRef(*mut rax);
+
+impl PendingRef {
+    pub fn is_empty(&self) -> bool {
+        // SAFETY: a live rax.
+        unsafe { bindings::raxSize(self.0) == 0 }
+    }
+
+    pub fn for_each(&self, mut f: impl FnMut(Pending) -> bool) -> bool {
+        // SAFETY: a consumer's PEL maps big-endian IDs to streamNACK.
+        unsafe {
+            for_each_in_rax(self.0, |raw_id, data| {
+                let nack = &*(data as *const streamNACK);
+                let mut id = streamID { ms: 0, seq: 0 };
+                bindings::streamDecodeID(raw_id.as_ptr() as *mut _, &mut id);
+                f(Pending {
+                    id: id.into(),
+                    delivery_time: nack.delivery_time,
+                    delivery_count: nack.delivery_count,
+                })
+            })
+        }
+    }
+}
+
+/// A pending entry from its encoded ID and NACK (for C callers of the PEL writer).
+///
+/// # Safety
+/// `rawid` must point to a 16-byte encoded stream ID.
+pub unsafe fn decode_pending(rawid: *mut u8, nack: &streamNACK) -> Pending {
+    let mut id = streamID { ms: 0, seq: 0 };
+    // SAFETY: per the caller's contract.
+    unsafe { bindings::streamDecodeID(rawid as *mut _, &mut id) };
+    Pending {
+        id: id.into(),
+        delivery_time: nack.delivery_time,
+        delivery_count: nack.delivery_count,
+    }
+}
