@@ -16,9 +16,13 @@ AOF_SYMBOLS := $(ROOT)/../shared/aof-symbols.txt
 UPSTREAM_JOBS ?= $(shell nproc)
 BINARIES := redis-server redis-cli redis-benchmark redis-check-aof
 # Upstream's runtest: the AOF units `make test` runs against the patched build (the four
-# AOF units, then those that exercise the write path: WAITAOF, latency events, INFO).
+# AOF units, then those that exercise the write path: WAITAOF, latency events, INFO; the
+# rewrite of streams and hash field TTLs; module types' AOF rewrite and loading events).
 AOF_UNITS := integration/aof integration/aof-multi-part integration/aof-race unit/aofrw \
-	unit/wait unit/latency-monitor unit/info unit/other
+	unit/wait unit/latency-monitor unit/info unit/other \
+	unit/type/stream-cgroups unit/type/hash-field-expire \
+	unit/moduleapi/datatype unit/moduleapi/datatype2 unit/moduleapi/testrdb \
+	unit/moduleapi/hooks unit/moduleapi/propagate unit/moduleapi/misc
 RUNTEST_ARGS ?= --clients 2 --timeout 1200
 
 export REDIS_SRC := $(PATCHED)/src
@@ -95,6 +99,7 @@ asan: $(ASAN)/src/aof-ported.txt
 # The AOF units on the sanitizer build; any ASan report fails the run (runtest checks the
 # server logs for sanitizer errors).
 test-asan: asan
+	$(MAKE) -C $(ASAN)/tests/modules -j$(UPSTREAM_JOBS) SANITIZER=address >/dev/null
 	tests/run-upstream-units.sh $(ASAN) $(RUNTEST_ARGS) $(addprefix --single ,$(AOF_UNITS))
 
 stock: $(STOCK)/.unpacked
@@ -123,10 +128,14 @@ test-differential-rewrite: patched stock
 	python3 tests/differential_rewrite.py $(STOCK)/src/redis-server $(PATCHED)/src/redis-server
 
 test-upstream: patched
+	$(MAKE) -C $(PATCHED)/tests/modules -j$(UPSTREAM_JOBS) >/dev/null
 	tests/run-upstream-units.sh $(PATCHED) $(RUNTEST_ARGS) $(addprefix --single ,$(AOF_UNITS))
 
+# Upstream's whole suite, then its module API suite, against the patched build.
 test-full: patched
+	$(MAKE) -C $(PATCHED)/tests/modules -j$(UPSTREAM_JOBS) >/dev/null
 	tests/run-upstream-units.sh $(PATCHED) --clients 8 --timeout 2400
+	cd $(PATCHED) && ./runtest-moduleapi --clients 8 --timeout 2400
 
 # Every cargo-fuzz target for FUZZ_SECONDS each.
 FUZZ_SECONDS ?= 30
