@@ -8,6 +8,7 @@ use crate::glue::manifest::{
 use crate::glue::manifest_c;
 use crate::glue::sys::Errno;
 use crate::glue::{bindings, process, runtime, sds, server};
+use std::os::unix::ffi::OsStrExt;
 
 const AOF_ON: i32 = bindings::AOF_ON as i32;
 const AOF_OK: i32 = bindings::AOF_OK as i32;
@@ -168,4 +169,40 @@ pub fn base_and_incr_size(am: ManifestRef<'_>) -> (i64, i32) {
 /// Upstream's `getBaseAndIncrAppendOnlyFilesNum`.
 pub fn base_and_incr_count(am: ManifestRef<'_>) -> usize {
     usize::from(am.base().is_some()) + am.incr_count()
+}
+
+/// How an AOF file is opened for writing.
+#[derive(Clone, Copy)]
+pub enum OpenMode {
+    /// The INCR file the server keeps appending to.
+    Append,
+    /// A new (or reused temporary) INCR file, emptied.
+    Truncate,
+}
+
+/// Opens an AOF file in `appenddirname` for writing (mode 0644, created if missing),
+/// logging upstream's line when it cannot.
+pub fn open_for_writing(name: &[u8], mode: OpenMode) -> Option<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut options = std::fs::OpenOptions::new();
+    match mode {
+        OpenMode::Append => options.append(true),
+        OpenMode::Truncate => options.write(true).truncate(true),
+    };
+    let path = path_in_aof_dir(name);
+    match options
+        .create(true)
+        .mode(0o644)
+        .open(std::ffi::OsStr::from_bytes(&path))
+    {
+        Ok(file) => Some(file),
+        Err(e) => {
+            Line::new("Can't open the append-only file ")
+                .bytes(name)
+                .text(": ")
+                .text(&Errno(e.raw_os_error().unwrap_or(0)).message())
+                .write(Level::Warning);
+            None
+        }
+    }
 }

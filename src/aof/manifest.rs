@@ -332,22 +332,8 @@ pub fn open_on_server_start() {
         .last()
         .map(|e| e.file_name.clone())
         .unwrap_or_default();
-    let path = files::path_in_aof_dir(&incr_name);
-    let file = std::fs::OpenOptions::new()
-        .append(true)
-        .create(true)
-        .mode(0o644)
-        .open(os(&path));
-    let file = match file {
-        Ok(f) => f,
-        Err(e) => {
-            Line::new("Can't open the append-only file ")
-                .bytes(&incr_name)
-                .text(": ")
-                .text(&Errno(e.raw_os_error().unwrap_or(0)).message())
-                .write(Level::Warning);
-            process::exit(1)
-        }
+    let Some(file) = files::open_for_writing(&incr_name, files::OpenMode::Append) else {
+        process::exit(1)
     };
     // The descriptor now belongs to the server (closed by upstream code).
     let fd = std::os::fd::IntoRawFd::into_raw_fd(file);

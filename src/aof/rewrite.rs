@@ -5,11 +5,8 @@ use crate::core::rewrite_policy::{RewriteBackoff, RewriteDecision};
 use crate::glue::client::Client;
 use crate::glue::log::{Level, Line};
 use crate::glue::manifest_c::OwnedManifest;
-use crate::glue::sys::Errno;
 use crate::glue::{aof_buf, bindings, child, process, runtime, server, sys};
 use crate::server_log;
-use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::OpenOptionsExt;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Mutex;
 
@@ -20,9 +17,6 @@ const AOF_ON: i32 = bindings::AOF_ON as i32;
 const AOF_WAIT_REWRITE: i32 = bindings::AOF_WAIT_REWRITE as i32;
 const CHILD_TYPE_AOF: i32 = bindings::CHILD_TYPE_AOF as i32;
 
-fn os(path: &[u8]) -> &std::ffi::OsStr {
-    std::ffi::OsStr::from_bytes(path)
-}
 
 /// The back-off state across cron calls (upstream keeps it in two function statics).
 static BACKOFF: Mutex<RewriteBackoff> = Mutex::new(RewriteBackoff::new());
@@ -116,23 +110,8 @@ pub fn open_new_incr_for_append() -> i32 {
         working_copy = Some(copy);
         name
     };
-    let path = files::path_in_aof_dir(&name);
-    let file = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o644)
-        .open(os(&path));
-    let file = match file {
-        Ok(f) => f,
-        Err(e) => {
-            Line::new("Can't open the append-only file ")
-                .bytes(&name)
-                .text(": ")
-                .text(&Errno(e.raw_os_error().unwrap_or(0)).message())
-                .write(Level::Warning);
-            return C_ERR;
-        }
+    let Some(file) = files::open_for_writing(&name, files::OpenMode::Truncate) else {
+        return C_ERR;
     };
     if let Some(copy) = &working_copy {
         if manifest::persist(copy.editor()) == C_ERR {

@@ -88,50 +88,66 @@ impl<'s> RewriteOut<'s> {
     }
 }
 
+/// Upstream's batching of variadic commands: a header before every 64th item, sized for
+/// the items left (`*<2 + per_item * n>`, the command, the key).
+struct Batches<'k> {
+    command: &'static [u8],
+    key: &'k [u8],
+    per_item: u64,
+    items_left: u64,
+    in_batch: u64,
+}
+
+impl<'k> Batches<'k> {
+    fn new(command: &'static [u8], key: &'k [u8], per_item: u64, items: u64) -> Batches<'k> {
+        Batches {
+            command,
+            key,
+            per_item,
+            items_left: items,
+            in_batch: 0,
+        }
+    }
+
+    /// Call before writing each item.
+    fn next_item(&mut self, out: &mut RewriteOut<'_>) {
+        if self.in_batch == 0 {
+            out.batch_header(self.command, self.key, self.items_left, self.per_item);
+        }
+        self.in_batch = (self.in_batch + 1) % ITEMS_PER_COMMAND;
+        self.items_left -= 1;
+    }
+}
+
 /// Upstream's `rioWriteBulkObject`: a string object as one bulk.
 pub fn write_string_object(out: &mut RewriteOut<'_>, value: StringValue<'_>) {
     out.bulk(value);
 }
 
 pub fn write_list(out: &mut RewriteOut<'_>, key: &[u8], value: Value) -> bool {
-    let mut left = value.list_len();
-    let mut in_batch = 0;
+    let mut batches = Batches::new(b"RPUSH", key, 1, value.list_len());
     value.for_each_list_element(|element| {
-        if in_batch == 0 {
-            out.batch_header(b"RPUSH", key, left, 1);
-        }
+        batches.next_item(out);
         out.bulk(element);
-        in_batch = (in_batch + 1) % ITEMS_PER_COMMAND;
-        left -= 1;
         out.flush_if_full()
     })
 }
 
 pub fn write_set(out: &mut RewriteOut<'_>, key: &[u8], value: Value) -> bool {
-    let mut left = value.set_len();
-    let mut in_batch = 0;
+    let mut batches = Batches::new(b"SADD", key, 1, value.set_len());
     value.for_each_set_member(|member| {
-        if in_batch == 0 {
-            out.batch_header(b"SADD", key, left, 1);
-        }
+        batches.next_item(out);
         out.bulk(member);
-        in_batch = (in_batch + 1) % ITEMS_PER_COMMAND;
-        left -= 1;
         out.flush_if_full()
     })
 }
 
 pub fn write_sorted_set(out: &mut RewriteOut<'_>, key: &[u8], value: Value) -> bool {
-    let mut left = value.zset_len();
-    let mut in_batch = 0;
+    let mut batches = Batches::new(b"ZADD", key, 2, value.zset_len());
     value.for_each_zset_member(|score, member| {
-        if in_batch == 0 {
-            out.batch_header(b"ZADD", key, left, 2);
-        }
+        batches.next_item(out);
         out.bulk_double(score);
         out.bulk(member);
-        in_batch = (in_batch + 1) % ITEMS_PER_COMMAND;
-        left -= 1;
         out.flush_if_full()
     })
 }
@@ -156,16 +172,11 @@ pub fn write_hash(out: &mut RewriteOut<'_>, key: &[u8], value: Value) -> bool {
             out.flush_if_full()
         });
     }
-    let mut left = value.hash_len();
-    let mut in_batch = 0;
+    let mut batches = Batches::new(b"HMSET", key, 2, value.hash_len());
     value.for_each_hash_field(|field, field_value, _| {
-        if in_batch == 0 {
-            out.batch_header(b"HMSET", key, left, 2);
-        }
+        batches.next_item(out);
         out.bulk(field);
         out.bulk(field_value);
-        in_batch = (in_batch + 1) % ITEMS_PER_COMMAND;
-        left -= 1;
         out.flush_if_full()
     })
 }
