@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# make bench [QUICK=1]: the A/B benchmark of build/patched against build/stock.
+# Usage: bench/run.sh [--quick] [--pairs N] [--no-pin] [--aa] [--keep-tmp]   (bench/README.md)
+set -euo pipefail
+BENCH="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+ROOT="$(dirname "$BENCH")"
+
+for b in stock patched; do
+    for t in redis-server redis-cli redis-benchmark; do
+        if [[ ! -x "$ROOT/build/$b/src/$t" ]]; then
+            hint=$([[ $b == stock ]] && echo "make stock" || echo "make")
+            echo "bench: missing $ROOT/build/$b/src/$t -- run \`$hint\` in $ROOT first" >&2
+            exit 2
+        fi
+    done
+done
+
+# Python dependencies (matplotlib, for the chart) in bench/.venv, reinstalled when
+# requirements.txt changes.
+VENV="$BENCH/.venv"
+if ! cmp -s "$BENCH/requirements.txt" "$VENV/.requirements" 2>/dev/null; then
+    echo "bench: installing Python dependencies into $VENV" >&2
+    python3 -m venv "$VENV" || { echo "bench: python3 -m venv failed (install python3-venv)" >&2; exit 2; }
+    "$VENV/bin/pip" install --quiet --disable-pip-version-check -r "$BENCH/requirements.txt" \
+        || { echo "bench: pip install -r bench/requirements.txt failed (is PyPI reachable?)" >&2; exit 2; }
+    cp "$BENCH/requirements.txt" "$VENV/.requirements"
+fi
+
+# main.py stops every server it started (finally block, SIGTERM handler; each server also
+# dies with it through PR_SET_PDEATHSIG). exec, so signals reach it directly.
+export PYTHONDONTWRITEBYTECODE=1
+exec "$VENV/bin/python" "$BENCH/main.py" "$@"
