@@ -206,3 +206,20 @@ pub fn open_for_writing(name: &[u8], mode: OpenMode) -> Option<std::fs::File> {
         }
     }
 }
+
+/// Creates `appenddirname` if missing; logs upstream's line and returns false when it
+/// cannot.
+pub fn create_aof_dir() -> bool {
+    let dir = server::aof_dirname();
+    match crate::glue::sys::create_dir_if_missing(dir) {
+        Ok(()) => true,
+        Err(errno) => {
+            Line::new("Can't open or create append-only dir ")
+                .bytes(dir)
+                .text(": ")
+                .text(&errno.message())
+                .write(Level::Warning);
+            false
+        }
+    }
+}

@@ -221,15 +221,10 @@ pub fn upgrade_prepare(am: &ManifestMut) {
         !files::file_exists(old_file),
         c"!aofFileExist(server.aof_filename)",
     );
-    let dir = server::aof_dirname();
-    if let Err(errno) = sys::create_dir_if_missing(dir) {
-        Line::new("Can't open or create append-only dir ")
-            .bytes(dir)
-            .text(": ")
-            .text(&errno.message())
-            .write(Level::Warning);
+    if !files::create_aof_dir() {
         process::exit(1);
     }
+    let dir = server::aof_dirname();
     am.set_base(&Entry::new(old_file.to_vec(), 1, TYPE_BASE));
     am.set_curr_base_seq(1);
     am.set_dirty();
@@ -301,13 +296,7 @@ pub fn open_on_server_start() {
     }
     let am = manifest_c::server_manifest_mut();
     process::assert(server::with(|s| s.aof_fd) == -1, c"server.aof_fd == -1");
-    let dir = server::aof_dirname();
-    if let Err(errno) = sys::create_dir_if_missing(dir) {
-        Line::new("Can't open or create append-only dir ")
-            .bytes(dir)
-            .text(": ")
-            .text(&errno.message())
-            .write(Level::Warning);
+    if !files::create_aof_dir() {
         process::exit(1);
     }
 

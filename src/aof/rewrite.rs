@@ -17,7 +17,6 @@ const AOF_ON: i32 = bindings::AOF_ON as i32;
 const AOF_WAIT_REWRITE: i32 = bindings::AOF_WAIT_REWRITE as i32;
 const CHILD_TYPE_AOF: i32 = bindings::CHILD_TYPE_AOF as i32;
 
-
 /// The back-off state across cron calls (upstream keeps it in two function statics).
 static BACKOFF: Mutex<RewriteBackoff> = Mutex::new(RewriteBackoff::new());
 
@@ -148,13 +147,7 @@ pub fn rewrite_background() -> i32 {
     if runtime::has_active_child_process() {
         return C_ERR;
     }
-    let dir = server::aof_dirname();
-    if let Err(errno) = sys::create_dir_if_missing(dir) {
-        Line::new("Can't open or create append-only dir ")
-            .bytes(dir)
-            .text(": ")
-            .text(&errno.message())
-            .write(Level::Warning);
+    if !files::create_aof_dir() {
         server::with(|s| s.aof_lastbgrewrite_status = C_ERR);
         return C_ERR;
     }
