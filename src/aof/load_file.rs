@@ -11,7 +11,7 @@
 use crate::aof::files;
 use crate::aof::load::{AOF_EMPTY, AOF_FAILED, AOF_NOT_EXIST, AOF_OK, AOF_OPEN_ERR, AOF_TRUNCATED};
 use crate::core::command_reader::{CommandParser, ReadError, Step};
-use crate::glue::aof_client::AofClient;
+use crate::glue::aof_client::{AofClient, Command};
 use crate::glue::log::{Level, Line};
 use crate::glue::sys::{self, Errno};
 use crate::glue::{bindings, loading, server};
@@ -158,11 +158,36 @@ pub fn load_single_file(name: &[u8]) -> i32 {
     status
 }
 
+/// The last command looked up, by its exact name: an AOF repeats the same few commands,
+/// and the command table does not change while it loads. Only commands without
+/// subcommands are kept, since only their lookup depends on the name alone.
+#[derive(Default)]
+struct LastCommand {
+    name: Vec<u8>,
+    command: Option<Command>,
+}
+
+impl LastCommand {
+    fn found_again(&self, name: &[u8]) -> Option<Command> {
+        self.command.filter(|_| self.name == name)
+    }
+
+    fn remember(&mut self, name: &[u8], command: Command) {
+        if command.has_subcommands() {
+            return;
+        }
+        self.name.clear();
+        self.name.extend_from_slice(name);
+        self.command = Some(command);
+    }
+}
+
 /// The state of one file's replay.
 struct Replay<'n> {
     name: &'n [u8],
     client: AofClient,
     parser: CommandParser,
+    last_command: LastCommand,
     /// File offset just after the last item consumed.
     position: u64,
     progress_reported: u64,
@@ -180,6 +205,7 @@ impl<'n> Replay<'n> {
             name,
             client,
             parser: CommandParser::new(),
+            last_command: LastCommand::default(),
             position: 0,
             progress_reported: 0,
             valid_up_to: 0,
@@ -282,9 +308,15 @@ impl<'n> Replay<'n> {
                     let window = reader.window();
                     self.client
                         .set_argv(args.iter().map(|span| &window[span.clone()]));
+                    let cached = self.last_command.found_again(&window[args[0].clone()]);
+                    let looked_up = cached.or_else(|| {
+                        let cmd = self.client.lookup_command()?;
+                        self.last_command.remember(&window[args[0].clone()], cmd);
+                        Some(cmd)
+                    });
                     reader.consume(consumed);
                     self.position += consumed as u64;
-                    let Some(cmd) = self.client.lookup_command() else {
+                    let Some(cmd) = looked_up else {
                         let name = self.client.command_name();
                         self.client.free_argv();
                         return Ending::UnknownCommand(name);

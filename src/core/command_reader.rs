@@ -176,31 +176,14 @@ impl CommandParser {
     /// count before anything is sized by it).
     pub fn parse_next(&mut self, window: &[u8], at_eof: bool, left_in_file: u64) -> Step<'_> {
         self.spans.clear();
-        let header_end = match fgets(window, 0, at_eof) {
-            Line::Eof => return Step::End,
-            Line::NeedMore => return need_more(window),
-            Line::Read { end } => end,
+        let (argc, header_end) = match plain_count_line(window, 0, b'*') {
+            // `atoi` is `(int) strtol`.
+            Some((count, end)) => (count as i32, end),
+            None => match read_header(window, at_eof) {
+                Ok(header) => header,
+                Err(step) => return step,
+            },
         };
-        let header = &window[..header_end];
-        match c_byte(header, 0) {
-            b'#' => {
-                return Step::Annotation {
-                    consumed: header_end,
-                }
-            }
-            b'*' => {}
-            _ => return Step::Error(ReadError::BadFormat),
-        }
-        if c_byte(header, 1) == 0 {
-            // Upstream treats "*" with nothing after it as a read error: end of file if
-            // the file ends there, otherwise an unreadable file.
-            return Step::Error(if header_end == window.len() && at_eof {
-                ReadError::Truncated
-            } else {
-                ReadError::BadFormat
-            });
-        }
-        let argc = c_atoi(&header[1..]);
         if argc < 1 {
             return Step::Error(ReadError::BadFormat);
         }
@@ -211,16 +194,13 @@ impl CommandParser {
 
         let mut pos = header_end;
         for _ in 0..argc {
-            let line_end = match fgets(window, pos, at_eof) {
-                Line::Eof => return Step::Error(ReadError::Truncated),
-                Line::NeedMore => return need_more(window),
-                Line::Read { end } => end,
+            let (len, line_end) = match plain_count_line(window, pos, b'$') {
+                Some(plain) => plain,
+                None => match read_length_line(window, pos, at_eof) {
+                    Ok(line) => line,
+                    Err(step) => return step,
+                },
             };
-            let line = &window[pos..line_end];
-            if c_byte(line, 0) != b'$' {
-                return Step::Error(ReadError::BadFormat);
-            }
-            let len = c_strtol(&line[1..]);
             if len < 0 || len as u64 > self.max_bulk_len {
                 return Step::Error(ReadError::BadFormat);
             }
@@ -246,6 +226,84 @@ impl CommandParser {
             args: &self.spans,
         }
     }
+}
+
+/// Digits a count may have for the fast path: 18 cannot overflow an `i64`.
+const PLAIN_COUNT_MAX_DIGITS: usize = 18;
+
+/// The shape nearly every line has, `<prefix><digits>\r\n`, read without searching for
+/// the newline: the count and the offset after the line. Such a line is exactly what
+/// `fgets` would return (its only newline is its last byte, far below [`LINE_MAX`]), and
+/// `strtol` of it is the digits' value, so the general path would reach the same result;
+/// any other shape (signs, blanks, NULs, long lines, a window ending inside the line)
+/// returns `None` and goes through the general path.
+fn plain_count_line(window: &[u8], pos: usize, prefix: u8) -> Option<(i64, usize)> {
+    let line = window.get(pos..)?;
+    if *line.first()? != prefix {
+        return None;
+    }
+    let mut value: i64 = 0;
+    let mut digits = 0;
+    for &byte in line[1..].iter().take(PLAIN_COUNT_MAX_DIGITS) {
+        if !byte.is_ascii_digit() {
+            break;
+        }
+        value = value * 10 + i64::from(byte - b'0');
+        digits += 1;
+    }
+    if digits == 0 || line.get(1 + digits..3 + digits)? != b"\r\n" {
+        return None;
+    }
+    Some((value, pos + digits + 3))
+}
+
+/// The general path for a command's header line: `fgets`, then `atoi` after the `*`.
+/// Returns the argument count and the offset after the line, or the step that ends the
+/// item here (an annotation, the end of the file, more bytes needed, an error).
+fn read_header(window: &[u8], at_eof: bool) -> Result<(i32, usize), Step<'static>> {
+    let header_end = match fgets(window, 0, at_eof) {
+        Line::Eof => return Err(Step::End),
+        Line::NeedMore => return Err(need_more(window)),
+        Line::Read { end } => end,
+    };
+    let header = &window[..header_end];
+    match c_byte(header, 0) {
+        b'#' => {
+            return Err(Step::Annotation {
+                consumed: header_end,
+            })
+        }
+        b'*' => {}
+        _ => return Err(Step::Error(ReadError::BadFormat)),
+    }
+    if c_byte(header, 1) == 0 {
+        // Upstream treats "*" with nothing after it as a read error: end of file if
+        // the file ends there, otherwise an unreadable file.
+        return Err(Step::Error(if header_end == window.len() && at_eof {
+            ReadError::Truncated
+        } else {
+            ReadError::BadFormat
+        }));
+    }
+    Ok((c_atoi(&header[1..]), header_end))
+}
+
+/// The general path for an argument's length line at `pos`: `fgets`, a `$`, then `strtol`.
+fn read_length_line(
+    window: &[u8],
+    pos: usize,
+    at_eof: bool,
+) -> Result<(i64, usize), Step<'static>> {
+    let line_end = match fgets(window, pos, at_eof) {
+        Line::Eof => return Err(Step::Error(ReadError::Truncated)),
+        Line::NeedMore => return Err(need_more(window)),
+        Line::Read { end } => end,
+    };
+    let line = &window[pos..line_end];
+    if c_byte(line, 0) != b'$' {
+        return Err(Step::Error(ReadError::BadFormat));
+    }
+    Ok((c_strtol(&line[1..]), line_end))
 }
 
 /// An incomplete line: ask for more than the window holds (a line is at most LINE_MAX).
@@ -487,5 +545,71 @@ mod tests {
         let capacity = parser.spans.capacity();
         let _ = parser.parse_next(&file, true, file.len() as u64);
         assert_eq!(parser.spans.capacity(), capacity);
+    }
+
+    /// Every line the fast path accepts is read to the same count and end by the general
+    /// (fgets + atoi/strtol) path; the lines it declines are the general path's alone.
+    #[test]
+    fn the_plain_line_fast_path_agrees_with_the_general_path() {
+        let mut lines: Vec<Vec<u8>> = Vec::new();
+        for body in [
+            "0",
+            "3",
+            "17",
+            "007",
+            "2147483648",
+            "4294967299",
+            "999999999999999999",
+            "9999999999999999999",
+            "-1",
+            "+5",
+            " 5",
+            "5 ",
+            "5x",
+            "",
+            "5\0",
+            "12\n",
+        ] {
+            for ending in ["\r\n", "\n", "\r", "", "\r\r\n", "\rx\n"] {
+                lines.push(format!("{body}{ending}").into_bytes());
+            }
+        }
+        for line in &lines {
+            for (prefix, other) in [(b'*', b'$'), (b'$', b'*')] {
+                let mut window = vec![prefix];
+                window.extend_from_slice(line);
+                let mut wrong = window.clone();
+                wrong[0] = other;
+                assert_eq!(plain_count_line(&wrong, 0, prefix), None);
+                // With bytes after the line and at the end of the file.
+                for tail in [&b""[..], b"$3\r\nfoo\r\n"] {
+                    let mut w = window.clone();
+                    w.extend_from_slice(tail);
+                    let Some((count, end)) = plain_count_line(&w, 0, prefix) else {
+                        continue;
+                    };
+                    assert_eq!(end, window.len(), "{:?}", String::from_utf8_lossy(&w));
+                    for at_eof in [true, false] {
+                        if prefix == b'*' {
+                            assert_eq!(read_header(&w, at_eof), Ok((count as i32, end)));
+                        } else {
+                            assert_eq!(read_length_line(&w, 0, at_eof), Ok((count, end)));
+                        }
+                    }
+                }
+            }
+        }
+        // What it must decline: anything not digits then CRLF.
+        for declined in [
+            &b"*-1\r\n"[..],
+            b"* 1\r\n",
+            b"*1\n",
+            b"*1",
+            b"*\r\n",
+            b"*1\r",
+        ] {
+            assert_eq!(plain_count_line(declined, 0, b'*'), None);
+        }
+        assert_eq!(plain_count_line(b"x$12\r\n", 1, b'$'), Some((12, 6)));
     }
 }

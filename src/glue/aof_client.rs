@@ -21,6 +21,13 @@ impl Command {
     pub fn is_exec(&self) -> bool {
         self.proc_address() == bindings::execCommand as *const () as usize
     }
+
+    /// Whether the lookup depends on arguments after the name (a container command such
+    /// as `CONFIG`): only a command without subcommands is found by its name alone.
+    pub fn has_subcommands(&self) -> bool {
+        // SAFETY: as in proc_address.
+        !unsafe { (*self.0).subcommands_dict }.is_null()
+    }
 }
 
 /// Upstream's AOF client (`createAOFClient`): never blocked, never replied to.
@@ -47,19 +54,25 @@ impl AofClient {
     }
 
     /// Gives the client a new argument vector (one string object per argument, built the
-    /// way the network path builds them: small strings in a single allocation).
+    /// way the network path builds them: small strings in a single allocation). The array
+    /// left by the previous command is reused when it is large enough (MULTI queueing
+    /// takes it away, a command may replace it; both leave `argv`/`argv_len` saying so).
     pub fn set_argv<'a>(&mut self, args: impl ExactSizeIterator<Item = &'a [u8]>) {
         let argc = args.len();
-        // SAFETY: the array is sized for `argc` pointers and filled before use; the client
-        // owns it afterwards (freeClientArgv or queueMultiCommand releases it).
+        // SAFETY: the array holds at least `argc` pointers and is filled before use; the
+        // client owns it (freeClient, queueMultiCommand or a command replacing it
+        // releases it).
         unsafe {
-            let argv = bindings::zmalloc(std::mem::size_of::<*mut robj>() * argc) as *mut *mut robj;
-            for (j, arg) in args.enumerate() {
-                *argv.add(j) = bindings::createStringObject(arg.as_ptr().cast(), arg.len());
+            let c = &mut *self.0;
+            if c.argv.is_null() || (c.argv_len as usize) < argc {
+                bindings::zfree(c.argv.cast());
+                c.argv = bindings::zmalloc(std::mem::size_of::<*mut robj>() * argc).cast();
+                c.argv_len = argc as i32;
             }
-            (*self.0).argv = argv;
-            (*self.0).argc = argc as i32;
-            (*self.0).argv_len = argc as i32;
+            for (j, arg) in args.enumerate() {
+                *c.argv.add(j) = bindings::createStringObject(arg.as_ptr().cast(), arg.len());
+            }
+            c.argc = argc as i32;
         }
     }
 
@@ -112,11 +125,21 @@ impl AofClient {
         }
     }
 
-    /// Releases the arguments (commands may have replaced argv; the client's own view is
-    /// what is freed).
+    /// Releases the arguments as `freeClientArgv` does, but keeps the array for the next
+    /// command (commands may have replaced argv; the client's own view is what is freed).
     pub fn free_argv(&mut self) {
-        // SAFETY: live client; freeClientArgv handles a NULL/stolen argv.
-        unsafe { bindings::freeClientArgv(self.0) }
+        // SAFETY: live client; its first `argc` argv entries are objects it owns (zero
+        // when MULTI queueing took the array).
+        unsafe {
+            let c = &mut *self.0;
+            for j in 0..c.argc.max(0) as usize {
+                bindings::decrRefCount(*c.argv.add(j));
+            }
+            c.argc = 0;
+            c.cmd = std::ptr::null_mut();
+            c.iolookedcmd = std::ptr::null_mut();
+            c.argv_len_sum = 0;
+        }
     }
 }
 
