@@ -33,6 +33,9 @@ const REUSABLE_BUFFER_BYTES: usize = 4000;
 const MAX_POSTPONE_MS: i64 = 2000;
 
 /// The command's arguments as the RESP encoder wants them.
+/// Arguments read onto the stack before a command is encoded (beyond that, a vector).
+const ARGS_ON_STACK: usize = 16;
+
 fn args_of<'a>(argv: &Argv<'a>) -> impl Iterator<Item = Arg<'a>> + Clone + 'a {
     argv.values().map(|value| match value {
         StringValue::Bytes(b) => Arg::Bytes(b),
@@ -100,14 +103,26 @@ pub fn feed(dictid: i32, argv: &Argv<'_>) {
         return;
     }
 
-    let args = args_of(argv);
+    // Each argument's value is read once (sized, then written); most commands fit the
+    // stack array.
+    let mut on_stack = [Arg::Int(0); ARGS_ON_STACK];
+    let on_heap: Vec<Arg<'_>>;
+    let args: &[Arg<'_>] = if argv.len() <= ARGS_ON_STACK {
+        for (slot, arg) in on_stack.iter_mut().zip(args_of(argv)) {
+            *slot = arg;
+        }
+        &on_stack[..argv.len()]
+    } else {
+        on_heap = args_of(argv).collect();
+        &on_heap
+    };
     let len = timestamp.map_or(0, resp::timestamp_annotation_len)
         + if select {
             resp::select_len(dictid.into())
         } else {
             0
         }
-        + resp::command_len(args.clone());
+        + resp::command_len(args.iter().copied());
     aof_buf::append_in_place(len, |region| {
         let mut w = RecordWriter::new(Region::new(region));
         if let Some(ts) = timestamp {
@@ -116,7 +131,7 @@ pub fn feed(dictid: i32, argv: &Argv<'_>) {
         if select {
             w.select(dictid.into());
         }
-        w.command(argv.len(), args);
+        w.command(args.len(), args.iter().copied());
         w.finish()
     });
 }

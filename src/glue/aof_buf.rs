@@ -12,7 +12,7 @@ fn buf() -> bindings::sds {
 
 pub fn len() -> usize {
     // SAFETY: aof_buf is always a valid sds.
-    unsafe { bindings::redis_aof_shim_sdslen(buf()) }
+    unsafe { super::sds::len(buf()) }
 }
 
 /// Runs `f` over the buffered bytes (nothing modifies the buffer meanwhile).
@@ -42,7 +42,7 @@ pub fn recycle(reuse_limit: usize) {
     let s = buf();
     // SAFETY: aof_buf is a valid sds; when freed it is replaced before anyone reads it.
     unsafe {
-        let allocated = bindings::redis_aof_shim_sdslen(s) + bindings::redis_aof_shim_sdsavail(s);
+        let allocated = super::sds::len(s) + bindings::redis_aof_shim_sdsavail(s);
         if allocated < reuse_limit {
             bindings::sdsclear(s);
         } else {

@@ -47,7 +47,11 @@ pub fn compare(rust: &[(&str, usize)], c: &[(String, usize)]) -> Vec<String> {
 }
 
 pub fn mismatches() -> Vec<String> {
-    compare(RUST_LAYOUT, &c_layout())
+    let mut problems = compare(RUST_LAYOUT, &c_layout());
+    if !super::sds::len_agrees_with_c() {
+        problems.push("sdslen reads a different length in Rust than in C".to_string());
+    }
+    problems
 }
 
 /// Runs before `main` in every binary that links the library (redis-server,
@@ -95,6 +99,11 @@ mod tests {
             assert_eq!(find("redisServer"), Some(8424));
             assert_eq!(find("redisServer.aof_buf"), Some(6616));
         }
+    }
+
+    #[test]
+    fn sds_length_is_read_like_c() {
+        assert!(super::super::sds::len_agrees_with_c());
     }
 
     #[test]
