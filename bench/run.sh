@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # make bench [QUICK=1]: the A/B benchmark of build/patched against build/stock.
-# Usage: bench/run.sh [--quick] [--pairs N] [--no-pin] [--aa] [--keep-tmp]   (bench/README.md)
+# Usage: bench/run.sh [--quick] [--pairs N] [--no-pin] [--aa] [--keep-tmp] [--only REGEX] [--scale F]
+# (bench/README.md)
 set -euo pipefail
 BENCH="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(dirname "$BENCH")"

@@ -1,0 +1,208 @@
+"""The AOF datasets, generated once per run by the stock build, written to disk (fsync), and
+then loaded by both builds from the very same files (hard links, see stage()).
+
+  resp      RESP-only AOF (aof-use-rdb-preamble no): the mixed-type dataset, rewritten in
+            command form into the BASE file.
+  rdb-base  the same dataset with an RDB-preamble BASE; the input of the rewrite workload.
+  rdb-incr  a smaller mixed dataset as an RDB BASE, plus a large INCR file of writes
+            (SET, INCR, RPUSH, HSET, SADD, ZADD, DEL, MULTI/EXEC blocks).
+  large     64 KiB values, SET commands in a RESP INCR file.
+
+The mixed-type dataset has strings (some with a TTL), lists, sets (intset and not), zsets
+and hashes; most collections have 8 elements (listpack encodings), one in a thousand has
+300 (quicklist, hashtable, skiplist).
+"""
+
+import os
+import random
+import shutil
+from contextlib import contextmanager
+from pathlib import Path
+
+import servers
+
+GEN_CONFIG = {"appendonly": "yes", "appendfsync": "no", "aof-use-rdb-preamble": "no"}
+SMALL, BIG = 8, 300
+
+
+def _values(rng, count, lo, hi):
+    letters = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+    return [bytes(rng.choice(letters) for _ in range(rng.randint(lo, hi))) for _ in range(count)]
+
+
+def mixed_commands(nkeys, seed=1):
+    """Yields RESP-encoded write commands building nkeys keys of mixed types."""
+    rng = random.Random(seed)
+    vals = _values(rng, 1024, 16, 64)
+    enc = servers.encode
+    for i in range(nkeys):
+        kind = i % 10
+        n = BIG if i % 10000 == kind else SMALL
+        v = vals[i & 1023]
+        if kind <= 2:
+            yield enc(b"SET", b"s:%d" % i, v)
+        elif kind == 3:
+            yield enc(b"SET", b"n:%d" % i, i * 7)
+        elif kind == 4:
+            yield enc(b"RPUSH", b"l:%d" % i, *(vals[(i + j) & 1023] for j in range(n)))
+        elif kind == 5:
+            if (i // 10) % 2:
+                yield enc(b"SADD", b"t:%d" % i, *(b"m%d" % (i + j) for j in range(n)))
+            else:
+                yield enc(b"SADD", b"t:%d" % i, *(i + j for j in range(n)))
+        elif kind == 6:
+            args = []
+            for j in range(n):
+                args += [b"%d.%d" % (j, i % 97), b"z%d" % j]
+            yield enc(b"ZADD", b"z:%d" % i, *args)
+        elif kind in (7, 8):
+            args = []
+            for j in range(n):
+                args += [b"f%d" % j, vals[(i * 3 + j) & 1023]]
+            yield enc(b"HSET", b"h:%d" % i, *args)
+        else:
+            yield enc(b"SET", b"e:%d" % i, v, b"EX", 10000000)
+
+
+def incr_commands(nkeys, ncmds, seed=2):
+    """Yields ncmds RESP-encoded writes over the keys of mixed_commands(nkeys); every 40th
+    is a MULTI/INCR/SET/EXEC block (counted as one)."""
+    rng = random.Random(seed)
+    vals = _values(rng, 1024, 16, 64)
+    enc = servers.encode
+    slots = max(nkeys // 10, 1)
+
+    def key(prefix, kind):
+        return b"%s:%d" % (prefix, rng.randrange(slots) * 10 + kind)
+    for c in range(ncmds):
+        v = vals[c & 1023]
+        r = c % 40
+        if r < 12:
+            yield enc(b"SET", key(b"s", 0), v)
+        elif r < 20:
+            yield enc(b"INCR", key(b"n", 3))
+        elif r < 24:
+            yield enc(b"RPUSH", key(b"l", 4), v)
+        elif r < 30:
+            yield enc(b"HSET", key(b"h", 7), b"f%d" % (c % 16), v)
+        elif r < 34:
+            yield enc(b"SADD", key(b"t", 5), b"m%d" % c)
+        elif r < 38:
+            yield enc(b"ZADD", key(b"z", 6), c % 1000, b"z%d" % c)
+        elif r == 38:
+            yield enc(b"DEL", key(b"s", 1))
+        else:
+            yield b"".join([enc(b"MULTI"), enc(b"INCR", key(b"n", 3)),
+                            enc(b"SET", key(b"s", 2), v), enc(b"EXEC")])
+
+
+def large_commands(nkeys, size=64 * 1024, seed=3):
+    rng = random.Random(seed)
+    blob = bytes(rng.getrandbits(8) for _ in range(size + 1024))
+    for i in range(nkeys):
+        off = (i * 31) % 1024
+        yield servers.encode(b"SET", b"big:%d" % i, blob[off:off + size])
+
+
+def _pipe(server, commands):
+    """Streams commands through redis-cli --pipe (pinned to the client CPU)."""
+    def feed(stream):
+        chunk = []
+        size = 0
+        for c in commands:
+            chunk.append(c)
+            size += len(c)
+            if size >= 1 << 20:
+                stream.write(b"".join(chunk))
+                chunk, size = [], 0
+        stream.write(b"".join(chunk))
+    out = servers.run_client(server.build, "redis-cli", ["-p", server.port, "--pipe"], stdin=feed)
+    if "errors: 0," not in out:
+        raise RuntimeError("redis-cli --pipe reported errors while generating a dataset:\n" + out)
+
+
+def _snapshot(server, dest):
+    """Copies the (idle) server's appendonlydir to dest/appendonlydir and fsyncs the copy,
+    so no writeback of it is left to land in a measurement."""
+    dest = Path(dest)
+    dest.mkdir(parents=True)
+    shutil.copytree(server.dir / "appendonlydir", dest / "appendonlydir")
+    for f in (dest / "appendonlydir").iterdir():
+        with open(f, "rb") as fh:
+            os.fsync(fh.fileno())
+    return dest
+
+
+def _rewrite(server, preamble):
+    servers.call(server, "CONFIG", "SET", "aof-use-rdb-preamble", preamble)
+    servers.bgrewrite(server)
+
+
+def describe(path):
+    files = sorted((path / "appendonlydir").iterdir())
+    return ", ".join("%s %.1f MiB" % (f.name.split(".", 2)[-1], f.stat().st_size / 2**20)
+                     for f in files if not f.name.endswith("manifest"))
+
+
+def stage(dataset, datadir, writable):
+    """Puts the dataset's AOF files into datadir/appendonlydir (replacing what is there).
+
+    Files are hard links to the dataset, so every run of both builds reads the very same
+    bytes from the page cache. writable: copy the manifest and the INCR files instead,
+    for a server that starts on the dataset (it opens the last INCR file for appending)."""
+    src = dataset["path"] / "appendonlydir"
+    dest = Path(datadir) / "appendonlydir"
+    shutil.rmtree(dest, ignore_errors=True)
+    dest.mkdir(parents=True)
+    for f in src.iterdir():
+        if writable and ".base." not in f.name:
+            shutil.copy2(f, dest / f.name)
+        else:
+            os.link(f, dest / f.name)
+
+
+def fingerprint(datasets):
+    """(name, size, mtime) of every dataset file: main.py checks it is unchanged after each
+    task, so a server writing into a linked file could not go unnoticed."""
+    return sorted((f.name, f.stat().st_size, f.stat().st_mtime_ns)
+                  for d in datasets.values() for f in (d["path"] / "appendonlydir").iterdir())
+
+
+@contextmanager
+def _generator(stock, workdir):
+    """A stock server writing an AOF (fsync policy no) to generate a dataset from; killed and
+    deleted afterwards (the dataset is a copy of its files)."""
+    server = servers.start(stock, workdir, {**GEN_CONFIG, "hz": 100})
+    try:
+        yield server
+    finally:
+        servers.stop(server)
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def generate(stock, workdir, sizes, names):
+    """Builds the datasets listed in names with the stock build under workdir.
+    sizes: dict with mixed_keys, incr_base_keys, incr_cmds, large_keys.
+    Returns {name: {"name", "path": Path, "keys": int, "files": str}}."""
+    workdir = Path(workdir)
+    out = {}
+    if {"resp", "rdb-base"} & set(names):
+        with _generator(stock, workdir / "gen-mixed") as s:
+            _pipe(s, mixed_commands(sizes["mixed_keys"]))
+            keys = servers.call(s, "DBSIZE")
+            _rewrite(s, "no")
+            out["resp"] = _snapshot(s, workdir / "resp"), keys
+            _rewrite(s, "yes")
+            out["rdb-base"] = _snapshot(s, workdir / "rdb-base"), keys
+    if "rdb-incr" in names:
+        with _generator(stock, workdir / "gen-incr") as s:
+            _pipe(s, mixed_commands(sizes["incr_base_keys"]))
+            _rewrite(s, "yes")
+            _pipe(s, incr_commands(sizes["incr_base_keys"], sizes["incr_cmds"]))
+            out["rdb-incr"] = _snapshot(s, workdir / "rdb-incr"), servers.call(s, "DBSIZE")
+    if "large" in names:
+        with _generator(stock, workdir / "gen-large") as s:
+            _pipe(s, large_commands(sizes["large_keys"]))
+            out["large"] = _snapshot(s, workdir / "large"), servers.call(s, "DBSIZE")
+    return {name: {"name": name, "path": p, "keys": k, "files": describe(p)}
+            for name, (p, k) in out.items() if name in names}

@@ -1,0 +1,617 @@
+"""From raw rows to figures (per-pair ratios, median, min-max), goals, report.md, summary.csv,
+ratios.png, and the 'Latest result' block of bench/README.md.
+
+A figure is one (workload, case, metric). For each pair, ratio = patched against stock:
+  speed figures (throughput):         patched_rps / stock_rps
+  time figures (seconds, latency):    stock_time / patched_time   (i.e. a ratio of speeds)
+  size figures (memory, COW):         patched_bytes / stock_bytes
+so a speed ratio above 1 is faster and a size ratio below 1 is smaller.
+"""
+
+import csv
+import re
+import statistics
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+KIND = {"rps": "speed", "p50_ms": "time", "p99_ms": "time", "load_s": "time",
+        "rewrite_s": "time", "used_memory": "size", "rss": "size", "rss_empty": "size",
+        "cow_bytes": "size", "child_peak_private_dirty": "size", "child_peak_rss": "size"}
+UNIT = {"rps": "ops/s", "p50_ms": "ms", "p99_ms": "ms", "load_s": "s", "rewrite_s": "s",
+        "used_memory": "B", "rss": "B", "rss_empty": "B", "cow_bytes": "B",
+        "child_peak_private_dirty": "B", "child_peak_rss": "B"}
+POLICIES = ["off", "no", "everysec", "always"]
+COMMAND_ORDER = ["SET", "INCR", "LPUSH", "HSET", "MSET"]
+README_BEGIN = "<!-- latest-result:begin (written by bench/main.py after a full run) -->"
+README_END = "<!-- latest-result:end -->"
+SIZES_NOTE = {
+    "full": "The issue fixes 2 M keys and 64 KiB; the size of the INCR dataset and the number "
+            "of large values are this harness's choice, so that each load takes seconds.",
+    "quick": "Quick mode: smaller datasets and a subset of the writes (SET only), a sanity "
+             "check whose figures do not compare with a full run's.",
+}
+
+
+def _median(values):
+    return statistics.median(values) if values else None
+
+
+@dataclass
+class Figure:
+    """A series of per-pair values; for A/B figures, ratios patched/stock."""
+    workload: str
+    case: str
+    metric: str
+    stock: list = field(default_factory=list)
+    patched: list = field(default_factory=list)
+    ratios: list = field(default_factory=list)
+
+    @property
+    def kind(self):
+        return KIND.get(self.metric, "ratio")
+
+    @property
+    def median(self):
+        return _median(self.ratios)
+
+    @property
+    def spread(self):
+        return (min(self.ratios), max(self.ratios)) if self.ratios else (None, None)
+
+    @property
+    def label(self):
+        return "%s %s" % (self.case, self.metric)
+
+
+def ratio(kind, stock, patched):
+    num, den = (stock, patched) if kind == "time" else (patched, stock)
+    return num / den if den else None
+
+
+def figures(rows):
+    """{(workload, case, metric): Figure}, pairs matched by pair index."""
+    by = defaultdict(lambda: defaultdict(dict))
+    for r in rows:
+        if r["metric"] in KIND:
+            key = (r["workload"], r["case"], r["metric"])
+            by[key][int(r["pair"])][r["build"]] = float(r["value"])
+    out = {}
+    for key, pairs in by.items():
+        f = Figure(*key)
+        for _, v in sorted(pairs.items()):
+            f.stock += [v["stock"]] if "stock" in v else []
+            f.patched += [v["patched"]] if "patched" in v else []
+            if "stock" in v and "patched" in v:
+                r = ratio(f.kind, v["stock"], v["patched"])
+                if r is not None:
+                    f.ratios.append(r)
+        out[key] = f
+    return out
+
+
+def write_case(case):
+    """'SET 32B P16 everysec' -> ('SET', '32B', 'P16', 'everysec')"""
+    return tuple(case.split())
+
+
+def _case_order(key):
+    """(cmd, size, pipeline, ...) -> 32B before 1024B, pipelined first, then command order."""
+    cmd, size, pipe = key[:3]
+    rank = COMMAND_ORDER.index(cmd) if cmd in COMMAND_ORDER else len(COMMAND_ORDER)
+    return (int(size[:-1]), -int(pipe[1:]), rank)
+
+
+def aof_cost(rows):
+    """The cost of AOF on each build: {(cmd size pipeline, policy): {build: Figure}} whose
+    per-pair values are rps with AOF under the policy / rps of the same binary with
+    appendonly no, in the same pair."""
+    rps = defaultdict(dict)
+    for r in rows:
+        if r["workload"] == "write" and r["metric"] == "rps":
+            rps[(int(r["pair"]), r["build"])][r["case"]] = float(r["value"])
+    cost = defaultdict(dict)
+    for (pair, build), cases in sorted(rps.items()):
+        for case, value in cases.items():
+            cmd, size, pipe, policy = write_case(case)
+            base = "%s %s %s" % (cmd, size, pipe)
+            off = cases.get(base + " off")
+            if policy != "off" and off:
+                f = cost[(base, policy)].setdefault(
+                    build, Figure("aof-cost", "%s %s" % (base, policy), "%s rps/off" % build))
+                f.ratios.append(value / off)
+    return cost
+
+
+# ---------------------------------------------------------------------------------------
+# Goals: computed from the medians of this run, never written down
+
+@dataclass
+class Goal:
+    title: str
+    select: object  # (figs, rows) -> [Figure]
+    op: str  # ">=" or "<="
+    threshold: float
+    ambition: bool = False  # reported, but not a requirement
+
+    def met(self, value):
+        return value >= self.threshold if self.op == ">=" else value <= self.threshold
+
+    def gap(self, value):
+        """How far value is from the threshold, as text ('' when met)."""
+        if self.met(value):
+            return ""
+        diff = abs(value - self.threshold)
+        return "%s by %.3f, %+.1f %%" % ("short" if self.op == ">=" else "over", diff,
+                                        100 * (value / self.threshold - 1))
+
+
+def _select(figs, pred):
+    return [f for f in figs.values() if pred(f) and f.median is not None]
+
+
+def _is_aof_write(f, pipeline=None, policy=None):
+    if f.workload != "write" or f.metric != "rps":
+        return False
+    _, _, pipe, pol = write_case(f.case)
+    return (pol != "off" and (pipeline is None or pipe == pipeline)
+            and (policy is None or pol == policy))
+
+
+def _loads(figs, _rows):
+    return _select(figs, lambda f: f.workload == "load" and f.metric == "load_s")
+
+
+def _patched_cost_everysec_p16(_figs, rows):
+    return [per["patched"] for (case, policy), per in sorted(aof_cost(rows).items())
+            if policy == "everysec" and case.endswith(" P16") and "patched" in per]
+
+
+GOALS = [
+    Goal("AOF load ≥ 1.5× stock (each dataset)", _loads, ">=", 1.5),
+    Goal("AOF load 2× stock (ambition)", _loads, ">=", 2.0, ambition=True),
+    Goal("Command-form rewrite ≥ 1.5× stock",
+         lambda figs, _: _select(figs, lambda f: f.workload == "rewrite"
+                                 and f.case.endswith("preamble no") and f.metric == "rewrite_s"),
+         ">=", 1.5),
+    Goal("Pipelined write throughput under everysec ≥ 1.15× stock",
+         lambda figs, _: _select(figs, lambda f: _is_aof_write(f, "P16", "everysec")),
+         ">=", 1.15),
+    Goal("Cost of AOF on patched, pipelined everysec ≤ 5 % (rps ≥ 0.95× its appendonly no)",
+         _patched_cost_everysec_p16, ">=", 0.95),
+    Goal("Write throughput never below 1.0× stock, any appendfsync policy",
+         lambda figs, _: _select(figs, _is_aof_write), ">=", 1.0),
+    Goal("Memory after loading ≤ stock + 1 % (used_memory and RSS)",
+         lambda figs, _: _select(figs, lambda f: f.workload == "load"
+                                 and f.metric in ("used_memory", "rss")), "<=", 1.01),
+]
+
+
+def evaluate(goal, figs, rows):
+    chosen = goal.select(figs, rows)
+    if not chosen:
+        return {"mark": "not measured", "figures": 0, "met": 0, "worst": None, "in_spread": 0,
+                "missed": []}
+    worst = (min if goal.op == ">=" else max)(chosen, key=lambda f: f.median)
+    missed = [f for f in chosen if not goal.met(f.median)]
+    in_spread = sum(f.spread[0] <= goal.threshold <= f.spread[1] for f in chosen)
+    if goal.ambition:
+        mark = "reached" if not missed else "not reached"
+    else:
+        mark = "PASS" if not missed else "MISS"
+    return {"mark": mark, "figures": len(chosen), "met": len(chosen) - len(missed),
+            "worst": worst, "in_spread": in_spread, "missed": missed}
+
+
+# ---------------------------------------------------------------------------------------
+# Formatting
+
+def fmt_value(metric, v):
+    if v is None:
+        return "n/a"
+    unit = UNIT[metric]
+    if unit == "B":
+        return "%.1f MiB" % (v / 2**20)
+    if unit == "ops/s":
+        return "%.1fk" % (v / 1000)
+    if unit == "s":
+        return "%.3f s" % v
+    return "%.3f ms" % v
+
+
+def fmt_ratio(f):
+    if f is None or f.median is None:
+        return "n/a"
+    lo, hi = f.spread
+    return "%.3f (%.3f–%.3f)" % (f.median, lo, hi)
+
+
+def _table(header, rows):
+    out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    out += ["| " + " | ".join(str(c) for c in r) + " |" for r in rows]
+    return "\n".join(out)
+
+
+def _both(f, metric):
+    """'stock median / patched median' of a figure's raw values."""
+    return "%s / %s" % (fmt_value(metric, _median(f.stock)), fmt_value(metric, _median(f.patched)))
+
+
+def _section_goals(figs, rows):
+    table, misses = [], []
+    for g in GOALS:
+        e = evaluate(g, figs, rows)
+        worst = e["worst"]
+        table.append([g.title, "**%s**" % e["mark"], "%d/%d" % (e["met"], e["figures"]),
+                      "%.3f (%s)" % (worst.median, worst.label) if worst else "n/a",
+                      "%s %.2f" % ("≥" if g.op == ">=" else "≤", g.threshold),
+                      g.gap(worst.median) if worst else "", "%d" % e["in_spread"]])
+        if e["missed"]:
+            misses.append("- **%s** — %s: %s" % (g.title, e["mark"], "; ".join(
+                "%s %.3f — %s" % (f.label, f.median, g.gap(f.median))
+                for f in sorted(e["missed"], key=lambda f: f.median, reverse=g.op == "<="))))
+    out = ["## Goals", "",
+           "Marks are computed from this run's medians: PASS when every figure the goal covers "
+           "meets it, MISS otherwise; the gap is that of the worst figure. 'within spread' "
+           "counts figures whose min–max range straddles the threshold, i.e. where the mark "
+           "could flip with noise. Speed goals compare ratios patched/stock (the cost-of-AOF "
+           "goal: patched with AOF / patched with `appendonly no`); the memory goal compares "
+           "size ratios.", "",
+           _table(["goal", "mark", "figures meeting", "worst median", "threshold", "gap",
+                   "within spread"], table)]
+    if misses:
+        out += ["", "Every figure that misses a goal, and by how much:", ""] + misses
+    return out
+
+
+def _section_writes(figs):
+    writes = [f for f in figs.values() if f.workload == "write"]
+    keys = sorted({write_case(f.case)[:3] for f in writes}, key=_case_order)
+    policies = [p for p in POLICIES if any(write_case(f.case)[3] == p for f in writes)]
+    if not keys:
+        return []
+    rows = [[" ".join(k)] + [fmt_ratio(figs.get(("write", " ".join(k + (p,)), "rps")))
+                             for p in policies] for k in keys]
+    header = ["command, value, pipeline"] + [
+        ("appendonly no" if p == "off" else "appendfsync " + p) for p in policies]
+    lat = []
+    for k in keys:
+        case = " ".join(k + ("always",))
+        p50, p99 = figs.get(("write", case, "p50_ms")), figs.get(("write", case, "p99_ms"))
+        if p50 and p99:
+            lat.append([" ".join(k), _both(p50, "p50_ms"), _both(p99, "p99_ms"),
+                        fmt_ratio(p50), fmt_ratio(p99)])
+    out = ["", "## Write throughput",
+           "", "`redis-benchmark -c 50 -r 100000 --seed 4242 -P <pipeline> -d <value>`, one "
+           "run per command on a fresh, empty server per (value, pipeline, policy). MSET sets "
+           "10 keys per request. INCR sends no value, so it runs at 32 B only. Speed ratio "
+           "patched/stock of requests per second, median (min–max) over pairs.",
+           "", _table(header, rows)]
+    if lat:
+        out += ["", "### Latency under appendfsync always",
+                "", "Latency as redis-benchmark reports it (medians over pairs, stock / "
+                "patched); ratio = stock latency / patched latency (above 1 = patched answers "
+                "sooner).", "",
+                _table(["case", "p50 stock / patched", "p99 stock / patched", "p50 ratio",
+                        "p99 ratio"], lat)]
+    return out
+
+
+def _section_cost(rows):
+    cost = aof_cost(rows)
+    if not cost:
+        return []
+    cases = sorted({c for c, _ in cost}, key=lambda c: _case_order(c.split()))
+    policies = [p for p in POLICIES[1:] if any(p == q for _, q in cost)]
+
+    def cell(case, p):
+        per = cost.get((case, p), {})
+        return " / ".join("%+.1f %%" % (100 * (per[b].median - 1)) if b in per else "n/a"
+                          for b in ("stock", "patched"))
+    return ["", "## Cost of AOF itself",
+            "", "Per build: throughput with AOF under the policy against throughput of the "
+            "same binary with `appendonly no`, both measured in the same pair; median over "
+            "pairs of (rps with AOF / rps without − 1), shown as stock / patched. −20 % means "
+            "AOF costs that build a fifth of its throughput.", "",
+            _table(["case"] + ["appendfsync " + p for p in policies],
+                   [[c] + [cell(c, p) for p in policies] for c in cases])]
+
+
+def _section_load(figs, meta):
+    names = [n for n in ("resp", "rdb-incr", "large") if ("load", n, "load_s") in figs]
+    if not names:
+        return []
+    ds = meta.get("datasets", {})
+    rows, mem = [], []
+    for n in names:
+        g = lambda m: figs[("load", n, m)]
+        d = ds.get(n, {})
+        rows.append([n, "%s keys; %s" % (d.get("keys", "?"), d.get("files", "?")),
+                     _both(g("load_s"), "load_s"), fmt_ratio(g("load_s"))])
+        mem.append([n, _both(g("used_memory"), "used_memory"), _both(g("rss"), "rss"),
+                    fmt_ratio(g("used_memory")), fmt_ratio(g("rss")),
+                    _both(g("rss_empty"), "rss_empty")])
+    return ["", "## AOF load",
+            "", "`DEBUG LOADAOF`, timed by the client from sending it to the reply: each build "
+            "starts empty with `appendonly yes`, the dataset's files (hard links to one set of "
+            "files, generated once by stock and fsynced) replace its `appendonlydir`, and "
+            "DEBUG LOADAOF reads the manifest and loads them into the empty keyspace. The files "
+            "are in the page cache, so this measures parsing and applying, not the disk.", "",
+            _table(["dataset", "files", "load time stock / patched", "load speed ratio"], rows),
+            "", "## Memory after loading", "",
+            "Right after DEBUG LOADAOF: `used_memory` from INFO (the allocator's count, exact "
+            "at the call) and the server's RSS read from `/proc/<pid>/status` (INFO's "
+            "`used_memory_rss` is sampled every 100 ms, possibly before a short load ended); "
+            "size ratio patched/stock (below 1 = smaller). RSS before loading is the same "
+            "server, empty, just before: the part of RSS that does not depend on the data.", "",
+            _table(["dataset", "used_memory stock / patched", "RSS stock / patched",
+                    "used_memory ratio", "RSS ratio", "RSS before loading"], mem)]
+
+
+def _section_rewrite(figs, meta):
+    cases = sorted({f.case for f in figs.values() if f.workload == "rewrite"})
+    if not cases:
+        return []
+    rows = []
+    for c in cases:
+        g = lambda m: figs.get(("rewrite", c, m))
+        rows.append([c, _both(g("rewrite_s"), "rewrite_s"), fmt_ratio(g("rewrite_s"))]
+                    + [_both(g(m), m) + " → " + fmt_ratio(g(m)) if g(m) else "n/a"
+                       for m in ("cow_bytes", "child_peak_private_dirty", "child_peak_rss")])
+    keys = meta.get("datasets", {}).get("rdb-base", {}).get("keys", "?")
+    return ["", "## BGREWRITEAOF",
+            "", "Each build starts on a copy of the `rdb-base` dataset (%s keys of mixed types), "
+            "then runs BGREWRITEAOF with the RDB preamble, then in command form "
+            "(`aof-use-rdb-preamble no`). Wall time from sending BGREWRITEAOF until INFO shows "
+            "no rewrite in progress (polled every 10 ms, server hz 100 so the parent reaps the "
+            "child within 10 ms). COW is INFO `aof_last_cow_size` (what the child reports); "
+            "child peak private dirty is sampled from `/proc/<child>/smaps_rollup` every 50 ms "
+            "(a lower bound of the true peak); child peak RSS is the child's VmHWM, which "
+            "includes the pages it shares with the parent. Cells: stock / patched, then the "
+            "speed or size ratio." % keys, "",
+            _table(["case", "time", "speed ratio", "COW (INFO)", "child peak private dirty",
+                    "child peak RSS (VmHWM)"], rows)]
+
+
+def _checks(rows, metric):
+    """{case: {build: [values]}} of a check metric."""
+    out = defaultdict(lambda: defaultdict(list))
+    for r in rows:
+        if r["workload"] == "check" and r["metric"] == metric:
+            out[r["case"]][r["build"]].append(r["value"])
+    return out
+
+
+def _section_checks(rows, figs):
+    out = ["", "## Sanity checks", ""]
+    for case, d in sorted(_checks(rows, "digest").items()):
+        same = d.get("stock") == d.get("patched")
+        out.append("- load `%s`: DEBUG DIGEST after loading %s (%s)"
+                   % (case, "identical on both builds" if same else "**DIFFERS**",
+                      (d.get("stock") or ["?"])[0][:16]))
+    loaded = {case: d.get("stock", [None])[0] for case, d in _checks(rows, "digest").items()}
+    for case, d in sorted(_checks(rows, "reload_digest").items()):
+        got = {v for b in d.values() for v in b}
+        same_data = loaded.get("resp") in got  # resp holds the same keys as rdb-base
+        out.append("- rewrite `%s`: the AOF it wrote, reloaded with DEBUG LOADAOF, has %s%s"
+                   % (case, "the same DEBUG DIGEST on %s" % " and ".join(sorted(d))
+                      if len(got) == 1 else "**different DEBUG DIGESTs on the two builds**",
+                      "" if "resp" not in loaded else
+                      ", equal to the `resp` load's" if len(got) == 1 and same_data else
+                      ", **not the `resp` load's**"))
+    for case, d in sorted(_checks(rows, "base_bytes").items()):
+        sizes = {b: sorted(set(int(x) for x in v)) for b, v in d.items()}
+        if len({tuple(v) for v in sizes.values()}) == 1 and len(sizes["stock"]) == 1:
+            text = "%s bytes on both builds, every pair" % format(sizes["stock"][0], ",")
+        else:
+            text = "**differs**: " + "; ".join("%s %s bytes" % (b, ", ".join(map(str, v)))
+                                               for b, v in sorted(sizes.items()))
+        out.append("- rewrite `%s`: BASE file written: %s" % (case, text))
+    aof = _checks(rows, "aof_bytes")
+    if aof:
+        differ = [c for c, d in aof.items()
+                  if set(map(str, d.get("stock", []))) != set(map(str, d.get("patched", [])))]
+        out.append("- AOF bytes written per redis-benchmark run (the same commands, so the same "
+                   "bytes): identical on both builds in %d of %d cases%s"
+                   % (len(aof) - len(differ), len(aof),
+                      "; **differ**: " + ", ".join(sorted(differ)) if differ else ""))
+    off = [f.median for f in figs.values() if f.workload == "write" and f.metric == "rps"
+           and f.case.endswith(" off") and f.median]
+    if off:
+        out.append("- `appendonly no` throughput (no AOF code runs, so both builds should be "
+                   "equal): speed ratios from %.3f to %.3f — the noise floor of this run."
+                   % (min(off), max(off)))
+    spreads = [f.spread[1] - f.spread[0] for f in figs.values() if len(f.ratios) > 1]
+    if spreads:
+        out.append("- min–max spread of the ratios: median %.3f, largest %.3f."
+                   % (statistics.median(spreads), max(spreads)))
+    return out
+
+
+def _header(meta, run_dir):
+    m = meta["machine"]
+    ported = meta.get("ported")
+    pin = meta.get("pinning")
+    sizes = meta.get("sizes", {})
+    out = ["# Benchmark: patched (Rust AOF) vs stock Redis 8.0.2 — %s" % meta["stamp"], ""]
+    if meta.get("aa"):
+        out += ["> **A/A calibration run:** the side labelled *patched* is a copy of the "
+                "stock binary, so every ratio should be 1.0; the spread and the distance "
+                "from 1.0 are the noise of this machine and harness, not a result.", ""]
+    if meta.get("debug"):
+        out += ["> **Debug run** (%s): a check of the harness, not a result."
+                % ", ".join(x for x in [
+                    "only `%s`" % meta["only"] if meta.get("only") else "",
+                    "scale %g" % meta["scale"] if meta.get("scale", 1.0) != 1.0 else "",
+                    "%d pairs" % meta["pairs"] if meta["pairs"] < 5 else ""] if x), ""]
+    out += [
+        "**How to read:** every figure is measured on both builds in the same pair, back to "
+        "back, and reported as a ratio patched/stock. **Speed ratio** (throughput, times, "
+        "latencies) = patched_rps / stock_rps = stock_time / patched_time: above 1 means "
+        "patched is faster. **Size ratio** (memory) = patched_bytes / stock_bytes: below 1 "
+        "means patched is smaller. Each cell is the median over %d pairs with the min–max "
+        "of the per-pair ratios in parentheses; raw numbers are in `%s/raw.csv`."
+        % (meta["pairs"], run_dir), "",
+        "- mode: **%s**, %d pairs (A B in each pair; the order alternates: stock first in "
+        "even pairs, patched first in odd), took %.0f s"
+        % (meta["mode"], meta["pairs"], meta.get("duration_s", 0)),
+        "- datasets: %s mixed keys (RESP-only AOF, and RDB base for the rewrite); RDB base of "
+        "%s keys + INCR of %s writes; %s values of 64 KiB. %s Load figures come from "
+        "`DEBUG LOADAOF`, never a restart (the rewrite workload's start-up load is not timed)."
+        % (tuple(format(sizes.get(k, 0), ",") for k in
+                 ("mixed_keys", "incr_base_keys", "incr_cmds", "large_keys"))
+           + (SIZES_NOTE[meta["mode"]],)),
+        "- source: commit `%s`%s; Rust library defines %s of upstream aof.c's functions"
+        % (m["git_commit"], " (with uncommitted changes)" if m["git_dirty"] else "",
+           "%d/%d" % tuple(ported) if ported else "an unknown number"),
+        "- binaries: stock `%s…`, patched `%s…` (sha256 of redis-server)"
+        % (meta["sha256"]["stock"], meta["sha256"]["patched"])]
+    for name, v in sorted(meta.get("version", {}).items()):
+        out.append("- `redis-server --version`, %s: `%s`" % (name, v))
+    out += [
+        "- machine: %s" % machine_line(meta),
+        "- load average at start %s, at end %s" % (meta["loadavg_start"],
+                                                  meta.get("loadavg_end", "?")),
+        "- pinning: %s" % ("server (and its fork children) on CPU %d, clients on CPU %d"
+                           % (pin["server"], pin["client"]) if pin else "none"),
+        ""]
+    return out
+
+
+def machine_line(meta):
+    m = meta["machine"]
+    return ("%s CPUs (%s), %s, %s GiB RAM; data on %s (%s), %s GiB free of %s GiB"
+            % (m["nproc"], m["cpu_model"], m["kernel"], m["mem_total_gib"],
+               m.get("disk_device", "?"), m.get("disk_fs", "?"), m["disk_free_gib"],
+               m["disk_total_gib"]))
+
+
+def render(rows, meta, image, run_dir):
+    figs = figures(rows)
+    body = _section_goals(figs, rows) + ["", "![ratios](%s)" % image]
+    body += _section_writes(figs) + _section_cost(rows) + _section_load(figs, meta)
+    body += _section_rewrite(figs, meta) + _section_checks(rows, figs)
+    every = [[f.workload, f.case, f.metric, fmt_value(f.metric, _median(f.stock)),
+              fmt_value(f.metric, _median(f.patched)), fmt_ratio(f), len(f.ratios)]
+             for f in sorted(figs.values(), key=lambda f: (f.workload, f.case, f.metric))]
+    body += ["", "<details><summary>Every figure</summary>", "",
+             _table(["workload", "case", "metric", "stock median", "patched median",
+                     "ratio (min–max)", "pairs"], every), "", "</details>", ""]
+    return "\n".join(_header(meta, run_dir) + body)
+
+
+def readme_block(text, rows, meta, run_dir):
+    """bench/README.md's text with its 'Latest result' block replaced by this run's: where
+    the report is, when and on which machine it ran, and the goal marks."""
+    figs = figures(rows)
+    marks = ["- %s: **%s**" % (g.title, evaluate(g, figs, rows)["mark"]) for g in GOALS]
+    block = "\n".join([
+        README_BEGIN,
+        "[`results/latest.md`](results/latest.md) (chart: [`results/latest.png`]"
+        "(results/latest.png); raw numbers: [`results/%s/`](results/%s/)) is the last full "
+        "run: %s, %d pairs, %.0f minutes, commit `%s`, on %s."
+        % (run_dir, run_dir, meta["stamp"], meta["pairs"], meta.get("duration_s", 0) / 60,
+           meta["machine"]["git_commit"], machine_line(meta)),
+        "", "Goals in that run (medians; the report gives the gaps):", ""]
+        + marks + [README_END])
+    pattern = re.compile(re.escape(README_BEGIN) + ".*?" + re.escape(README_END), re.S)
+    if pattern.search(text):
+        return pattern.sub(lambda _: block, text)
+    return text.rstrip("\n") + "\n\n## Latest result\n\n" + block + "\n"
+
+
+def write_summary(path, figs):
+    with open(path, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["workload", "case", "metric", "kind", "unit", "stock_median",
+                    "patched_median", "ratio_median", "ratio_min", "ratio_max", "pairs"])
+        for x in sorted(figs.values(), key=lambda f: (f.workload, f.case, f.metric)):
+            lo, hi = x.spread
+            w.writerow([x.workload, x.case, x.metric, x.kind, UNIT[x.metric], _median(x.stock),
+                        _median(x.patched), x.median, lo, hi, len(x.ratios)])
+
+
+# ---------------------------------------------------------------------------------------
+# Chart: one PNG, a panel per kind of figure, median with min-max bars
+
+POLICY_COLORS = {"off": "grey", "no": "tab:blue", "everysec": "tab:green", "always": "tab:red"}
+
+
+def _write_panel(ax, figs):
+    """One row per (command, value, pipeline), a marker per policy, offset vertically."""
+    writes = [f for f in figs.values() if f.workload == "write" and f.metric == "rps"
+              and f.median is not None]
+    keys = sorted({write_case(f.case)[:3] for f in writes}, key=_case_order)
+    offset = {p: (i - 1.5) * 0.18 for i, p in enumerate(POLICIES)}
+    for f in writes:
+        k, policy = write_case(f.case)[:3], write_case(f.case)[3]
+        lo, hi = f.spread
+        ax.errorbar(f.median, keys.index(k) + offset[policy],
+                    xerr=[[f.median - lo], [hi - f.median]], fmt="o",
+                    color=POLICY_COLORS[policy], ms=3, capsize=1.5, lw=0.8)
+    ax.set_yticks(range(len(keys)))
+    ax.set_yticklabels([" ".join(k) for k in keys], fontsize=7)
+    from matplotlib.lines import Line2D
+    used = {write_case(f.case)[3] for f in writes}
+    ax.legend(handles=[Line2D([], [], marker="o", ls="", color=c,
+                              label="appendonly no" if p == "off" else "appendfsync " + p)
+                       for p, c in POLICY_COLORS.items() if p in used],
+              fontsize=7, loc="best")
+    return len(keys)
+
+
+def _figure_panel(ax, rows):
+    for y, f in enumerate(rows):
+        lo, hi = f.spread
+        ax.errorbar(f.median, y, xerr=[[f.median - lo], [hi - f.median]], fmt="o",
+                    color="tab:purple", ms=4, capsize=2, lw=1)
+    ax.set_yticks(range(len(rows)))
+    ax.set_yticklabels([f.label for f in rows], fontsize=7)
+
+
+def chart(path, figs):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    def pick(sel):
+        return [f for f in sorted(figs.values(), key=lambda f: (f.workload, f.case, f.metric))
+                if sel(f) and f.median is not None]
+    nwrite = len({write_case(f.case)[:3] for f in figs.values() if f.workload == "write"})
+    speeds = pick(lambda f: f.workload in ("load", "rewrite") and f.kind == "time")
+    sizes = pick(lambda f: f.workload in ("load", "rewrite") and f.kind == "size"
+                 and f.metric != "rss_empty")  # the empty server's RSS is in the table only
+    panels = [p for p in [
+        ("Write throughput — speed ratio patched/stock", nwrite, None, [1.0, 1.15]),
+        ("AOF load and rewrite — speed ratio", len(speeds), speeds, [1.0, 1.5, 2.0]),
+        ("Memory — size ratio (below 1 = smaller)", len(sizes), sizes, [1.0, 1.01])] if p[1]]
+    if not panels:
+        return
+    heights = [max(n, 2) * 0.28 + 0.8 for _, n, _, _ in panels]
+    fig, axes = plt.subplots(len(panels), 1, figsize=(9, sum(heights) + 0.6),
+                             gridspec_kw={"height_ratios": heights}, squeeze=False)
+    for ax, (title, _, rows, lines) in zip(axes[:, 0], panels):
+        if rows is None:
+            _write_panel(ax, figs)
+        else:
+            _figure_panel(ax, rows)
+        ax.invert_yaxis()
+        for x in lines:
+            ax.axvline(x, color="black" if x == 1.0 else "tab:orange", lw=0.8,
+                       ls="-" if x == 1.0 else "--")
+        ax.set_title(title, fontsize=9)
+        ax.tick_params(axis="x", labelsize=7)
+        ax.grid(axis="x", alpha=0.3)
+    axes[-1, 0].set_xlabel("patched vs stock: median, bars = min–max over pairs; "
+                           "dashed = goal thresholds", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def write(out, rows, meta):
+    out = Path(out)
+    figs = figures(rows)
+    write_summary(out / "summary.csv", figs)
+    chart(out / "ratios.png", figs)
+    (out / "report.md").write_text(render(rows, meta, image="ratios.png", run_dir="."))

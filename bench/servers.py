@@ -1,0 +1,326 @@
+"""Start, talk to and stop redis-server processes, and run client tools, for the benchmark.
+
+Every process started here is registered and killed by stop_all() (main.py calls it in a
+finally block and on SIGTERM); each also gets PR_SET_PDEATHSIG, so it dies with the harness
+even if the harness itself is killed with SIGKILL.
+"""
+
+import ctypes
+import os
+import random
+import re
+import signal
+import socket
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+PORTS = range(30000, 31000)  # never the runtest default ports (21000-29999)
+_libc = ctypes.CDLL(None, use_errno=True)
+_PR_SET_PDEATHSIG = 1
+_live = []  # servers started and not yet stopped
+CPUS = {"server": None, "client": None}  # sets of CPU ids, or None for no pinning
+
+
+class RedisError(Exception):
+    pass
+
+
+@dataclass
+class Build:
+    name: str  # "stock" or "patched"
+    bindir: Path
+
+    def tool(self, name):
+        return str(self.bindir / name)
+
+
+def version(build):
+    """The first line of `redis-server --version` (version, allocator, bits, build id)."""
+    out = subprocess.run([build.tool("redis-server"), "--version"], capture_output=True,
+                         text=True, timeout=30)
+    return out.stdout.strip()
+
+
+@dataclass
+class Server:
+    build: Build
+    proc: subprocess.Popen
+    port: int
+    dir: Path
+    log: Path
+    started: float
+    conn: object = field(default=None, repr=False)
+
+
+def set_pinning(server_cpus, client_cpus):
+    CPUS["server"] = server_cpus
+    CPUS["client"] = client_cpus
+
+
+def _preexec(role):
+    cpus = CPUS[role]
+
+    def setup():
+        _libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+        if cpus:
+            os.sched_setaffinity(0, cpus)
+    return setup
+
+
+def free_port():
+    """A port in 30000-30999 nobody listens on (Redis itself binds with SO_REUSEADDR)."""
+    start = random.randrange(len(PORTS))
+    for i in range(len(PORTS)):
+        port = PORTS[(start + i) % len(PORTS)]
+        with socket.socket() as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                s.bind(("127.0.0.1", port))
+                return port
+            except OSError:
+                continue
+    raise RuntimeError("no free port in 30000-30999")
+
+
+# ---------------------------------------------------------------------------------------
+# A minimal RESP client: one connection per server, requests and replies in turn.
+
+def encode(*args):
+    out = [b"*%d\r\n" % len(args)]
+    for a in args:
+        if not isinstance(a, bytes):
+            a = str(a).encode()
+        out.append(b"$%d\r\n%s\r\n" % (len(a), a))
+    return b"".join(out)
+
+
+def _read_reply(f):
+    line = f.readline()
+    if not line:
+        raise ConnectionError("connection closed by server")
+    kind, rest = line[:1], line[1:-2]
+    if kind == b"+":
+        return rest.decode()
+    if kind == b"-":
+        raise RedisError(rest.decode())
+    if kind == b":":
+        return int(rest)
+    if kind == b"$":
+        n = int(rest)
+        return None if n < 0 else f.read(n + 2)[:-2].decode(errors="replace")
+    if kind == b"*":
+        n = int(rest)
+        return None if n < 0 else [_read_reply(f) for _ in range(n)]
+    raise RedisError("unexpected reply %r" % line)
+
+
+def _connect(port, timeout=5):
+    s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return s, s.makefile("rb")
+
+
+def call(server, *args, timeout=600):
+    if server.conn is None:
+        server.conn = _connect(server.port)
+    sock, f = server.conn
+    sock.settimeout(timeout)
+    sock.sendall(encode(*args))
+    return _read_reply(f)
+
+
+def info(server, section):
+    fields = {}
+    for line in call(server, "INFO", section).splitlines():
+        if ":" in line and not line.startswith("#"):
+            k, v = line.split(":", 1)
+            fields[k] = v
+    return fields
+
+
+# ---------------------------------------------------------------------------------------
+# Servers
+
+def start(build, workdir, config, wait_timeout=900):
+    """Starts build's redis-server on loopback with data in workdir/data, waits for PONG.
+
+    config: dict of extra directives (name -> value). Every server has RDB snapshots
+    and automatic AOF rewrites off, so no unplanned fork lands in a measurement."""
+    datadir = Path(workdir) / "data"
+    datadir.mkdir(parents=True, exist_ok=True)
+    log = Path(workdir) / "server.log"
+    port = free_port()
+    base = {"port": port, "bind": "127.0.0.1", "dir": datadir, "logfile": log,
+            "save": "", "daemonize": "no", "auto-aof-rewrite-percentage": 0,
+            "enable-debug-command": "local"}
+    args = [build.tool("redis-server")]
+    for k, v in {**base, **config}.items():
+        args += ["--" + k, str(v)]
+    t0 = time.monotonic()
+    proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, preexec_fn=_preexec("server"))
+    server = Server(build, proc, port, datadir, log, t0)
+    _live.append(server)
+    _wait_ready(server, wait_timeout)
+    return server
+
+
+def _wait_ready(server, timeout):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.proc.poll() is not None:
+            raise RuntimeError("%s redis-server exited with %s during start-up; log %s:\n%s"
+                               % (server.build.name, server.proc.returncode, server.log,
+                                  log_tail(server)))
+        try:
+            if call(server, "PING", timeout=5) == "PONG":
+                return
+        except (OSError, ConnectionError):
+            server.conn = None  # not listening yet
+        except RedisError as e:
+            if not str(e).startswith("LOADING"):
+                raise
+        time.sleep(0.005)
+    raise RuntimeError("%s redis-server not ready after %ss" % (server.build.name, timeout))
+
+
+def log_tail(server, lines=15):
+    try:
+        return "\n".join(server.log.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log)"
+
+
+def log_seconds(server, pattern):
+    """The float captured by pattern in the server log (last match), e.g. load time."""
+    matches = re.findall(pattern, server.log.read_text(errors="replace"))
+    if not matches:
+        raise RuntimeError("%s: %r not in %s:\n%s" % (server.build.name, pattern, server.log,
+                                                       log_tail(server)))
+    return float(matches[-1])
+
+
+def children(pid):
+    try:
+        return [int(p) for p in Path("/proc/%d/task/%d/children" % (pid, pid)).read_text().split()]
+    except OSError:
+        return []
+
+
+def stop(server, timeout=30):
+    """Kills the server (SIGKILL) and its fork children and waits for it.
+
+    Every server's data is thrown away afterwards, so there is nothing to save: SHUTDOWN
+    would fsync the AOF (seconds of disk writes after a 1 KiB write group), and that
+    writeback would land in the next measurement. Killed first, then deleted, the dirty
+    pages of the AOF are dropped unwritten."""
+    proc = server.proc
+    if proc.poll() is None:
+        for child in children(proc.pid):
+            _kill(child, signal.SIGKILL)
+        _kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=timeout)
+    if server.conn is not None:
+        server.conn[0].close()
+        server.conn = None
+    if server in _live:
+        _live.remove(server)
+
+
+def _kill(pid, sig):
+    try:
+        os.kill(pid, sig)
+    except ProcessLookupError:
+        pass
+
+
+def stop_all():
+    for server in list(_live):
+        try:
+            stop(server)
+        except Exception as e:  # keep going: every other server must still be stopped
+            print("bench: could not stop server on port %d: %s" % (server.port, e))
+
+
+# ---------------------------------------------------------------------------------------
+# Client tools (redis-benchmark, redis-cli --pipe), pinned to the client CPUs
+
+def run_client(build, tool, args, stdin=None, timeout=1800):
+    """Runs build's tool to completion; returns stdout. stdin: a callable that writes to
+    the process's stdin (streaming, so big inputs never sit in memory)."""
+    proc = subprocess.Popen([build.tool(tool)] + [str(a) for a in args],
+                            stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            preexec_fn=_preexec("client"))
+    try:
+        if stdin:
+            stdin(proc.stdin)  # communicate() flushes and closes it
+        out, err = proc.communicate(timeout=timeout)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    if proc.returncode != 0:
+        raise RuntimeError("%s %s exited with %d:\n%s" % (build.name, tool, proc.returncode,
+                                                          err.decode(errors="replace")))
+    return out.decode(errors="replace")
+
+
+# ---------------------------------------------------------------------------------------
+# Background rewrite, timed by polling INFO at ~10 ms
+
+def _proc_kib(pid, path, key):
+    try:
+        for line in Path("/proc/%d/%s" % (pid, path)).read_text().splitlines():
+            if line.startswith(key + ":"):
+                return int(line.split()[1])
+    except (OSError, ValueError):
+        pass
+    return None
+
+
+def rss(server):
+    """The server's resident set size in bytes, read now from /proc (INFO's used_memory_rss
+    is a sample the server takes every 100 ms, possibly from before a short load)."""
+    kib = _proc_kib(server.proc.pid, "status", "VmRSS")
+    if kib is None:
+        raise RuntimeError("%s: no VmRSS for pid %d" % (server.build.name, server.proc.pid))
+    return kib * 1024
+
+
+def bgrewrite(server, poll=0.01, rollup_every=5, timeout=1800):
+    """BGREWRITEAOF and wait until the parent has finished it (hz should be raised so the
+    parent notices the child's exit promptly). Returns wall seconds, the COW size the child
+    reported (INFO aof_last_cow_size) and the child's peak private-dirty and peak RSS
+    (VmHWM) sampled from /proc (every rollup_every polls for smaps_rollup)."""
+    t0 = time.monotonic()
+    call(server, "BGREWRITEAOF")
+    kids = children(server.proc.pid)
+    child = kids[0] if kids else None
+    peak_dirty = peak_hwm = None
+    polls = 0
+    while True:
+        p = info(server, "persistence")
+        if p["aof_rewrite_in_progress"] == "0" and p["aof_rewrite_scheduled"] == "0":
+            break
+        if time.monotonic() - t0 > timeout:
+            raise RuntimeError("%s: rewrite still running after %ss" % (server.build.name, timeout))
+        if child is not None:
+            hwm = _proc_kib(child, "status", "VmHWM")
+            if hwm is not None:
+                peak_hwm = max(peak_hwm or 0, hwm)
+            if polls % rollup_every == 0:
+                dirty = _proc_kib(child, "smaps_rollup", "Private_Dirty")
+                if dirty is not None:
+                    peak_dirty = max(peak_dirty or 0, dirty)
+        polls += 1
+        time.sleep(poll)
+    elapsed = time.monotonic() - t0
+    if p["aof_last_bgrewrite_status"] != "ok":
+        raise RuntimeError("%s: BGREWRITEAOF failed:\n%s" % (server.build.name, log_tail(server)))
+    return {"rewrite_s": elapsed,
+            "cow_bytes": int(p["aof_last_cow_size"]),
+            "child_peak_private_dirty": None if peak_dirty is None else peak_dirty * 1024,
+            "child_peak_rss": None if peak_hwm is None else peak_hwm * 1024}
