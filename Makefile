@@ -17,17 +17,19 @@ UPSTREAM_JOBS ?= $(shell nproc)
 BINARIES := redis-server redis-cli redis-benchmark redis-check-aof
 # Upstream's runtest: the AOF units `make test` runs against the patched build (the four
 # AOF units, then those that exercise the write path: WAITAOF, latency events, INFO; the
-# rewrite of streams and hash field TTLs; module types' AOF rewrite and loading events).
+# rewrite of streams and hash field TTLs; module types' AOF rewrite and loading events;
+# FUNCTION LOAD/DELETE/FLUSH, container commands replayed by DEBUG LOADAOF).
 AOF_UNITS := integration/aof integration/aof-multi-part integration/aof-race unit/aofrw \
 	unit/wait unit/latency-monitor unit/info unit/other \
 	unit/type/stream-cgroups unit/type/hash-field-expire \
 	unit/moduleapi/datatype unit/moduleapi/datatype2 unit/moduleapi/testrdb \
-	unit/moduleapi/hooks unit/moduleapi/propagate unit/moduleapi/misc
+	unit/moduleapi/hooks unit/moduleapi/propagate unit/moduleapi/misc \
+	unit/functions
 RUNTEST_ARGS ?= --clients 2 --timeout 1200
 
 export REDIS_SRC := $(PATCHED)/src
 
-.PHONY: all patched stock asan test-asan fuzz run test test-cargo test-checks test-differential test-differential-rewrite test-upstream test-full bench setup clean
+.PHONY: all patched stock asan test-asan fuzz run test test-cargo test-checks test-differential test-differential-rewrite test-upstream test-full test-full-patched test-full-stock bench setup clean
 
 all: patched
 
@@ -131,11 +133,16 @@ test-upstream: patched
 	$(MAKE) -C $(PATCHED)/tests/modules -j$(UPSTREAM_JOBS) >/dev/null
 	tests/run-upstream-units.sh $(PATCHED) $(RUNTEST_ARGS) $(addprefix --single ,$(AOF_UNITS))
 
-# Upstream's whole suite, then its module API suite, against the patched build.
-test-full: patched
-	$(MAKE) -C $(PATCHED)/tests/modules -j$(UPSTREAM_JOBS) >/dev/null
-	tests/run-upstream-units.sh $(PATCHED) --clients 8 --timeout 2400
-	cd $(PATCHED) && ./runtest-moduleapi --clients 8 --timeout 2400
+# Upstream's whole suite, then its module API suite, against each build (results and
+# counts in build/full-suite/); test-full compares them: every test that passes on stock
+# must pass on patched. The two builds' suites use apart port ranges, so they may run at
+# the same time (make -j2 test-full).
+test-full: test-full-patched test-full-stock
+	tests/compare-full-suite.sh
+test-full-patched: patched
+	tests/run-full-suite.sh $(PATCHED) patched 21111
+test-full-stock: stock
+	tests/run-full-suite.sh $(STOCK) stock 41111
 
 # Every cargo-fuzz target for FUZZ_SECONDS each.
 FUZZ_SECONDS ?= 30

@@ -159,8 +159,9 @@ pub fn load_single_file(name: &[u8]) -> i32 {
 }
 
 /// The last command looked up, by its exact name: an AOF repeats the same few commands,
-/// and the command table does not change while it loads. Only commands without
-/// subcommands are kept, since only their lookup depends on the name alone.
+/// and the command table does not change while it loads. Only a command found by its name
+/// alone is kept: a container's lookup depends on the argument after the name
+/// (`FUNCTION LOAD` and `FUNCTION DELETE` are two commands).
 #[derive(Default)]
 struct LastCommand {
     name: Vec<u8>,
@@ -173,7 +174,7 @@ impl LastCommand {
     }
 
     fn remember(&mut self, name: &[u8], command: Command) {
-        if command.has_subcommands() {
+        if !command.is_found_by_name_alone() {
             return;
         }
         self.name.clear();

@@ -22,11 +22,12 @@ impl Command {
         self.proc_address() == bindings::execCommand as *const () as usize
     }
 
-    /// Whether the lookup depends on arguments after the name (a container command such
-    /// as `CONFIG`): only a command without subcommands is found by its name alone.
-    pub fn has_subcommands(&self) -> bool {
+    /// Whether the command is found by its name alone, whatever the arguments after it:
+    /// neither a container (`CONFIG` without arguments) nor a subcommand (`CONFIG|SET`,
+    /// which a lookup of the same name with other arguments would not return).
+    pub fn is_found_by_name_alone(&self) -> bool {
         // SAFETY: as in proc_address.
-        !unsafe { (*self.0).subcommands_dict }.is_null()
+        unsafe { (*self.0).subcommands_dict.is_null() && (*self.0).parent.is_null() }
     }
 }
 
