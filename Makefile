@@ -29,7 +29,7 @@ RUNTEST_ARGS ?= --clients 2 --timeout 1200
 
 export REDIS_SRC := $(PATCHED)/src
 
-.PHONY: all patched stock asan test-asan fuzz run test test-cargo test-checks test-differential test-differential-rewrite test-upstream test-full test-full-patched test-full-stock bench setup clean
+.PHONY: all patched stock asan test-asan fuzz run test test-cargo test-checks test-differential test-differential-rewrite test-upstream test-full test-full-patched test-full-stock test-reliability test-reliability-short bench setup clean
 
 all: patched
 
@@ -111,7 +111,7 @@ run: patched
 	mkdir -p data
 	cd data && $(PATCHED)/src/redis-server --appendonly yes --dir $(ROOT)/data
 
-test: test-cargo test-checks test-differential test-differential-rewrite test-upstream
+test: test-cargo test-checks test-differential test-differential-rewrite test-upstream test-reliability-short
 
 test-cargo: patched
 	cargo test --release
@@ -143,6 +143,14 @@ test-full-patched: patched
 	tests/run-full-suite.sh $(PATCHED) patched 21111
 test-full-stock: stock
 	tests/run-full-suite.sh $(STOCK) stock 41111
+
+# Crashes, power loss, full disks and corrupt input against both builds
+# (tests/reliability/README.md): the bounded form in make test, the long one here
+# (>= 200 kill cycles, about 7 minutes). The full-disk part mounts a tmpfs (root).
+test-reliability: patched stock
+	python3 tests/reliability/run.py --long
+test-reliability-short: patched stock
+	python3 tests/reliability/run.py --short
 
 # Every cargo-fuzz target for FUZZ_SECONDS each.
 FUZZ_SECONDS ?= 30
