@@ -33,6 +33,10 @@ enum Ending {
     BadFormat,
     ReadFailed(Errno),
     UnknownCommand(Vec<u8>),
+    /// A command with more or fewer arguments than it takes. Upstream runs it anyway and
+    /// its implementation reads past the argument vector (a crash, or worse); refused
+    /// here with a line that names it, the file left as it is.
+    WrongArity(Vec<u8>),
     RdbFailed,
 }
 
@@ -77,13 +81,21 @@ impl BlockReader {
 
     /// Reads more so the window holds at least `min_window` bytes (or the rest of the
     /// file): the unconsumed tail moves to the front once per refill, and the buffer grows
-    /// only for an item larger than it.
+    /// only for an item larger than it (at least doubling, so an item of many large
+    /// arguments is not copied once per argument), and shrinks back once such an
+    /// item is consumed (a huge value must not keep its copy for the rest of the load).
     fn refill(&mut self, min_window: usize) -> Result<(), Errno> {
         self.buf.copy_within(self.start..self.filled, 0);
         self.filled -= self.start;
         self.start = 0;
         if self.buf.len() < min_window {
-            self.buf.resize(min_window.next_power_of_two(), 0);
+            self.buf.resize(min_window.max(2 * self.buf.len()), 0);
+        } else if self.buf.len() > READ_BLOCK
+            && self.filled <= READ_BLOCK
+            && min_window <= READ_BLOCK
+        {
+            self.buf.truncate(READ_BLOCK);
+            self.buf.shrink_to_fit();
         }
         while self.filled < min_window && !self.at_eof {
             match self.file.read(&mut self.buf[self.filled..]) {
@@ -306,6 +318,7 @@ impl<'n> Replay<'n> {
                     self.position += consumed as u64;
                 }
                 Step::Command { consumed, args } => {
+                    let args_len = args.len();
                     let window = reader.window();
                     self.client
                         .set_argv(args.iter().map(|span| &window[span.clone()]));
@@ -322,6 +335,11 @@ impl<'n> Replay<'n> {
                         self.client.free_argv();
                         return Ending::UnknownCommand(name);
                     };
+                    if !cmd.accepts_argc(args_len) {
+                        let name = self.client.command_name();
+                        self.client.free_argv();
+                        return Ending::WrongArity(name);
+                    }
                     if cmd.is_multi() {
                         self.valid_before_multi = self.valid_up_to;
                     }
@@ -362,6 +380,14 @@ fn report(name: &[u8], path: &[u8], ending: Ending, replay: &Replay<'_>) -> i32 
         Ending::RdbFailed => AOF_FAILED,
         Ending::UnknownCommand(command) => {
             Line::new("Unknown command '")
+                .bytes(&command)
+                .text("' reading the append only file ")
+                .bytes(name)
+                .write(Level::Warning);
+            AOF_FAILED
+        }
+        Ending::WrongArity(command) => {
+            Line::new("Wrong number of arguments for command '")
                 .bytes(&command)
                 .text("' reading the append only file ")
                 .bytes(name)

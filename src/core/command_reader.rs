@@ -15,11 +15,13 @@
 //!
 //! Outcomes mirror upstream's two error classes: [`ReadError::Truncated`] (the file ends
 //! inside a command: upstream's short read, which `aof-load-truncated` may forgive) and
-//! [`ReadError::BadFormat`]. Where upstream would attempt a huge or negative allocation
-//! (a count or length larger than the file, or negative), this reader decides without
-//! allocating: larger than the bytes left means the file is short (upstream would reach
-//! end of file the same way, if it did not die first); a negative length or one above
-//! `proto-max-bulk-len` is a bad format (upstream would abort on the allocation).
+//! [`ReadError::BadFormat`]. Upstream sizes allocations by the counts it reads; this
+//! reader sizes nothing by them: a corrupt argument count ends where upstream's reading
+//! ends (the first line that is not an argument, or the end of the file); a length past
+//! the end of the file is a short file (upstream reaches the end of the file the same way,
+//! when the allocation does not kill it first); a negative length, or one above
+//! `proto-max-bulk-len` that the file could hold, is a bad format (upstream would abort on
+//! the allocation, or build a value no client could have written).
 //!
 //! The reader is incremental: it parses from the start of a window of bytes and asks for
 //! more ([`Step::NeedMore`]) when a command is incomplete, so the caller can read the
@@ -30,8 +32,6 @@ use std::ops::Range;
 
 /// Upstream reads lines with `fgets(buf, 1024, fp)`: at most 1023 bytes per read.
 pub const LINE_MAX: usize = 1023;
-/// The smallest possible argument: `$` + newline, then the two skipped bytes.
-const MIN_ARG_BYTES: u64 = 4;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ReadError {
@@ -187,10 +187,9 @@ impl CommandParser {
         if argc < 1 {
             return Step::Error(ReadError::BadFormat);
         }
-        let left_after_header = left_in_file.saturating_sub(header_end as u64);
-        if argc as u64 > left_after_header / MIN_ARG_BYTES {
-            return Step::Error(ReadError::Truncated);
-        }
+        // Nothing is sized by `argc`: the spans grow as arguments are actually read (each
+        // takes at least four bytes of the window), so a corrupt count ends where upstream
+        // ends, at the first line that is not an argument or at the end of the file.
 
         let mut pos = header_end;
         for _ in 0..argc {
@@ -201,14 +200,19 @@ impl CommandParser {
                     Err(step) => return step,
                 },
             };
-            if len < 0 || len as u64 > self.max_bulk_len {
+            if len < 0 {
                 return Step::Error(ReadError::BadFormat);
             }
             let len = len as u64;
             let payload_start = line_end;
             let left = left_in_file.saturating_sub(payload_start as u64);
+            // Past the end of the file first: upstream reads to the end and reports a
+            // short file, whatever the length said.
             if len + 2 > left {
                 return Step::Error(ReadError::Truncated);
+            }
+            if len > self.max_bulk_len {
+                return Step::Error(ReadError::BadFormat);
             }
             // Both bounds checked against the file: the sum fits the address space.
             let arg_end = payload_start + len as usize + 2;
@@ -484,8 +488,14 @@ mod tests {
         );
         assert_eq!(
             parse_all(b"*1\r\n$9223372036854775807\r\nabc\r\n").1,
-            Err(ReadError::BadFormat)
+            Err(ReadError::Truncated)
         );
+        // A count larger than the file mid-file: the next command's header is where an
+        // argument was expected, as upstream finds (bad format, the file left alone).
+        let mut file = b"*999999999\r\n".to_vec();
+        file.extend(cmd(&[b"SET", b"b", b"2"]));
+        file.extend(cmd(&[b"SET", b"c", b"3"]));
+        assert_eq!(parse_all(&file).1, Err(ReadError::BadFormat));
         let mut parser = CommandParser::new();
         assert_eq!(
             parser.parse_next(b"*1\r\n$1000000\r\nabc", false, 20),
@@ -496,6 +506,11 @@ mod tests {
         assert_eq!(
             parser.parse_next(b"*1\r\n$11\r\n", false, 1 << 30),
             Step::Error(ReadError::BadFormat)
+        );
+        // Above the limit but past the end of the file: a short file, as upstream sees it.
+        assert_eq!(
+            parser.parse_next(b"*1\r\n$11\r\nab", true, 11),
+            Step::Error(ReadError::Truncated)
         );
     }
 

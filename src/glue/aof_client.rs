@@ -22,6 +22,19 @@ impl Command {
         self.proc_address() == bindings::execCommand as *const () as usize
     }
 
+    /// Whether `argc` arguments (the name included) fit the command's arity, as
+    /// `processCommand` checks before running anything a client sends.
+    pub fn accepts_argc(&self, argc: usize) -> bool {
+        // SAFETY: as in proc_address.
+        let arity = i64::from(unsafe { (*self.0).arity });
+        let argc = argc as i64;
+        if arity > 0 {
+            argc == arity
+        } else {
+            argc >= -arity
+        }
+    }
+
     /// Whether the command is found by its name alone, whatever the arguments after it:
     /// neither a container (`CONFIG` without arguments) nor a subcommand (`CONFIG|SET`,
     /// which a lookup of the same name with other arguments would not return).

@@ -3,6 +3,7 @@
 
 use super::bindings;
 use std::ffi::CString;
+use std::sync::Mutex;
 
 /// `startLoading(total, RDBFLAGS_AOF_PREAMBLE, 0)`.
 pub fn start(total_bytes: u64) {
@@ -19,13 +20,23 @@ pub fn start(total_bytes: u64) {
 pub fn stop(success: bool) {
     // SAFETY: main-thread upstream function.
     unsafe { bindings::stopLoading(success as i32) }
+    // stopLoading forgot the name; the string may go.
+    *LOADING_FILE_NAME.lock().unwrap_or_else(|e| e.into_inner()) = None;
 }
+
+/// The name `updateLoadingFileName` points at. Upstream keeps the pointer, not a copy
+/// (`rdbFileBeingLoaded`, which the RDB loader's error report opens), so the string must
+/// live until the next name or `stopLoading`.
+static LOADING_FILE_NAME: Mutex<Option<CString>> = Mutex::new(None);
 
 /// The file INFO names as being loaded.
 pub fn set_file_name(name: &[u8]) {
     let name = CString::new(name).unwrap_or_default();
-    // SAFETY: upstream copies the name (zstrdup).
+    let mut kept = LOADING_FILE_NAME.lock().unwrap_or_else(|e| e.into_inner());
+    // SAFETY: the pointer stays valid until it is replaced here or cleared by stop(),
+    // after stopLoading has dropped upstream's copy of it.
     unsafe { bindings::updateLoadingFileName(name.as_ptr() as *mut _) }
+    *kept = Some(name);
 }
 
 pub fn add_progress(bytes: i64) {

@@ -434,6 +434,12 @@ def _comparable(hashes, before, data):
     return out
 
 
+# The patched build's refusal of a command with the wrong number of arguments.
+WRONG_ARITY_LINE = "Wrong number of arguments for command"
+# Corpus records named wrong-arity-* whose argument count is in fact valid (bad values).
+ARITY_CORRECT = {"wrong-arity-zadd"}
+
+
 def key(res):
     """What must be equal for two builds to have reached the same outcome (issue #5): the
     loaded dataset's digest, or the refusal with its exit status and log line."""
@@ -556,7 +562,14 @@ def run(ledger, builds, workdir, long_mode, seed, timeout, log=print):
                and n not in mod_alone]
     # Issue #5: where stock does not crash, the same outcome (digest, or refusal with the
     # same log line), and the files left in the same state.
-    disagree = [n for n in both if st[n]["outcome"] != "signal" and key(st[n]) != key(pt[n])]
+    # Deliberately better than upstream: a record with the wrong number of arguments is
+    # refused with a line naming the command (upstream runs it, and the command reads past
+    # its argument vector: a crash, or a value made of stale memory). Those inputs are
+    # checked on their own below, not counted as disagreements.
+    improved = [n for n in both if pt[n]["outcome"] == "refused"
+                and WRONG_ARITY_LINE in (pt[n].get("message") or "")]
+    disagree = [n for n in both if st[n]["outcome"] != "signal" and key(st[n]) != key(pt[n])
+                and n not in improved]
     files_differ = [n for n in both if st[n]["outcome"] != "signal" and n not in disagree
                     and st[n]["after"] != pt[n]["after"]]
 
@@ -574,6 +587,15 @@ def run(ledger, builds, workdir, long_mode, seed, timeout, log=print):
                       "(%d inputs compared, %d disagree)" % (len(both) - sum(
                           1 for n in both if st[n]["outcome"] == "signal"), len(disagree)),
                  not disagree, "; ".join(disagree[:12]))
+    arity_inputs = [n for n in both if n.startswith("wrong-arity-") and n not in ARITY_CORRECT]
+    ledger.check(sec, "a record with the wrong number of arguments is refused with a line naming "
+                      "the command, files untouched (%d inputs; upstream runs it past its "
+                      "argument vector)" % len(arity_inputs),
+                 bool(arity_inputs) and all(n in improved and not pt[n]["modified"] for n in arity_inputs),
+                 "; ".join("%s: %s" % (n, describe(pt[n])) for n in arity_inputs
+                           if n not in improved or pt[n]["modified"]))
+    for n in improved:
+        ledger.note(sec, "refused a wrong-arity record where stock %s: %s" % (describe(st[n]), n))
     ledger.check(sec, "where both load or refuse alike, the files are left in the same state",
                  not files_differ, ", ".join(files_differ[:10]))
 
