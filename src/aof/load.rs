@@ -2,7 +2,8 @@
 //! each INCR); each file is an RDB (BASE or old-style preamble, through upstream's RDB
 //! loader) optionally followed by RESP commands, replayed through the AOF client.
 
-use crate::aof::{files, load_file};
+use crate::aof::files;
+use crate::aof::load_file::{self, ShortFile};
 use crate::glue::log::{Level, Line};
 use crate::glue::manifest::{ManifestHandle, ManifestRef, AOF_FILE_TYPE_BASE, AOF_FILE_TYPE_INCR};
 use crate::glue::{bindings, loading, process, server};
@@ -110,7 +111,14 @@ pub fn load_all(am: &ManifestHandle) -> i32 {
         }
         let last_file = index + 1 == to_load.len();
         let started = Instant::now();
-        ret = load_file::load_single_file(name);
+        // Only the last file may be cut back: a short earlier one fails the load below,
+        // and must still hold its tail when the operator repairs it.
+        let short_file = if last_file {
+            ShortFile::MayCut
+        } else {
+            ShortFile::Keep
+        };
+        ret = load_file::load_file(name, short_file);
         if ret == AOF_OK || (ret == AOF_TRUNCATED && last_file) {
             Line::new("DB loaded from ")
                 .text(kind.word())

@@ -113,8 +113,24 @@ fn os_path(path: &[u8]) -> &std::path::Path {
     std::path::Path::new(std::ffi::OsStr::from_bytes(path))
 }
 
+/// Whether a short file may be cut back (`aof-load-truncated` permitting).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum ShortFile {
+    /// Upstream's rule for any file: cut it, return `AOF_TRUNCATED`.
+    MayCut,
+    /// A file other than the last one: its truncation is refused by the caller anyway
+    /// (upstream cuts it first, losing its tail on a load that fails); it is left as it is
+    /// and `AOF_TRUNCATED` returned without cutting.
+    Keep,
+}
+
 /// Upstream's `loadSingleAppendOnlyFile`.
 pub fn load_single_file(name: &[u8]) -> i32 {
+    load_file(name, ShortFile::MayCut)
+}
+
+/// Loads one file; `short_file` says whether a short one may be cut back.
+pub fn load_file(name: &[u8], short_file: ShortFile) -> i32 {
     let path = files::path_in_aof_dir(name);
     let file = match File::open(os_path(&path)) {
         Ok(f) => f,
@@ -157,7 +173,7 @@ pub fn load_single_file(name: &[u8]) -> i32 {
 
     let mut replay = Replay::new(name, client);
     let ending = replay.run(file, file_len, &path);
-    let status = report(name, &path, ending, &replay);
+    let status = report(name, &path, ending, &replay, short_file);
     if status == AOF_OK || status == AOF_TRUNCATED {
         loading::add_progress((replay.position - replay.progress_reported) as i64);
         server::with(|s| s.aof_state = old_aof_state);
@@ -374,7 +390,13 @@ fn seek(file: &mut File, offset: u64) -> Result<(), Errno> {
 
 /// Turns how the replay ended into upstream's status, with upstream's log lines, cutting
 /// a short file back when `aof-load-truncated` allows it.
-fn report(name: &[u8], path: &[u8], ending: Ending, replay: &Replay<'_>) -> i32 {
+fn report(
+    name: &[u8],
+    path: &[u8],
+    ending: Ending,
+    replay: &Replay<'_>,
+    short_file: ShortFile,
+) -> i32 {
     match ending {
         Ending::Clean => AOF_OK,
         Ending::RdbFailed => AOF_FAILED,
@@ -410,10 +432,17 @@ fn report(name: &[u8], path: &[u8], ending: Ending, replay: &Replay<'_>) -> i32 
             AOF_FAILED
         }
         Ending::ShortRead => {
-            if server::with(|s| s.aof_load_truncated) != 0
-                && truncate_short_file(name, path, replay.valid_up_to)
-            {
-                return AOF_TRUNCATED;
+            if server::with(|s| s.aof_load_truncated) != 0 {
+                if short_file == ShortFile::Keep {
+                    Line::new("!!! Warning: short read while loading the AOF file ")
+                        .bytes(name)
+                        .text("!!!")
+                        .write(Level::Warning);
+                    return AOF_TRUNCATED;
+                }
+                if truncate_short_file(name, path, replay.valid_up_to) {
+                    return AOF_TRUNCATED;
+                }
             }
             Line::new("Unexpected end of file reading the append only file ")
                 .bytes(name)
