@@ -246,19 +246,17 @@ fn plain_count_line(window: &[u8], pos: usize, prefix: u8) -> Option<(i64, usize
     if *line.first()? != prefix {
         return None;
     }
+    let digits_end = line.len().min(1 + PLAIN_COUNT_MAX_DIGITS);
     let mut value: i64 = 0;
-    let mut digits = 0;
-    for &byte in line[1..].iter().take(PLAIN_COUNT_MAX_DIGITS) {
-        if !byte.is_ascii_digit() {
-            break;
-        }
-        value = value * 10 + i64::from(byte - b'0');
-        digits += 1;
+    let mut end = 1;
+    while end < digits_end && line[end].is_ascii_digit() {
+        value = value * 10 + i64::from(line[end] - b'0');
+        end += 1;
     }
-    if digits == 0 || line.get(1 + digits..3 + digits)? != b"\r\n" {
+    if end == 1 || line.get(end..end + 2)? != b"\r\n" {
         return None;
     }
-    Some((value, pos + digits + 3))
+    Some((value, pos + end + 2))
 }
 
 /// The general path for a command's header line: `fgets`, then `atoi` after the `*`.

@@ -45,7 +45,12 @@ impl Command {
 }
 
 /// Upstream's AOF client (`createAOFClient`): never blocked, never replied to.
-pub struct AofClient(*mut client);
+pub struct AofClient {
+    raw: *mut client,
+    /// The previous command's name object, kept when nothing else holds it: an AOF
+    /// repeats a few command names, so the next argv[0] is usually this very string.
+    kept_name: *mut robj,
+}
 
 impl AofClient {
     pub fn create() -> AofClient {
@@ -59,12 +64,15 @@ impl AofClient {
             (*c).flags = bindings::CLIENT_DENY_BLOCKING;
             // A replica waiting for its sync never gets replies written to it.
             (*c).replstate = bindings::SLAVE_STATE_WAIT_BGSAVE_START as i32;
-            AofClient(c)
+            AofClient {
+                raw: c,
+                kept_name: std::ptr::null_mut(),
+            }
         }
     }
 
     pub fn as_ptr(&self) -> *mut client {
-        self.0
+        self.raw
     }
 
     /// Gives the client a new argument vector (one string object per argument, built the
@@ -77,14 +85,25 @@ impl AofClient {
         // client owns it (freeClient, queueMultiCommand or a command replacing it
         // releases it).
         unsafe {
-            let c = &mut *self.0;
+            let c = &mut *self.raw;
             if c.argv.is_null() || (c.argv_len as usize) < argc {
                 bindings::zfree(c.argv.cast());
                 c.argv = bindings::zmalloc(std::mem::size_of::<*mut robj>() * argc).cast();
                 c.argv_len = argc as i32;
             }
+            let kept_name = std::mem::replace(&mut self.kept_name, std::ptr::null_mut());
             for (j, arg) in args.enumerate() {
-                *c.argv.add(j) = bindings::createStringObject(arg.as_ptr().cast(), arg.len());
+                *c.argv.add(j) = if j == 0 && is_same_string(kept_name, arg) {
+                    kept_name
+                } else {
+                    if j == 0 && !kept_name.is_null() {
+                        bindings::decrRefCount(kept_name);
+                    }
+                    bindings::createStringObject(arg.as_ptr().cast(), arg.len())
+                };
+            }
+            if argc == 0 && !kept_name.is_null() {
+                bindings::decrRefCount(kept_name);
             }
             c.argc = argc as i32;
         }
@@ -92,7 +111,7 @@ impl AofClient {
 
     pub fn lookup_command(&self) -> Option<Command> {
         // SAFETY: argv/argc were set by set_argv.
-        let cmd = unsafe { bindings::lookupCommand((*self.0).argv, (*self.0).argc) };
+        let cmd = unsafe { bindings::lookupCommand((*self.raw).argv, (*self.raw).argc) };
         (!cmd.is_null()).then_some(Command(cmd))
     }
 
@@ -100,10 +119,10 @@ impl AofClient {
     pub fn command_name(&self) -> Vec<u8> {
         // SAFETY: argv[0] is a string object created by set_argv.
         unsafe {
-            if (*self.0).argc == 0 {
+            if (*self.raw).argc == 0 {
                 return Vec::new();
             }
-            match super::object::string_value(*(*self.0).argv) {
+            match super::object::string_value(*(*self.raw).argv) {
                 super::object::StringValue::Bytes(b) => b.to_vec(),
                 super::object::StringValue::Int(n) => n.to_string().into_bytes(),
             }
@@ -112,7 +131,7 @@ impl AofClient {
 
     pub fn in_multi(&self) -> bool {
         // SAFETY: plain field read of a live client.
-        unsafe { (*self.0).flags & bindings::CLIENT_MULTI as u64 != 0 }
+        unsafe { (*self.raw).flags & bindings::CLIENT_MULTI as u64 != 0 }
     }
 
     /// Runs (or, inside MULTI, queues) the command, then checks upstream's invariants:
@@ -121,19 +140,19 @@ impl AofClient {
         // SAFETY: a live client with a looked-up command and its argv; the command's proc
         // is upstream's implementation for exactly this client type.
         unsafe {
-            (*self.0).cmd = cmd.0;
-            (*self.0).lastcmd = cmd.0;
+            (*self.raw).cmd = cmd.0;
+            (*self.raw).lastcmd = cmd.0;
             if self.in_multi() && !cmd.is_exec() {
-                bindings::queueMultiCommand(self.0, (*cmd.0).flags);
+                bindings::queueMultiCommand(self.raw, (*cmd.0).flags);
             } else if let Some(proc_) = (*cmd.0).proc_ {
-                proc_(self.0);
+                proc_(self.raw);
             }
             process::assert(
-                (*self.0).bufpos == 0 && super::adlist::len((*self.0).reply) == 0,
+                (*self.raw).bufpos == 0 && super::adlist::len((*self.raw).reply) == 0,
                 c"fakeClient->bufpos == 0 && listLength(fakeClient->reply) == 0",
             );
             process::assert(
-                (*self.0).flags & bindings::CLIENT_BLOCKED as u64 == 0,
+                (*self.raw).flags & bindings::CLIENT_BLOCKED as u64 == 0,
                 c"(fakeClient->flags & CLIENT_BLOCKED) == 0",
             );
         }
@@ -145,9 +164,16 @@ impl AofClient {
         // SAFETY: live client; its first `argc` argv entries are objects it owns (zero
         // when MULTI queueing took the array).
         unsafe {
-            let c = &mut *self.0;
+            let c = &mut *self.raw;
             for j in 0..c.argc.max(0) as usize {
-                bindings::decrRefCount(*c.argv.add(j));
+                let arg = *c.argv.add(j);
+                // Only a name this client alone holds, unchanged (refcount 1: no command
+                // kept it, and a command that replaced argv[0] left another object here).
+                if j == 0 && self.kept_name.is_null() && (*arg).refcount == 1 {
+                    self.kept_name = arg;
+                } else {
+                    bindings::decrRefCount(arg);
+                }
             }
             c.argc = 0;
             c.cmd = std::ptr::null_mut();
@@ -159,15 +185,36 @@ impl AofClient {
 
 impl Drop for AofClient {
     fn drop(&mut self) {
-        // SAFETY: the client was created by createClient and is freed once.
-        unsafe { bindings::freeClient(self.0) }
+        // SAFETY: the client was created by createClient and is freed once; the kept
+        // name is an object this client alone holds.
+        unsafe {
+            if !self.kept_name.is_null() {
+                bindings::decrRefCount(self.kept_name);
+            }
+            bindings::freeClient(self.raw)
+        }
+    }
+}
+
+/// Whether `o` (possibly NULL) is a raw or embstr string object holding exactly `bytes`.
+///
+/// # Safety
+/// `o` must be NULL or a live object.
+unsafe fn is_same_string(o: *mut robj, bytes: &[u8]) -> bool {
+    if o.is_null() {
+        return false;
+    }
+    // SAFETY: per the caller, a live object.
+    match unsafe { super::object::string_value(o) } {
+        super::object::StringValue::Bytes(b) => b == bytes,
+        super::object::StringValue::Int(_) => false,
     }
 }
 
 /// Upstream's `createAOFClient` for C callers: ownership goes to the caller.
 pub fn create_raw() -> *mut client {
     let c = AofClient::create();
-    let raw = c.0;
+    let raw = c.raw;
     std::mem::forget(c);
     raw
 }
