@@ -64,6 +64,20 @@ for sym in "${from_rust[@]}"; do
         status=1
     }
 done
+# No C from aof.c at all, static functions included: the binary has no compile unit named
+# aof.c (the transitional object, when a port was partial, showed up as one). The
+# redis-check-aof.c unit shows the scan reads the units' names.
+units=$(readelf --debug-dump=info --dwarf-depth=1 "$binary" 2>/dev/null \
+    | sed -nE 's/.*DW_AT_name +: (\([^)]*\): )?(.*)$/\2/p')
+if grep -qE '(^|/)aof\.c$' <<< "$units"; then
+    echo "symbols: $binary holds a compile unit from aof.c" >&2
+    status=1
+elif ! grep -qE '(^|/)redis-check-aof\.c$' <<< "$units"; then
+    echo "symbols: could not read the compile units of $binary (no redis-check-aof.c among them)" >&2
+    status=1
+else
+    echo "symbols: no compile unit of $binary comes from aof.c"
+fi
 # Nothing else with C linkage may leak out of the archive: only upstream's names, the
 # crate's own namespace `redis_aof_` (C shim and layout table), and the compiler's runtime
 # ABI helpers (compiler-rt's libgcc-compatible `__<op><mode>2`-style names). Rust's own
