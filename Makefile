@@ -146,9 +146,14 @@ test-full-stock: stock
 
 # Crashes, power loss, full disks and corrupt input against both builds
 # (tests/reliability/README.md): the bounded form in make test, the long one here
-# (>= 200 kill cycles, about 7 minutes). The full-disk part mounts a tmpfs (root).
+# (>= 200 kill cycles, about 7 minutes), then short fuzz runs of every target and the AOF
+# units on the AddressSanitizer build, each printing its figures. The full-disk part
+# mounts a tmpfs (root).
+RELIABILITY_FUZZ_SECONDS ?= 20
 test-reliability: patched stock
 	python3 tests/reliability/run.py --long
+	scripts/fuzz.sh $(RELIABILITY_FUZZ_SECONDS)
+	$(MAKE) test-asan
 test-reliability-short: patched stock
 	python3 tests/reliability/run.py --short
 
