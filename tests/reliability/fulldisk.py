@@ -20,6 +20,7 @@ If mounting is not permitted the part is reported SKIPPED, never passed.
 """
 
 import atexit
+import contextlib
 import os
 import shutil
 import subprocess
@@ -91,22 +92,48 @@ def _load_check(server_bin, src, dst, model, logfile):
         srv.stop()
 
 
-def scenario_always(server_bin, base, res):
+# The servers of the three scenarios: no automatic rewrite, so only the test starts one.
+ALWAYS_CONFIG = {"appendfsync": "always", "auto-aof-rewrite-percentage": "0"}
+EVERYSEC_CONFIG = {"appendfsync": "everysec", "auto-aof-rewrite-percentage": "0"}
+REWRITE_CONFIG = {"appendfsync": "everysec", "auto-aof-rewrite-percentage": "0",
+                  "aof-use-rdb-preamble": "no"}
+
+
+class MountError(Exception):
+    """No tmpfs can be mounted here (not root, or no mount namespace)."""
+
+
+@contextlib.contextmanager
+def _server_on_tmpfs(server_bin, base, name, config, res):
+    """A fresh tmpfs at base/mnt with a server on it (data in mnt/data, log in
+    base/<name>.log). Yields (mnt, data, srv); srv is None when the server did not start
+    (res["error"] says why). The server is stopped and the tmpfs unmounted on the way out,
+    whatever happened."""
     mnt = os.path.join(base, "mnt")
     err = mount(mnt)
     if err:
-        return err
+        raise MountError(err)
     srv = None
     try:
         data = os.path.join(mnt, "data")
         os.makedirs(data)
-        model = Model(4)
-        srv = Server(server_bin, data, {"appendfsync": "always",
-                                        "auto-aof-rewrite-percentage": "0"},
-                     logfile=os.path.join(base, "always.log")).start()
+        srv = Server(server_bin, data, config, logfile=os.path.join(base, name + ".log")).start()
         if srv.wait_ready(30) != "ready":
             res["error"] = "server did not start: " + srv.last_warning()
-            return None
+            yield mnt, data, None
+        else:
+            yield mnt, data, srv
+    finally:
+        if srv:
+            srv.stop()
+        umount(mnt)
+
+
+def scenario_always(server_bin, base, res):
+    with _server_on_tmpfs(server_bin, base, "always", ALWAYS_CONFIG, res) as (mnt, data, srv):
+        if srv is None:
+            return
+        model = Model(4)
         stop = threading.Event()
         ws = start_workers(model, srv.port, 4, 11, stop, value_size=900)
         rc = srv.wait_exit(60)
@@ -123,32 +150,16 @@ def scenario_always(server_bin, base, res):
         if state is not None:
             v = model.verify(state)
             res["lost"], res["violations"], res["found"] = v["lost"], v["violations"], v["found"]
-    finally:
-        if srv:
-            srv.stop()
-        umount(mnt)
-    return None
 
 
 def scenario_everysec(server_bin, base, res):
-    mnt = os.path.join(base, "mnt")
-    err = mount(mnt)
-    if err:
-        return err
-    srv = None
-    try:
-        data = os.path.join(mnt, "data")
-        os.makedirs(data)
+    with _server_on_tmpfs(server_bin, base, "everysec", EVERYSEC_CONFIG, res) as (mnt, data, srv):
+        if srv is None:
+            return
         ballast = os.path.join(mnt, "ballast")
         with open(ballast, "wb") as f:
             f.write(b"\0" * (1 << 20))
         model = Model(4)
-        srv = Server(server_bin, data, {"appendfsync": "everysec",
-                                        "auto-aof-rewrite-percentage": "0"},
-                     logfile=os.path.join(base, "everysec.log")).start()
-        if srv.wait_ready(30) != "ready":
-            res["error"] = "server did not start: " + srv.last_warning()
-            return None
         ctl = srv.client(timeout=30)
         stop = threading.Event()
         ws = start_workers(model, srv.port, 4, 12, stop, value_size=900)
@@ -200,29 +211,12 @@ def scenario_everysec(server_bin, base, res):
         if state is not None:
             v = model.verify(state)
             res["lost"], res["violations"], res["found"] = v["lost"], v["violations"], v["found"]
-    finally:
-        if srv:
-            srv.stop()
-        umount(mnt)
-    return None
 
 
 def scenario_rewrite(server_bin, base, res):
-    mnt = os.path.join(base, "mnt")
-    err = mount(mnt)
-    if err:
-        return err
-    srv = None
-    try:
-        data = os.path.join(mnt, "data")
-        os.makedirs(data)
-        srv = Server(server_bin, data, {"appendfsync": "everysec",
-                                        "auto-aof-rewrite-percentage": "0",
-                                        "aof-use-rdb-preamble": "no"},
-                     logfile=os.path.join(base, "rewrite.log")).start()
-        if srv.wait_ready(30) != "ready":
-            res["error"] = "server did not start: " + srv.last_warning()
-            return None
+    with _server_on_tmpfs(server_bin, base, "rewrite", REWRITE_CONFIG, res) as (mnt, data, srv):
+        if srv is None:
+            return
         c = srv.client(timeout=60)
         for i in range(0, 1100, 100):
             c.pipeline([("SET", "big:%d" % j, ("%d-" % j) * 250) for j in range(i, i + 100)])
@@ -289,11 +283,6 @@ def scenario_rewrite(server_bin, base, res):
         res["load_error"] = err
         res["digest_match"] = digest is not None and digest == live_digest
         res["digests"] = (live_digest, digest)
-    finally:
-        if srv:
-            srv.stop()
-        umount(mnt)
-    return None
 
 
 def run(ledger, builds, workdir, log=print):
@@ -306,7 +295,11 @@ def run(ledger, builds, workdir, log=print):
         r = {"always": {}, "everysec": {}, "rewrite": {}}
         for scen, fn in (("always", scenario_always), ("everysec", scenario_everysec),
                          ("rewrite", scenario_rewrite)):
-            err = fn(server_bin, base, r[scen])
+            try:
+                fn(server_bin, base, r[scen])
+                err = None
+            except MountError as e:
+                err = str(e)
             if err:
                 ledger.note(sec, "SKIPPED: cannot mount tmpfs (%s)" % err)
                 ledger.summary(sec, "SKIPPED: cannot mount a tmpfs here (%s)" % err)
