@@ -1,9 +1,10 @@
-//! Any argument list encodes to exactly the size `command_len` predicted, and the
-//! encoding frames every argument with its length.
+//! Any argument list encodes to exactly the size `command_len` predicted, the encoding
+//! frames every argument with its length, and the server's path (an exactly sized region,
+//! framing copied in whole chunks) writes the same bytes as the plain vector encoder.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use redis_aof::core::resp::{command_len, encode_command, Arg};
+use redis_aof::core::resp::{command_len, encode_command, Arg, RecordWriter, Region};
 
 fuzz_target!(|input: (Vec<Vec<u8>>, Vec<i64>)| {
     let (byte_args, int_args) = input;
@@ -17,4 +18,10 @@ fuzz_target!(|input: (Vec<Vec<u8>>, Vec<i64>)| {
     let header = format!("*{}\r\n", args.len());
     assert!(encoded.starts_with(header.as_bytes()));
     assert!(encoded.ends_with(b"\r\n"));
+
+    let mut region = vec![0u8; encoded.len()];
+    let mut w = RecordWriter::new(Region::new(&mut region[..]));
+    w.command(args.len(), args.iter().copied());
+    assert_eq!(w.finish(), encoded.len());
+    assert_eq!(region, encoded);
 });
