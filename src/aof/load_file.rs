@@ -433,14 +433,13 @@ fn report(
         }
         Ending::ShortRead => {
             if server::with(|s| s.aof_load_truncated) != 0 {
-                if short_file == ShortFile::Keep {
-                    Line::new("!!! Warning: short read while loading the AOF file ")
-                        .bytes(name)
-                        .text("!!!")
-                        .write(Level::Warning);
-                    return AOF_TRUNCATED;
-                }
-                if truncate_short_file(name, path, replay.valid_up_to) {
+                Line::new("!!! Warning: short read while loading the AOF file ")
+                    .bytes(name)
+                    .text("!!!")
+                    .write(Level::Warning);
+                if short_file == ShortFile::Keep
+                    || truncate_short_file(name, path, replay.valid_up_to)
+                {
                     return AOF_TRUNCATED;
                 }
             }
@@ -460,10 +459,6 @@ fn report(
 /// Cuts the file back to `valid_up_to` and points `aof_fd` at the new end. Returns
 /// whether loading may go on.
 fn truncate_short_file(name: &[u8], path: &[u8], valid_up_to: u64) -> bool {
-    Line::new("!!! Warning: short read while loading the AOF file ")
-        .bytes(name)
-        .text("!!!")
-        .write(Level::Warning);
     Line::new("!!! Truncating the AOF ")
         .bytes(name)
         .text(&format!(" at offset {valid_up_to} !!!"))

@@ -99,6 +99,13 @@ REWRITE_CONFIG = {"appendfsync": "everysec", "auto-aof-rewrite-percentage": "0",
                   "aof-use-rdb-preamble": "no"}
 
 
+def _account(res, model, state):
+    """What a reload found of the acknowledged writes (nothing when it did not load)."""
+    if state is not None:
+        v = model.verify(state)
+        res["lost"], res["violations"], res["found"] = v["lost"], v["violations"], v["found"]
+
+
 class MountError(Exception):
     """No tmpfs can be mounted here (not root, or no mount namespace)."""
 
@@ -147,9 +154,7 @@ def scenario_always(server_bin, base, res):
         state, _, err = _load_check(server_bin, data, os.path.join(base, "always-copy"), model,
                                     os.path.join(base, "always-load.log"))
         res["load_error"] = err
-        if state is not None:
-            v = model.verify(state)
-            res["lost"], res["violations"], res["found"] = v["lost"], v["violations"], v["found"]
+        _account(res, model, state)
 
 
 def scenario_everysec(server_bin, base, res):
@@ -208,9 +213,7 @@ def scenario_everysec(server_bin, base, res):
         res["load_error"] = err
         res["digest_match"] = digest is not None and digest == live_digest
         res["digests"] = (live_digest, digest)
-        if state is not None:
-            v = model.verify(state)
-            res["lost"], res["violations"], res["found"] = v["lost"], v["violations"], v["found"]
+        _account(res, model, state)
 
 
 def scenario_rewrite(server_bin, base, res):
