@@ -89,7 +89,7 @@ fn generate_bindings(manifest_dir: &Path, out_dir: &Path, redis_src: &Path, cfla
         .header(manifest_dir.join("src/glue/bindings.h").to_string_lossy())
         .clang_arg(format!("-I{}", redis_src.display()))
         .clang_args(preprocessor_flags(cflags))
-        .allowlist_type("redisServer|client|robj|redisObject|rio|_rio|aofInfo|aofManifest|list|listNode|listIter|redisDb|redisCommand|bio_job_type_t|aof_file_type|childInfoType|listTypeEntry|listTypeIterator|setTypeIterator|hashTypeIterator|zset|functionLibInfo|kvstoreIterator|dictIterator|stream|streamID|streamCG|streamConsumer|streamNACK|streamIterator|raxIterator|rax|RedisModuleIO|moduleValue|moduleType|RedisModuleType|sdshdr8|sdshdr16|sdshdr32|sdshdr64")
+        .allowlist_type("redisServer|client|robj|redisObject|rio|_rio|aofInfo|aofManifest|list|listNode|listIter|redisDb|redisCommand|bio_job_type_t|aof_file_type|childInfoType|listTypeEntry|listTypeIterator|setTypeIterator|hashTypeIterator|zset|functionLibInfo|kvstoreIterator|dictIterator|stream|streamID|streamCG|streamConsumer|streamNACK|streamIterator|raxIterator|rax|RedisModuleIO|moduleValue|moduleType|RedisModuleType|sdshdr8|sdshdr16|sdshdr32|sdshdr64|dict|dictType")
         .allowlist_var("server|redis_aof_c_layout.*")
         .allowlist_var("(LL|C|AOF|AOFRW|OBJ|BIO|CHILD_TYPE|CHILD_INFO|PROTO|RDB|RDBFLAGS|REDISMODULE_AOF|EXEC|CMD|CLIENT|SLAVE_STATE|SLAVE_REQ|REDIS_AUTOSYNC|LIST|MANIFEST|TEMP_FILE|BASE|INCR|HISTORY|SDS)_.*")
         .allowlist_function(ALLOWED_FUNCTIONS)
@@ -124,6 +124,7 @@ const ALLOWED_FUNCTIONS: &str = concat!(
     "bioPendingJobsOfType|bioCreateFsyncJob|bioCreateCloseAofJob|bioDrainWorker|",
     "_serverAssert|_serverPanic|mstime|latencyAddSample|hasActiveChildProcess|resetChildState|",
     "bg_unlink|addReplyError|addReplyStatus|",
+    "kvstoreGetDictMetadata|kvstoreIteratorNextDict|dictGenHashFunction|dictSdsHash|",
     "createClient|freeClient|freeClientArgv|createStringObject|lookupCommand|queueMultiCommand|multiCommand|execCommand|",
     "startLoading|stopLoading|updateLoadingFileName|loadingIncrProgress|loadingAbsProgress|processEventsWhileBlocked|",
     "processModuleLoadingProgressEvent|debugDelay|rioInitWithFile|rdbLoadRio|",

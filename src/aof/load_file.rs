@@ -10,6 +10,7 @@
 
 use crate::aof::files;
 use crate::aof::load::{AOF_EMPTY, AOF_FAILED, AOF_NOT_EXIST, AOF_OK, AOF_OPEN_ERR, AOF_TRUNCATED};
+use crate::aof::lookahead::Lookahead;
 use crate::core::command_reader::{CommandParser, ReadError, Step};
 use crate::glue::aof_client::{AofClient, Command};
 use crate::glue::log::{Level, Line};
@@ -217,6 +218,7 @@ struct Replay<'n> {
     client: AofClient,
     parser: CommandParser,
     last_command: LastCommand,
+    lookahead: Lookahead,
     /// File offset just after the last item consumed.
     position: u64,
     progress_reported: u64,
@@ -235,6 +237,7 @@ impl<'n> Replay<'n> {
             client,
             parser: CommandParser::new(),
             last_command: LastCommand::default(),
+            lookahead: Lookahead::new(),
             position: 0,
             progress_reported: 0,
             valid_up_to: 0,
@@ -359,6 +362,8 @@ impl<'n> Replay<'n> {
                     if cmd.is_multi() {
                         self.valid_before_multi = self.valid_up_to;
                     }
+                    self.lookahead
+                        .before_running(self.client.db(), reader.window(), self.position);
                     self.client.execute(cmd);
                     self.client.free_argv();
                     if track_valid {

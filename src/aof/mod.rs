@@ -4,6 +4,7 @@
 pub mod files;
 pub mod load;
 pub mod load_file;
+pub mod lookahead;
 pub mod manifest;
 pub mod rewrite;
 pub mod rewrite_child;

@@ -232,6 +232,36 @@ impl CommandParser {
     }
 }
 
+/// A command ahead of the one being run, as far as prefetching needs it: where its first
+/// argument after the name is (the key of nearly every write) and where the command ends.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Upcoming {
+    pub key: Option<Range<usize>>,
+    pub end: usize,
+}
+
+/// Looks at the command starting at `pos` without parsing it for real: only the plain
+/// shape (`*<digits>\r\n`, then `$<digits>\r\n<payload>\r\n` per argument) entirely
+/// inside the window is recognised; anything else (an annotation, odd blanks, a command
+/// the window cuts) returns `None`, and the caller simply stops looking ahead. The result
+/// is only a hint for the cache, so it needs none of the checks [`CommandParser`] makes.
+pub fn peek_upcoming(window: &[u8], pos: usize) -> Option<Upcoming> {
+    let (argc, mut at) = plain_count_line(window, pos, b'*')?;
+    let mut key = None;
+    for index in 0..argc {
+        let (len, payload_start) = plain_count_line(window, at, b'$')?;
+        let payload_end = payload_start.checked_add(usize::try_from(len).ok()?)?;
+        at = payload_end.checked_add(2)?;
+        if at > window.len() {
+            return None;
+        }
+        if index == 1 {
+            key = Some(payload_start..payload_end);
+        }
+    }
+    Some(Upcoming { key, end: at })
+}
+
 /// Digits a count may have for the fast path: 18 cannot overflow an `i64`.
 const PLAIN_COUNT_MAX_DIGITS: usize = 18;
 
@@ -624,5 +654,45 @@ mod tests {
             assert_eq!(plain_count_line(declined, 0, b'*'), None);
         }
         assert_eq!(plain_count_line(b"x$12\r\n", 1, b'$'), Some((12, 6)));
+    }
+
+    /// Looking ahead finds the same command end and key as the real parse, for every
+    /// command of a stream; it declines what is not plain or not whole.
+    #[test]
+    fn peeking_ahead_agrees_with_parsing() {
+        let mut file = Vec::new();
+        for args in [
+            &[&b"SET"[..], b"key:1", b"value"][..],
+            &[b"MULTI"],
+            &[b"INCR", b""],
+            &[b"HSET", b"h", b"f\r\n", b"binary\0value"],
+            &[b"EXEC"],
+        ] {
+            file.extend_from_slice(&cmd(args));
+        }
+        let mut parser = CommandParser::new();
+        let mut pos = 0;
+        while pos < file.len() {
+            let upcoming = peek_upcoming(&file, pos).expect("a plain, whole command");
+            let left = (file.len() - pos) as u64;
+            let Step::Command { consumed, args } = parser.parse_next(&file[pos..], true, left)
+            else {
+                panic!("a command at {pos}");
+            };
+            assert_eq!(upcoming.end, pos + consumed);
+            let key = args.get(1).map(|span| span.start + pos..span.end + pos);
+            assert_eq!(upcoming.key, key);
+            pos += consumed;
+        }
+        let set = cmd(&[b"SET", b"k", b"v"]);
+        for cut in 0..set.len() {
+            assert_eq!(peek_upcoming(&set[..cut], 0), None, "cut at {cut}");
+        }
+        assert_eq!(peek_upcoming(b"#TS:1\r\n", 0), None);
+        assert_eq!(peek_upcoming(b"*1\r\n$-1\r\n", 0), None);
+        assert_eq!(
+            peek_upcoming(b"*3\r\n$3\r\nSET\r\n$99999999999999999\r\n", 0),
+            None
+        );
     }
 }

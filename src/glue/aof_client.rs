@@ -75,6 +75,12 @@ impl AofClient {
         self.raw
     }
 
+    /// The db the client's commands run in (changed by SELECT).
+    pub fn db(&self) -> *mut bindings::redisDb {
+        // SAFETY: plain field read of a live client.
+        unsafe { (*self.raw).db }
+    }
+
     /// Gives the client a new argument vector (one string object per argument, built the
     /// way the network path builds them: small strings in a single allocation). The array
     /// left by the previous command is reused when it is large enough (MULTI queueing

@@ -14,6 +14,7 @@ pub mod log;
 pub mod manifest;
 pub mod manifest_c;
 pub mod object;
+pub mod prefetch;
 pub mod process;
 pub mod rio_file;
 pub mod runtime;

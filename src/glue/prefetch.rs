@@ -1,0 +1,223 @@
+//! Cache hints for the keyspace while an AOF replays.
+//!
+//! Replaying a large AOF is bound by memory latency, not instructions: each command's key
+//! lookup walks the main dict (bucket, entry, key string), three dependent cache misses
+//! in a table far larger than the cache. The loader knows the next commands' keys before
+//! it runs them, so it can issue those loads early, one step per command, and find them
+//! in the cache when the command runs.
+//!
+//! Nothing here changes any state: every step re-reads the dict as it is at that moment
+//! (a command run in between may have grown, rehashed, emptied or replaced it) and only
+//! loads what a lookup of the key would load right then; the result is a `prefetch`
+//! instruction, which cannot fault. A wrong guess (another db, a stale bucket) costs a
+//! wasted hint, never a wrong result.
+//!
+//! The dict of a db is reached through the public kvstore API. `kvstoreGetDictMetadata`
+//! returns a pointer into the dict; its distance from the dict (kvstore's private
+//! metadata layout) is measured once per load from `kvstoreIteratorNextDict`, which
+//! returns the dict itself, so no private layout is assumed.
+
+use super::bindings::{self, dict, dictEntry, redisDb};
+
+/// Prefetches for one db of a standalone server (a cluster's keys spread over 16384
+/// dicts by slot; there nothing is prefetched).
+pub struct KeyspacePrefetch {
+    enabled: bool,
+    /// Bytes from a dict to the metadata kvstore hands out for it; measured once.
+    metadata_offset: Option<usize>,
+    /// The old table of the rehash being helped along, and the buckets of it whose
+    /// entries, then keys, have had their hints.
+    rehash_table: usize,
+    rehash_entries_up_to: i64,
+    rehash_keys_up_to: i64,
+}
+
+/// Where a key would be looked up: its hash, kept between the steps.
+#[derive(Clone, Copy)]
+pub struct KeyHash(u64);
+
+impl KeyspacePrefetch {
+    pub fn new() -> KeyspacePrefetch {
+        // SAFETY: plain field read of the server struct, main thread.
+        let cluster = unsafe { bindings::server.cluster_enabled } != 0;
+        KeyspacePrefetch {
+            enabled: !cluster,
+            metadata_offset: None,
+            rehash_table: 0,
+            rehash_entries_up_to: 0,
+            rehash_keys_up_to: 0,
+        }
+    }
+
+    /// Step one: the key's hash, and a hint for its bucket.
+    pub fn bucket(&mut self, db: *mut redisDb, key: &[u8]) -> Option<KeyHash> {
+        let d = self.main_dict(db)?;
+        // SAFETY: dictGenHashFunction reads `key.len()` bytes of `key`.
+        let hash =
+            KeyHash(unsafe { bindings::dictGenHashFunction(key.as_ptr().cast(), key.len()) });
+        if let Some(slot) = bucket_slot(d, hash) {
+            prefetch(slot.cast());
+        }
+        Some(hash)
+    }
+
+    /// Step two (the bucket is in the cache by now): a hint for the bucket's first entry.
+    pub fn entry(&mut self, db: *mut redisDb, hash: KeyHash) {
+        if let Some(entry) = self.main_dict(db).and_then(|d| first_entry(d, hash)) {
+            prefetch((entry as usize & !ENTRY_TAG_BITS) as *const u8);
+        }
+    }
+
+    /// Step three (the entry is in the cache): a hint for the entry's key string, which
+    /// the lookup compares.
+    pub fn key(&mut self, db: *mut redisDb, hash: KeyHash) {
+        if let Some(entry) = self.main_dict(db).and_then(|d| first_entry(d, hash)) {
+            // SAFETY: `entry` was read from a live bucket of the live dict just now, with
+            // no code run in between: dictGetKey decodes a live entry (or tagged key).
+            let key = unsafe { bindings::dictGetKey(entry) };
+            // The sds header sits just before the string; both are usually one line.
+            prefetch((key as *const u8).wrapping_sub(1));
+        }
+    }
+
+    /// While the dict grows, every lookup and insertion also moves the next bucket of the
+    /// old table (`rehashidx`) to the new one, which reads each moved entry and its key
+    /// to hash it: the buckets just ahead of `rehashidx` get their entries hinted, and a
+    /// few commands later (nearer) their keys.
+    pub fn rehash(&mut self, db: *mut redisDb) {
+        const ENTRIES_AHEAD: i64 = 16;
+        const KEYS_AHEAD: i64 = 8;
+        let Some(d) = self.main_dict(db) else {
+            return;
+        };
+        // SAFETY: plain field reads of a live dict.
+        let (table, exp, next) = unsafe { ((*d).ht_table[0], (*d).ht_size_exp[0], (*d).rehashidx) };
+        if next < 0 || exp < 0 || table.is_null() {
+            return;
+        }
+        let size = 1i64 << exp;
+        if table as usize != self.rehash_table {
+            self.rehash_table = table as usize;
+            self.rehash_entries_up_to = next;
+            self.rehash_keys_up_to = next;
+        }
+        let bucket = |index: i64| -> *mut dictEntry {
+            // SAFETY: callers keep `index` within the old table's `size` buckets.
+            unsafe { *table.add(index as usize) }
+        };
+        let entries_end = (next + ENTRIES_AHEAD).min(size);
+        for index in self.rehash_entries_up_to.max(next)..entries_end {
+            let entry = bucket(index);
+            if !entry.is_null() {
+                prefetch((entry as usize & !ENTRY_TAG_BITS) as *const u8);
+            }
+        }
+        self.rehash_entries_up_to = entries_end;
+        let keys_end = (next + KEYS_AHEAD).min(size);
+        for index in self.rehash_keys_up_to.max(next)..keys_end {
+            let entry = bucket(index);
+            if !entry.is_null() {
+                // SAFETY: a live entry read from the live table just now.
+                let key = unsafe { bindings::dictGetKey(entry) };
+                prefetch((key as *const u8).wrapping_sub(1));
+            }
+        }
+        self.rehash_keys_up_to = keys_end;
+    }
+
+    /// The db's main dict now, if it has one and keys hash the way this module hashes.
+    fn main_dict(&mut self, db: *mut redisDb) -> Option<*mut dict> {
+        if !self.enabled || db.is_null() {
+            return None;
+        }
+        // SAFETY: `db` is the replaying client's db, an element of server.db; its kvstore
+        // is live. kvstoreGetDictMetadata reads the kvstore's dict table only.
+        let keys = unsafe { (*db).keys };
+        let metadata = unsafe { bindings::kvstoreGetDictMetadata(keys, 0) };
+        if metadata.is_null() {
+            return None; // no dict yet (created with the first key), or no metadata
+        }
+        let offset = match self.metadata_offset {
+            Some(offset) => offset,
+            None => {
+                let offset = measure_metadata_offset(keys, metadata as usize)?;
+                // The hash below is the db dict type's; any other type: no hints.
+                self.enabled = hashes_like_db_keys(offset, metadata as usize);
+                self.metadata_offset = Some(offset);
+                offset
+            }
+        };
+        if !self.enabled {
+            return None;
+        }
+        Some((metadata as usize - offset) as *mut dict)
+    }
+}
+
+impl Default for KeyspacePrefetch {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// dict.c tags bucket pointers in their low three bits (`ENTRY_PTR_MASK`).
+const ENTRY_TAG_BITS: usize = 7;
+
+/// The distance from the dict to its metadata: the iterator hands out the dict itself.
+fn measure_metadata_offset(keys: *mut bindings::kvstore, metadata: usize) -> Option<usize> {
+    // SAFETY: a kvstore iterator over a live kvstore, released at once; asking for the
+    // first dict neither iterates its entries nor pauses its rehashing.
+    let d = unsafe {
+        let it = bindings::kvstoreIteratorInit(keys);
+        let d = bindings::kvstoreIteratorNextDict(it);
+        bindings::kvstoreIteratorRelease(it);
+        d
+    };
+    if d.is_null() {
+        return None;
+    }
+    metadata.checked_sub(d as usize)
+}
+
+fn hashes_like_db_keys(offset: usize, metadata: usize) -> bool {
+    let d = (metadata - offset) as *const dict;
+    // SAFETY: `d` is the live dict just measured; its type is a static dictType.
+    let hash_function = unsafe { (*(*d).type_).hashFunction };
+    hash_function.map(|f| f as usize) == Some(bindings::dictSdsHash as *const () as usize)
+}
+
+/// The bucket a lookup of `hash` reads first: in the old table unless rehashing has
+/// already moved that bucket, as `dictFind` chooses.
+fn bucket_slot(d: *mut dict, hash: KeyHash) -> Option<*mut *mut dictEntry> {
+    // SAFETY: plain field reads of a live dict.
+    let (tables, exps, rehash_index) = unsafe { ((*d).ht_table, (*d).ht_size_exp, (*d).rehashidx) };
+    let index_in = |t: usize| -> Option<usize> {
+        let exp = exps[t];
+        (exp >= 0 && !tables[t].is_null()).then(|| (hash.0 & ((1u64 << exp) - 1)) as usize)
+    };
+    let old = index_in(0)?;
+    let (table, index) = if rehash_index >= 0 && (old as i64) < rehash_index {
+        (1, index_in(1)?)
+    } else {
+        (0, old)
+    };
+    // SAFETY: `index` is masked to the table's size.
+    Some(unsafe { tables[table].add(index) })
+}
+
+fn first_entry(d: *mut dict, hash: KeyHash) -> Option<*mut dictEntry> {
+    let slot = bucket_slot(d, hash)?;
+    // SAFETY: a bucket of the live table (bucket_slot bounds it).
+    let entry = unsafe { *slot };
+    (!entry.is_null()).then_some(entry)
+}
+
+fn prefetch(address: *const u8) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: a prefetch is a hint: it never faults, whatever the address.
+    unsafe {
+        std::arch::x86_64::_mm_prefetch(address.cast(), std::arch::x86_64::_MM_HINT_T0);
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = address;
+}
