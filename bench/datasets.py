@@ -1,6 +1,8 @@
 """The AOF datasets, generated once per run by the stock build, written to disk (fsync), and
 then loaded by both builds from the very same files (hard links, see stage()).
 
+  sets      RESP-only AOF of SETs of distinct keys with 16-64 byte values (the issue's
+            load figure: 2 million SETs), in the INCR file the writes went to.
   resp      RESP-only AOF (aof-use-rdb-preamble no): the mixed-type dataset, rewritten in
             command form into the BASE file.
   rdb-base  the same dataset with an RDB-preamble BASE; the input of the rewrite workload.
@@ -62,6 +64,14 @@ def mixed_commands(nkeys, seed=1):
             yield enc(b"HSET", b"h:%d" % i, *args)
         else:
             yield enc(b"SET", b"e:%d" % i, v, b"EX", 10000000)
+
+
+def set_commands(nkeys, seed=4):
+    """Yields nkeys SETs of distinct keys."""
+    rng = random.Random(seed)
+    vals = _values(rng, 1024, 16, 64)
+    for i in range(nkeys):
+        yield servers.encode(b"SET", b"key:%d" % i, vals[i & 1023])
 
 
 def incr_commands(nkeys, ncmds, seed=2):
@@ -194,6 +204,10 @@ def generate(stock, workdir, sizes, names):
             out["resp"] = _snapshot(s, workdir / "resp"), keys
             _rewrite(s, "yes")
             out["rdb-base"] = _snapshot(s, workdir / "rdb-base"), keys
+    if "sets" in names:
+        with _generator(stock, workdir / "gen-sets") as s:
+            _pipe(s, set_commands(sizes["set_keys"]))
+            out["sets"] = _snapshot(s, workdir / "sets"), servers.call(s, "DBSIZE")
     if "rdb-incr" in names:
         with _generator(stock, workdir / "gen-incr") as s:
             _pipe(s, mixed_commands(sizes["incr_base_keys"]))

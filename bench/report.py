@@ -162,14 +162,22 @@ def _loads(figs, _rows):
     return _select(figs, lambda f: f.workload == "load" and f.metric == "load_s")
 
 
+def _load_of_sets(figs, _rows):
+    """The issue's own figure: a RESP-only AOF of 2 M SETs."""
+    return _select(figs, lambda f: f.workload == "load" and f.case == "sets"
+                   and f.metric == "load_s")
+
+
 def _patched_cost_everysec_p16(_figs, rows):
     return [per["patched"] for (case, policy), per in sorted(aof_cost(rows).items())
             if policy == "everysec" and case.endswith(" P16") and "patched" in per]
 
 
 GOALS = [
-    Goal("AOF load ≥ 1.5× stock (each dataset)", _loads, ">=", 1.5),
-    Goal("AOF load 2× stock (ambition)", _loads, ">=", 2.0, ambition=True),
+    Goal("AOF load of 2 M SETs ≥ 1.5× stock (the issue's figure)", _load_of_sets, ">=", 1.5),
+    Goal("AOF load of 2 M SETs 2× stock (ambition)", _load_of_sets, ">=", 2.0, ambition=True),
+    Goal("AOF load ≥ 1.5× stock, every dataset (stricter than the issue)", _loads, ">=", 1.5),
+    Goal("AOF load never slower than stock (large values, RDB base)", _loads, ">=", 1.0),
     Goal("Command-form rewrite ≥ 1.5× stock",
          lambda figs, _: _select(figs, lambda f: f.workload == "rewrite"
                                  and f.case.endswith("preamble no") and f.metric == "rewrite_s"),
@@ -318,7 +326,7 @@ def _section_cost(rows):
 
 
 def _section_load(figs, meta):
-    names = [n for n in ("resp", "rdb-incr", "large") if ("load", n, "load_s") in figs]
+    names = [n for n in ("sets", "resp", "rdb-incr", "large") if ("load", n, "load_s") in figs]
     if not names:
         return []
     ds = meta.get("datasets", {})
@@ -455,11 +463,12 @@ def _header(meta, run_dir):
         "- mode: **%s**, %d pairs (A B in each pair; the order alternates: stock first in "
         "even pairs, patched first in odd), took %.0f s"
         % (meta["mode"], meta["pairs"], meta.get("duration_s", 0)),
-        "- datasets: %s mixed keys (RESP-only AOF, and RDB base for the rewrite); RDB base of "
+        "- datasets: %s SETs of distinct keys (RESP-only AOF, the issue's load figure); "
+        "%s mixed keys (RESP-only AOF, and RDB base for the rewrite); RDB base of "
         "%s keys + INCR of %s writes; %s values of 64 KiB. %s Load figures come from "
         "`DEBUG LOADAOF`, never a restart (the rewrite workload's start-up load is not timed)."
         % (tuple(format(sizes.get(k, 0), ",") for k in
-                 ("mixed_keys", "incr_base_keys", "incr_cmds", "large_keys"))
+                 ("set_keys", "mixed_keys", "incr_base_keys", "incr_cmds", "large_keys"))
            + (SIZES_NOTE[meta["mode"]],)),
         "- source: commit `%s`%s; Rust library defines %s of upstream aof.c's functions"
         % (m["git_commit"], " (with uncommitted changes)" if m["git_dirty"] else "",

@@ -34,10 +34,10 @@ REQUESTS = {16: {"SET": 400000, "INCR": 400000, "LPUSH": 300000, "HSET": 150000,
 # Dataset sizes. The issue fixes 2 M keys for the RESP-only AOF and the rewrite dataset and
 # 64 KiB for the large values; the INCR dataset and the number of large values are ours,
 # chosen so that each load takes seconds, not minutes.
-FULL_SIZES = {"mixed_keys": 2000000, "incr_base_keys": 200000, "incr_cmds": 2000000,
-              "large_keys": 8192}
-QUICK_SIZES = {"mixed_keys": 300000, "incr_base_keys": 30000, "incr_cmds": 300000,
-               "large_keys": 1024}
+FULL_SIZES = {"set_keys": 2000000, "mixed_keys": 2000000, "incr_base_keys": 200000,
+              "incr_cmds": 2000000, "large_keys": 8192}
+QUICK_SIZES = {"set_keys": 300000, "mixed_keys": 300000, "incr_base_keys": 30000,
+               "incr_cmds": 300000, "large_keys": 1024}
 
 
 @dataclass(frozen=True)
@@ -231,7 +231,7 @@ def plan(quick, scale=1.0, only=None):
                   for size in (32, 1024) for pipeline in (16, 1) for policy in POLICIES]
         sizes = FULL_SIZES
     tasks = _write_tasks(groups)
-    tasks += [Task("load " + name, "load", name) for name in ("resp", "rdb-incr", "large")]
+    tasks += [Task("load " + name, "load", name) for name in ("sets", "resp", "rdb-incr", "large")]
     tasks.append(Task("rewrite rdb-base", "rewrite", "rdb-base"))
     if only:
         tasks = [t for t in tasks if re.search(only, t.label)]
