@@ -56,7 +56,7 @@ impl KeyspacePrefetch {
         let hash =
             KeyHash(unsafe { bindings::dictGenHashFunction(key.as_ptr().cast(), key.len()) });
         if let Some(slot) = bucket_slot(d, hash) {
-            prefetch(slot.cast());
+            hint(slot.cast());
         }
         Some(hash)
     }
@@ -64,7 +64,7 @@ impl KeyspacePrefetch {
     /// Step two (the bucket is in the cache by now): a hint for the bucket's first entry.
     pub fn entry(&mut self, db: *mut redisDb, hash: KeyHash) {
         if let Some(entry) = self.main_dict(db).and_then(|d| first_entry(d, hash)) {
-            prefetch((entry as usize & !ENTRY_TAG_BITS) as *const u8);
+            hint((entry as usize & !ENTRY_TAG_BITS) as *const u8);
         }
     }
 
@@ -76,7 +76,7 @@ impl KeyspacePrefetch {
             // no code run in between: dictGetKey decodes a live entry (or tagged key).
             let key = unsafe { bindings::dictGetKey(entry) };
             // The sds header sits just before the string; both are usually one line.
-            prefetch((key as *const u8).wrapping_sub(1));
+            hint((key as *const u8).wrapping_sub(1));
         }
     }
 
@@ -109,7 +109,7 @@ impl KeyspacePrefetch {
         for index in self.rehash_entries_up_to.max(next)..entries_end {
             let entry = bucket(index);
             if !entry.is_null() {
-                prefetch((entry as usize & !ENTRY_TAG_BITS) as *const u8);
+                hint((entry as usize & !ENTRY_TAG_BITS) as *const u8);
             }
         }
         self.rehash_entries_up_to = entries_end;
@@ -119,7 +119,7 @@ impl KeyspacePrefetch {
             if !entry.is_null() {
                 // SAFETY: a live entry read from the live table just now.
                 let key = unsafe { bindings::dictGetKey(entry) };
-                prefetch((key as *const u8).wrapping_sub(1));
+                hint((key as *const u8).wrapping_sub(1));
             }
         }
         self.rehash_keys_up_to = keys_end;
@@ -212,7 +212,8 @@ fn first_entry(d: *mut dict, hash: KeyHash) -> Option<*mut dictEntry> {
     (!entry.is_null()).then_some(entry)
 }
 
-fn prefetch(address: *const u8) {
+/// A hint that `address` will be read soon (also used by the rewrite child's key walk).
+pub fn hint(address: *const u8) {
     #[cfg(target_arch = "x86_64")]
     // SAFETY: a prefetch is a hint: it never faults, whatever the address.
     unsafe {
