@@ -1,10 +1,13 @@
-//! Cache hints for the keyspace while an AOF replays.
+//! Cache hints for the keyspace while an AOF replays (and [`hint`] itself, which the
+//! rewrite child's key walk also uses).
 //!
 //! Replaying a large AOF is bound by memory latency, not instructions: each command's key
 //! lookup walks the main dict (bucket, entry, key string), three dependent cache misses
-//! in a table far larger than the cache. The loader knows the next commands' keys before
-//! it runs them, so it can issue those loads early, one step per command, and find them
-//! in the cache when the command runs.
+//! in a table far larger than the cache, and while the dict grows every lookup also moves
+//! a bucket of the old table to the new one (each moved entry's key is read to hash it).
+//! The loader knows the next commands' keys before it runs them, and the rehash moves
+//! through the old table in order, so both sets of loads can be issued early, one step
+//! per command, and found in the cache when the command runs.
 //!
 //! Nothing here changes any state: every step re-reads the dict as it is at that moment
 //! (a command run in between may have grown, rehashed, emptied or replaced it) and only
