@@ -32,6 +32,10 @@ def dataset():
         cmds.append(("SET", "str", "hello"))
         cmds.append(("SET", "int", 12345))
         cmds.append(("SET", "big", "x" * 5000))
+        # Larger than the patched child's 8 KiB buffer, and either side of its 4 KiB
+        # direct-write threshold inside one command.
+        cmds.append(("SET", "huge", bytes(range(256)) * 400))
+        cmds.append(("RPUSH", "list-large-elements", "a", "y" * 4095, "b", "z" * 4096, "w" * 20000, 7))
         cmds.append(("SET", "bin", bytes(range(256))))
         cmds.append(("SET", "ttl", "v", "PXAT", FUTURE_MS))
         cmds.append(("RPUSH", "list-small", "a", "b", 1, 2))

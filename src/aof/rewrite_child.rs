@@ -2,12 +2,17 @@
 //! (`aof-use-rdb-preamble yes`, upstream's RDB writer) or as commands.
 //!
 //! The command form is where upstream is slow: every element became three small stdio
-//! writes through `rio`. Here records are encoded into a 64 KiB buffer and handed to the
+//! writes through `rio`. Here records are encoded into an 8 KiB buffer and handed to the
 //! file rio in big pieces, so rio's 4 MB incremental fsync and its byte accounting still
 //! apply. Records, their order and their batching (at most 64 items per command) are
 //! upstream's, byte for byte.
+//!
+//! Memory: every page the child writes is a page the fork copies (the copy-on-write the
+//! parent reports). The buffer has a fixed size, the file stream has none of its own (the
+//! buffer is its buffer), and a payload of 4 KiB or more goes to the file straight from
+//! the value, which the child only reads: a large value is never copied in the child.
 
-use crate::core::resp::{Arg, RecordWriter};
+use crate::core::resp::{Arg, RecordWriter, Sink};
 use crate::glue::dataset::{self, RioSink, Value};
 use crate::glue::log::{Level, Line};
 use crate::glue::object::StringValue;
@@ -20,8 +25,13 @@ const C_OK: i32 = bindings::C_OK as i32;
 const C_ERR: i32 = bindings::C_ERR;
 /// Upstream's AOF_REWRITE_ITEMS_PER_CMD.
 const ITEMS_PER_COMMAND: u64 = bindings::AOF_REWRITE_ITEMS_PER_CMD as u64;
-/// The buffer goes to the file when it grows past this.
-const FLUSH_THRESHOLD: usize = 64 * 1024;
+/// What the buffer holds before it goes to the file. Every KiB here is a KiB of
+/// copy-on-write, and upstream's child has a 4 KiB stdio buffer; 8 KiB keeps within a
+/// page of that while halving the `write` calls (measured on 150 MB: 4 KiB writes take
+/// 0.15 s, 8 KiB 0.09 s, 64 KiB 0.05 s, of a rewrite of about 3 s).
+const BUFFER_BYTES: usize = 8 * 1024;
+/// A payload this long is written to the file from where it lies instead of being copied.
+const DIRECT_PAYLOAD: usize = 4 * 1024;
 
 fn arg(value: StringValue<'_>) -> Arg<'_> {
     match value {
@@ -30,38 +40,84 @@ fn arg(value: StringValue<'_>) -> Arg<'_> {
     }
 }
 
+/// The child's output buffer in front of a rio: small pieces are gathered, large
+/// payloads pass straight through (after what is gathered, to keep the order).
+pub struct ChildBuffer<'s> {
+    gathered: Vec<u8>,
+    sink: &'s RioSink,
+    /// Bytes handed to the rio so far.
+    handed: usize,
+    /// A write to the rio failed (rio keeps the error and refuses later writes).
+    failed: bool,
+}
+
+impl ChildBuffer<'_> {
+    fn write(&mut self, bytes: &[u8]) {
+        self.handed += bytes.len();
+        if !self.sink.write(bytes) {
+            self.failed = true;
+        }
+    }
+
+    fn hand_over(&mut self) {
+        let gathered = std::mem::take(&mut self.gathered);
+        self.write(&gathered);
+        self.gathered = gathered;
+        self.gathered.clear();
+    }
+}
+
+impl Sink for ChildBuffer<'_> {
+    fn put(&mut self, bytes: &[u8]) {
+        if bytes.len() >= DIRECT_PAYLOAD {
+            self.hand_over();
+            self.write(bytes);
+            return;
+        }
+        if self.gathered.len() + bytes.len() > BUFFER_BYTES {
+            self.hand_over();
+        }
+        self.gathered.extend_from_slice(bytes);
+    }
+}
+
 /// The encoded rewrite, buffered in front of a rio.
 pub struct RewriteOut<'s> {
-    w: RecordWriter<Vec<u8>>,
-    sink: &'s RioSink,
-    /// Bytes produced so far (upstream's `processed_bytes` delta, for dismissObject).
-    produced: usize,
+    w: RecordWriter<ChildBuffer<'s>>,
 }
 
 impl<'s> RewriteOut<'s> {
     pub fn new(sink: &'s RioSink) -> RewriteOut<'s> {
         RewriteOut {
-            w: RecordWriter::new(Vec::with_capacity(2 * FLUSH_THRESHOLD)),
-            sink,
-            produced: 0,
+            w: RecordWriter::new(ChildBuffer {
+                gathered: Vec::with_capacity(BUFFER_BYTES),
+                sink,
+                handed: 0,
+                failed: false,
+            }),
         }
     }
 
-    /// Hands the buffer to the rio; false on a write error.
+    fn sink(&mut self) -> &'s RioSink {
+        self.w.sink_mut().sink
+    }
+
+    /// Hands everything gathered to the rio; false if any write so far failed.
     pub fn flush(&mut self) -> bool {
-        let buf = self.w.sink_mut();
-        self.produced += buf.len();
-        let ok = self.sink.write(buf);
-        buf.clear();
-        ok
+        let buffer = self.w.sink_mut();
+        buffer.hand_over();
+        !buffer.failed
     }
 
-    fn flush_if_full(&mut self) -> bool {
-        self.w.sink_mut().len() < FLUSH_THRESHOLD || self.flush()
+    /// Where a walk checks for a failed write (the buffer hands itself over when full).
+    fn no_write_failed(&mut self) -> bool {
+        !self.w.sink_mut().failed
     }
 
+    /// Bytes produced so far (upstream's `processed_bytes` delta, for dismissObject).
     fn produced(&mut self) -> usize {
-        self.produced + self.w.sink_mut().len()
+        let buffer = self.w.sink_mut();
+        buffer.handed + buffer.gathered.len()
     }
 
     fn bulk(&mut self, value: StringValue<'_>) {
@@ -129,7 +185,7 @@ pub fn write_list(out: &mut RewriteOut<'_>, key: &[u8], value: Value) -> bool {
     value.for_each_list_element(|element| {
         batches.next_item(out);
         out.bulk(element);
-        out.flush_if_full()
+        out.no_write_failed()
     })
 }
 
@@ -138,7 +194,7 @@ pub fn write_set(out: &mut RewriteOut<'_>, key: &[u8], value: Value) -> bool {
     value.for_each_set_member(|member| {
         batches.next_item(out);
         out.bulk(member);
-        out.flush_if_full()
+        out.no_write_failed()
     })
 }
 
@@ -148,7 +204,7 @@ pub fn write_sorted_set(out: &mut RewriteOut<'_>, key: &[u8], value: Value) -> b
         batches.next_item(out);
         out.bulk_double(score);
         out.bulk(member);
-        out.flush_if_full()
+        out.no_write_failed()
     })
 }
 
@@ -169,7 +225,7 @@ pub fn write_hash(out: &mut RewriteOut<'_>, key: &[u8], value: Value) -> bool {
                 out.bulk_bytes(b"1");
                 out.bulk(field);
             }
-            out.flush_if_full()
+            out.no_write_failed()
         });
     }
     let mut batches = Batches::new(b"HMSET", key, 2, value.hash_len());
@@ -177,7 +233,7 @@ pub fn write_hash(out: &mut RewriteOut<'_>, key: &[u8], value: Value) -> bool {
         batches.next_item(out);
         out.bulk(field);
         out.bulk(field_value);
-        out.flush_if_full()
+        out.no_write_failed()
     })
 }
 
@@ -238,7 +294,7 @@ pub fn write_stream(out: &mut RewriteOut<'_>, key: &[u8], value: Value) -> bool 
                 out.bulk_bytes(field);
                 out.bulk_bytes(field_value);
             }
-            out.flush_if_full()
+            out.no_write_failed()
         });
         if !ok {
             return false;
@@ -275,14 +331,14 @@ pub fn write_stream(out: &mut RewriteOut<'_>, key: &[u8], value: Value) -> bool 
         consumers.for_each(|consumer, pending| {
             if pending.is_empty() {
                 write_empty_consumer(out, key, group, consumer);
-                return out.flush_if_full();
+                return out.no_write_failed();
             }
             pending.for_each(|entry| {
                 write_pending_entry(out, key, group, consumer, &entry);
-                out.flush_if_full()
+                out.no_write_failed()
             })
         })
-    }) && out.flush_if_full()
+    }) && out.no_write_failed()
 }
 
 /// One key with its value and expiry.
@@ -304,7 +360,7 @@ fn write_key(out: &mut RewriteOut<'_>, db: i32, key: &[u8], value: Value, expire
         bindings::OBJ_MODULE => {
             out.flush()
                 && dataset::with_key_object(key, |k| {
-                    dataset::rewrite_module_value(out.sink, k, value, db)
+                    dataset::rewrite_module_value(out.sink(), k, value, db)
                 })
         }
         _ => process::panic("Unknown object type"),
@@ -321,7 +377,7 @@ fn write_key(out: &mut RewriteOut<'_>, db: i32, key: &[u8], value: Value, expire
         out.bulk_bytes(key);
         out.w.bulk(Arg::Int(expire));
     }
-    out.flush_if_full()
+    out.no_write_failed()
 }
 
 /// Upstream's `rewriteAppendOnlyFileRio`: the timestamp annotation (when enabled), the
@@ -336,7 +392,7 @@ pub fn rewrite_dataset(sink: &RioSink) -> i32 {
     let functions_ok = dataset::for_each_function_library(|code| {
         out.w.raw(b"*3\r\n$8\r\nFUNCTION\r\n$4\r\nLOAD\r\n");
         out.bulk_bytes(code);
-        out.flush_if_full()
+        out.no_write_failed()
     });
     if !functions_ok {
         return C_ERR;
@@ -400,7 +456,11 @@ pub fn rewrite_to_file(filename: &[u8]) -> i32 {
     }
     rio_file::start_saving();
 
-    let written = if server::with(|s| s.aof_use_rdb_preamble) != 0 {
+    let rdb_preamble = server::with(|s| s.aof_use_rdb_preamble) != 0;
+    if !rdb_preamble {
+        file.unbuffered();
+    }
+    let written = if rdb_preamble {
         file.save_rdb()
     } else if rewrite_dataset(&file.sink()) == C_OK {
         Ok(())
