@@ -4,6 +4,7 @@
 
 use super::bindings::{self, robj};
 use super::object::StringValue;
+use super::prefetch::{hint, KeyHash, KeyWalkPrefetch};
 use std::ffi::c_void;
 use std::mem::MaybeUninit;
 
@@ -243,20 +244,35 @@ pub fn db_size(index: i32) -> u64 {
 /// stop (a write error), which this returns.
 ///
 /// The walk is bound by memory latency (each entry's key, value object and encoded value
-/// are scattered over the heap), so entries are taken from the iterator a few keys ahead
-/// of the one being written, and their memory is hinted to the cache in two steps: the
-/// key and the value object when an entry is taken, the encoded value (what the object
-/// points to) halfway. Nothing changes in the child's dataset meanwhile, so the entries
-/// stay valid; the order of the keys is the iterator's.
+/// are scattered over the heap, and so are the iterator's next entry and the key's entry
+/// in the expires dict), so entries are taken from the iterator a few keys ahead of the
+/// one being written, and their memory is hinted to the cache in steps: the key and the
+/// value object when an entry is taken; then, the key being in the cache, the buckets
+/// ahead of the iterator and the key's expires bucket ([`KeyWalkPrefetch`]); then the
+/// encoded value (what the object points to), the expires entry and the key that entry
+/// holds. Nothing changes in
+/// the child's dataset meanwhile, so the entries stay valid; the order of the keys is the
+/// iterator's.
 pub fn for_each_key(index: i32, mut f: impl FnMut(&[u8], Value, i64) -> bool) -> bool {
+    /// Entries taken ahead of the one being written.
     const AHEAD: usize = 8;
-    const VALUE_AHEAD: usize = 4;
-    let mut upcoming: std::collections::VecDeque<(bindings::sds, *mut robj)> =
+    /// Positions in the window where each later step is taken.
+    const KEY_READY_AT: usize = 5;
+    const VALUE_AT: usize = 4;
+    const EXPIRE_ENTRY_AT: usize = 2;
+    const EXPIRE_OTHER_KEY_AT: usize = 1;
+    struct Upcoming {
+        key: bindings::sds,
+        value: *mut robj,
+        hash: Option<KeyHash>,
+    }
+    let mut upcoming: std::collections::VecDeque<Upcoming> =
         std::collections::VecDeque::with_capacity(AHEAD);
     // SAFETY: the kvstore iterator walks live entries whose keys are sds and values robj;
     // in the fork child nothing else modifies the dataset.
     unsafe {
         let db = super::server::with(|s| s.db).add(index as usize);
+        let mut walk = KeyWalkPrefetch::new(index);
         let it = bindings::kvstoreIteratorInit((*db).keys);
         let mut ok = true;
         let mut exhausted = false;
@@ -269,17 +285,32 @@ pub fn for_each_key(index: i32, mut f: impl FnMut(&[u8], Value, i64) -> bool) ->
                 }
                 let key = bindings::dictGetKey(de) as bindings::sds;
                 let value = bindings::dictGetVal(de) as *mut robj;
-                super::prefetch::hint((key as *const u8).wrapping_sub(1));
-                super::prefetch::hint(value as *const u8);
-                upcoming.push_back((key, value));
+                hint((key as *const u8).wrapping_sub(1));
+                hint(value as *const u8);
+                upcoming.push_back(Upcoming {
+                    key,
+                    value,
+                    hash: None,
+                });
             }
-            if let Some(&(_, value)) = upcoming.get(VALUE_AHEAD) {
+            if let Some(entry) = upcoming.get_mut(KEY_READY_AT) {
+                entry.hash = walk.key_ready(super::sds::bytes(entry.key));
+            }
+            if let Some(entry) = upcoming.get(VALUE_AT) {
                 // An integer-encoded value's pointer is no address: a hint cannot fault.
-                let encoded = (*value).ptr as *const u8;
-                super::prefetch::hint(encoded);
-                super::prefetch::hint(encoded.wrapping_add(64));
+                let encoded = (*entry.value).ptr as *const u8;
+                hint(encoded);
+                hint(encoded.wrapping_add(64));
             }
-            let Some((key, value)) = upcoming.pop_front() else {
+            if let Some(hash) = upcoming.get(EXPIRE_ENTRY_AT).and_then(|e| e.hash) {
+                walk.expire_entry(hash);
+            }
+            if let Some(entry) = upcoming.get(EXPIRE_OTHER_KEY_AT) {
+                if let Some(hash) = entry.hash {
+                    walk.expire_other_key(hash, entry.key as *const u8);
+                }
+            }
+            let Some(Upcoming { key, value, .. }) = upcoming.pop_front() else {
                 break;
             };
             let expire = bindings::redis_aof_shim_get_expire(db, key);

@@ -1,5 +1,5 @@
-//! Cache hints for the keyspace while an AOF replays (and [`hint`] itself, which the
-//! rewrite child's key walk also uses).
+//! Cache hints for the keyspace while an AOF replays ([`KeyspacePrefetch`]) and while the
+//! rewrite child walks it ([`KeyWalkPrefetch`]).
 //!
 //! Replaying a large AOF is bound by memory latency, not instructions: each command's key
 //! lookup walks the main dict (bucket, entry, key string), three dependent cache misses
@@ -162,6 +162,159 @@ impl Default for KeyspacePrefetch {
         Self::new()
     }
 }
+
+/// Cache hints for the rewrite child's walk over one db of a standalone server.
+///
+/// The walk is the kvstore iterator going through the db's dict bucket by bucket, and
+/// `getExpire` looking each key up in the expires dict: two dependent misses per key
+/// (the iterator's next entry, the expires bucket and entry) that no hint on the key
+/// itself covers. The iterator's position is known from the keys it hands out (a key's
+/// bucket is where the iterator was), so the entries of the buckets just ahead of it
+/// can be hinted; and the expires lookup of a key is hinted in two steps, bucket then
+/// entry, a few keys before it happens. Both dicts hash with `dictSdsHash`, so one hash
+/// of the key serves both. In the child nothing changes the dataset except what upstream
+/// changes too (a lookup helping an expires rehash along), and every step re-reads the
+/// dict, so a hint is at worst wasted.
+pub struct KeyWalkPrefetch {
+    keys: Option<*mut dict>,
+    expires: Option<*mut dict>,
+    /// The table of `keys` and the bucket up to which entries have been hinted.
+    scouted_table: usize,
+    scouted_up_to: usize,
+}
+
+impl KeyWalkPrefetch {
+    /// Buckets of the main dict hinted ahead of the iterator.
+    const SCOUT_BUCKETS: usize = 32;
+
+    /// For db `index` (< dbnum).
+    pub fn new(index: i32) -> KeyWalkPrefetch {
+        // SAFETY: plain field reads of the server struct and of one of its dbs.
+        let (cluster, keys, expires) = unsafe {
+            let db = bindings::server.db.add(index as usize);
+            (
+                bindings::server.cluster_enabled != 0,
+                (*db).keys,
+                (*db).expires,
+            )
+        };
+        let usable = |kvs| {
+            if cluster {
+                None
+            } else {
+                only_dict_hashed_like_keys(kvs)
+            }
+        };
+        KeyWalkPrefetch {
+            keys: usable(keys),
+            expires: usable(expires),
+            scouted_table: 0,
+            scouted_up_to: 0,
+        }
+    }
+
+    /// Step one, once the key string is in the cache: hints the buckets ahead of the
+    /// iterator (it has just handed out this key or one a few after it) and the key's
+    /// expires bucket.
+    pub fn key_ready(&mut self, key: &[u8]) -> Option<KeyHash> {
+        if self.keys.is_none() && self.expires.is_none() {
+            return None;
+        }
+        // SAFETY: dictGenHashFunction reads `key.len()` bytes of `key`.
+        let hash =
+            KeyHash(unsafe { bindings::dictGenHashFunction(key.as_ptr().cast(), key.len()) });
+        if let Some(d) = self.keys {
+            self.scout(d, hash);
+        }
+        if let Some(slot) = self.expires.and_then(|e| bucket_slot(e, hash)) {
+            hint(slot.cast());
+        }
+        Some(hash)
+    }
+
+    /// Step two (the expires bucket is in the cache): hints its first entry, which a key
+    /// with a TTL is usually the one of.
+    pub fn expire_entry(&self, hash: KeyHash) {
+        if let Some(entry) = self.expires.and_then(|e| first_entry(e, hash)) {
+            hint((entry as usize & !ENTRY_TAG_BITS) as *const u8);
+        }
+    }
+
+    /// Step three (the entry is in the cache): when the bucket's first entry is another
+    /// key's (most keys have no TTL, and their expires bucket holds other keys), hints
+    /// that key's string, which the lookup compares with this one.
+    pub fn expire_other_key(&self, hash: KeyHash, key: *const u8) {
+        if let Some(entry) = self.expires.and_then(|e| first_entry(e, hash)) {
+            // SAFETY: `entry` was read from a live bucket of the live dict just now, with
+            // no code run in between: dictGetKey decodes a live entry.
+            let other = unsafe { bindings::dictGetKey(entry) } as *const u8;
+            if other != key {
+                hint(other.wrapping_sub(1));
+            }
+        }
+    }
+
+    fn scout(&mut self, d: *mut dict, hash: KeyHash) {
+        // SAFETY: plain field reads of a live dict.
+        let (tables, exps, rehash_index) =
+            unsafe { ((*d).ht_table, (*d).ht_size_exp, (*d).rehashidx) };
+        if exps[0] < 0 || tables[0].is_null() {
+            return;
+        }
+        // The key came from table 0 unless its bucket there was already moved.
+        let old = (hash.0 & ((1u64 << exps[0]) - 1)) as usize;
+        let (table, index) = if rehash_index >= 0 && (old as i64) < rehash_index {
+            if exps[1] < 0 || tables[1].is_null() {
+                return;
+            }
+            (1, (hash.0 & ((1u64 << exps[1]) - 1)) as usize)
+        } else {
+            (0, old)
+        };
+        let size = 1usize << exps[table];
+        let start = if self.scouted_table == table {
+            self.scouted_up_to.max(index + 1)
+        } else {
+            index + 1
+        };
+        let end = (index + 1 + Self::SCOUT_BUCKETS).min(size);
+        for i in start..end {
+            // SAFETY: `i` < the table's size.
+            let entry = unsafe { *tables[table].add(i) };
+            if !entry.is_null() {
+                // The iterator reads the entry's `next` too: a 24-byte entry can end in
+                // the following cache line.
+                let entry = (entry as usize & !ENTRY_TAG_BITS) as *const u8;
+                hint(entry);
+                hint(entry.wrapping_add(ENTRY_LAST_FIELD));
+            }
+        }
+        self.scouted_table = table;
+        self.scouted_up_to = end.max(start);
+    }
+}
+
+/// The one dict of a standalone server's kvstore, if it exists and hashes its keys with
+/// `dictSdsHash` (the function [`KeyWalkPrefetch`] hashes with).
+fn only_dict_hashed_like_keys(kvs: *mut bindings::kvstore) -> Option<*mut dict> {
+    // SAFETY: a kvstore iterator over a live kvstore, released at once; asking for the
+    // first dict neither iterates its entries nor pauses its rehashing. The dict's type
+    // is a static dictType.
+    unsafe {
+        let it = bindings::kvstoreIteratorInit(kvs);
+        let d = bindings::kvstoreIteratorNextDict(it);
+        bindings::kvstoreIteratorRelease(it);
+        if d.is_null() {
+            return None;
+        }
+        let hash_function = (*(*d).type_).hashFunction;
+        (hash_function.map(|f| f as usize) == Some(bindings::dictSdsHash as *const () as usize))
+            .then_some(d)
+    }
+}
+
+/// Offset of the last pointer of dict.c's `dictEntry` (key, value, next).
+const ENTRY_LAST_FIELD: usize = 2 * std::mem::size_of::<usize>();
 
 /// dict.c tags bucket pointers in their low three bits (`ENTRY_PTR_MASK`).
 const ENTRY_TAG_BITS: usize = 7;
