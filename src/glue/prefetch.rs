@@ -255,22 +255,12 @@ impl KeyWalkPrefetch {
     }
 
     fn scout(&mut self, d: *mut dict, hash: KeyHash) {
-        // SAFETY: plain field reads of a live dict.
-        let (tables, exps, rehash_index) =
-            unsafe { ((*d).ht_table, (*d).ht_size_exp, (*d).rehashidx) };
-        if exps[0] < 0 || tables[0].is_null() {
+        // The iterator handed out this key from its bucket, or a few keys after it.
+        let Some((table, index)) = bucket_position(d, hash) else {
             return;
-        }
-        // The key came from table 0 unless its bucket there was already moved.
-        let old = (hash.0 & ((1u64 << exps[0]) - 1)) as usize;
-        let (table, index) = if rehash_index >= 0 && (old as i64) < rehash_index {
-            if exps[1] < 0 || tables[1].is_null() {
-                return;
-            }
-            (1, (hash.0 & ((1u64 << exps[1]) - 1)) as usize)
-        } else {
-            (0, old)
         };
+        // SAFETY: plain field reads of a live dict.
+        let (tables, exps) = unsafe { ((*d).ht_table, (*d).ht_size_exp) };
         let size = 1usize << exps[table];
         let start = if self.scouted_table == table {
             self.scouted_up_to.max(index + 1)
@@ -342,9 +332,9 @@ fn hashes_like_db_keys(offset: usize, metadata: usize) -> bool {
     hash_function.map(|f| f as usize) == Some(bindings::dictSdsHash as *const () as usize)
 }
 
-/// The bucket a lookup of `hash` reads first: in the old table unless rehashing has
-/// already moved that bucket, as `dictFind` chooses.
-fn bucket_slot(d: *mut dict, hash: KeyHash) -> Option<*mut *mut dictEntry> {
+/// The table and bucket a lookup of `hash` reads first: the old table unless rehashing
+/// has already moved that bucket, as `dictFind` chooses.
+fn bucket_position(d: *mut dict, hash: KeyHash) -> Option<(usize, usize)> {
     // SAFETY: plain field reads of a live dict.
     let (tables, exps, rehash_index) = unsafe { ((*d).ht_table, (*d).ht_size_exp, (*d).rehashidx) };
     let index_in = |t: usize| -> Option<usize> {
@@ -352,13 +342,18 @@ fn bucket_slot(d: *mut dict, hash: KeyHash) -> Option<*mut *mut dictEntry> {
         (exp >= 0 && !tables[t].is_null()).then(|| (hash.0 & ((1u64 << exp) - 1)) as usize)
     };
     let old = index_in(0)?;
-    let (table, index) = if rehash_index >= 0 && (old as i64) < rehash_index {
-        (1, index_in(1)?)
+    if rehash_index >= 0 && (old as i64) < rehash_index {
+        Some((1, index_in(1)?))
     } else {
-        (0, old)
-    };
+        Some((0, old))
+    }
+}
+
+/// The bucket (slot of the table) a lookup of `hash` reads first.
+fn bucket_slot(d: *mut dict, hash: KeyHash) -> Option<*mut *mut dictEntry> {
+    let (table, index) = bucket_position(d, hash)?;
     // SAFETY: `index` is masked to the table's size.
-    Some(unsafe { tables[table].add(index) })
+    Some(unsafe { (*d).ht_table[table].add(index) })
 }
 
 fn first_entry(d: *mut dict, hash: KeyHash) -> Option<*mut dictEntry> {
