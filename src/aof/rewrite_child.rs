@@ -8,9 +8,10 @@
 //! upstream's, byte for byte.
 //!
 //! Memory: every page the child writes is a page the fork copies (the copy-on-write the
-//! parent reports). The buffer has a fixed size, the file stream has none of its own (the
-//! buffer is its buffer), and a payload of 4 KiB or more goes to the file straight from
-//! the value, which the child only reads: a large value is never copied in the child.
+//! parent reports). The buffer has a fixed size, and a payload of 4 KiB or more goes to
+//! the file straight from the value, which the child only reads: a large value is never
+//! copied in the child. The file keeps its stdio buffer, as upstream's: a module type
+//! rewrites its values through the rio itself, in pieces of a few bytes.
 
 use crate::core::resp::{Arg, RecordWriter, Sink};
 use crate::glue::dataset::{self, RioSink, Value};
@@ -456,11 +457,7 @@ pub fn rewrite_to_file(filename: &[u8]) -> i32 {
     }
     rio_file::start_saving();
 
-    let rdb_preamble = server::with(|s| s.aof_use_rdb_preamble) != 0;
-    if !rdb_preamble {
-        file.unbuffered();
-    }
-    let written = if rdb_preamble {
+    let written = if server::with(|s| s.aof_use_rdb_preamble) != 0 {
         file.save_rdb()
     } else if rewrite_dataset(&file.sink()) == C_OK {
         Ok(())
