@@ -125,9 +125,12 @@ test-checks: patched
 test-differential: patched stock
 	python3 tests/differential_incr.py $(STOCK)/src/redis-server $(PATCHED)/src/redis-server
 
-# The same dataset rewritten by stock and patched: equivalent BASE files, cross-loadable.
+# The same dataset (with a module type) rewritten by stock and patched: equivalent BASE
+# files, cross-loadable.
 test-differential-rewrite: patched stock
-	python3 tests/differential_rewrite.py $(STOCK)/src/redis-server $(PATCHED)/src/redis-server
+	$(MAKE) -C $(STOCK)/tests/modules datatype2.so >/dev/null
+	python3 tests/differential_rewrite.py $(STOCK)/src/redis-server $(PATCHED)/src/redis-server \
+	    $(STOCK)/tests/modules/datatype2.so
 
 test-upstream: patched
 	$(MAKE) -C $(PATCHED)/tests/modules -j$(UPSTREAM_JOBS) >/dev/null

@@ -11,7 +11,11 @@ the same commands with the same argument counts (so the same 64-item batching), 
 the same order, set/hash/zset members and scores as the same multisets, byte for byte
 (only the XCLAIM delivery time, each run's own clock, is left out).
 
-Usage: differential_rewrite.py STOCK_SERVER PATCHED_SERVER
+With MODULE (upstream's tests/modules/datatype2.so), both servers load it and the dataset
+also holds values of its type, which the rewrite writes through the type's own callback
+(the patched child gives it a rio that appends to the child's buffer).
+
+Usage: differential_rewrite.py STOCK_SERVER PATCHED_SERVER [MODULE]
 Prints "differential-rewrite: N passed, N failed".
 """
 
@@ -22,6 +26,9 @@ import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from differential_incr import FUTURE_MS, read_reply, resp_command, start_server, wait_for_rewrite  # noqa: E402
+
+
+MODULE = sys.argv[3] if len(sys.argv) > 3 else None
 
 
 def dataset():
@@ -65,6 +72,11 @@ def dataset():
         cmds.append(("XGROUP", "CREATECONSUMER", "stream", "g1", "idle"))
         cmds.append(("XADD", "empty-stream", "MAXLEN", 0, "1-1", "x", "y"))
         cmds.append(("PEXPIREAT", "list-big", FUTURE_MS))
+        if MODULE:
+            # Three blocks: a short payload, a 4 KiB one, an empty one.
+            cmds.append(("mem.alloc", "module-value", 3))
+            cmds.append(("mem.write", "module-value", 0, "short"))
+            cmds.append(("mem.write", "module-value", 1, bytes(range(256)) * 16))
     return cmds
 
 
@@ -129,6 +141,8 @@ def digest(sock, f):
 
 
 def run_build(binary, workdir, extra=()):
+    if MODULE:
+        extra = ["--loadmodule", MODULE, *extra]
     proc, sock = start_server(binary, workdir, extra_args=["--aof-use-rdb-preamble", "no",
                                                           "--enable-debug-command", "yes", *extra])
     return proc, sock, sock.makefile("rb")

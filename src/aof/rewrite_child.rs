@@ -8,10 +8,10 @@
 //! upstream's, byte for byte.
 //!
 //! Memory: every page the child writes is a page the fork copies (the copy-on-write the
-//! parent reports). The buffer has a fixed size, and a payload of 4 KiB or more goes to
-//! the file straight from the value, which the child only reads: a large value is never
-//! copied in the child. The file keeps its stdio buffer, as upstream's: a module type
-//! rewrites its values through the rio itself, in pieces of a few bytes.
+//! parent reports). The buffer has a fixed size, the file stream has none of its own (the
+//! buffer is its buffer: a module type's callback writes into it too), and a payload of
+//! 4 KiB or more goes to the file straight from the value, which the child only reads:
+//! a large value is never copied in the child.
 
 use crate::core::resp::{Arg, RecordWriter, Sink};
 use crate::glue::dataset::{self, RioSink, Value};
@@ -97,10 +97,6 @@ impl<'s> RewriteOut<'s> {
                 failed: false,
             }),
         }
-    }
-
-    fn sink(&mut self) -> &'s RioSink {
-        self.w.sink_mut().sink
     }
 
     /// Hands everything gathered to the rio; false if any write so far failed.
@@ -357,13 +353,17 @@ fn write_key(out: &mut RewriteOut<'_>, db: i32, key: &[u8], value: Value, expire
         bindings::OBJ_ZSET => write_sorted_set(out, key, value),
         bindings::OBJ_HASH => write_hash(out, key, value),
         bindings::OBJ_STREAM => write_stream(out, key, value),
-        // The module writes through the rio itself: flush ours first to keep the order.
-        bindings::OBJ_MODULE => {
-            out.flush()
-                && dataset::with_key_object(key, |k| {
-                    dataset::rewrite_module_value(out.sink(), k, value, db)
-                })
-        }
+        // The module's callback writes through a rio: one that appends to our buffer.
+        bindings::OBJ_MODULE => dataset::with_key_object(key, |k| {
+            let buffer = out.w.sink_mut();
+            dataset::with_callback_rio(
+                |bytes| {
+                    buffer.put(bytes);
+                    !buffer.failed
+                },
+                |rio| dataset::rewrite_module_value(rio, k, value, db),
+            )
+        }),
         _ => process::panic("Unknown object type"),
     };
     if !ok {
@@ -457,7 +457,11 @@ pub fn rewrite_to_file(filename: &[u8]) -> i32 {
     }
     rio_file::start_saving();
 
-    let written = if server::with(|s| s.aof_use_rdb_preamble) != 0 {
+    let rdb_preamble = server::with(|s| s.aof_use_rdb_preamble) != 0;
+    if !rdb_preamble {
+        file.unbuffered();
+    }
+    let written = if rdb_preamble {
         file.save_rdb()
     } else if rewrite_dataset(&file.sink()) == C_OK {
         Ok(())

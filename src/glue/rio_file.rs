@@ -34,6 +34,16 @@ impl RioFile {
         self.rio.as_mut_ptr()
     }
 
+    /// No stdio buffer of its own, for a writer that hands over whole buffers (one
+    /// `write` per piece, and no page of stdio buffer for a fork child to copy). Call
+    /// before the first write.
+    pub fn unbuffered(&mut self) {
+        // SAFETY: an open FILE with no I/O done on it yet, as setvbuf requires.
+        unsafe {
+            libc::setvbuf(self.fp, std::ptr::null_mut(), libc::_IONBF, 0);
+        }
+    }
+
     /// fsync every REDIS_AUTOSYNC_BYTES and drop written pages from the cache.
     pub fn enable_incremental_fsync(&mut self) {
         // SAFETY: initialised rio over an open file.
