@@ -128,9 +128,9 @@ test-differential: patched stock
 # The same dataset (with a module type) rewritten by stock and patched: equivalent BASE
 # files, cross-loadable.
 test-differential-rewrite: patched stock
-	$(MAKE) -C $(STOCK)/tests/modules datatype2.so >/dev/null
+	$(MAKE) -C $(STOCK)/tests/modules blockonkeys.so >/dev/null
 	python3 tests/differential_rewrite.py $(STOCK)/src/redis-server $(PATCHED)/src/redis-server \
-	    $(STOCK)/tests/modules/datatype2.so
+	    $(STOCK)/tests/modules/blockonkeys.so
 
 test-upstream: patched
 	$(MAKE) -C $(PATCHED)/tests/modules -j$(UPSTREAM_JOBS) >/dev/null

@@ -11,9 +11,12 @@ the same commands with the same argument counts (so the same 64-item batching), 
 the same order, set/hash/zset members and scores as the same multisets, byte for byte
 (only the XCLAIM delivery time, each run's own clock, is left out).
 
-With MODULE (upstream's tests/modules/datatype2.so), both servers load it and the dataset
-also holds values of its type, which the rewrite writes through the type's own callback
-(the patched child gives it a rio that appends to the child's buffer).
+With MODULE (upstream's tests/modules/blockonkeys.so), both servers load it and the
+dataset also holds values of its type, which the rewrite writes through the type's own
+callback, one FSL.PUSH per element (the patched child gives the callback a rio that
+appends to the child's buffer). The type has no digest callback, so the BASE comparison
+is what checks its values. (datatype2.so's AOF form cannot be loaded back: its
+MEM.ALLOCANDWRITE reads one argument past the end.)
 
 Usage: differential_rewrite.py STOCK_SERVER PATCHED_SERVER [MODULE]
 Prints "differential-rewrite: N passed, N failed".
@@ -73,10 +76,8 @@ def dataset():
         cmds.append(("XADD", "empty-stream", "MAXLEN", 0, "1-1", "x", "y"))
         cmds.append(("PEXPIREAT", "list-big", FUTURE_MS))
         if MODULE:
-            # Three blocks: a short payload, a 4 KiB one, an empty one.
-            cmds.append(("mem.alloc", "module-value", 3))
-            cmds.append(("mem.write", "module-value", 0, "short"))
-            cmds.append(("mem.write", "module-value", 1, bytes(range(256)) * 16))
+            for element in range(1, 101):
+                cmds.append(("FSL.PUSH", "module-value", element * 1000003))
     return cmds
 
 
