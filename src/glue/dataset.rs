@@ -250,9 +250,8 @@ pub fn db_size(index: i32) -> u64 {
 /// value object when an entry is taken; then, the key being in the cache, the buckets
 /// ahead of the iterator and the key's expires bucket ([`KeyWalkPrefetch`]); then the
 /// encoded value (what the object points to), the expires entry and the key that entry
-/// holds. Nothing changes in
-/// the child's dataset meanwhile, so the entries stay valid; the order of the keys is the
-/// iterator's.
+/// holds. Nothing changes in the child's dataset meanwhile, so the entries stay valid;
+/// the order of the keys is the iterator's.
 pub fn for_each_key(index: i32, mut f: impl FnMut(&[u8], Value, i64) -> bool) -> bool {
     /// Entries taken ahead of the one being written.
     const AHEAD: usize = 8;

@@ -143,9 +143,10 @@ impl KeyspacePrefetch {
         let offset = match self.metadata_offset {
             Some(offset) => offset,
             None => {
-                let offset = measure_metadata_offset(keys, metadata as usize)?;
+                let d = first_dict(keys)?;
+                let offset = (metadata as usize).checked_sub(d as usize)?;
                 // The hash below is the db dict type's; any other type: no hints.
-                self.enabled = hashes_like_db_keys(offset, metadata as usize);
+                self.enabled = hashes_with_sds_hash(d);
                 self.metadata_offset = Some(offset);
                 offset
             }
@@ -202,7 +203,7 @@ impl KeyWalkPrefetch {
             if cluster {
                 None
             } else {
-                only_dict_hashed_like_keys(kvs)
+                first_dict(kvs).filter(|&d| hashes_with_sds_hash(d))
             }
         };
         KeyWalkPrefetch {
@@ -284,23 +285,25 @@ impl KeyWalkPrefetch {
     }
 }
 
-/// The one dict of a standalone server's kvstore, if it exists and hashes its keys with
-/// `dictSdsHash` (the function [`KeyWalkPrefetch`] hashes with).
-fn only_dict_hashed_like_keys(kvs: *mut bindings::kvstore) -> Option<*mut dict> {
+/// The first dict of a kvstore that has one (a standalone server's only dict): the
+/// kvstore iterator hands out the dict itself.
+fn first_dict(kvs: *mut bindings::kvstore) -> Option<*mut dict> {
     // SAFETY: a kvstore iterator over a live kvstore, released at once; asking for the
-    // first dict neither iterates its entries nor pauses its rehashing. The dict's type
-    // is a static dictType.
-    unsafe {
+    // first dict neither iterates its entries nor pauses its rehashing.
+    let d = unsafe {
         let it = bindings::kvstoreIteratorInit(kvs);
         let d = bindings::kvstoreIteratorNextDict(it);
         bindings::kvstoreIteratorRelease(it);
-        if d.is_null() {
-            return None;
-        }
-        let hash_function = (*(*d).type_).hashFunction;
-        (hash_function.map(|f| f as usize) == Some(bindings::dictSdsHash as *const () as usize))
-            .then_some(d)
-    }
+        d
+    };
+    (!d.is_null()).then_some(d)
+}
+
+/// Whether the dict hashes its keys with `dictSdsHash`, the function the hints hash with.
+fn hashes_with_sds_hash(d: *mut dict) -> bool {
+    // SAFETY: a live dict; its type is a static dictType.
+    let hash_function = unsafe { (*(*d).type_).hashFunction };
+    hash_function.map(|f| f as usize) == Some(bindings::dictSdsHash as *const () as usize)
 }
 
 /// Offset of the last pointer of dict.c's `dictEntry` (key, value, next).
@@ -308,29 +311,6 @@ const ENTRY_LAST_FIELD: usize = 2 * std::mem::size_of::<usize>();
 
 /// dict.c tags bucket pointers in their low three bits (`ENTRY_PTR_MASK`).
 const ENTRY_TAG_BITS: usize = 7;
-
-/// The distance from the dict to its metadata: the iterator hands out the dict itself.
-fn measure_metadata_offset(keys: *mut bindings::kvstore, metadata: usize) -> Option<usize> {
-    // SAFETY: a kvstore iterator over a live kvstore, released at once; asking for the
-    // first dict neither iterates its entries nor pauses its rehashing.
-    let d = unsafe {
-        let it = bindings::kvstoreIteratorInit(keys);
-        let d = bindings::kvstoreIteratorNextDict(it);
-        bindings::kvstoreIteratorRelease(it);
-        d
-    };
-    if d.is_null() {
-        return None;
-    }
-    metadata.checked_sub(d as usize)
-}
-
-fn hashes_like_db_keys(offset: usize, metadata: usize) -> bool {
-    let d = (metadata - offset) as *const dict;
-    // SAFETY: `d` is the live dict just measured; its type is a static dictType.
-    let hash_function = unsafe { (*(*d).type_).hashFunction };
-    hash_function.map(|f| f as usize) == Some(bindings::dictSdsHash as *const () as usize)
-}
 
 /// The table and bucket a lookup of `hash` reads first: the old table unless rehashing
 /// has already moved that bucket, as `dictFind` chooses.
