@@ -4,14 +4,17 @@ run leaves inside its noise (or to compare two versions of the patched build).
     bench/.venv/bin/python bench/ab.py load large --rounds 12
     bench/.venv/bin/python bench/ab.py rewrite rdb-base --rounds 4
     bench/.venv/bin/python bench/ab.py rewrite rdb-base --builds stock,/tmp/old,patched
+    bench/.venv/bin/python bench/ab.py write SET:32:16:everysec --rounds 10
 
 Each round runs every build once, in an order that alternates from round to round; each
 run is the full bench's own (`workloads.run_load`: a fresh server, DEBUG LOADAOF of the
 dataset; or a fresh server on the dataset, MEMORY PURGE, and two command-form
-BGREWRITEAOFs). Builds are `stock`, `patched` or a directory holding copies of a
+BGREWRITEAOFs; or a fresh server and one redis-benchmark run of the command, value size,
+pipeline and appendfsync policy named, "off" meaning appendonly no). Builds are `stock`, `patched` or a directory holding copies of a
 redis-server and redis-cli. The dataset is generated once by stock (full-run sizes) under
 bench/results/tmp/ab/ and reused by later calls. Prints each build's times, their median,
-and the median and range of the per-round ratios against the first build.
+and the median and range of the per-round ratios against the first build (speed: stock
+time / other time, or other rps / stock rps).
 """
 
 import argparse
@@ -53,6 +56,19 @@ def time_load(build, dataset):
     return [value for _, _, metric, value in rows if metric == "load_s"]
 
 
+def write_group(spec, scale):
+    """"SET:32:16:everysec" -> the bench's WriteGroup running that one case, with the
+    full bench's request count times `scale`."""
+    cmd, size, pipeline, policy = spec.split(":")
+    return workloads.WriteGroup(int(size), int(pipeline), policy, commands=(cmd,),
+                                scale=scale)
+
+
+def rps_of_writes(build, group):
+    rows = workloads.run_write(build, group, WORK / "run")
+    return [value for _, _, metric, value in rows if metric == "rps"]
+
+
 def time_rewrites(build, dataset, count=2):
     datasets.stage(dataset, WORK / "run" / "data", writable=True)
     server = servers.start(build, WORK / "run",
@@ -68,17 +84,27 @@ def time_rewrites(build, dataset, count=2):
         shutil.rmtree(WORK / "run", ignore_errors=True)
 
 
+def speed_ratio(first, other, unit):
+    return other / first if unit == "rps" else first / other
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("workload", choices=["load", "rewrite"])
-    p.add_argument("dataset", help="sets, resp, rdb-incr, large or rdb-base")
+    p.add_argument("workload", choices=["load", "rewrite", "write"])
+    p.add_argument("dataset", help="sets, resp, rdb-incr, large or rdb-base; for write, "
+                   "CMD:SIZE:PIPELINE:POLICY")
     p.add_argument("--rounds", type=int, default=6)
     p.add_argument("--builds", default="stock,patched")
+    p.add_argument("--scale", type=float, default=1.0,
+                   help="write: multiplies the requests per run (longer runs, less noise)")
     args = p.parse_args()
 
     builds = [build_of(spec) for spec in args.builds.split(",")]
-    dataset = dataset_of(args.dataset)
-    run = time_load if args.workload == "load" else time_rewrites
+    if args.workload == "write":
+        dataset, run, unit = write_group(args.dataset, args.scale), rps_of_writes, "rps"
+    else:
+        dataset = dataset_of(args.dataset)
+        run, unit = (time_load if args.workload == "load" else time_rewrites), "s"
     times = {b.bindir: [] for b in builds}
     for r in range(args.rounds):
         for build in builds if r % 2 == 0 else builds[::-1]:
@@ -86,10 +112,10 @@ def main():
     first = builds[0]
     for build in builds:
         flat = [t for per_round in times[build.bindir] for t in per_round]
-        line = "%-40s median %.3f s  (%s)" % (build.bindir, statistics.median(flat),
-                                               " ".join("%.3f" % t for t in flat))
+        line = "%-40s median %.3f %s  (%s)" % (build.bindir, statistics.median(flat), unit,
+                                                " ".join("%.3f" % t for t in flat))
         if build is not first:
-            ratios = [statistics.median(a) / statistics.median(b)
+            ratios = [speed_ratio(statistics.median(a), statistics.median(b), unit)
                       for a, b in zip(times[first.bindir], times[build.bindir])]
             line += "\n%-40s speed ratio vs %s: median %.3f (%.3f-%.3f)" % (
                 "", first.bindir, statistics.median(ratios), min(ratios), max(ratios))

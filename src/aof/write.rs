@@ -47,17 +47,20 @@ fn args_of<'a>(argv: &Argv<'a>) -> impl Iterator<Item = Arg<'a>> + Clone + 'a {
 /// record needs one (always when `force`, which the rewrite child uses; otherwise when the
 /// clock moved on since the last annotation). Records it as the current annotation.
 pub fn next_timestamp_annotation(force: bool) -> Option<i64> {
-    server::with(|s| {
-        if !force && s.aof_cur_timestamp >= s.unixtime {
-            return None;
-        }
-        s.aof_cur_timestamp = if force {
-            runtime::unix_time_now()
-        } else {
-            s.unixtime
-        };
-        Some(s.aof_cur_timestamp)
-    })
+    server::with(|s| take_timestamp_annotation(s, force))
+}
+
+/// [`next_timestamp_annotation`] within a loan of the server struct the caller holds.
+fn take_timestamp_annotation(s: &mut bindings::redisServer, force: bool) -> Option<i64> {
+    if !force && s.aof_cur_timestamp >= s.unixtime {
+        return None;
+    }
+    s.aof_cur_timestamp = if force {
+        runtime::unix_time_now()
+    } else {
+        s.unixtime
+    };
+    Some(s.aof_cur_timestamp)
 }
 
 /// Size of a command record, for [`write_command_record`].
@@ -77,28 +80,29 @@ pub fn write_command_record(argv: &Argv<'_>, region: &mut [MaybeUninit<u8>]) -> 
 /// annotation it needs) at the end of `server.aof_buf`, sized once and written in place.
 /// `dictid` is the db the command ran against, or -1 for "never emit SELECT".
 pub fn feed(dictid: i32, argv: &Argv<'_>) {
-    let dbnum = server::with(|s| s.dbnum);
-    process::assert(
-        dictid == -1 || (dictid >= 0 && dictid < dbnum),
-        c"dictid == -1 || (dictid >= 0 && dictid < server.dbnum)",
-    );
-
-    let timestamp = if server::with(|s| s.aof_timestamp_enabled) != 0 {
-        next_timestamp_annotation(false)
-    } else {
-        None
-    };
-    // The selected db and the annotation time advance even when nothing is appended,
-    // exactly as upstream's bookkeeping does.
-    let (select, appending) = server::with(|s| {
+    // One loan of the server struct for all the bookkeeping: this runs for every write.
+    // (The assertion reports outside the loan: its bug report may read the server.)
+    let (valid_db, timestamp, select, appending) = server::with(|s| {
+        let valid_db = dictid == -1 || (dictid >= 0 && dictid < s.dbnum);
+        // The selected db and the annotation time advance even when nothing is appended,
+        // exactly as upstream's bookkeeping does.
+        let timestamp = if s.aof_timestamp_enabled != 0 {
+            take_timestamp_annotation(s, false)
+        } else {
+            None
+        };
         let select = dictid != -1 && dictid != s.aof_selected_db;
         if select {
             s.aof_selected_db = dictid;
         }
         let appending = s.aof_state == AOF_ON
             || (s.aof_state == AOF_WAIT_REWRITE && s.child_type == CHILD_TYPE_AOF);
-        (select, appending)
+        (valid_db, timestamp, select, appending)
     });
+    process::assert(
+        valid_db,
+        c"dictid == -1 || (dictid >= 0 && dictid < server.dbnum)",
+    );
     if !appending {
         return;
     }

@@ -39,7 +39,8 @@ pub fn bulk_len(arg: Arg<'_>) -> usize {
     1 + decimal_len_u64(payload as u64) + 2 + payload + 2
 }
 
-/// Bytes of a whole command record.
+/// Bytes of a whole command record (inlined: it runs for every command the AOF records).
+#[inline(always)]
 pub fn command_len<'a>(args: impl IntoIterator<Item = Arg<'a>>) -> usize {
     let mut argc = 0;
     let mut total = 0;
@@ -64,62 +65,54 @@ pub fn timestamp_annotation_len(unix_time: i64) -> usize {
 pub trait Sink {
     fn put(&mut self, bytes: &[u8]);
 
-    /// A few framing bytes; a sink may copy them faster than a slice of unknown length.
-    fn put_short(&mut self, chunk: &ShortChunk) {
-        self.put(chunk.as_bytes());
+    /// The framing before a payload, `[CRLF]<marker><n>CRLF` (the CRLF ending the previous
+    /// payload when `after_payload`). A sink may write it faster than as a slice: the
+    /// per-piece cost, not the bytes, dominates for the short commands that make up most
+    /// of an AOF.
+    fn put_length_line(&mut self, after_payload: bool, marker: u8, n: usize) {
+        let mut line = [0u8; LENGTH_LINE_ROOM];
+        let len = fill_length_line(&mut line, after_payload, marker, n);
+        self.put(&line[..len]);
     }
 }
 
-/// Framing bytes gathered on the stack (a CRLF, a `*<argc>` header, a `$<len>` line), so
-/// that a record reaches its sink in a few pieces: the per-piece cost, not the bytes,
-/// dominates for the short commands that make up most of an AOF.
-pub struct ShortChunk {
-    bytes: [u8; SHORT_CHUNK_CAPACITY],
-    len: usize,
-}
+/// Room for the longest framing piece: CRLF, the marker, 20 digits, CRLF.
+const LENGTH_LINE_ROOM: usize = 25;
 
-/// Room for the largest chunk: a CRLF or an array header (`*` and 20 digits and CRLF),
-/// then `$` and 20 digits and CRLF.
-const SHORT_CHUNK_CAPACITY: usize = 64;
-
-impl ShortChunk {
-    fn new() -> ShortChunk {
-        ShortChunk {
-            bytes: [0; SHORT_CHUNK_CAPACITY],
-            len: 0,
-        }
-    }
-
-    fn as_bytes(&self) -> &[u8] {
-        &self.bytes[..self.len]
-    }
-
-    fn push(&mut self, byte: u8) {
-        self.bytes[self.len] = byte;
-        self.len += 1;
-    }
-
-    fn push_crlf(&mut self) {
-        self.push(b'\r');
-        self.push(b'\n');
-    }
-
-    /// `marker`, the decimal `n`, CRLF.
-    fn push_length_line(&mut self, marker: u8, n: usize) {
-        self.push(marker);
-        if n < 10 {
-            self.push(b'0' + n as u8);
-        } else if n < 100 {
-            self.push(b'0' + (n / 10) as u8);
-            self.push(b'0' + (n % 10) as u8);
-        } else {
-            let mut digits = itoa::Buffer::new();
-            for &d in digits.format(n).as_bytes() {
-                self.push(d);
-            }
-        }
-        self.push_crlf();
-    }
+/// Writes `[CRLF]<marker><n>CRLF` at the start of `line`, returning its length. The
+/// window's fixed size lets the common short lengths compile to a few stores, with no
+/// bounds check per byte.
+#[inline(always)]
+fn fill_length_line<B: RegionByte>(
+    line: &mut [B; LENGTH_LINE_ROOM],
+    after_payload: bool,
+    marker: u8,
+    n: usize,
+) -> usize {
+    let at = if after_payload {
+        line[0] = B::from_byte(b'\r');
+        line[1] = B::from_byte(b'\n');
+        2
+    } else {
+        0
+    };
+    line[at] = B::from_byte(marker);
+    let digits = if n < 10 {
+        line[at + 1] = B::from_byte(b'0' + n as u8);
+        1
+    } else if n < 100 {
+        line[at + 1] = B::from_byte(b'0' + (n / 10) as u8);
+        line[at + 2] = B::from_byte(b'0' + (n % 10) as u8);
+        2
+    } else {
+        let mut buffer = itoa::Buffer::new();
+        let digits = buffer.format(n).as_bytes();
+        B::copy_in(&mut line[at + 1..at + 1 + digits.len()], digits);
+        digits.len()
+    };
+    line[at + 1 + digits] = B::from_byte(b'\r');
+    line[at + 2 + digits] = B::from_byte(b'\n');
+    at + 3 + digits
 }
 
 impl Sink for Vec<u8> {
@@ -131,16 +124,25 @@ impl Sink for Vec<u8> {
 /// A byte of a [`Region`]: uninitialised memory in the server (the spare room of
 /// `aof_buf`), plain bytes in tests, which can then read back what was written.
 pub trait RegionByte: Sized {
+    fn from_byte(byte: u8) -> Self;
     fn copy_in(dst: &mut [Self], src: &[u8]);
 }
 
 impl RegionByte for MaybeUninit<u8> {
+    fn from_byte(byte: u8) -> Self {
+        MaybeUninit::new(byte)
+    }
+
     fn copy_in(dst: &mut [Self], src: &[u8]) {
         dst.write_copy_of_slice(src);
     }
 }
 
 impl RegionByte for u8 {
+    fn from_byte(byte: u8) -> Self {
+        byte
+    }
+
     fn copy_in(dst: &mut [Self], src: &[u8]) {
         dst.copy_from_slice(src);
     }
@@ -168,25 +170,28 @@ impl<'a, B: RegionByte> Region<'a, B> {
 }
 
 impl<B: RegionByte> Sink for Region<'_, B> {
+    #[inline(always)]
     fn put(&mut self, bytes: &[u8]) {
         let end = self.pos + bytes.len();
         B::copy_in(&mut self.out[self.pos..end], bytes);
         self.pos = end;
     }
 
-    /// Copies the whole fixed-size chunk when the region has room for it (a copy of known
-    /// size compiles to a few moves, where a slice of unknown length calls memcpy). The
-    /// bytes past the chunk's length land where the record's later bytes go, and are
-    /// overwritten by them: the region is filled in order, up to its computed end.
-    fn put_short(&mut self, chunk: &ShortChunk) {
-        if self.out.len() - self.pos >= SHORT_CHUNK_CAPACITY {
-            B::copy_in(
-                &mut self.out[self.pos..self.pos + SHORT_CHUNK_CAPACITY],
-                &chunk.bytes,
-            );
-            self.pos += chunk.len;
-        } else {
-            self.put(chunk.as_bytes());
+    /// Written straight into the region while a whole window fits before its end (the
+    /// window's bytes past the line are left for the record's later bytes), exactly near
+    /// the end.
+    #[inline(always)]
+    fn put_length_line(&mut self, after_payload: bool, marker: u8, n: usize) {
+        match self.out.get_mut(self.pos..self.pos + LENGTH_LINE_ROOM) {
+            Some(window) => {
+                let window = window.try_into().expect("the window has its fixed size");
+                self.pos += fill_length_line(window, after_payload, marker, n);
+            }
+            None => {
+                let mut line = [0u8; LENGTH_LINE_ROOM];
+                let len = fill_length_line(&mut line, after_payload, marker, n);
+                self.put(&line[..len]);
+            }
         }
     }
 }
@@ -215,37 +220,26 @@ impl<S: Sink> RecordWriter<S> {
         self.sink.put(bytes);
     }
 
-    fn put_decimal_i64(&mut self, n: i64) {
-        self.sink.put(itoa::Buffer::new().format(n).as_bytes());
-    }
-
     pub fn array_header(&mut self, argc: usize) {
-        self.sink.put(LengthLine::new(b'*', argc).as_bytes());
+        self.sink.put_length_line(false, b'*', argc);
     }
 
     pub fn bulk(&mut self, arg: Arg<'_>) {
-        match arg {
-            Arg::Bytes(b) => {
-                self.sink.put(LengthLine::new(b'$', b.len()).as_bytes());
-                self.sink.put(b);
-            }
-            Arg::Int(n) => {
-                let mut digits = itoa::Buffer::new();
-                let digits = digits.format(n).as_bytes();
-                self.sink
-                    .put(LengthLine::new(b'$', digits.len()).as_bytes());
-                self.sink.put(digits);
-            }
-        }
+        let mut digits = itoa::Buffer::new();
+        let payload = match arg {
+            Arg::Bytes(b) => b,
+            Arg::Int(n) => digits.format(n).as_bytes(),
+        };
+        self.sink.put_length_line(false, b'$', payload.len());
+        self.sink.put(payload);
         self.sink.put(b"\r\n");
     }
 
     /// A whole command; `argc` must be the number of items `args` yields.
     pub fn command<'b>(&mut self, argc: usize, args: impl IntoIterator<Item = Arg<'b>>) {
-        // Pieces: the header with the first length line, each payload, then the CRLF
-        // that ends a payload together with the next length line.
-        let mut framing = ShortChunk::new();
-        framing.push_length_line(b'*', argc);
+        // Pieces: the header, then for each argument its length line (after the CRLF
+        // that ends the previous payload) and its payload, then the last CRLF.
+        self.sink.put_length_line(false, b'*', argc);
         let mut written = 0;
         for arg in args {
             let mut digits = itoa::Buffer::new();
@@ -253,14 +247,13 @@ impl<S: Sink> RecordWriter<S> {
                 Arg::Bytes(b) => b,
                 Arg::Int(n) => digits.format(n).as_bytes(),
             };
-            framing.push_length_line(b'$', payload.len());
-            self.sink.put_short(&framing);
+            self.sink.put_length_line(written > 0, b'$', payload.len());
             self.sink.put(payload);
-            framing = ShortChunk::new();
-            framing.push_crlf();
             written += 1;
         }
-        self.sink.put_short(&framing);
+        if written > 0 {
+            self.sink.put(b"\r\n");
+        }
         assert_eq!(written, argc, "argc does not match the arguments given");
     }
 
@@ -270,7 +263,8 @@ impl<S: Sink> RecordWriter<S> {
 
     pub fn timestamp_annotation(&mut self, unix_time: i64) {
         self.sink.put(b"#TS:");
-        self.put_decimal_i64(unix_time);
+        self.sink
+            .put(itoa::Buffer::new().format(unix_time).as_bytes());
         self.sink.put(b"\r\n");
     }
 }
@@ -279,32 +273,6 @@ impl<B: RegionByte> RecordWriter<Region<'_, B>> {
     /// See [`Region::finish`].
     pub fn finish(self) -> usize {
         self.sink.finish()
-    }
-}
-
-/// A `<prefix><decimal>\r\n` line built on the stack, so it reaches the sink in one piece
-/// (most records are a few short arguments: the number of pieces is what costs).
-struct LengthLine {
-    bytes: [u8; 24],
-    len: usize,
-}
-
-impl LengthLine {
-    fn new(prefix: u8, n: usize) -> LengthLine {
-        let mut digits = itoa::Buffer::new();
-        let digits = digits.format(n).as_bytes();
-        let mut bytes = [0u8; 24];
-        bytes[0] = prefix;
-        bytes[1..1 + digits.len()].copy_from_slice(digits);
-        bytes[1 + digits.len()..3 + digits.len()].copy_from_slice(b"\r\n");
-        LengthLine {
-            bytes,
-            len: digits.len() + 3,
-        }
-    }
-
-    fn as_bytes(&self) -> &[u8] {
-        &self.bytes[..self.len]
     }
 }
 
@@ -400,10 +368,10 @@ mod tests {
         out
     }
 
-    /// Records written into an exactly sized region (where framing chunks are copied
-    /// whole while there is room, and exactly near the end) and into a vector are the
-    /// reference bytes, several records back to back, for payloads of every size around
-    /// the chunk's capacity.
+    /// Records written into an exactly sized region (where length lines are written
+    /// through a fixed window while one fits, and exactly near the end) and into a vector
+    /// are the reference bytes, several records back to back, for payloads of every size
+    /// around the window's and of one, two and three digits.
     #[test]
     fn region_and_vector_encodings_equal_the_reference() {
         let payload = vec![b'p'; 300];

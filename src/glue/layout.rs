@@ -48,8 +48,8 @@ pub fn compare(rust: &[(&str, usize)], c: &[(String, usize)]) -> Vec<String> {
 
 pub fn mismatches() -> Vec<String> {
     let mut problems = compare(RUST_LAYOUT, &c_layout());
-    if !super::sds::len_agrees_with_c() {
-        problems.push("sdslen reads a different length in Rust than in C".to_string());
+    if !super::sds::header_agrees_with_c() {
+        problems.push("an sds header reads or writes differently in Rust than in C".to_string());
     }
     problems
 }
@@ -102,8 +102,8 @@ mod tests {
     }
 
     #[test]
-    fn sds_length_is_read_like_c() {
-        assert!(super::super::sds::len_agrees_with_c());
+    fn sds_headers_are_read_and_written_like_c() {
+        assert!(super::super::sds::header_agrees_with_c());
     }
 
     #[test]

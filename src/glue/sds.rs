@@ -16,48 +16,113 @@ pub unsafe fn bytes<'a>(s: bindings::sds) -> &'a [u8] {
     unsafe { std::slice::from_raw_parts(s as *const u8, len(s)) }
 }
 
-/// Upstream's `sdslen`, read from the header in Rust: it is on the per-command path (every
-/// argument of every command fed to the AOF), where a call into C per argument costs more
-/// than the read. The header structs' layout is checked against C like every other one,
-/// and [`len_agrees_with_c`] compares the two at start-up.
+/// The sized sds headers (every type but 5): where Rust reads and writes their fields.
+/// The header structs' layout is checked against C like every other one, and
+/// [`header_agrees_with_c`] compares the readers and the writer with C's at start-up.
+trait SizedHeader {
+    /// (len, alloc) of the sds whose buffer starts at `buf`.
+    ///
+    /// # Safety
+    /// `buf` must be the buffer of a valid sds of this header type.
+    unsafe fn lengths(buf: *const u8) -> (usize, usize);
+
+    /// # Safety
+    /// As [`SizedHeader::lengths`], and `len` must fit the type and the allocation.
+    unsafe fn set_len(buf: *mut u8, len: usize);
+}
+
+macro_rules! sized_header {
+    ($header:ty, $field:ty) => {
+        impl SizedHeader for $header {
+            unsafe fn lengths(buf: *const u8) -> (usize, usize) {
+                // SAFETY: per the contract, the packed header (hence the unaligned
+                // reads) lies just before the buffer.
+                unsafe {
+                    let h = buf.sub(std::mem::size_of::<$header>()) as *const $header;
+                    (
+                        std::ptr::addr_of!((*h).len).read_unaligned() as usize,
+                        std::ptr::addr_of!((*h).alloc).read_unaligned() as usize,
+                    )
+                }
+            }
+
+            unsafe fn set_len(buf: *mut u8, len: usize) {
+                // SAFETY: as in `lengths`; the caller guarantees `len` fits the field.
+                unsafe {
+                    let h = buf.sub(std::mem::size_of::<$header>()) as *mut $header;
+                    std::ptr::addr_of_mut!((*h).len).write_unaligned(len as $field);
+                }
+            }
+        }
+    };
+}
+
+sized_header!(bindings::sdshdr8, u8);
+sized_header!(bindings::sdshdr16, u16);
+sized_header!(bindings::sdshdr32, u32);
+sized_header!(bindings::sdshdr64, u64);
+
+/// (len, avail) of a valid, non-NULL sds, as upstream's `sdslen` and `sdsavail`.
 ///
 /// # Safety
 /// `s` must be a valid, non-NULL sds.
-pub unsafe fn len(s: bindings::sds) -> usize {
-    use bindings::{sdshdr16, sdshdr32, sdshdr64, sdshdr8};
-    use std::mem::size_of;
-    use std::ptr::addr_of;
-    let base = s as *const u8;
-    // SAFETY: a valid sds has its flags byte just before its buffer and, for every type
-    // but 5, the header of that type (packed, hence the unaligned reads) before that.
-    unsafe {
-        let flags = *base.sub(1);
+unsafe fn lengths(s: bindings::sds) -> (usize, usize) {
+    let buf = s as *const u8;
+    // SAFETY: a valid sds has its flags byte just before its buffer, and for every type
+    // but 5 the header of that type before that.
+    let (len, alloc) = unsafe {
+        let flags = *buf.sub(1);
         match u32::from(flags) & bindings::SDS_TYPE_MASK {
-            bindings::SDS_TYPE_5 => usize::from(flags >> bindings::SDS_TYPE_BITS),
-            bindings::SDS_TYPE_8 => {
-                let h = base.sub(size_of::<sdshdr8>()) as *const sdshdr8;
-                usize::from(addr_of!((*h).len).read_unaligned())
+            bindings::SDS_TYPE_5 => {
+                let len = usize::from(flags >> bindings::SDS_TYPE_BITS);
+                (len, len)
             }
-            bindings::SDS_TYPE_16 => {
-                let h = base.sub(size_of::<sdshdr16>()) as *const sdshdr16;
-                usize::from(addr_of!((*h).len).read_unaligned())
+            bindings::SDS_TYPE_8 => bindings::sdshdr8::lengths(buf),
+            bindings::SDS_TYPE_16 => bindings::sdshdr16::lengths(buf),
+            bindings::SDS_TYPE_32 => bindings::sdshdr32::lengths(buf),
+            _ => bindings::sdshdr64::lengths(buf),
+        }
+    };
+    (len, alloc - len)
+}
+
+/// Upstream's `sdssetlen`.
+///
+/// # Safety
+/// `s` must be a valid, non-NULL sds and `new_len` at most its allocation.
+unsafe fn set_len(s: bindings::sds, new_len: usize) {
+    let buf = s as *mut u8;
+    // SAFETY: as in `lengths`; `new_len` fits because it fits the allocation.
+    unsafe {
+        let flags = buf.sub(1);
+        match u32::from(*flags) & bindings::SDS_TYPE_MASK {
+            bindings::SDS_TYPE_5 => {
+                *flags = bindings::SDS_TYPE_5 as u8 | ((new_len as u8) << bindings::SDS_TYPE_BITS)
             }
-            bindings::SDS_TYPE_32 => {
-                let h = base.sub(size_of::<sdshdr32>()) as *const sdshdr32;
-                addr_of!((*h).len).read_unaligned() as usize
-            }
-            _ => {
-                let h = base.sub(size_of::<sdshdr64>()) as *const sdshdr64;
-                addr_of!((*h).len).read_unaligned() as usize
-            }
+            bindings::SDS_TYPE_8 => bindings::sdshdr8::set_len(buf, new_len),
+            bindings::SDS_TYPE_16 => bindings::sdshdr16::set_len(buf, new_len),
+            bindings::SDS_TYPE_32 => bindings::sdshdr32::set_len(buf, new_len),
+            _ => bindings::sdshdr64::set_len(buf, new_len),
         }
     }
 }
 
-/// Whether [`len`] reads what C's `sdslen` reads, on headers of every type built here by
-/// hand (native-endian fields, packed, the flags byte last), with lengths at each type's
-/// limits. Part of the start-up layout check; needs no allocator, so it runs in tests too.
-pub fn len_agrees_with_c() -> bool {
+/// Upstream's `sdslen`, read from the header in Rust: it is on the per-command path (every
+/// argument of every command fed to the AOF), where a call into C per argument costs more
+/// than the read.
+///
+/// # Safety
+/// `s` must be a valid, non-NULL sds.
+pub unsafe fn len(s: bindings::sds) -> usize {
+    // SAFETY: the caller's contract is `lengths`'.
+    unsafe { lengths(s).0 }
+}
+
+/// Whether [`len`], the spare room and [`set_len`] agree with C's `sdslen`, `sdsavail`
+/// and `sdssetlen`, on headers of every type built here by hand (native-endian fields,
+/// packed, the flags byte last), with lengths at each type's limits. Part of the start-up
+/// layout check; needs no allocator, so it runs in tests too.
+pub fn header_agrees_with_c() -> bool {
     let cases: [(u32, usize, u64); 9] = [
         (bindings::SDS_TYPE_5, 0, 0),
         (bindings::SDS_TYPE_5, 0, 31),
@@ -70,22 +135,44 @@ pub fn len_agrees_with_c() -> bool {
         (bindings::SDS_TYPE_64, 8, u64::from(u32::MAX) + 7),
     ];
     cases.iter().all(|&(sds_type, field_bytes, n)| {
-        let mut header = Vec::new();
-        let flags = if sds_type == bindings::SDS_TYPE_5 {
-            ((n as u8) << bindings::SDS_TYPE_BITS) | sds_type as u8
+        // The allocation: all ones in the field's width (type 5 has none).
+        let alloc = if field_bytes == 0 {
+            n
         } else {
-            // len, then alloc (any value), each `field_bytes` wide.
-            header.extend_from_slice(&n.to_ne_bytes()[..field_bytes]);
-            header.extend_from_slice(&u64::MAX.to_ne_bytes()[..field_bytes]);
-            sds_type as u8
+            u64::MAX >> (64 - 8 * field_bytes)
         };
-        header.push(flags);
-        header.push(0); // the buffer: only its address matters
-        let buffer_at = header.len() - 1;
-        let s = header[buffer_at..].as_mut_ptr() as bindings::sds;
-        // SAFETY: `s` points just after a complete header of its type, as in a real sds;
-        // neither reader looks past the header.
-        unsafe { len(s) as u64 == n && bindings::redis_aof_shim_sdslen(s) as u64 == n }
+        let make = |len: u64| {
+            let mut header = Vec::new();
+            let flags = if sds_type == bindings::SDS_TYPE_5 {
+                ((len as u8) << bindings::SDS_TYPE_BITS) | sds_type as u8
+            } else {
+                header.extend_from_slice(&len.to_ne_bytes()[..field_bytes]);
+                header.extend_from_slice(&alloc.to_ne_bytes()[..field_bytes]);
+                sds_type as u8
+            };
+            header.push(flags);
+            header.push(0); // the buffer: only its address matters
+            header
+        };
+        let buffer_of = |header: &mut Vec<u8>| {
+            let at = header.len() - 1;
+            header[at..].as_mut_ptr() as bindings::sds
+        };
+        let (mut in_rust, mut in_c) = (make(0), make(0));
+        let (s_rust, s_c) = (buffer_of(&mut in_rust), buffer_of(&mut in_c));
+        let mut checked = make(n);
+        let s = buffer_of(&mut checked);
+        // SAFETY: each pointer points just after a complete header of its type, as in a
+        // real sds; neither side reads or writes past the header.
+        unsafe {
+            set_len(s_rust, n as usize);
+            bindings::redis_aof_shim_sdssetlen(s_c, n as usize);
+            let (len, avail) = lengths(s);
+            len as u64 == n
+                && bindings::redis_aof_shim_sdslen(s) as u64 == n
+                && avail == bindings::redis_aof_shim_sdsavail(s)
+                && in_rust == in_c
+        }
     })
 }
 
@@ -116,18 +203,20 @@ pub unsafe fn append_in_place(
     len: usize,
     fill: impl FnOnce(&mut [std::mem::MaybeUninit<u8>]) -> usize,
 ) {
-    // SAFETY: `*s` is a valid sds; sdsMakeRoomFor returns one with at least `len` spare
-    // bytes after the current length (plus room for the terminator).
+    // SAFETY: `*s` is a valid sds. With `len` spare bytes (or once sdsMakeRoomFor has made
+    // them) the region after the current length is ours, and an sds always has room for
+    // its terminator beyond its allocation.
     unsafe {
-        *s = bindings::sdsMakeRoomFor(*s, len);
-        let current = self::len(*s);
-        let spare = std::slice::from_raw_parts_mut(
-            (*s as *mut std::mem::MaybeUninit<u8>).add(current),
-            len,
-        );
+        let (current, avail) = lengths(*s);
+        if avail < len {
+            *s = bindings::sdsMakeRoomFor(*s, len);
+        }
+        let buf = *s as *mut u8;
+        let spare =
+            std::slice::from_raw_parts_mut(buf.add(current) as *mut std::mem::MaybeUninit<u8>, len);
         let written = fill(spare);
         assert_eq!(written, len, "in-place sds append wrote a different length");
-        // sdsIncrLen also writes the terminating NUL.
-        bindings::sdsIncrLen(*s, len as isize);
+        set_len(*s, current + len);
+        *buf.add(current + len) = 0;
     }
 }
