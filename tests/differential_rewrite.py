@@ -14,7 +14,8 @@ the same order, set/hash/zset members and scores as the same multisets, byte for
 With MODULE (upstream's tests/modules/blockonkeys.so), both servers load it and the
 dataset also holds values of its type, which the rewrite writes through the type's own
 callback, one FSL.PUSH per element (the patched child gives the callback a rio that
-appends to the child's buffer). The type has no digest callback, so the BASE comparison
+appends to the child's buffer), some under keys of 4 KiB and more, which that rio writes
+straight to the file like any other large payload. The type has no digest callback, so the BASE comparison
 is what checks its values. (datatype2.so's AOF form cannot be loaded back: its
 MEM.ALLOCANDWRITE reads one argument past the end.)
 
@@ -78,6 +79,12 @@ def dataset():
         if MODULE:
             for element in range(1, 101):
                 cmds.append(("FSL.PUSH", "module-value", element * 1000003))
+            # Keys either side of the child's 4 KiB direct-write threshold and well above
+            # it: each FSL.PUSH the callback emits carries the key as a large payload.
+            for key_len in (4095, 4096, 20000):
+                key = "module-" + "k" * (key_len - len("module-"))
+                for element in range(1, 6):
+                    cmds.append(("FSL.PUSH", key, element * 7))
     return cmds
 
 
