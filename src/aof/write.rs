@@ -32,10 +32,10 @@ const REUSABLE_BUFFER_BYTES: usize = 4000;
 /// How long a write may wait for an in-flight background fsync (milliseconds).
 const MAX_POSTPONE_MS: i64 = 2000;
 
-/// The command's arguments as the RESP encoder wants them.
 /// Arguments read onto the stack before a command is encoded (beyond that, a vector).
 const ARGS_ON_STACK: usize = 16;
 
+/// The command's arguments as the RESP encoder wants them.
 fn args_of<'a>(argv: &Argv<'a>) -> impl Iterator<Item = Arg<'a>> + Clone + 'a {
     argv.values().map(|value| match value {
         StringValue::Bytes(b) => Arg::Bytes(b),

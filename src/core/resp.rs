@@ -16,7 +16,18 @@ pub enum Arg<'a> {
     Int(i64),
 }
 
-impl Arg<'_> {
+impl<'a> Arg<'a> {
+    /// The payload's bytes: the slice itself, or the integer's decimal form in `digits`.
+    fn payload<'d>(self, digits: &'d mut itoa::Buffer) -> &'d [u8]
+    where
+        'a: 'd,
+    {
+        match self {
+            Arg::Bytes(b) => b,
+            Arg::Int(n) => digits.format(n).as_bytes(),
+        }
+    }
+
     fn payload_len(self) -> usize {
         match self {
             Arg::Bytes(b) => b.len(),
@@ -226,10 +237,7 @@ impl<S: Sink> RecordWriter<S> {
 
     pub fn bulk(&mut self, arg: Arg<'_>) {
         let mut digits = itoa::Buffer::new();
-        let payload = match arg {
-            Arg::Bytes(b) => b,
-            Arg::Int(n) => digits.format(n).as_bytes(),
-        };
+        let payload = arg.payload(&mut digits);
         self.sink.put_length_line(false, b'$', payload.len());
         self.sink.put(payload);
         self.sink.put(b"\r\n");
@@ -243,10 +251,7 @@ impl<S: Sink> RecordWriter<S> {
         let mut written = 0;
         for arg in args {
             let mut digits = itoa::Buffer::new();
-            let payload = match arg {
-                Arg::Bytes(b) => b,
-                Arg::Int(n) => digits.format(n).as_bytes(),
-            };
+            let payload = arg.payload(&mut digits);
             self.sink.put_length_line(written > 0, b'$', payload.len());
             self.sink.put(payload);
             written += 1;

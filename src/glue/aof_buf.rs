@@ -42,8 +42,7 @@ pub fn recycle(reuse_limit: usize) {
     let s = buf();
     // SAFETY: aof_buf is a valid sds; when freed it is replaced before anyone reads it.
     unsafe {
-        let allocated = super::sds::len(s) + bindings::redis_aof_shim_sdsavail(s);
-        if allocated < reuse_limit {
+        if sds::allocated(s) < reuse_limit {
             bindings::sdsclear(s);
         } else {
             bindings::sdsfree(s);

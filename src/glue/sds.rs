@@ -118,6 +118,17 @@ pub unsafe fn len(s: bindings::sds) -> usize {
     unsafe { lengths(s).0 }
 }
 
+/// Bytes allocated for the string (its length and its spare room), as upstream's
+/// `sdsalloc`.
+///
+/// # Safety
+/// `s` must be a valid, non-NULL sds.
+pub unsafe fn allocated(s: bindings::sds) -> usize {
+    // SAFETY: the caller's contract is `lengths`'.
+    let (len, avail) = unsafe { lengths(s) };
+    len + avail
+}
+
 /// Whether [`len`], the spare room and [`set_len`] agree with C's `sdslen`, `sdsavail`
 /// and `sdssetlen`, on headers of every type built here by hand (native-endian fields,
 /// packed, the flags byte last), with lengths at each type's limits. Part of the start-up
