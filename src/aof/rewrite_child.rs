@@ -287,7 +287,9 @@ pub fn write_stream(out: &mut RewriteOut<'_>, key: &[u8], value: Value) -> bool 
             out.bulk_bytes(b"XADD");
             out.bulk_bytes(key);
             write_stream_id(out, id);
-            for (field, field_value) in fields {
+            // Each pair is written before the next is read: the iterator may hand out
+            // both from buffers its next step overwrites.
+            while let Some((field, field_value)) = fields.next_pair() {
                 out.bulk_bytes(field);
                 out.bulk_bytes(field_value);
             }

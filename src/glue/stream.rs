@@ -86,12 +86,23 @@ impl StreamRef {
         self.s().entries_added
     }
 
-    /// Every entry with its field/value pairs.
-    pub fn for_each_entry(&self, mut f: impl FnMut(StreamId, &[(&[u8], &[u8])]) -> bool) -> bool {
-        // SAFETY: upstream's stream iterator over a live stream, on this frame between
-        // start and stop; field pointers are read before the iterator moves on.
+    /// Every entry: its ID and a reader of its field/value pairs.
+    ///
+    /// Upstream's `streamIteratorGetField` returns a string element as a pointer into the
+    /// listpack, but formats an integer-encoded one into `field_buf`/`value_buf` inside the
+    /// iterator, which its next call overwrites (`t_stream.c`: `lpGetValue` into
+    /// `si->field_buf`). So the pairs are handed out one at a time, each borrowing the
+    /// [`EntryFields`] mutably: the borrow checker keeps a pair from being held across
+    /// the call that overwrites it.
+    pub fn for_each_entry(
+        &self,
+        mut f: impl FnMut(StreamId, &mut EntryFields<'_>) -> bool,
+    ) -> bool {
+        let mut si = MaybeUninit::<bindings::streamIterator>::zeroed();
+        // SAFETY: `self.0` is a live stream (see `of`); the iterator lives on this frame
+        // between streamIteratorStart and streamIteratorStop, and the stream is not
+        // modified meanwhile (the walk only reads).
         unsafe {
-            let mut si = MaybeUninit::<bindings::streamIterator>::zeroed();
             bindings::streamIteratorStart(
                 si.as_mut_ptr(),
                 self.0,
@@ -99,35 +110,29 @@ impl StreamRef {
                 std::ptr::null_mut(),
                 0,
             );
-            let mut id = streamID { ms: 0, seq: 0 };
-            let mut numfields = 0i64;
-            let mut ok = true;
-            let mut fields = Vec::new();
-            while bindings::streamIteratorGetID(si.as_mut_ptr(), &mut id, &mut numfields) != 0 {
-                fields.clear();
-                for _ in 0..numfields {
-                    let (mut fp, mut vp, mut fl, mut vl) =
-                        (std::ptr::null_mut(), std::ptr::null_mut(), 0i64, 0i64);
-                    bindings::streamIteratorGetField(
-                        si.as_mut_ptr(),
-                        &mut fp,
-                        &mut vp,
-                        &mut fl,
-                        &mut vl,
-                    );
-                    fields.push((
-                        std::slice::from_raw_parts(fp as *const u8, fl as usize),
-                        std::slice::from_raw_parts(vp as *const u8, vl as usize),
-                    ));
-                }
-                if !f(id.into(), &fields) {
-                    ok = false;
-                    break;
-                }
-            }
-            bindings::streamIteratorStop(si.as_mut_ptr());
-            ok
         }
+        let mut id = streamID { ms: 0, seq: 0 };
+        let mut numfields = 0i64;
+        let mut ok = true;
+        // SAFETY: the iterator was started above.
+        while unsafe { bindings::streamIteratorGetID(si.as_mut_ptr(), &mut id, &mut numfields) }
+            != 0
+        {
+            let mut fields = EntryFields {
+                iterator: &mut si,
+                left: numfields.max(0) as usize,
+            };
+            if !f(id.into(), &mut fields) {
+                ok = false;
+                break;
+            }
+            // Upstream's iterator requires every field of an entry to be read before
+            // the next GetID (it walks the listpack field by field).
+            while fields.next_pair().is_some() {}
+        }
+        // SAFETY: started above and not stopped yet.
+        unsafe { bindings::streamIteratorStop(si.as_mut_ptr()) };
+        ok
     }
 
     /// Every consumer group: name, last delivered ID, entries read, and its consumers.
@@ -150,6 +155,52 @@ impl StreamRef {
                     ConsumersRef(cg.consumers),
                 )
             })
+        }
+    }
+}
+
+/// The field/value pairs of the stream entry an iterator stands on.
+pub struct EntryFields<'it> {
+    iterator: &'it mut MaybeUninit<bindings::streamIterator>,
+    left: usize,
+}
+
+impl EntryFields<'_> {
+    /// How many pairs are still to be read.
+    pub fn len(&self) -> usize {
+        self.left
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.left == 0
+    }
+
+    /// The next field and value, valid until the next call (see
+    /// [`StreamRef::for_each_entry`]).
+    pub fn next_pair(&mut self) -> Option<(&[u8], &[u8])> {
+        if self.left == 0 {
+            return None;
+        }
+        self.left -= 1;
+        let (mut fp, mut vp, mut fl, mut vl) =
+            (std::ptr::null_mut(), std::ptr::null_mut(), 0i64, 0i64);
+        // SAFETY: the iterator is started and stands on an entry with `left + 1` fields
+        // still unread (GetID reported their number). The pointers it returns stay valid
+        // until its next call: into the listpack, which the read-only walk does not
+        // change, or into the iterator's own buffers, which only the next call rewrites;
+        // the slices borrow `self` mutably, so no such call can happen while they live.
+        unsafe {
+            bindings::streamIteratorGetField(
+                self.iterator.as_mut_ptr(),
+                &mut fp,
+                &mut vp,
+                &mut fl,
+                &mut vl,
+            );
+            Some((
+                std::slice::from_raw_parts(fp as *const u8, fl as usize),
+                std::slice::from_raw_parts(vp as *const u8, vl as usize),
+            ))
         }
     }
 }
