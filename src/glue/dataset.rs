@@ -445,7 +445,10 @@ pub fn with_callback_rio<F: FnMut(&[u8]) -> bool, R>(
 
 /// Upstream's `rewriteModuleObject`: a module value is rewritten by its type's own
 /// `aof_rewrite` callback, writing through the module API into `sink`. False when the
-/// callback reported an error.
+/// callback reported an error, or when the type has none: `RM_CreateDataType` does not
+/// require one, and a key written as nothing would be lost once the new BASE replaces the
+/// old files (upstream's child calls the NULL pointer and dies, which also keeps the old
+/// files; here the rewrite fails with a line naming the type and the key).
 pub fn rewrite_module_value(sink: &RioSink, key: &KeyObject, value: Value, db: i32) -> bool {
     let key = key.0;
     // SAFETY: a live module object holds a moduleValue whose type is registered; the IO
@@ -454,11 +457,27 @@ pub fn rewrite_module_value(sink: &RioSink, key: &KeyObject, value: Value, db: i
     unsafe {
         let mv = (*value.as_ptr()).ptr as *mut bindings::moduleValue;
         let mt = (*mv).type_;
+        let Some(callback) = (*mt).aof_rewrite else {
+            let type_name = std::ffi::CStr::from_ptr((*mt).name.as_ptr());
+            let key_name = match super::object::string_value(key) {
+                StringValue::Bytes(b) => b.to_vec(),
+                StringValue::Int(n) => n.to_string().into_bytes(),
+            };
+            super::log::Line::new("The module type ")
+                .bytes(type_name.to_bytes())
+                .text(" has no AOF rewrite callback: key '")
+                .bytes(&key_name)
+                .text(&format!(
+                    "' (db {db}) cannot be rewritten as commands, so this AOF rewrite fails \
+                     and the current AOF stays in use (with aof-use-rdb-preamble yes, the \
+                     type's RDB form is used instead)"
+                ))
+                .write(super::log::Level::Warning);
+            return false;
+        };
         let mut io = MaybeUninit::<bindings::RedisModuleIO>::zeroed();
         bindings::redis_aof_shim_module_io_init(io.as_mut_ptr(), mt, sink.as_ptr(), key, db);
-        if let Some(callback) = (*mt).aof_rewrite {
-            callback(io.as_mut_ptr(), key, (*mv).value);
-        }
+        callback(io.as_mut_ptr(), key, (*mv).value);
         let io = io.assume_init();
         if !io.ctx.is_null() {
             bindings::moduleFreeContext(io.ctx);
