@@ -2,7 +2,9 @@
 //!
 //! The file is read in large blocks and parsed in place by [`crate::core::command_reader`];
 //! arguments become string objects straight from the read buffer (one allocation for
-//! small strings). Outcomes and log lines are upstream's:
+//! small strings), and an argument too large for the buffer is read from the file
+//! straight into its own string, so the buffer never grows: loading a value of N bytes
+//! takes N bytes and a constant, as upstream's. Outcomes and log lines are upstream's:
 //! - a clean end: `AOF_OK` (an unfinished MULTI at the end is reverted like a short read);
 //! - a short read at the end: with `aof-load-truncated yes` the file is cut back to the
 //!   end of the last complete command and `AOF_TRUNCATED` is returned, else `AOF_FAILED`;
@@ -23,8 +25,13 @@ use std::os::unix::ffi::OsStrExt;
 const AOF_OFF: i32 = bindings::AOF_OFF as i32;
 /// Clients are served (and progress reported) once per this many items.
 const ITEMS_BETWEEN_EVENTS: u64 = 1024;
-/// The read buffer; it grows only for an argument larger than this.
+/// The read buffer. It holds at most a line plus one argument shorter than
+/// [`crate::core::command_reader::DIRECT_READ_MIN`], which is less than this.
 const READ_BLOCK: usize = 1 << 20;
+const _: () = assert!(
+    crate::core::command_reader::DIRECT_READ_MIN + crate::core::command_reader::LINE_MAX + 2
+        < READ_BLOCK
+);
 
 /// How a file's replay ended, before upstream's reporting turns it into a status.
 enum Ending {
@@ -81,23 +88,13 @@ impl BlockReader {
     }
 
     /// Reads more so the window holds at least `min_window` bytes (or the rest of the
-    /// file): the unconsumed tail moves to the front once per refill, and the buffer grows
-    /// only for an item larger than it (at least doubling, so an item of many large
-    /// arguments is not copied once per argument), and shrinks back once such an
-    /// item is consumed (a huge value must not keep its copy for the rest of the load).
+    /// file); the unconsumed tail moves to the front once per refill. The parser never
+    /// asks for more than the buffer holds (see [`READ_BLOCK`]).
     fn refill(&mut self, min_window: usize) -> Result<(), Errno> {
         self.buf.copy_within(self.start..self.filled, 0);
         self.filled -= self.start;
         self.start = 0;
-        if self.buf.len() < min_window {
-            self.buf.resize(min_window.max(2 * self.buf.len()), 0);
-        } else if self.buf.len() > READ_BLOCK
-            && self.filled <= READ_BLOCK
-            && min_window <= READ_BLOCK
-        {
-            self.buf.truncate(READ_BLOCK);
-            self.buf.shrink_to_fit();
-        }
+        let min_window = min_window.min(self.buf.len());
         while self.filled < min_window && !self.at_eof {
             match self.file.read(&mut self.buf[self.filled..]) {
                 Ok(0) => self.at_eof = true,
@@ -107,6 +104,43 @@ impl BlockReader {
             }
         }
         Ok(())
+    }
+
+    /// Fills `dest` with the next bytes of the file: first what the window holds, then
+    /// straight from the file. `Ok(false)`: the file ended first.
+    fn read_into(&mut self, dest: &mut [u8]) -> Result<bool, Errno> {
+        let from_window = dest.len().min(self.filled - self.start);
+        dest[..from_window].copy_from_slice(&self.buf[self.start..self.start + from_window]);
+        self.consume(from_window);
+        let mut done = from_window;
+        while done < dest.len() {
+            match self.file.read(&mut dest[done..]) {
+                Ok(0) => {
+                    self.at_eof = true;
+                    return Ok(false);
+                }
+                Ok(n) => {
+                    done += n;
+                    self.offset += n as u64;
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(Errno(e.raw_os_error().unwrap_or(libc::EIO))),
+            }
+        }
+        Ok(true)
+    }
+
+    /// Skips the two bytes after a payload (unchecked, as upstream skips them).
+    /// `Ok(false)`: the file ended first.
+    fn skip_payload_end(&mut self) -> Result<bool, Errno> {
+        if self.filled - self.start < 2 {
+            self.refill(2)?;
+        }
+        if self.filled - self.start < 2 {
+            return Ok(false);
+        }
+        self.consume(2);
+        Ok(true)
     }
 }
 
@@ -187,10 +221,11 @@ pub fn load_file(name: &[u8], short_file: ShortFile) -> i32 {
     status
 }
 
-/// The last command looked up, by its exact name: an AOF repeats the same few commands,
-/// and the command table does not change while it loads. Only a command found by its name
-/// alone is kept: a container's lookup depends on the argument after the name
-/// (`FUNCTION LOAD` and `FUNCTION DELETE` are two commands).
+/// The last command looked up, by its exact name: an AOF repeats the same few commands.
+/// Only one of the server's own commands is kept ([`Command::is_native`]: a module's may
+/// be freed by a MODULE UNLOAD in the file, after which upstream's lookup finds nothing),
+/// and only one found by its name alone: a container's lookup depends on the argument
+/// after the name (`FUNCTION LOAD` and `FUNCTION DELETE` are two commands).
 #[derive(Default)]
 struct LastCommand {
     name: Vec<u8>,
@@ -203,7 +238,7 @@ impl LastCommand {
     }
 
     fn remember(&mut self, name: &[u8], command: Command) {
-        if !command.is_found_by_name_alone() {
+        if !command.is_native() || !command.is_found_by_name_alone() {
             return;
         }
         self.name.clear();
@@ -222,8 +257,11 @@ struct Replay<'n> {
     /// File offset just after the last item consumed.
     position: u64,
     progress_reported: u64,
-    /// End of the last complete command (only tracked with aof-load-truncated, as
-    /// upstream does); where a short file is cut back to.
+    /// End of the last complete command; where a short file is cut back to. Tracked
+    /// whatever `aof-load-truncated` says, which is read once, when a short end is
+    /// reported: upstream tracks only while the setting is on and reads it again at the
+    /// end, so a CONFIG SET while loading could cut the file back to an offset never
+    /// tracked (0, losing the whole file at the next restart).
     valid_up_to: u64,
     /// `valid_up_to` before the MULTI of an open transaction.
     valid_before_multi: u64,
@@ -302,12 +340,16 @@ impl<'n> Replay<'n> {
     }
 
     fn replay_commands(&mut self, mut reader: BlockReader) -> Ending {
-        let track_valid = server::with(|s| s.aof_load_truncated) != 0;
+        let ending = self.replay_commands_until_end(&mut reader);
+        // A command cut off by the end (or an error) leaves the pieces read so far.
+        self.client.free_argv();
+        ending
+    }
+
+    fn replay_commands_until_end(&mut self, reader: &mut BlockReader) -> Ending {
         let key_load_delay = server::with(|s| s.key_load_delay);
-        self.parser
-            .set_max_bulk_len(server::with(|s| s.proto_max_bulk_len) as u64);
         loop {
-            if self.items.is_multiple_of(ITEMS_BETWEEN_EVENTS) {
+            if self.items.is_multiple_of(ITEMS_BETWEEN_EVENTS) && !self.parser.in_command() {
                 loading::add_progress((self.position - self.progress_reported) as i64);
                 self.progress_reported = self.position;
                 loading::serve_clients();
@@ -324,7 +366,6 @@ impl<'n> Replay<'n> {
                     if let Err(errno) = reader.refill(min_bytes.max(READ_BLOCK)) {
                         return Ending::ReadFailed(errno);
                     }
-                    continue;
                 }
                 Step::End => {
                     self.items -= 1;
@@ -336,41 +377,65 @@ impl<'n> Replay<'n> {
                     reader.consume(consumed);
                     self.position += consumed as u64;
                 }
-                Step::Command { consumed, args } => {
-                    let args_len = args.len();
+                Step::Partial { consumed, args } => {
+                    self.items -= 1;
                     let window = reader.window();
                     self.client
-                        .set_argv(args.iter().map(|span| &window[span.clone()]));
-                    let cached = self.last_command.found_again(&window[args[0].clone()]);
-                    let looked_up = cached.or_else(|| {
-                        let cmd = self.client.lookup_command()?;
-                        self.last_command.remember(&window[args[0].clone()], cmd);
-                        Some(cmd)
+                        .push_args(args.iter().map(|span| &window[span.clone()]));
+                    reader.consume(consumed);
+                    self.position += consumed as u64;
+                }
+                Step::LargeArgument {
+                    consumed,
+                    args,
+                    len,
+                } => {
+                    let window = reader.window();
+                    self.client
+                        .push_args(args.iter().map(|span| &window[span.clone()]));
+                    reader.consume(consumed);
+                    let read = self
+                        .client
+                        .push_filled_arg(len, |payload| match reader.read_into(payload) {
+                            Ok(true) => Ok(()),
+                            Ok(false) => Err(Ending::ShortRead),
+                            Err(errno) => Err(Ending::ReadFailed(errno)),
+                        })
+                        .and_then(|()| match reader.skip_payload_end() {
+                            Ok(true) => Ok(()),
+                            Ok(false) => Err(Ending::ShortRead),
+                            Err(errno) => Err(Ending::ReadFailed(errno)),
+                        });
+                    if let Err(ending) = read {
+                        return ending;
+                    }
+                    self.position += (consumed + len + 2) as u64;
+                    if self.parser.in_command() {
+                        self.items -= 1;
+                    } else if let Err(ending) = self.run_command(None, reader, key_load_delay) {
+                        return ending;
+                    }
+                }
+                Step::Command { consumed, args } => {
+                    let window = reader.window();
+                    // The name is in the window unless an earlier piece brought it.
+                    let name = (self.client.argc() == 0).then(|| args[0].clone());
+                    self.client
+                        .push_args(args.iter().map(|span| &window[span.clone()]));
+                    let cached = name.and_then(|name| {
+                        let name = &window[name];
+                        let found = self.last_command.found_again(name);
+                        if found.is_none() {
+                            let cmd = self.client.lookup_command()?;
+                            self.last_command.remember(name, cmd);
+                            return Some(cmd);
+                        }
+                        found
                     });
                     reader.consume(consumed);
                     self.position += consumed as u64;
-                    let Some(cmd) = looked_up else {
-                        let name = self.client.command_name();
-                        self.client.free_argv();
-                        return Ending::UnknownCommand(name);
-                    };
-                    if !cmd.accepts_argc(args_len) {
-                        let name = self.client.command_name();
-                        self.client.free_argv();
-                        return Ending::WrongArity(name);
-                    }
-                    if cmd.is_multi() {
-                        self.valid_before_multi = self.valid_up_to;
-                    }
-                    self.lookahead
-                        .before_running(self.client.db(), reader.window(), self.position);
-                    self.client.execute(cmd);
-                    self.client.free_argv();
-                    if track_valid {
-                        self.valid_up_to = self.position;
-                    }
-                    if key_load_delay != 0 {
-                        loading::debug_delay(key_load_delay);
+                    if let Err(ending) = self.run_command(cached, reader, key_load_delay) {
+                        return ending;
                     }
                 }
             }
@@ -383,6 +448,35 @@ impl<'n> Replay<'n> {
             return Ending::ShortRead;
         }
         Ending::Clean
+    }
+
+    /// Runs the command whose arguments the client holds (`found`: already looked up),
+    /// which ended at `self.position`.
+    fn run_command(
+        &mut self,
+        found: Option<Command>,
+        reader: &BlockReader,
+        key_load_delay: i32,
+    ) -> Result<(), Ending> {
+        let args_len = self.client.argc();
+        let Some(cmd) = found.or_else(|| self.client.lookup_command()) else {
+            return Err(Ending::UnknownCommand(self.client.command_name()));
+        };
+        if !cmd.accepts_argc(args_len) {
+            return Err(Ending::WrongArity(self.client.command_name()));
+        }
+        if cmd.is_multi() {
+            self.valid_before_multi = self.valid_up_to;
+        }
+        self.lookahead
+            .before_running(self.client.db(), reader.window(), self.position);
+        self.client.execute(cmd);
+        self.client.free_argv();
+        self.valid_up_to = self.position;
+        if key_load_delay != 0 {
+            loading::debug_delay(key_load_delay);
+        }
+        Ok(())
     }
 }
 

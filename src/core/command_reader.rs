@@ -19,13 +19,20 @@
 //! reader sizes nothing by them: a corrupt argument count ends where upstream's reading
 //! ends (the first line that is not an argument, or the end of the file); a length past
 //! the end of the file is a short file (upstream reaches the end of the file the same way,
-//! when the allocation does not kill it first); a negative length, or one above
-//! `proto-max-bulk-len` that the file could hold, is a bad format (upstream would abort on
-//! the allocation, or build a value no client could have written).
+//! when the allocation does not kill it first); a negative length is a bad format.
+//! `proto-max-bulk-len` does not bind the file: upstream's loading client obeys no client
+//! limit (`mustObeyClient`), so a legitimate AOF may hold longer arguments (written by a
+//! master, a script, a module, or before the limit was lowered); the only bound is what
+//! the file holds.
 //!
 //! The reader is incremental: it parses from the start of a window of bytes and asks for
-//! more ([`Step::NeedMore`]) when a command is incomplete, so the caller can read the
-//! file in large blocks; argument spans point into the window, with no copy.
+//! more ([`Step::NeedMore`]) when an item is incomplete, so the caller can read the file
+//! in large blocks; argument spans point into the window, with no copy. A command the
+//! window does not hold whole comes in pieces ([`Step::Partial`], then the rest), and an
+//! argument of at least [`DIRECT_READ_MIN`] bytes that the window does not hold is left
+//! for the caller to read straight into its own storage ([`Step::LargeArgument`]): the
+//! window never grows beyond a line plus one smaller argument, so loading a value of N
+//! bytes needs N bytes and a constant, as upstream's loader does.
 
 use memchr::memchr;
 use std::ops::Range;
@@ -41,12 +48,33 @@ pub enum ReadError {
     BadFormat,
 }
 
+/// Arguments at least this long that the window does not hold whole are read by the
+/// caller straight into their own storage ([`Step::LargeArgument`]).
+pub const DIRECT_READ_MIN: usize = 256 * 1024;
+
 #[derive(Debug, PartialEq, Eq)]
 pub enum Step<'a> {
-    /// A complete command of `consumed` bytes; `args` are spans of the window.
+    /// The last `args` of a command (all of them unless pieces came before), spans of the
+    /// window; the command is complete after `consumed` bytes.
     Command {
         consumed: usize,
         args: &'a [Range<usize>],
+    },
+    /// The first `args` of a command (after any earlier pieces) that the window does not
+    /// hold whole: consume `consumed` bytes and call again for the rest.
+    Partial {
+        consumed: usize,
+        args: &'a [Range<usize>],
+    },
+    /// `args` (spans of the window) are followed by an argument of `len` bytes whose
+    /// payload starts after `consumed` bytes: the caller consumes them, reads the `len`
+    /// payload bytes and the two bytes after them (a short read there is a truncated
+    /// file), then the command is complete unless [`CommandParser::in_command`] says
+    /// more arguments follow (call again for them).
+    LargeArgument {
+        consumed: usize,
+        args: &'a [Range<usize>],
+        len: usize,
     },
     /// An annotation line (`#...`), skipped.
     Annotation {
@@ -66,7 +94,9 @@ pub enum Step<'a> {
 #[derive(Debug)]
 pub struct CommandParser {
     spans: Vec<Range<usize>>,
-    max_bulk_len: u64,
+    /// Arguments of the current command not handed out yet: zero between commands.
+    args_left: u32,
+    direct_read_min: usize,
 }
 
 impl Default for CommandParser {
@@ -161,74 +191,113 @@ impl CommandParser {
     pub fn new() -> CommandParser {
         CommandParser {
             spans: Vec::new(),
-            max_bulk_len: 512 * 1024 * 1024,
+            args_left: 0,
+            direct_read_min: DIRECT_READ_MIN,
         }
     }
 
-    /// Arguments longer than this are refused as bad format (`proto-max-bulk-len`: the
-    /// server never accepts, so never logs, a longer one).
-    pub fn set_max_bulk_len(&mut self, max: u64) {
-        self.max_bulk_len = max;
+    /// Changes [`DIRECT_READ_MIN`] (tests and fuzzing reach the large-argument path with
+    /// small files this way).
+    pub fn set_direct_read_min(&mut self, min: usize) {
+        self.direct_read_min = min.max(1);
     }
 
-    /// Parses the item at the start of `window`. `at_eof`: nothing follows the window in
-    /// the file. `left_in_file`: the file's bytes from the window's start on (bounds every
-    /// count before anything is sized by it).
+    /// Whether a command was begun (by [`Step::Partial`] or [`Step::LargeArgument`]) and
+    /// has arguments still to come.
+    pub fn in_command(&self) -> bool {
+        self.args_left > 0
+    }
+
+    /// Parses the item at the start of `window` (or, inside a command, its next
+    /// arguments). `at_eof`: nothing follows the window in the file. `left_in_file`: the
+    /// file's bytes from the window's start on (bounds every length before anything is
+    /// sized by it).
     pub fn parse_next(&mut self, window: &[u8], at_eof: bool, left_in_file: u64) -> Step<'_> {
         self.spans.clear();
-        let (argc, header_end) = match plain_count_line(window, 0, b'*') {
-            // `atoi` is `(int) strtol`.
-            Some((count, end)) => (count as i32, end),
-            None => match read_header(window, at_eof) {
-                Ok(header) => header,
-                Err(step) => return step,
-            },
-        };
-        if argc < 1 {
-            return Step::Error(ReadError::BadFormat);
+        let mut pos = 0;
+        if self.args_left == 0 {
+            let (argc, header_end) = match plain_count_line(window, 0, b'*') {
+                // `atoi` is `(int) strtol`.
+                Some((count, end)) => (count as i32, end),
+                None => match read_header(window, at_eof) {
+                    Ok(header) => header,
+                    Err(step) => return step,
+                },
+            };
+            if argc < 1 {
+                return Step::Error(ReadError::BadFormat);
+            }
+            // Nothing is sized by `argc`: the spans grow as arguments are actually read
+            // (each takes at least four bytes of the window), so a corrupt count ends where
+            // upstream ends, at the first line that is not an argument or at the end of the
+            // file.
+            self.args_left = argc as u32;
+            pos = header_end;
         }
-        // Nothing is sized by `argc`: the spans grow as arguments are actually read (each
-        // takes at least four bytes of the window), so a corrupt count ends where upstream
-        // ends, at the first line that is not an argument or at the end of the file.
-
-        let mut pos = header_end;
-        for _ in 0..argc {
+        while self.args_left > 0 {
             let (len, line_end) = match plain_count_line(window, pos, b'$') {
                 Some(plain) => plain,
                 None => match read_length_line(window, pos, at_eof) {
                     Ok(line) => line,
-                    Err(step) => return step,
+                    Err(Step::NeedMore { min_bytes }) => return self.cut_at(pos, min_bytes),
+                    Err(step) => return self.failed(step),
                 },
             };
             if len < 0 {
-                return Step::Error(ReadError::BadFormat);
+                return self.failed(Step::Error(ReadError::BadFormat));
             }
             let len = len as u64;
             let payload_start = line_end;
             let left = left_in_file.saturating_sub(payload_start as u64);
-            // Past the end of the file first: upstream reads to the end and reports a
-            // short file, whatever the length said.
+            // Past the end of the file: upstream reads to the end and reports a short
+            // file, whatever the length said.
             if len + 2 > left {
-                return Step::Error(ReadError::Truncated);
+                return self.failed(Step::Error(ReadError::Truncated));
             }
-            if len > self.max_bulk_len {
-                return Step::Error(ReadError::BadFormat);
-            }
-            // Both bounds checked against the file: the sum fits the address space.
-            let arg_end = payload_start + len as usize + 2;
+            // Checked against the file: the sum fits the address space.
+            let len = len as usize;
+            let arg_end = payload_start + len + 2;
             if arg_end > window.len() {
                 if at_eof {
-                    return Step::Error(ReadError::Truncated);
+                    return self.failed(Step::Error(ReadError::Truncated));
                 }
-                return Step::NeedMore { min_bytes: arg_end };
+                if len >= self.direct_read_min {
+                    self.args_left -= 1;
+                    return Step::LargeArgument {
+                        consumed: payload_start,
+                        args: &self.spans,
+                        len,
+                    };
+                }
+                return self.cut_at(pos, arg_end);
             }
-            self.spans.push(payload_start..payload_start + len as usize);
+            self.spans.push(payload_start..payload_start + len);
+            self.args_left -= 1;
             pos = arg_end;
         }
         Step::Command {
             consumed: pos,
             args: &self.spans,
         }
+    }
+
+    /// The window ends inside the argument at `pos`: hand out what was read before it (a
+    /// piece of the command), or, when nothing was, ask for `min_bytes`.
+    fn cut_at(&self, pos: usize, min_bytes: usize) -> Step<'_> {
+        if pos == 0 {
+            Step::NeedMore { min_bytes }
+        } else {
+            Step::Partial {
+                consumed: pos,
+                args: &self.spans,
+            }
+        }
+    }
+
+    /// An error ends the file's reading; the parser is left between commands.
+    fn failed(&mut self, step: Step<'static>) -> Step<'static> {
+        self.args_left = 0;
+        step
     }
 }
 
@@ -349,49 +418,72 @@ fn need_more(window: &[u8]) -> Step<'static> {
 mod tests {
     use super::*;
 
-    /// Parses a whole in-memory file; returns the commands and how it ended.
-    fn parse_all(file: &[u8]) -> (Vec<Vec<Vec<u8>>>, Result<(), ReadError>, usize) {
-        let mut parser = CommandParser::new();
-        let mut commands = Vec::new();
-        let mut pos = 0;
-        loop {
-            let left = (file.len() - pos) as u64;
-            match parser.parse_next(&file[pos..], true, left) {
-                Step::Command { consumed, args } => {
-                    let window = &file[pos..];
-                    commands.push(args.iter().map(|r| window[r.clone()].to_vec()).collect());
-                    pos += consumed;
-                }
-                Step::Annotation { consumed } => pos += consumed,
-                Step::End => return (commands, Ok(()), pos),
-                Step::Error(e) => return (commands, Err(e), pos),
-                Step::NeedMore { .. } => panic!("NeedMore at end of file"),
-            }
-        }
+    type Parsed = (Vec<Vec<Vec<u8>>>, Result<(), ReadError>, usize);
+
+    /// Parses a whole in-memory file; returns the commands, how it ended and where the
+    /// last complete item ended.
+    fn parse_all(file: &[u8]) -> Parsed {
+        parse_in_blocks_with(CommandParser::new(), file, file.len().max(1))
     }
 
     /// The same file fed through windows of at most `block` new bytes per refill.
-    fn parse_in_blocks(
-        file: &[u8],
-        block: usize,
-    ) -> (Vec<Vec<Vec<u8>>>, Result<(), ReadError>, usize) {
-        let mut parser = CommandParser::new();
+    fn parse_in_blocks(file: &[u8], block: usize) -> Parsed {
+        parse_in_blocks_with(CommandParser::new(), file, block)
+    }
+
+    /// Reads `file` as the loader does: windows of at most `block` new bytes, commands
+    /// put together from their pieces, large payloads taken from the file directly.
+    fn parse_in_blocks_with(mut parser: CommandParser, file: &[u8], block: usize) -> Parsed {
         let mut commands = Vec::new();
+        let mut current: Vec<Vec<u8>> = Vec::new();
+        let mut complete_up_to = 0;
         let mut start = 0; // file offset of the window
         let mut end = 0; // file offset of the window's end
         loop {
             let at_eof = end == file.len();
             let window = &file[start..end];
-            match parser.parse_next(window, at_eof, (file.len() - start) as u64) {
+            let left = (file.len() - start) as u64;
+            match parser.parse_next(window, at_eof, left) {
                 Step::Command { consumed, args } => {
-                    commands.push(args.iter().map(|r| window[r.clone()].to_vec()).collect());
+                    assert!(consumed <= window.len());
+                    current.extend(args.iter().map(|r| window[r.clone()].to_vec()));
+                    commands.push(std::mem::take(&mut current));
+                    start += consumed;
+                    complete_up_to = start;
+                }
+                Step::Partial { consumed, args } => {
+                    assert!(consumed > 0 && consumed <= window.len());
+                    current.extend(args.iter().map(|r| window[r.clone()].to_vec()));
                     start += consumed;
                 }
-                Step::Annotation { consumed } => start += consumed,
-                Step::End => return (commands, Ok(()), start),
-                Step::Error(e) => return (commands, Err(e), start),
+                Step::LargeArgument {
+                    consumed,
+                    args,
+                    len,
+                } => {
+                    assert!(consumed <= window.len());
+                    assert!(
+                        start + consumed + len + 2 <= file.len(),
+                        "sized past the file"
+                    );
+                    current.extend(args.iter().map(|r| window[r.clone()].to_vec()));
+                    let payload = start + consumed;
+                    current.push(file[payload..payload + len].to_vec());
+                    start = payload + len + 2;
+                    end = end.max(start);
+                    if !parser.in_command() {
+                        commands.push(std::mem::take(&mut current));
+                        complete_up_to = start;
+                    }
+                }
+                Step::Annotation { consumed } => {
+                    start += consumed;
+                    complete_up_to = start;
+                }
+                Step::End => return (commands, Ok(()), complete_up_to),
+                Step::Error(e) => return (commands, Err(e), complete_up_to),
                 Step::NeedMore { min_bytes } => {
-                    assert!(!at_eof);
+                    assert!(!at_eof, "asked for more at the end of the file");
                     assert!(min_bytes > window.len());
                     end = (end + block).max(start + min_bytes).min(file.len());
                 }
@@ -530,16 +622,83 @@ mod tests {
             Step::Error(ReadError::Truncated),
             "a length beyond the file's end never asks for a window that large"
         );
-        parser.set_max_bulk_len(10);
+    }
+
+    /// `proto-max-bulk-len` does not bind an AOF (upstream's loading client obeys no
+    /// client limit): any length the file holds is read, however large.
+    #[test]
+    fn any_length_the_file_holds_is_read() {
+        let big = vec![b'v'; 3 << 20];
+        let file = cmd(&[b"SET", b"big", &big]);
+        let (commands, ending, _) = parse_all(&file);
+        assert_eq!(ending, Ok(()));
+        assert_eq!(commands[0][2], big);
+    }
+
+    /// A command in pieces and large arguments read directly give the same commands, and
+    /// the same outcome at every cut, as the whole file in one window; the window never
+    /// has to hold a large argument.
+    #[test]
+    fn pieces_and_direct_reads_give_the_same_commands() {
+        let mut file = Vec::new();
+        file.extend(cmd(&[
+            b"RPUSH",
+            b"l",
+            b"a",
+            &[b'x'; 40],
+            b"b",
+            &[b'y'; 100],
+        ]));
+        file.extend(cmd(&[b"SET", &[b'k'; 70], &[b'z'; 90]]));
+        file.extend(cmd(&[b"SET", b"k", &[b'w'; 64]]));
+        let whole = parse_all(&file);
+        assert_eq!(whole.0.len(), 3);
+        for direct_min in [1, 16, 64, 65, 1000] {
+            for block in [1, 2, 5, 17, 64, 1000] {
+                let mut parser = CommandParser::new();
+                parser.set_direct_read_min(direct_min);
+                let got = parse_in_blocks_with(parser, &file, block);
+                assert_eq!(got, whole, "direct_min {direct_min}, block {block}");
+            }
+        }
+        for cut in 0..file.len() {
+            let expected = parse_all(&file[..cut]);
+            for (direct_min, block) in [(1, 3), (32, 7), (64, 64)] {
+                let mut parser = CommandParser::new();
+                parser.set_direct_read_min(direct_min);
+                let got = parse_in_blocks_with(parser, &file[..cut], block);
+                assert_eq!(
+                    got, expected,
+                    "cut {cut} direct_min {direct_min} block {block}"
+                );
+            }
+        }
+    }
+
+    /// A large argument the window does not hold is handed out, with the arguments before
+    /// it, instead of asking for a window that large.
+    #[test]
+    fn a_large_argument_is_left_to_the_caller() {
+        let mut parser = CommandParser::new();
+        let header = b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$300000\r\nvvvv";
+        let file_len = (header.len() - 4 + 300_002) as u64;
+        let Step::LargeArgument {
+            consumed,
+            args,
+            len,
+        } = parser.parse_next(header, false, file_len)
+        else {
+            panic!("a large argument");
+        };
+        assert_eq!((consumed, len, args.len()), (header.len() - 4, 300_000, 2));
+        assert!(!parser.in_command());
+        // Larger than what is left of the file: a short file, nothing sized by it.
+        let mut parser = CommandParser::new();
         assert_eq!(
-            parser.parse_next(b"*1\r\n$11\r\n", false, 1 << 30),
-            Step::Error(ReadError::BadFormat)
-        );
-        // Above the limit but past the end of the file: a short file, as upstream sees it.
-        assert_eq!(
-            parser.parse_next(b"*1\r\n$11\r\nab", true, 11),
+            parser.parse_next(header, false, file_len - 1),
             Step::Error(ReadError::Truncated)
         );
+        assert!(!parser.in_command());
     }
 
     #[test]

@@ -35,6 +35,16 @@ impl Command {
         }
     }
 
+    /// Whether the command is one of the server's own (not a module's). Only a module's
+    /// commands are ever freed while the server runs (`moduleUnregisterCommands`, on
+    /// MODULE UNLOAD, which an AOF may hold); the server's own are built once at start-up
+    /// (`populateCommandTable`) and renamed only by the configuration file, before
+    /// loading, so a native command may be looked up once and reused for the whole load.
+    pub fn is_native(&self) -> bool {
+        // SAFETY: as in proc_address.
+        unsafe { (*self.0).module_cmd.is_null() }
+    }
+
     /// Whether the command is found by its name alone, whatever the arguments after it:
     /// neither a container (`CONFIG` without arguments) nor a subcommand (`CONFIG|SET`,
     /// which a lookup of the same name with other arguments would not return).
@@ -81,49 +91,117 @@ impl AofClient {
         unsafe { (*self.raw).db }
     }
 
-    /// Gives the client a new argument vector (one string object per argument, built the
-    /// way the network path builds them: small strings in a single allocation). The array
+    /// Appends arguments to the client's argument vector (one string object per argument,
+    /// built the way the network path builds them: small strings in a single allocation).
+    /// A command comes in one call, or in pieces when the read window cuts it. The array
     /// left by the previous command is reused when it is large enough (MULTI queueing
     /// takes it away, a command may replace it; both leave `argv`/`argv_len` saying so).
-    pub fn set_argv<'a>(&mut self, args: impl ExactSizeIterator<Item = &'a [u8]>) {
-        let argc = args.len();
-        // SAFETY: the array holds at least `argc` pointers and is filled before use; the
-        // client owns it (freeClient, queueMultiCommand or a command replacing it
-        // releases it).
+    pub fn push_args<'a>(&mut self, args: impl ExactSizeIterator<Item = &'a [u8]>) {
+        let first = self.reserve_args(args.len());
+        // SAFETY: reserve_args made room for these arguments after the first `first`; the
+        // client owns the array and the objects (freeClient, queueMultiCommand or a
+        // command replacing argv releases them).
         unsafe {
             let c = &mut *self.raw;
-            if c.argv.is_null() || (c.argv_len as usize) < argc {
-                bindings::zfree(c.argv.cast());
-                c.argv = bindings::zmalloc(std::mem::size_of::<*mut robj>() * argc).cast();
-                c.argv_len = argc as i32;
-            }
-            let kept_name = std::mem::replace(&mut self.kept_name, std::ptr::null_mut());
-            for (j, arg) in args.enumerate() {
-                *c.argv.add(j) = if j == 0 && is_same_string(kept_name, arg) {
-                    kept_name
+            for (j, arg) in (first..).zip(args) {
+                *c.argv.add(j) = if j == 0 {
+                    self.name_object(arg)
                 } else {
-                    if j == 0 && !kept_name.is_null() {
-                        bindings::decrRefCount(kept_name);
-                    }
                     bindings::createStringObject(arg.as_ptr().cast(), arg.len())
                 };
+                c.argc = j as i32 + 1;
             }
-            if argc == 0 && !kept_name.is_null() {
-                bindings::decrRefCount(kept_name);
-            }
-            c.argc = argc as i32;
         }
     }
 
+    /// Appends an argument of `len` bytes that `fill` writes in place (a large argument
+    /// read straight from the file into its own string, as upstream's loader reads every
+    /// argument). The argument is part of the vector whether `fill` succeeds or not, so
+    /// [`free_argv`](Self::free_argv) releases it either way. Returns what `fill` returns.
+    pub fn push_filled_arg<E>(
+        &mut self,
+        len: usize,
+        fill: impl FnOnce(&mut [u8]) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let at = self.reserve_args(1);
+        // SAFETY: createStringObject(NULL, len) returns a new string object whose sds
+        // holds `len` zeroed bytes (sdsnewlen zero-fills without an initializer; for
+        // len <= 44 the embedded form does the same); nothing else refers to it yet, so
+        // its bytes may be written through a unique slice. reserve_args made room at
+        // index `at`.
+        unsafe {
+            let obj = bindings::createStringObject(std::ptr::null(), len);
+            let c = &mut *self.raw;
+            *c.argv.add(at) = obj;
+            c.argc = at as i32 + 1;
+            fill(std::slice::from_raw_parts_mut((*obj).ptr as *mut u8, len))
+        }
+    }
+
+    /// Makes room for `more` arguments after those the client holds; returns the index of
+    /// the first. Growth at least doubles, so a command in many pieces is copied a
+    /// bounded number of times.
+    fn reserve_args(&mut self, more: usize) -> usize {
+        // SAFETY: live client; argv is NULL or an array of argv_len pointers from
+        // zmalloc, of which the first argc are set (zrealloc keeps them).
+        unsafe {
+            let c = &mut *self.raw;
+            let first = c.argc.max(0) as usize;
+            let needed = first + more;
+            if c.argv.is_null() || (c.argv_len as usize) < needed {
+                let len = if first == 0 {
+                    needed
+                } else {
+                    needed.max(2 * c.argv_len.max(0) as usize)
+                };
+                let size = std::mem::size_of::<*mut robj>() * len;
+                c.argv = if first == 0 {
+                    bindings::zfree(c.argv.cast());
+                    bindings::zmalloc(size).cast()
+                } else {
+                    bindings::zrealloc(c.argv.cast(), size).cast()
+                };
+                c.argv_len = len as i32;
+            }
+            first
+        }
+    }
+
+    /// The object for a command name: the previous command's name object when it holds
+    /// the same bytes (an AOF repeats a few names), else a new one.
+    ///
+    /// # Safety
+    /// Called for argv[0] only, so the kept name is given to at most one vector.
+    unsafe fn name_object(&mut self, name: &[u8]) -> *mut robj {
+        let kept_name = std::mem::replace(&mut self.kept_name, std::ptr::null_mut());
+        // SAFETY: the kept name is NULL or a live object this client alone holds.
+        unsafe {
+            if is_same_string(kept_name, name) {
+                return kept_name;
+            }
+            if !kept_name.is_null() {
+                bindings::decrRefCount(kept_name);
+            }
+            bindings::createStringObject(name.as_ptr().cast(), name.len())
+        }
+    }
+
+    /// Arguments the client holds (a command put together from pieces has some before its
+    /// last piece).
+    pub fn argc(&self) -> usize {
+        // SAFETY: plain field read of a live client.
+        unsafe { (*self.raw).argc.max(0) as usize }
+    }
+
     pub fn lookup_command(&self) -> Option<Command> {
-        // SAFETY: argv/argc were set by set_argv.
+        // SAFETY: argv/argc were set by push_args.
         let cmd = unsafe { bindings::lookupCommand((*self.raw).argv, (*self.raw).argc) };
         (!cmd.is_null()).then_some(Command(cmd))
     }
 
     /// The first argument's bytes (the command name), for error messages.
     pub fn command_name(&self) -> Vec<u8> {
-        // SAFETY: argv[0] is a string object created by set_argv.
+        // SAFETY: argv[0] is a string object created by push_args.
         unsafe {
             if (*self.raw).argc == 0 {
                 return Vec::new();
