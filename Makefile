@@ -29,7 +29,7 @@ RUNTEST_ARGS ?= --clients 2 --timeout 1200
 
 export REDIS_SRC := $(PATCHED)/src
 
-.PHONY: all patched stock asan test-asan fuzz run test test-cargo test-checks test-differential test-differential-rewrite test-upstream test-full test-full-patched test-full-stock test-reliability test-reliability-short bench setup clean
+.PHONY: all patched stock asan test-asan fuzz run test test-cargo test-checks test-differential test-differential-rewrite test-edge-cases test-upstream test-full test-full-patched test-full-stock test-reliability test-reliability-short bench setup clean
 
 all: patched
 
@@ -111,7 +111,7 @@ run: patched
 	mkdir -p data
 	cd data && $(PATCHED)/src/redis-server --appendonly yes --dir $(ROOT)/data
 
-test: test-cargo test-checks test-differential test-differential-rewrite test-upstream test-reliability-short
+test: test-cargo test-checks test-differential test-differential-rewrite test-edge-cases test-upstream test-reliability-short
 
 test-cargo: patched
 	cargo test --release
@@ -131,6 +131,14 @@ test-differential-rewrite: patched stock
 	$(MAKE) -C $(STOCK)/tests/modules blockonkeys.so >/dev/null
 	python3 tests/differential_rewrite.py $(STOCK)/src/redis-server $(PATCHED)/src/redis-server \
 	    $(STOCK)/tests/modules/blockonkeys.so
+
+# Each divergence from upstream once found (stream integer fields, long values, module
+# types without aof_rewrite, MODULE UNLOAD in the file, aof-load-truncated toggled while
+# loading, peak loading memory), on both builds.
+test-edge-cases: patched stock
+	$(MAKE) -C $(STOCK)/tests/modules testrdb.so misc.so >/dev/null
+	python3 tests/edge_cases.py $(STOCK)/src/redis-server $(PATCHED)/src/redis-server \
+	    $(STOCK)/tests/modules
 
 test-upstream: patched
 	$(MAKE) -C $(PATCHED)/tests/modules -j$(UPSTREAM_JOBS) >/dev/null
