@@ -451,7 +451,9 @@ impl<'n> Replay<'n> {
     }
 
     /// Runs the command whose arguments the client holds (`found`: already looked up),
-    /// which ended at `self.position`.
+    /// which ended at `self.position`. Inlined into both callers: it is the per-command
+    /// path of the replay loop.
+    #[inline(always)]
     fn run_command(
         &mut self,
         found: Option<Command>,

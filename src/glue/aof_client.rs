@@ -102,15 +102,19 @@ impl AofClient {
         // client owns the array and the objects (freeClient, queueMultiCommand or a
         // command replacing argv releases them).
         unsafe {
-            let c = &mut *self.raw;
-            for (j, arg) in (first..).zip(args) {
-                *c.argv.add(j) = if j == 0 {
+            let argv = (*self.raw).argv;
+            let mut argc = first;
+            for arg in args {
+                *argv.add(argc) = if argc == 0 {
                     self.name_object(arg)
                 } else {
                     bindings::createStringObject(arg.as_ptr().cast(), arg.len())
                 };
-                c.argc = j as i32 + 1;
+                argc += 1;
             }
+            // Creating an object cannot fail (an allocation failure aborts the process),
+            // so the count is set once, after the vector is filled.
+            (*self.raw).argc = argc as i32;
         }
     }
 
@@ -141,6 +145,7 @@ impl AofClient {
     /// Makes room for `more` arguments after those the client holds; returns the index of
     /// the first. Growth at least doubles, so a command in many pieces is copied a
     /// bounded number of times.
+    #[inline]
     fn reserve_args(&mut self, more: usize) -> usize {
         // SAFETY: live client; argv is NULL or an array of argv_len pointers from
         // zmalloc, of which the first argc are set (zrealloc keeps them).
@@ -172,6 +177,7 @@ impl AofClient {
     ///
     /// # Safety
     /// Called for argv[0] only, so the kept name is given to at most one vector.
+    #[inline]
     unsafe fn name_object(&mut self, name: &[u8]) -> *mut robj {
         let kept_name = std::mem::replace(&mut self.kept_name, std::ptr::null_mut());
         // SAFETY: the kept name is NULL or a live object this client alone holds.
