@@ -29,7 +29,7 @@ RUNTEST_ARGS ?= --clients 2 --timeout 1200
 
 export REDIS_SRC := $(PATCHED)/src
 
-.PHONY: all patched stock asan test-asan fuzz run test test-cargo test-checks test-differential test-differential-rewrite test-edge-cases test-upstream test-full test-full-patched test-full-stock test-reliability test-reliability-short bench setup clean
+.PHONY: all patched stock asan test-asan fuzz run test test-cargo test-checks test-differential test-differential-rewrite test-edge-cases test-upstream test-types-aof test-full test-full-patched test-full-stock test-reliability test-reliability-short bench setup clean
 
 all: patched
 
@@ -144,12 +144,22 @@ test-upstream: patched
 	$(MAKE) -C $(PATCHED)/tests/modules -j$(UPSTREAM_JOBS) >/dev/null
 	tests/run-upstream-units.sh $(PATCHED) $(RUNTEST_ARGS) $(addprefix --single ,$(AOF_UNITS))
 
+# Upstream's type units with every server writing a command-form AOF, so every command
+# they exercise goes through the Rust write path (and their restarts through the loader).
+TYPE_UNITS := unit/type/list unit/type/list-2 unit/type/list-3 unit/type/set unit/type/zset \
+	unit/type/hash unit/type/stream unit/type/stream-cgroups unit/type/string unit/type/incr \
+	unit/type/hash-field-expire
+test-types-aof: patched
+	tests/run-upstream-units.sh $(PATCHED) $(RUNTEST_ARGS) --config appendonly yes \
+	    --config aof-use-rdb-preamble no $(addprefix --single ,$(TYPE_UNITS))
+
 # Upstream's whole suite, then its module API suite, against each build (results and
 # counts in build/full-suite/); test-full compares them: every test that passes on stock
 # must pass on patched. The two builds' suites use apart port ranges, so they may run at
 # the same time (make -j2 test-full).
 test-full: test-full-patched test-full-stock
 	tests/compare-full-suite.sh
+	$(MAKE) test-types-aof
 test-full-patched: patched
 	tests/run-full-suite.sh $(PATCHED) patched 21111
 test-full-stock: stock

@@ -88,13 +88,17 @@ impl BlockReader {
     }
 
     /// Reads more so the window holds at least `min_window` bytes (or the rest of the
-    /// file); the unconsumed tail moves to the front once per refill. The parser never
-    /// asks for more than the buffer holds (see [`READ_BLOCK`]).
+    /// file); the unconsumed tail moves to the front once per refill. The parser asks
+    /// for more than the buffer holds only when told "at least this much" for the next
+    /// block: a line and an argument below the direct-read size always fit (see
+    /// [`READ_BLOCK`]), so the buffer grows only if that ever stops holding.
     fn refill(&mut self, min_window: usize) -> Result<(), Errno> {
         self.buf.copy_within(self.start..self.filled, 0);
         self.filled -= self.start;
         self.start = 0;
-        let min_window = min_window.min(self.buf.len());
+        if min_window > self.buf.len() {
+            self.buf.resize(min_window, 0);
+        }
         while self.filled < min_window && !self.at_eof {
             match self.file.read(&mut self.buf[self.filled..]) {
                 Ok(0) => self.at_eof = true,
