@@ -29,7 +29,7 @@ RUNTEST_ARGS ?= --clients 2 --timeout 1200
 
 export REDIS_SRC := $(PATCHED)/src
 
-.PHONY: all patched stock asan test-asan fuzz run test test-cargo test-checks test-differential test-differential-rewrite test-edge-cases test-upstream test-types-aof test-full test-full-patched test-full-stock test-reliability test-reliability-short bench setup clean
+.PHONY: all patched stock asan test-asan fuzz run test test-cargo test-checks test-differential test-differential-rewrite test-edge-cases test-roundtrip test-upstream test-types-aof test-full test-full-patched test-full-stock test-reliability test-reliability-short bench setup clean
 
 all: patched
 
@@ -111,7 +111,7 @@ run: patched
 	mkdir -p data
 	cd data && $(PATCHED)/src/redis-server --appendonly yes --dir $(ROOT)/data
 
-test: test-cargo test-checks test-differential test-differential-rewrite test-edge-cases test-upstream test-reliability-short
+test: test-cargo test-checks test-differential test-differential-rewrite test-edge-cases test-roundtrip test-upstream test-reliability-short
 
 test-cargo: patched
 	cargo test --release
@@ -140,6 +140,15 @@ test-edge-cases: patched stock
 	python3 tests/edge_cases.py $(STOCK)/src/redis-server $(PATCHED)/src/redis-server \
 	    $(STOCK)/tests/modules
 
+# Random datasets over every type and encoding, rewritten, reloaded and restarted on both
+# builds in both base forms, and cross-loaded (tests/roundtrip_random.py); ROUNDTRIP_ARGS
+# picks the seeds (make test-reliability runs 200).
+ROUNDTRIP_ARGS ?=
+test-roundtrip: patched stock
+	$(MAKE) -C $(STOCK)/tests/modules blockonkeys.so >/dev/null
+	python3 tests/roundtrip_random.py $(STOCK)/src/redis-server $(PATCHED)/src/redis-server \
+	    --module $(STOCK)/tests/modules/blockonkeys.so $(ROUNDTRIP_ARGS)
+
 test-upstream: patched
 	$(MAKE) -C $(PATCHED)/tests/modules -j$(UPSTREAM_JOBS) >/dev/null
 	tests/run-upstream-units.sh $(PATCHED) $(RUNTEST_ARGS) $(addprefix --single ,$(AOF_UNITS))
@@ -167,12 +176,14 @@ test-full-stock: stock
 
 # Crashes, power loss, full disks and corrupt input against both builds
 # (tests/reliability/README.md): the bounded form in make test, the long one here
-# (>= 200 kill cycles, about 7 minutes), then short fuzz runs of every target and the AOF
+# (>= 200 kill cycles, about 7 minutes), 200 seeds of the randomized round trip (about 5
+# minutes), then short fuzz runs of every target and the AOF
 # units on the AddressSanitizer build, each printing its figures. The full-disk part
 # mounts a tmpfs (root).
 RELIABILITY_FUZZ_SECONDS ?= 20
 test-reliability: patched stock
 	python3 tests/reliability/run.py --long
+	$(MAKE) test-roundtrip ROUNDTRIP_ARGS="--seeds 200 --first-seed 1000"
 	scripts/fuzz.sh $(RELIABILITY_FUZZ_SECONDS)
 	$(MAKE) test-asan
 test-reliability-short: patched stock
