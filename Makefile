@@ -9,10 +9,8 @@ TARBALL := $(CACHE)/redis_8.0.2.orig.tar.gz
 PATCHED := $(ROOT)/build/patched
 STOCK := $(ROOT)/build/stock
 RUST_LIB := $(ROOT)/target/release/libredis_aof.a
-# The functions of upstream aof.c that the Rust library defines, one per line; while the
-# port is incomplete the upstream Makefile weakens these in a transitional aof.c object.
-PORTED := $(PATCHED)/src/aof-ported.txt
-AOF_SYMBOLS := $(ROOT)/../shared/aof-symbols.txt
+# The 66 global functions of upstream aof.c.
+AOF_SYMBOLS := $(ROOT)/tests/aof-symbols.txt
 UPSTREAM_JOBS ?= $(shell nproc)
 BINARIES := redis-server redis-cli redis-benchmark redis-check-aof
 # Upstream's runtest: the AOF units `make test` runs against the patched build (the four
@@ -59,17 +57,8 @@ $(PATCHED)/.unpacked: $(TARBALL) $(wildcard redis-patch/*.patch)
 $(RUST_LIB): FORCE $(PATCHED)/.unpacked
 	cargo build --release --lib
 
-# Rewritten only when the list changes, so the transitional aof.c object is not recompiled
-# after every Rust edit.
-$(PORTED): $(RUST_LIB)
-	@nm --defined-only -g $(RUST_LIB) 2>/dev/null | awk '$$2 == "T" { print $$3 }' \
-	    | grep -Fx -f $(AOF_SYMBOLS) | sort > $@.new
-	@if cmp -s $@.new $@; then rm $@.new; else mv $@.new $@; fi
-
-patched: $(PORTED)
-	$(MAKE) -C $(PATCHED)/src -j$(UPSTREAM_JOBS) REDIS_AOF_LIB=$(RUST_LIB) \
-	    REDIS_AOF_PORTED=$(if $(shell grep -Fvx -f $(PORTED) $(AOF_SYMBOLS)),$(PORTED)) \
-	    $(BINARIES)
+patched: $(RUST_LIB)
+	$(MAKE) -C $(PATCHED)/src -j$(UPSTREAM_JOBS) REDIS_AOF_LIB=$(RUST_LIB) $(BINARIES)
 
 # Upstream's AddressSanitizer build (SANITIZER=address, libc malloc) with its own Rust
 # archive: the bindings follow that tree's flags, and the layout check proves them.
@@ -88,15 +77,8 @@ $(ASAN)/.unpacked: $(TARBALL) $(wildcard redis-patch/*.patch)
 $(ASAN_LIB): FORCE $(ASAN)/.unpacked
 	REDIS_SRC=$(ASAN)/src CARGO_TARGET_DIR=$(ASAN_TARGET) cargo build --release --lib
 
-$(ASAN)/src/aof-ported.txt: $(ASAN_LIB)
-	@nm --defined-only -g $(ASAN_LIB) 2>/dev/null | awk '$$2 == "T" { print $$3 }' \
-	    | grep -Fx -f $(AOF_SYMBOLS) | sort > $@.new
-	@if cmp -s $@.new $@; then rm $@.new; else mv $@.new $@; fi
-
-asan: $(ASAN)/src/aof-ported.txt
-	$(MAKE) -C $(ASAN)/src -j$(UPSTREAM_JOBS) SANITIZER=address REDIS_AOF_LIB=$(ASAN_LIB) \
-	    REDIS_AOF_PORTED=$(if $(shell grep -Fvx -f $(ASAN)/src/aof-ported.txt $(AOF_SYMBOLS)),$(ASAN)/src/aof-ported.txt) \
-	    $(BINARIES)
+asan: $(ASAN_LIB)
+	$(MAKE) -C $(ASAN)/src -j$(UPSTREAM_JOBS) SANITIZER=address REDIS_AOF_LIB=$(ASAN_LIB) $(BINARIES)
 
 # The AOF units on the sanitizer build; any ASan report fails the run (runtest checks the
 # server logs for sanitizer errors).
