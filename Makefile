@@ -10,7 +10,7 @@ CACHE := $(ROOT)/.cache
 # The upstream release: REDIS_VERSION=8.0.2 make ... (or make REDIS_VERSION=8.0.2 ...)
 # builds and tests that one instead. scripts/redis-versions.tsv is the one table of the
 # supported releases (tarball, sha256, the Debian suites that carry it). 8.0.6 is the
-# default: 8.0.3-8.0.6 fix CVE-2025-49844 (Lua use-after-free, RCE) and other CVEs.
+# default: 8.0.3-8.0.6 fix CVEs that 8.0.2 has, CVE-2025-49844 (Lua, RCE) among them.
 DEFAULT_REDIS_VERSION := 8.0.6
 REDIS_VERSION ?= $(DEFAULT_REDIS_VERSION)
 VERSIONS_TABLE := $(ROOT)/scripts/redis-versions.tsv
