@@ -26,7 +26,7 @@ version=${1:?usage: fetch-upstream.sh VERSION DEST_TARBALL}
 dest=${2:?usage: fetch-upstream.sh VERSION DEST_TARBALL}
 
 row=$(awk -F'\t' -v v="$version" '$1 == v { print; exit }' "$table")
-[ -n "$row" ] || { echo "REDIS_VERSION=$version is not in scripts/redis-versions.tsv (supported: $(awk -F'\t' '$1 !~ /^#/ { printf "%s%s", s, $1; s = " " }' "$table"))" >&2; exit 1; }
+[ -n "$row" ] || { echo "REDIS_VERSION=$version is not in scripts/redis-versions.tsv (supported: $(awk -F'\t' '$1 ~ /^[0-9]/ { printf "%s%s", s, $1; s = " " }' "$table"))" >&2; exit 1; }
 IFS=$'\t' read -r _ tarball_name tarball_sha256 suites <<< "$row"
 [ "$(basename "$dest")" = "$tarball_name" ] || { echo "fetch-upstream.sh: $dest is not named $tarball_name" >&2; exit 1; }
 
@@ -69,6 +69,7 @@ apt_opts=(-o "Dir::Etc::SourceList=$apt_dir/deb-src.sources" -o Dir::Etc::Source
           -o "Dir::State::Lists=$apt_dir/lists" -o APT::Sandbox::User=root)
 log="$apt_dir/source.log"
 : > "$log"
+rm -f "$dest" # a copy that failed the checksum must not stand in for a download
 IFS=, read -r -a suite_list <<< "$suites"
 for suite in "${suite_list[@]}"; do
     cat > "$apt_dir/deb-src.sources" <<SRC
