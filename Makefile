@@ -1,20 +1,40 @@
-# The front door. `make` builds upstream Redis 8.0.2 with the Rust AOF linked in;
-# `make stock` builds the same tarball unmodified; `make test`, `make run`, `make bench`.
-# Every set-up step (apt packages, the upstream tarball, crates) happens here on demand.
+# The front door. `make` builds upstream Redis (REDIS_VERSION, default below) with the Rust
+# AOF linked in; `make stock` builds the same tarball unmodified; `make test`, `make run`,
+# `make bench`, `make install`, `make test-versions`. Every set-up step (apt packages, the
+# upstream tarball, crates) happens here on demand.
 
 SHELL := /bin/bash
 ROOT := $(abspath .)
 CACHE := $(ROOT)/.cache
-TARBALL := $(CACHE)/redis_8.0.2.orig.tar.gz
-PATCHED := $(ROOT)/build/patched
-STOCK := $(ROOT)/build/stock
-RUST_LIB := $(ROOT)/target/release/libredis_aof.a
-# The functions of upstream aof.c that the Rust library defines, one per line; while the
-# port is incomplete the upstream Makefile weakens these in a transitional aof.c object.
-PORTED := $(PATCHED)/src/aof-ported.txt
-AOF_SYMBOLS := $(ROOT)/../shared/aof-symbols.txt
+
+# The upstream release: REDIS_VERSION=8.0.2 make ... (or make REDIS_VERSION=8.0.2 ...)
+# builds and tests that one instead. scripts/redis-versions.tsv is the one table of the
+# supported releases (tarball, sha256, the Debian suites that carry it). 8.0.6 is the
+# default: 8.0.3-8.0.6 fix CVEs that 8.0.2 has, CVE-2025-49844 (Lua, RCE) among them.
+DEFAULT_REDIS_VERSION := 8.0.6
+REDIS_VERSION ?= $(DEFAULT_REDIS_VERSION)
+VERSIONS_TABLE := $(ROOT)/scripts/redis-versions.tsv
+SUPPORTED_VERSIONS := $(shell awk -F'\t' '$$1 ~ /^[0-9]/ { print $$1 }' $(VERSIONS_TABLE))
+TARBALL_NAME := $(shell awk -F'\t' -v v='$(REDIS_VERSION)' '$$1 == v { print $$2 }' $(VERSIONS_TABLE))
+ifeq ($(TARBALL_NAME),)
+$(error REDIS_VERSION=$(REDIS_VERSION) is not in scripts/redis-versions.tsv (supported: $(SUPPORTED_VERSIONS)))
+endif
+TARBALL := $(CACHE)/$(TARBALL_NAME)
+
+# Every version has its own trees and its own cargo target dir (bindgen's output follows
+# the tree): build/<version>/{patched,stock,asan}, target/<version>/{patched,asan}.
+# build/patched, build/stock and build/asan are links to the default version's trees.
+BUILD := $(ROOT)/build/$(REDIS_VERSION)
+PATCHED := $(BUILD)/patched
+STOCK := $(BUILD)/stock
+RUST_TARGET := $(ROOT)/target/$(REDIS_VERSION)/patched
+RUST_LIB := $(RUST_TARGET)/release/libredis_aof.a
+CARGO := REDIS_SRC=$(PATCHED)/src CARGO_TARGET_DIR=$(RUST_TARGET) cargo
+# The 66 global functions of upstream aof.c (the same in every supported release).
+AOF_SYMBOLS := $(ROOT)/tests/aof-symbols.txt
 UPSTREAM_JOBS ?= $(shell nproc)
 BINARIES := redis-server redis-cli redis-benchmark redis-check-aof
+PREFIX ?= /usr/local
 # Upstream's runtest: the AOF units `make test` runs against the patched build (the four
 # AOF units, then those that exercise the write path: WAITAOF, latency events, INFO; the
 # rewrite of streams and hash field TTLs; module types' AOF rewrite and loading events;
@@ -29,7 +49,7 @@ RUNTEST_ARGS ?= --clients 2 --timeout 1200
 
 export REDIS_SRC := $(PATCHED)/src
 
-.PHONY: all patched stock asan test-asan fuzz run test test-cargo test-checks test-differential test-differential-rewrite test-edge-cases test-roundtrip test-upstream test-types-aof test-full test-full-patched test-full-stock test-reliability test-reliability-short bench setup clean
+.PHONY: all patched stock asan test-asan fuzz run install test test-cargo test-checks test-differential test-differential-rewrite test-edge-cases test-roundtrip test-upstream test-types-aof test-versions test-full test-full-patched test-full-stock test-reliability test-reliability-short bench setup links clean
 
 all: patched
 
@@ -38,7 +58,17 @@ setup:
 
 $(TARBALL):
 	@scripts/setup.sh
-	scripts/fetch-upstream.sh $@
+	scripts/fetch-upstream.sh $(REDIS_VERSION) $@
+
+# build/patched, build/stock, build/asan: links to the default version's trees, for the
+# tools and habits that name them (an old-style real directory there is removed).
+links:
+	@mkdir -p $(ROOT)/build
+	@for d in patched stock asan; do \
+	    l=$(ROOT)/build/$$d; \
+	    if [ -e $$l ] && [ ! -L $$l ]; then echo "build/$$d: replacing the old tree by a link to $(DEFAULT_REDIS_VERSION)/$$d"; rm -rf $$l; fi; \
+	    [ "$$(readlink $$l)" = $(DEFAULT_REDIS_VERSION)/$$d ] || ln -sfn $(DEFAULT_REDIS_VERSION)/$$d $$l; \
+	done
 
 # An unpacked tree whose deps (jemalloc's generated headers among them) are built: bindgen
 # and the C shim need both. The stamp records that the whole step finished.
@@ -57,24 +87,21 @@ $(PATCHED)/.unpacked: $(TARBALL) $(wildcard redis-patch/*.patch)
 
 # cargo decides itself what is stale; the archive is rebuilt only when a source changed.
 $(RUST_LIB): FORCE $(PATCHED)/.unpacked
-	cargo build --release --lib
+	$(CARGO) build --release --lib
 
-# Rewritten only when the list changes, so the transitional aof.c object is not recompiled
-# after every Rust edit.
-$(PORTED): $(RUST_LIB)
-	@nm --defined-only -g $(RUST_LIB) 2>/dev/null | awk '$$2 == "T" { print $$3 }' \
-	    | grep -Fx -f $(AOF_SYMBOLS) | sort > $@.new
-	@if cmp -s $@.new $@; then rm $@.new; else mv $@.new $@; fi
+patched: $(RUST_LIB) | links
+	$(MAKE) -C $(PATCHED)/src -j$(UPSTREAM_JOBS) REDIS_AOF_LIB=$(RUST_LIB) $(BINARIES)
 
-patched: $(PORTED)
-	$(MAKE) -C $(PATCHED)/src -j$(UPSTREAM_JOBS) REDIS_AOF_LIB=$(RUST_LIB) \
-	    REDIS_AOF_PORTED=$(if $(shell grep -Fvx -f $(PORTED) $(AOF_SYMBOLS)),$(PORTED)) \
-	    $(BINARIES)
+# Upstream's `make install` on the patched tree, with the same archive as `make` (nothing
+# is rebuilt): redis-server, redis-benchmark and redis-cli into $(PREFIX)/bin, and
+# redis-check-rdb, redis-check-aof and redis-sentinel as links to redis-server.
+install: patched
+	$(MAKE) -C $(PATCHED)/src REDIS_AOF_LIB=$(RUST_LIB) PREFIX=$(PREFIX) install
 
 # Upstream's AddressSanitizer build (SANITIZER=address, libc malloc) with its own Rust
 # archive: the bindings follow that tree's flags, and the layout check proves them.
-ASAN := $(ROOT)/build/asan
-ASAN_TARGET := $(ROOT)/target/asan
+ASAN := $(BUILD)/asan
+ASAN_TARGET := $(ROOT)/target/$(REDIS_VERSION)/asan
 ASAN_LIB := $(ASAN_TARGET)/release/libredis_aof.a
 
 $(ASAN)/.unpacked: $(TARBALL) $(wildcard redis-patch/*.patch)
@@ -88,15 +115,8 @@ $(ASAN)/.unpacked: $(TARBALL) $(wildcard redis-patch/*.patch)
 $(ASAN_LIB): FORCE $(ASAN)/.unpacked
 	REDIS_SRC=$(ASAN)/src CARGO_TARGET_DIR=$(ASAN_TARGET) cargo build --release --lib
 
-$(ASAN)/src/aof-ported.txt: $(ASAN_LIB)
-	@nm --defined-only -g $(ASAN_LIB) 2>/dev/null | awk '$$2 == "T" { print $$3 }' \
-	    | grep -Fx -f $(AOF_SYMBOLS) | sort > $@.new
-	@if cmp -s $@.new $@; then rm $@.new; else mv $@.new $@; fi
-
-asan: $(ASAN)/src/aof-ported.txt
-	$(MAKE) -C $(ASAN)/src -j$(UPSTREAM_JOBS) SANITIZER=address REDIS_AOF_LIB=$(ASAN_LIB) \
-	    REDIS_AOF_PORTED=$(if $(shell grep -Fvx -f $(ASAN)/src/aof-ported.txt $(AOF_SYMBOLS)),$(ASAN)/src/aof-ported.txt) \
-	    $(BINARIES)
+asan: $(ASAN_LIB) | links
+	$(MAKE) -C $(ASAN)/src -j$(UPSTREAM_JOBS) SANITIZER=address REDIS_AOF_LIB=$(ASAN_LIB) $(BINARIES)
 
 # The AOF units on the sanitizer build; any ASan report fails the run (runtest checks the
 # server logs for sanitizer errors).
@@ -104,7 +124,7 @@ test-asan: asan
 	$(MAKE) -C $(ASAN)/tests/modules -j$(UPSTREAM_JOBS) SANITIZER=address >/dev/null
 	tests/run-upstream-units.sh $(ASAN) $(RUNTEST_ARGS) $(addprefix --single ,$(AOF_UNITS))
 
-stock: $(STOCK)/.unpacked
+stock: $(STOCK)/.unpacked | links
 	$(MAKE) -C $(STOCK)/src -j$(UPSTREAM_JOBS) $(BINARIES)
 
 run: patched
@@ -114,10 +134,13 @@ run: patched
 test: test-cargo test-checks test-differential test-differential-rewrite test-edge-cases test-roundtrip test-upstream test-reliability-short
 
 test-cargo: patched
-	cargo test --release
+	$(CARGO) test --release
 
-# Layout, signature and symbol checks against the patched tree.
+# Layout, signature and symbol checks against the patched tree: the layout tests of the
+# cargo suite alone (struct sizes and field offsets, C compiler against bindgen), then the
+# prototypes, then where each aof.c function of the binary comes from.
 test-checks: patched
+	$(CARGO) test --release --lib glue::layout
 	tests/check-signatures.sh
 	tests/check-symbols.sh $(PATCHED)/src/redis-server $(RUST_LIB) $(AOF_SYMBOLS)
 
@@ -162,10 +185,26 @@ test-types-aof: patched
 	tests/run-upstream-units.sh $(PATCHED) $(RUNTEST_ARGS) --config appendonly yes \
 	    --config aof-use-rdb-preamble no $(addprefix --single ,$(TYPE_UNITS))
 
+# Every supported version (one, when REDIS_VERSION is given): built, then the checks, both
+# differential tests and the upstream AOF units against it. A failing version does not
+# stop the others; the last line names the ones that failed.
+VERSION_TESTS := test-checks test-differential test-differential-rewrite test-edge-cases test-roundtrip \
+	test-upstream
+TEST_VERSIONS := $(if $(filter file,$(origin REDIS_VERSION)),$(SUPPORTED_VERSIONS),$(REDIS_VERSION))
+test-versions:
+	@passed=; failed=; for v in $(TEST_VERSIONS); do \
+	    echo "test-versions: Redis $$v"; \
+	    if $(MAKE) --no-print-directory REDIS_VERSION=$$v $(VERSION_TESTS); then \
+	        passed="$$passed $$v"; else failed="$$failed $$v"; fi; \
+	done; \
+	echo "test-versions: passed:$${passed:- none}; failed:$${failed:- none}"; \
+	[ -z "$$failed" ]
+
 # Upstream's whole suite, then its module API suite, against each build (results and
-# counts in build/full-suite/); test-full compares them: every test that passes on stock
-# must pass on patched. The two builds' suites use apart port ranges, so they may run at
-# the same time (make -j2 test-full).
+# counts in build/<version>/full-suite/); test-full compares them: every test that passes
+# on stock must pass on patched. The two builds' suites use apart port ranges, so they may
+# run at the same time (make -j2 test-full).
+export FULL_SUITE_DIR := $(BUILD)/full-suite
 test-full: test-full-patched test-full-stock
 	tests/compare-full-suite.sh
 	$(MAKE) test-types-aof
@@ -181,21 +220,24 @@ test-full-stock: stock
 # units on the AddressSanitizer build, each printing its figures. The full-disk part
 # mounts a tmpfs (root).
 RELIABILITY_FUZZ_SECONDS ?= 20
+RELIABILITY_BUILDS := --stock $(STOCK)/src --patched $(PATCHED)/src
 test-reliability: patched stock
-	python3 tests/reliability/run.py --long
+	python3 tests/reliability/run.py --long $(RELIABILITY_BUILDS)
 	$(MAKE) test-roundtrip ROUNDTRIP_ARGS="--seeds 200 --first-seed 1000"
 	scripts/fuzz.sh $(RELIABILITY_FUZZ_SECONDS)
 	$(MAKE) test-asan
 test-reliability-short: patched stock
-	python3 tests/reliability/run.py --short
+	python3 tests/reliability/run.py --short $(RELIABILITY_BUILDS)
 
 # Every cargo-fuzz target for FUZZ_SECONDS each.
 FUZZ_SECONDS ?= 30
 fuzz: patched
 	scripts/fuzz.sh $(FUZZ_SECONDS)
 
+# Stock and patched of the same version, the report names it.
 bench: patched stock
-	bench/run.sh $(if $(QUICK),--quick)
+	BENCH_STOCK=$(STOCK)/src BENCH_PATCHED=$(PATCHED)/src BENCH_RUST_LIB=$(RUST_LIB) \
+	    bench/run.sh $(if $(QUICK),--quick)
 
 clean:
 	rm -rf build target

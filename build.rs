@@ -27,6 +27,8 @@ fn main() {
         );
     }
 
+    upstream_release(&redis_src);
+
     let cflags = upstream_cflags(&redis_src);
     let layout = LayoutList::read(&manifest_dir.join("src/glue/layout.list"));
     fs::write(out_dir.join("layout_c.c"), layout.c_table()).unwrap();
@@ -45,6 +47,44 @@ fn main() {
     }
     println!("cargo:rerun-if-changed=src/exports");
     println!("cargo:rerun-if-changed=cbindgen.toml");
+}
+
+/// What differs between the supported upstream releases, read off the tree itself:
+/// - `REDIS_AOF_UPSTREAM_VERSION` (an env var for the crate): `REDIS_VERSION` of the tree's
+///   `version.h`, for the tests that pin measured facts of one release;
+/// - cfg `exit_from_child_has_signal_flag`: `exitFromChild(int retcode, int from_signal)`
+///   (8.0.6) rather than `exitFromChild(int retcode)` (8.0.2), as `server.h` declares it.
+fn upstream_release(redis_src: &Path) {
+    let version_h = redis_src.join("version.h");
+    let text = fs::read_to_string(&version_h)
+        .unwrap_or_else(|e| panic!("reading {}: {e}", version_h.display()));
+    let version = text
+        .lines()
+        .find_map(|l| {
+            let rest = l.trim().strip_prefix("#define REDIS_VERSION ")?;
+            Some(rest.trim().trim_matches('"').to_string())
+        })
+        .unwrap_or_else(|| panic!("no REDIS_VERSION in {}", version_h.display()));
+    println!("cargo:rustc-env=REDIS_AOF_UPSTREAM_VERSION={version}");
+    println!("cargo:rerun-if-changed={}", version_h.display());
+
+    let server_h = redis_src.join("server.h");
+    println!("cargo:rerun-if-changed={}", server_h.display());
+    let text = fs::read_to_string(&server_h).unwrap();
+    let prototype = text
+        .lines()
+        .find(|l| l.starts_with("void exitFromChild("))
+        .unwrap_or_else(|| panic!("no exitFromChild prototype in {}", server_h.display()));
+    let params = prototype.split(['(', ')']).nth(1).unwrap_or_default();
+    println!("cargo::rustc-check-cfg=cfg(exit_from_child_has_signal_flag)");
+    match params.split(',').count() {
+        1 => {}
+        2 => println!("cargo::rustc-cfg=exit_from_child_has_signal_flag"),
+        _ => panic!(
+            "unknown exitFromChild prototype in {}: {prototype}",
+            server_h.display()
+        ),
+    }
 }
 
 /// Upstream's FINAL_CFLAGS, as its own Makefile computes them on this machine (it probes

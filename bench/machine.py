@@ -82,11 +82,18 @@ def sha256(path):
     return h.hexdigest()
 
 
-def ported_count(root):
-    """(functions the Rust library defines, functions of upstream aof.c), if known."""
-    ported = root / "build" / "patched" / "src" / "aof-ported.txt"
-    symbols = root.parent / "shared" / "aof-symbols.txt"
+def ported_count(root, rust_lib):
+    """(functions of upstream aof.c the Rust library defines, functions of upstream aof.c),
+    if known: tests/aof-symbols.txt against the global text symbols of the archive."""
+    symbols = root / "tests" / "aof-symbols.txt"
     try:
-        return (len(ported.read_text().split()), len(symbols.read_text().split()))
-    except OSError:
+        wanted = set(symbols.read_text().split())
+        nm = subprocess.run(["nm", "--defined-only", "-g", rust_lib], capture_output=True,
+                            text=True, timeout=120)
+    except (OSError, TypeError, subprocess.SubprocessError):
         return None
+    if nm.returncode != 0:
+        return None
+    defined = {f[2] for f in (line.split() for line in nm.stdout.splitlines())
+               if len(f) == 3 and f[1] == "T"}
+    return (len(wanted & defined), len(wanted))

@@ -1,4 +1,5 @@
-"""make bench: the A/B benchmark of the patched build (Rust AOF) against stock Redis 8.0.2.
+"""make bench: the A/B benchmark of the patched build (Rust AOF) against stock Redis, both
+built from the same upstream release (the report names it).
 
 Usage: python3 bench/main.py [--quick] [--pairs N] [--no-pin] [--aa] [--keep-tmp]
                              [--only REGEX] [--scale F]
@@ -29,7 +30,12 @@ import workloads
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 TOOLS = ["redis-server", "redis-cli", "redis-benchmark"]
-BUILDS = {"stock": ROOT / "build" / "stock" / "src", "patched": ROOT / "build" / "patched" / "src"}
+# The builds' src dirs: `make bench` names those of the version it built (BENCH_STOCK,
+# BENCH_PATCHED, and BENCH_RUST_LIB for the symbol count); run directly, the default
+# version's build/stock and build/patched (and that release's archive under target/).
+BUILDS = {"stock": Path(os.environ.get("BENCH_STOCK", ROOT / "build" / "stock" / "src")),
+          "patched": Path(os.environ.get("BENCH_PATCHED", ROOT / "build" / "patched" / "src"))}
+RUST_LIB = os.environ.get("BENCH_RUST_LIB")
 HINT = {"stock": "make stock", "patched": "make"}
 
 
@@ -159,15 +165,25 @@ def main():
     meta = {"stamp": stamp, "mode": "quick" if args.quick else "full", "pairs": pairs,
             "aa": args.aa, "debug": debug, "only": args.only, "scale": args.scale,
             "machine": machine.describe(ROOT, out), "loadavg_start": machine.loadavg(),
-            "ported": machine.ported_count(ROOT), "sizes": plan["sizes"],
+            "sizes": plan["sizes"],
             "requests": workloads.REQUESTS, "phases": {}}
     raw = RawWriter(out / "raw.csv")
     try:
         builds, meta["sha256"] = snapshot_binaries(tmp, args.aa)
         meta["version"] = {name: servers.version(b) for name, b in builds.items()}
+        releases = {name: servers.release(v) for name, v in meta["version"].items()}
+        if releases["stock"] != releases["patched"]:
+            sys.exit("bench: stock is Redis %s and patched Redis %s: compare like with like "
+                     "(make REDIS_VERSION=... bench builds both)"
+                     % (releases["stock"], releases["patched"]))
+        meta["redis_version"] = releases["patched"]
+        rust_lib = RUST_LIB or (ROOT / "target" / meta["redis_version"] / "patched" / "release"
+                                / "libredis_aof.a")
+        meta["ported"] = machine.ported_count(ROOT, rust_lib)
         meta["pinning"] = pinning(not args.no_pin)
-        print("bench: %s mode, %d pairs, %d tasks, results in %s"
-              % (meta["mode"] + " debug" * debug, pairs, len(plan["tasks"]), out), flush=True)
+        print("bench: Redis %s, %s mode, %d pairs, %d tasks, results in %s"
+              % (meta["redis_version"], meta["mode"] + " debug" * debug, pairs,
+                 len(plan["tasks"]), out), flush=True)
 
         t = time.monotonic()
         print("bench: generating datasets %s with the stock build ..."

@@ -441,7 +441,9 @@ def _header(meta, run_dir):
     ported = meta.get("ported")
     pin = meta.get("pinning")
     sizes = meta.get("sizes", {})
-    out = ["# Benchmark: patched (Rust AOF) vs stock Redis 8.0.2 — %s" % meta["stamp"], ""]
+    # Runs before the version was recorded were all of 8.0.2.
+    out = ["# Benchmark: patched (Rust AOF) vs stock Redis %s — %s"
+           % (meta.get("redis_version", "8.0.2"), meta["stamp"]), ""]
     if meta.get("aa"):
         out += ["> **A/A calibration run:** the side labelled *patched* is a copy of the "
                 "stock binary, so every ratio should be 1.0; the spread and the distance "

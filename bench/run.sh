@@ -1,16 +1,19 @@
 #!/usr/bin/env bash
-# make bench [QUICK=1]: the A/B benchmark of build/patched against build/stock.
+# make bench [QUICK=1]: the A/B benchmark of the patched build against stock, same release.
 # Usage: bench/run.sh [--quick] [--pairs N] [--no-pin] [--aa] [--keep-tmp] [--only REGEX] [--scale F]
 # (bench/README.md)
 set -euo pipefail
 BENCH="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(dirname "$BENCH")"
 
+# make bench names the builds of the version it built; run directly, the default
+# version's build/stock and build/patched (bench/main.py reads the same variables).
+declare -A dirs=([stock]=${BENCH_STOCK:-$ROOT/build/stock/src} [patched]=${BENCH_PATCHED:-$ROOT/build/patched/src})
 for b in stock patched; do
     for t in redis-server redis-cli redis-benchmark; do
-        if [[ ! -x "$ROOT/build/$b/src/$t" ]]; then
+        if [[ ! -x "${dirs[$b]}/$t" ]]; then
             hint=$([[ $b == stock ]] && echo "make stock" || echo "make")
-            echo "bench: missing $ROOT/build/$b/src/$t -- run \`$hint\` in $ROOT first" >&2
+            echo "bench: missing ${dirs[$b]}/$t -- run \`$hint\` in $ROOT first" >&2
             exit 2
         fi
     done

@@ -43,6 +43,12 @@ def version(build):
     return out.stdout.strip()
 
 
+def release(version_line):
+    """The release in a `redis-server --version` line ("Redis server v=8.0.6 sha=...")."""
+    m = re.search(r"\bv=(\S+)", version_line)
+    return m.group(1) if m else "unknown"
+
+
 @dataclass
 class Server:
     build: Build

@@ -1,4 +1,4 @@
-//! Redis 8.0.2's append-only-file persistence, in Rust.
+//! Redis 8.0.x's append-only-file persistence (upstream `src/aof.c`), in Rust.
 //!
 //! Four floors, arrows only downward:
 //! - [`exports`]: `#[no_mangle] extern "C"` functions with upstream `aof.c`'s names and

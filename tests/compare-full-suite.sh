@@ -6,7 +6,7 @@
 # are not compared one for one otherwise: some carry random values (PSYNC2 layouts, key
 # counts) and differ between any two runs of the same build.
 set -uo pipefail
-out="$(cd "$(dirname "$0")/.." && pwd)/build/full-suite"
+out=${FULL_SUITE_DIR:-"$(cd "$(dirname "$0")/.." && pwd)/build/full-suite"}
 for label in stock patched; do
     [ -f "$out/$label.counts" ] || { echo "full suite: no results for $label (run make test-full-$label)" >&2; exit 2; }
     cat "$out/$label.counts"

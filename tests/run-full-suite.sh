@@ -2,14 +2,15 @@
 # Upstream's whole suite (./runtest, then ./runtest-moduleapi) against one Redis tree, with
 # the outcome of every test kept for comparison between builds.
 # Usage: run-full-suite.sh TREE LABEL BASEPORT
-# Writes build/full-suite/LABEL.{log,ok,failed,counts}: the raw output, the names of the
-# tests that passed and failed (sorted), and one line of counts (ok/err/exception/skip/
+# Writes $FULL_SUITE_DIR/LABEL.{log,ok,failed,counts} (the Makefile sets it to
+# build/<version>/full-suite; build/full-suite without it): the raw output, the names of
+# the tests that passed and failed (sorted), and one line of counts (ok/err/exception/skip/
 # ignore) with the date. BASEPORT keeps two builds' suites apart when they run at once.
 set -uo pipefail
 tree=${1:?usage: run-full-suite.sh TREE LABEL BASEPORT}
 label=${2:?label}
 baseport=${3:-21111}
-out="$(cd "$(dirname "$0")/.." && pwd)/build/full-suite"
+out=${FULL_SUITE_DIR:-"$(cd "$(dirname "$0")/.." && pwd)/build/full-suite"}
 mkdir -p "$out"
 log="$out/$label.log"
 args=(--clients 8 --timeout 2400 --baseport "$baseport" --portcount 4000)

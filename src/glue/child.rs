@@ -46,9 +46,19 @@ pub fn send_cow_info() {
 }
 
 /// `exitFromChild(code)`: the child's only way out (no atexit handlers of the parent).
+/// From 8.0.6 on it takes `from_signal` too (1 only from the child's SIGUSR1 handler, where
+/// a coverage build must not call `exit()`); upstream's aof.c passes 0, and so does this.
 pub fn exit_from_child(code: i32) -> ! {
     // SAFETY: ends the child process.
-    unsafe { bindings::exitFromChild(code) };
+    #[cfg(exit_from_child_has_signal_flag)]
+    unsafe {
+        bindings::exitFromChild(code, 0)
+    };
+    // SAFETY: ends the child process.
+    #[cfg(not(exit_from_child_has_signal_flag))]
+    unsafe {
+        bindings::exitFromChild(code)
+    };
     unreachable!("exitFromChild returned")
 }
 
