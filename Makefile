@@ -133,8 +133,13 @@ run: patched
 
 test: test-cargo test-checks test-differential test-differential-rewrite test-edge-cases test-roundtrip test-upstream test-reliability-short
 
+# The pure crate first (it needs no Redis tree), then the staticlib's tests against the
+# patched tree, then lint and format over the whole workspace.
 test-cargo: patched
-	$(CARGO) test --release
+	cargo test --release -p redis-aof-core
+	$(CARGO) test --release --workspace
+	$(CARGO) clippy --release --workspace --all-targets -- -D warnings
+	cargo fmt --all --check
 
 # Layout, signature and symbol checks against the patched tree: the layout tests of the
 # cargo suite alone (struct sizes and field offsets, C compiler against bindgen), then the

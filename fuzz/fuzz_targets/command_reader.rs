@@ -5,7 +5,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use redis_aof::core::command_reader::{CommandParser, ReadError, Step};
+use aof_core::command_reader::{CommandParser, ReadError, Step};
 
 #[derive(Debug, PartialEq)]
 enum Outcome {

@@ -3,7 +3,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use redis_aof::core::aof_manifest::parse;
+use aof_core::aof_manifest::parse;
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(manifest) = parse(data) {

@@ -4,7 +4,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use redis_aof::core::resp::{command_len, encode_command, Arg, RecordWriter, Region};
+use aof_core::resp::{command_len, encode_command, Arg, RecordWriter, Region};
 
 fuzz_target!(|input: (Vec<Vec<u8>>, Vec<i64>)| {
     let (byte_args, int_args) = input;

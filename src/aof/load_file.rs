@@ -1,6 +1,6 @@
 //! Replaying one AOF file (upstream's `loadSingleAppendOnlyFile`).
 //!
-//! The file is read in large blocks and parsed in place by [`crate::core::command_reader`];
+//! The file is read in large blocks and parsed in place by [`aof_core::command_reader`];
 //! arguments become string objects straight from the read buffer (one allocation for
 //! small strings), and an argument too large for the buffer is read from the file
 //! straight into its own string, so the buffer never grows: loading a value of N bytes
@@ -13,11 +13,11 @@
 use crate::aof::files;
 use crate::aof::load::{AOF_EMPTY, AOF_FAILED, AOF_NOT_EXIST, AOF_OK, AOF_OPEN_ERR, AOF_TRUNCATED};
 use crate::aof::lookahead::Lookahead;
-use crate::core::command_reader::{CommandParser, ReadError, Step};
 use crate::glue::aof_client::{AofClient, Command};
 use crate::glue::log::{Level, Line};
 use crate::glue::sys::{self, Errno};
 use crate::glue::{bindings, loading, server};
+use aof_core::command_reader::{CommandParser, ReadError, Step};
 use std::fs::File;
 use std::io::Read;
 use std::os::unix::ffi::OsStrExt;
@@ -26,11 +26,10 @@ const AOF_OFF: i32 = bindings::AOF_OFF as i32;
 /// Clients are served (and progress reported) once per this many items.
 const ITEMS_BETWEEN_EVENTS: u64 = 1024;
 /// The read buffer. It holds at most a line plus one argument shorter than
-/// [`crate::core::command_reader::DIRECT_READ_MIN`], which is less than this.
+/// [`aof_core::command_reader::DIRECT_READ_MIN`], which is less than this.
 const READ_BLOCK: usize = 1 << 20;
 const _: () = assert!(
-    crate::core::command_reader::DIRECT_READ_MIN + crate::core::command_reader::LINE_MAX + 2
-        < READ_BLOCK
+    aof_core::command_reader::DIRECT_READ_MIN + aof_core::command_reader::LINE_MAX + 2 < READ_BLOCK
 );
 
 /// How a file's replay ended, before upstream's reporting turns it into a status.

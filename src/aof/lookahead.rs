@@ -2,9 +2,9 @@
 //! [`crate::glue::prefetch`]) one step per command run, so the bucket, the entry and the
 //! key string of a lookup are each loaded while earlier commands run.
 
-use crate::core::command_reader::peek_upcoming;
 use crate::glue::bindings::redisDb;
 use crate::glue::prefetch::{KeyHash, KeyspacePrefetch};
+use aof_core::command_reader::peek_upcoming;
 use std::collections::VecDeque;
 
 /// Commands looked at ahead of the running one: one per prefetch step.

@@ -2,11 +2,11 @@
 //! it lists, and the edits a rewrite or an upgrade makes to it.
 
 use crate::aof::files;
-use crate::core::aof_manifest::{self, Entry, ManifestError, TYPE_BASE, TYPE_INCR};
 use crate::glue::log::{Level, Line};
 use crate::glue::manifest_c::{self, ManifestMut};
 use crate::glue::sys::{self, Errno};
 use crate::glue::{bindings, process, server};
+use aof_core::aof_manifest::{self, Entry, ManifestError, TYPE_BASE, TYPE_INCR};
 use std::io::Write;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::OpenOptionsExt;

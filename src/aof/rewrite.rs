@@ -1,12 +1,12 @@
 //! AOF rewrite: the forked child writes a new BASE while the parent opens a new INCR.
 
 use crate::aof::{files, manifest, write};
-use crate::core::rewrite_policy::{RewriteBackoff, RewriteDecision};
 use crate::glue::client::Client;
 use crate::glue::log::{Level, Line};
 use crate::glue::manifest_c::OwnedManifest;
 use crate::glue::{aof_buf, bindings, child, process, runtime, server, sys};
 use crate::server_log;
+use aof_core::rewrite_policy::{RewriteBackoff, RewriteDecision};
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Mutex;
 

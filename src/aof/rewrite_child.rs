@@ -13,7 +13,6 @@
 //! 4 KiB or more goes to the file straight from the value, which the child only reads:
 //! a large value is never copied in the child.
 
-use crate::core::resp::{Arg, RecordWriter, Sink};
 use crate::glue::dataset::{self, RioSink, Value};
 use crate::glue::log::{Level, Line};
 use crate::glue::object::StringValue;
@@ -21,6 +20,7 @@ use crate::glue::rio_file::{self, RioFile};
 use crate::glue::stream::{Pending, StreamId, StreamRef};
 use crate::glue::sys::{self, Errno};
 use crate::glue::{bindings, loading, process, runtime, server};
+use aof_core::resp::{Arg, RecordWriter, Sink};
 
 const C_OK: i32 = bindings::C_OK as i32;
 const C_ERR: i32 = bindings::C_ERR;

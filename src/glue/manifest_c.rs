@@ -5,7 +5,7 @@
 
 use super::bindings::{self, aofInfo, aofManifest, list, listNode};
 use super::sds;
-use crate::core::aof_manifest::{Entry, Manifest};
+use aof_core::aof_manifest::{Entry, Manifest};
 use std::ffi::c_void;
 
 /// `aofInfoCreate`: a zeroed entry with unknown offsets.
