@@ -37,10 +37,10 @@ pub fn temp_manifest_file_name() -> bindings::sds {
 /// the current INCR file in the manifest (best effort: the offset is advisory and can be
 /// recomputed from the start offset and the file size).
 pub fn record_incr_end_offset() {
-    if server::with(|s| s.aof_state) != AOF_ON {
+    if server::aof_state() != AOF_ON {
         return;
     }
-    let offset = server::with(|s| s.master_repl_offset);
+    let offset = server::master_repl_offset();
     let updated = manifest_view::update_last_incr(|info| {
         info.end_offset = offset;
         true
@@ -57,7 +57,7 @@ pub fn record_incr_end_offset() {
 /// the next start would reuse a stale offset: the process exits as upstream does);
 /// without one, the offset is the file's start offset plus its size.
 pub fn restore_repl_offset_from_last_incr() {
-    if server::with(|s| s.aof_state) != AOF_ON {
+    if server::aof_state() != AOF_ON {
         return;
     }
     let mut recorded_end = None;
@@ -80,14 +80,14 @@ pub fn restore_repl_offset_from_last_incr() {
         return;
     }
     if let Some(offset) = recorded_end {
-        server::with(|s| s.master_repl_offset = offset);
+        server::set_master_repl_offset(offset);
         if manifest::persist(&manifest_c::server_manifest_mut()) != AOF_OK {
             process::exit(1);
         }
     } else {
         let name = manifest_view::server_last_incr_name().unwrap_or_default();
         let offset = start_offset + file_size(&name).0;
-        server::with(|s| s.master_repl_offset = offset);
+        server::set_master_repl_offset(offset);
     }
 }
 

@@ -144,12 +144,10 @@ pub fn load_all(am: &ManifestHandle) -> i32 {
         }
     }
 
-    server::with(|s| {
-        s.aof_current_size = total_size;
-        // Not persisted anywhere: the BASE size is the best estimate after a restart
-        // (the first automatic rewrite may come a little early).
-        s.aof_rewrite_base_size = base_size;
-    });
+    server::set_aof_current_size(total_size);
+    // Not persisted anywhere: the BASE size is the best estimate after a restart
+    // (the first automatic rewrite may come a little early).
+    server::set_aof_rewrite_base_size(base_size);
     loading::stop(ret == AOF_OK || ret == AOF_TRUNCATED);
     ret
 }

@@ -200,27 +200,25 @@ pub fn load_file(name: &[u8], short_file: ShortFile) -> i32 {
     }
 
     // While replaying, EXEC must not feed a MULTI into the very file being read.
-    let old_aof_state = server::with(|s| std::mem::replace(&mut s.aof_state, AOF_OFF));
+    let old_aof_state = server::replace_aof_state(AOF_OFF);
     let client = AofClient::create();
-    let (old_current, old_executing) = server::with(|s| {
-        let old = (s.current_client, s.executing_client);
-        s.current_client = client.as_ptr();
-        s.executing_client = client.as_ptr();
+    let (old_current, old_executing) = {
+        let old = (server::current_client(), server::executing_client());
+        server::set_current_client(client.as_ptr());
+        server::set_executing_client(client.as_ptr());
         old
-    });
+    };
 
     let mut replay = Replay::new(name, client);
     let ending = replay.run(file, file_len, &path);
     let status = report(name, &path, ending, &replay, short_file);
     if status == AOF_OK || status == AOF_TRUNCATED {
         loading::add_progress((replay.position - replay.progress_reported) as i64);
-        server::with(|s| s.aof_state = old_aof_state);
+        server::set_aof_state(old_aof_state);
     }
     drop(replay);
-    server::with(|s| {
-        s.current_client = old_current;
-        s.executing_client = old_executing;
-    });
+    server::set_current_client(old_current);
+    server::set_executing_client(old_executing);
     status
 }
 
@@ -350,7 +348,7 @@ impl<'n> Replay<'n> {
     }
 
     fn replay_commands_until_end(&mut self, reader: &mut BlockReader) -> Ending {
-        let key_load_delay = server::with(|s| s.key_load_delay);
+        let key_load_delay = server::key_load_delay();
         loop {
             if self.items.is_multiple_of(ITEMS_BETWEEN_EVENTS) && !self.parser.in_command() {
                 loading::add_progress((self.position - self.progress_reported) as i64);
@@ -536,7 +534,7 @@ fn report(
             AOF_FAILED
         }
         Ending::ShortRead => {
-            if server::with(|s| s.aof_load_truncated) != 0 {
+            if server::aof_load_truncated() != 0 {
                 Line::new("!!! Warning: short read while loading the AOF file ")
                     .bytes(name)
                     .text("!!!")
@@ -575,7 +573,7 @@ fn truncate_short_file(name: &[u8], path: &[u8], valid_up_to: u64) -> bool {
             .write(Level::Warning);
         return false;
     }
-    let aof_fd = server::with(|s| s.aof_fd);
+    let aof_fd = server::aof_fd();
     if aof_fd != -1 {
         if let Err(errno) = sys::seek_to_end(aof_fd) {
             Line::new("Can't seek the end of the AOF file ")

@@ -2,7 +2,7 @@
 //! [`crate::glue::prefetch`]) one step per command run, so the bucket, the entry and the
 //! key string of a lookup are each loaded while earlier commands run.
 
-use crate::glue::bindings::redisDb;
+use crate::glue::db::Db;
 use crate::glue::prefetch::{KeyHash, KeyspacePrefetch};
 use aof_core::command_reader::peek_upcoming;
 use std::collections::VecDeque;
@@ -32,7 +32,7 @@ impl Lookahead {
     /// offset `end` (where the command ends) on. Forgets what was looked at up to there,
     /// looks at the commands the window holds whole, and moves each upcoming command one
     /// step further.
-    pub fn before_running(&mut self, db: *mut redisDb, after: &[u8], end: u64) {
+    pub fn before_running(&mut self, db: Option<Db>, after: &[u8], end: u64) {
         while self.upcoming.front().is_some_and(|&(at, _)| at < end) {
             self.upcoming.pop_front();
         }
@@ -48,10 +48,14 @@ impl Lookahead {
             };
             let hash = command
                 .key
-                .and_then(|key| self.prefetch.bucket(db, &after[key]));
+                .zip(db)
+                .and_then(|(key, db)| self.prefetch.bucket(db, &after[key]));
             self.upcoming.push_back((self.seen_up_to, hash));
             self.seen_up_to = end + command.end as u64;
         }
+        let Some(db) = db else {
+            return;
+        };
         if let Some(&(_, Some(hash))) = self.upcoming.get(1) {
             self.prefetch.entry(db, hash);
         }

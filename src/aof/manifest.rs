@@ -71,7 +71,7 @@ pub fn install(am: *mut bindings::aofManifest) {
 /// Upstream's `aofLoadManifestFromDisk`: the server starts with an empty manifest unless
 /// the AOF folder holds one.
 pub fn load_from_disk() {
-    server::with(|s| s.aof_manifest = manifest_c::manifest_create());
+    server::set_aof_manifest(manifest_c::manifest_create());
     let dir = server::aof_dirname();
     if !std::fs::metadata(os(dir)).is_ok_and(|m| m.is_dir()) {
         Line::new("The AOF directory ")
@@ -97,7 +97,7 @@ pub fn load_from_disk() {
 pub fn new_base_name(am: &ManifestMut) -> bindings::sds {
     am.demote_base_to_history();
     let seq = am.bump_base_seq();
-    let rdb = server::with(|s| s.aof_use_rdb_preamble) != 0;
+    let rdb = server::aof_use_rdb_preamble() != 0;
     let name = aof_manifest::base_file_name(server::aof_filename(), seq, rdb);
     let file_name = am.set_base(&Entry::new(name, seq, TYPE_BASE));
     am.set_dirty();
@@ -122,7 +122,7 @@ pub fn new_incr_name(am: &ManifestMut, start_reploff: i64) -> bindings::sds {
 pub fn last_incr_name(am: &ManifestMut) -> bindings::sds {
     match am.last_incr_name() {
         Some(name) => name,
-        None => new_incr_name(am, server::with(|s| s.master_repl_offset)),
+        None => new_incr_name(am, server::master_repl_offset()),
     }
 }
 
@@ -132,7 +132,7 @@ pub fn mark_rewritten_incr_as_history(am: &ManifestMut) {
     if am.incr_len() == 0 {
         return;
     }
-    let writing = server::with(|s| s.aof_fd) != -1;
+    let writing = server::aof_fd() != -1;
     am.move_incr_to_history(usize::from(writing));
     am.set_dirty();
 }
@@ -253,7 +253,7 @@ pub fn upgrade_prepare(am: &ManifestMut) {
 /// them from the manifest (unless `aof-disable-auto-gc`).
 pub fn delete_history_files() -> i32 {
     let am = server::aof_manifest();
-    if am.is_null() || server::with(|s| s.aof_disable_auto_gc) == 1 {
+    if am.is_null() || server::aof_disable_auto_gc() == 1 {
         return C_OK;
     }
     let am = manifest_c::server_manifest_mut();
@@ -291,11 +291,11 @@ pub fn delete_temp_incr_file() {
 /// needed) and persist the manifest. Any failure exits: the server cannot honour
 /// `appendonly yes` otherwise.
 pub fn open_on_server_start() {
-    if server::with(|s| s.aof_state) != bindings::AOF_ON as i32 {
+    if server::aof_state() != bindings::AOF_ON as i32 {
         return;
     }
     let am = manifest_c::server_manifest_mut();
-    process::assert(server::with(|s| s.aof_fd) == -1, c"server.aof_fd == -1");
+    process::assert(server::aof_fd() == -1, c"server.aof_fd == -1");
     if !files::create_aof_dir() {
         process::exit(1);
     }
@@ -326,15 +326,13 @@ pub fn open_on_server_start() {
     };
     // The descriptor now belongs to the server (closed by upstream code).
     let fd = std::os::fd::IntoRawFd::into_raw_fd(file);
-    server::with(|s| s.aof_fd = fd);
+    server::set_aof_fd(fd);
     if persist(&am) != C_OK {
         process::exit(1);
     }
     let size = files::file_size(&incr_name).0;
-    server::with(|s| {
-        s.aof_last_incr_size = size;
-        s.aof_last_incr_fsync_offset = size;
-    });
+    server::set_aof_last_incr_size(size);
+    server::set_aof_last_incr_fsync_offset(size);
     let verb = if had_incr { "Opening" } else { "Creating" };
     Line::new(verb)
         .text(" AOF incr file ")

@@ -23,7 +23,10 @@ static BACKOFF: Mutex<RewriteBackoff> = Mutex::new(RewriteBackoff::new());
 /// Upstream's `aofRewriteLimited`: whether an automatic rewrite must wait after repeated
 /// failures. Starting a pause is logged.
 pub fn rewrite_limited() -> bool {
-    let (failures, now) = server::with(|s| (s.stat_aofrw_consecutive_failures, s.unixtime));
+    let (failures, now) = (
+        server::stat_aofrw_consecutive_failures(),
+        server::unixtime(),
+    );
     let decision = BACKOFF
         .lock()
         .unwrap_or_else(|e| e.into_inner())
@@ -55,15 +58,13 @@ pub fn remove_temp_files(child_pid: libc::pid_t) {
 
 /// Upstream's `bgrewriteaofCommand`.
 pub fn bgrewriteaof_command(client: &Client) {
-    let (child_type, in_exec) = server::with(|s| (s.child_type, s.in_exec));
+    let (child_type, in_exec) = (server::child_type(), server::in_exec());
     if child_type == CHILD_TYPE_AOF {
         client.reply_error(c"Background append only file rewriting already in progress");
     } else if runtime::has_active_child_process() || in_exec != 0 {
-        server::with(|s| {
-            s.aof_rewrite_scheduled = 1;
-            // A rewrite asked for by hand runs as soon as possible, past any back-off.
-            s.stat_aofrw_consecutive_failures = 0;
-        });
+        server::set_aof_rewrite_scheduled(1);
+        // A rewrite asked for by hand runs as soon as possible, past any back-off.
+        server::set_stat_aofrw_consecutive_failures(0);
         client.reply_status(c"Background append only file rewriting scheduled");
     } else if rewrite_background() == C_OK {
         client.reply_status(c"Background append only file rewriting started");
@@ -86,18 +87,17 @@ pub fn open_new_incr_for_append() -> i32 {
         !server::aof_manifest().is_null(),
         c"server.aof_manifest != NULL",
     );
-    let state = server::with(|s| s.aof_state);
+    let state = server::aof_state();
     if state == AOF_OFF {
         return C_OK;
     }
     let mut working_copy = None;
     let name = if state == AOF_WAIT_REWRITE {
-        TEMP_INCR_START_REPL_OFFSET
-            .store(server::with(|s| s.master_repl_offset), Ordering::Relaxed);
+        TEMP_INCR_START_REPL_OFFSET.store(server::master_repl_offset(), Ordering::Relaxed);
         manifest::temp_incr_name()
     } else {
         let copy = OwnedManifest::copy_of_server();
-        let offset = server::with(|s| s.master_repl_offset);
+        let offset = server::master_repl_offset();
         manifest::new_incr_name(copy.editor(), offset);
         let name = copy
             .editor()
@@ -124,17 +124,15 @@ pub fn open_new_incr_for_append() -> i32 {
 
     // From here nothing fails: switch the server over. The old file is fsynced (its data
     // must be durable under everysec too) and closed in the background.
-    let old_fd = server::with(|s| s.aof_fd);
+    let old_fd = server::aof_fd();
     if old_fd != -1 {
         write::background_fsync_and_close(old_fd);
-        server::with(|s| s.aof_last_fsync = s.mstime);
+        server::set_aof_last_fsync(server::mstime());
     }
     let new_fd = std::os::fd::IntoRawFd::into_raw_fd(file);
-    server::with(|s| {
-        s.aof_fd = new_fd;
-        s.aof_last_incr_size = 0;
-        s.aof_last_incr_fsync_offset = 0;
-    });
+    server::set_aof_fd(new_fd);
+    server::set_aof_last_incr_size(0);
+    server::set_aof_last_incr_fsync_offset(0);
     if let Some(copy) = working_copy {
         copy.install_as_server();
     }
@@ -148,29 +146,29 @@ pub fn rewrite_background() -> i32 {
         return C_ERR;
     }
     if !files::create_aof_dir() {
-        server::with(|s| s.aof_lastbgrewrite_status = C_ERR);
+        server::set_aof_lastbgrewrite_status(C_ERR);
         return C_ERR;
     }
     // The next command written must start with a SELECT.
-    server::with(|s| s.aof_selected_db = -1);
+    server::set_aof_selected_db(-1);
     write::flush(true);
     if open_new_incr_for_append() != C_OK {
-        server::with(|s| s.aof_lastbgrewrite_status = C_ERR);
+        server::set_aof_lastbgrewrite_status(C_ERR);
         return C_ERR;
     }
-    if server::with(|s| s.aof_state) == AOF_WAIT_REWRITE {
+    if server::aof_state() == AOF_WAIT_REWRITE {
         // Fsyncs of the previous AOF must not move fsynced_reploff_pending once the new
         // one counts: let them finish, then start from the current offset.
         child::drain_bio_fsync();
-        server::set_fsynced_reploff_pending(server::with(|s| s.master_repl_offset));
-        server::with(|s| s.fsynced_reploff = 0);
+        server::set_fsynced_reploff_pending(server::master_repl_offset());
+        server::set_fsynced_reploff(0);
     }
-    server::with(|s| s.stat_aof_rewrites += 1);
+    server::set_stat_aof_rewrites(server::stat_aof_rewrites() + 1);
 
     match child::fork_rewrite_child() {
         child::Forked::Child => run_rewrite_child(),
         child::Forked::Failed(errno) => {
-            server::with(|s| s.aof_lastbgrewrite_status = C_ERR);
+            server::set_aof_lastbgrewrite_status(C_ERR);
             crate::server_log!(
                 Level::Warning,
                 "Can't rewrite append only file in background: fork: {}",
@@ -183,10 +181,8 @@ pub fn rewrite_background() -> i32 {
                 Level::Notice,
                 "Background append only file rewriting started by pid {pid}"
             );
-            server::with(|s| {
-                s.aof_rewrite_scheduled = 0;
-                s.aof_rewrite_time_start = runtime::unix_time_now();
-            });
+            server::set_aof_rewrite_scheduled(0);
+            server::set_aof_rewrite_time_start(runtime::unix_time_now());
             C_OK
         }
     }
@@ -232,28 +228,24 @@ pub fn rewrite_done(exit_code: i32, by_signal: i32) {
         );
     }
 
-    remove_temp_files(server::with(|s| s.child_pid));
-    let waiting = server::with(|s| s.aof_state) == AOF_WAIT_REWRITE;
+    remove_temp_files(server::child_pid());
+    let waiting = server::aof_state() == AOF_WAIT_REWRITE;
     if waiting {
         // The next attempt starts from scratch.
         aof_buf::reset();
         manifest::delete_temp_incr_file();
     }
     let now = runtime::unix_time_now();
-    server::with(|s| {
-        s.aof_rewrite_time_last = now - s.aof_rewrite_time_start;
-        s.aof_rewrite_time_start = -1;
-        if waiting {
-            s.aof_rewrite_scheduled = 1;
-        }
-    });
+    server::set_aof_rewrite_time_last(now - server::aof_rewrite_time_start());
+    server::set_aof_rewrite_time_start(-1);
+    if waiting {
+        server::set_aof_rewrite_scheduled(1);
+    }
 }
 
 fn record_rewrite_failure() {
-    server::with(|s| {
-        s.aof_lastbgrewrite_status = C_ERR;
-        s.stat_aofrw_consecutive_failures += 1;
-    });
+    server::set_aof_lastbgrewrite_status(C_ERR);
+    server::set_stat_aofrw_consecutive_failures(server::stat_aofrw_consecutive_failures() + 1);
 }
 
 fn adopt_rewritten_base() {
@@ -262,7 +254,7 @@ fn adopt_rewritten_base() {
         Level::Notice,
         "Background AOF rewrite terminated with success"
     );
-    let temp_file = format!("temp-rewriteaof-bg-{}.aof", server::with(|s| s.child_pid));
+    let temp_file = format!("temp-rewriteaof-bg-{}.aof", server::child_pid());
     let copy = OwnedManifest::copy_of_server();
 
     manifest::new_base_name(copy.editor());
@@ -293,7 +285,7 @@ fn adopt_rewritten_base() {
         .write(Level::Notice);
 
     let mut new_incr_path = None;
-    if server::with(|s| s.aof_state) == AOF_WAIT_REWRITE {
+    if server::aof_state() == AOF_WAIT_REWRITE {
         let temp_incr_name = manifest::temp_incr_name();
         let temp_incr_path = files::path_in_aof_dir(&temp_incr_name);
         manifest::new_incr_name(
@@ -342,30 +334,24 @@ fn adopt_rewritten_base() {
     }
     copy.install_as_server();
 
-    if server::with(|s| s.aof_state) != AOF_OFF {
+    if server::aof_state() != AOF_OFF {
         let base_size = files::file_size(&base_name).0;
-        server::with(|s| {
-            s.aof_current_size = base_size + s.aof_last_incr_size;
-            s.aof_rewrite_base_size = s.aof_current_size;
-        });
+        server::set_aof_current_size(base_size + server::aof_last_incr_size());
+        server::set_aof_rewrite_base_size(server::aof_current_size());
     }
     // A failure to delete history files harms nothing: they are retried next time.
     manifest::delete_history_files();
-    server::with(|s| {
-        s.aof_lastbgrewrite_status = C_OK;
-        s.stat_aofrw_consecutive_failures = 0;
-    });
+    server::set_aof_lastbgrewrite_status(C_OK);
+    server::set_stat_aofrw_consecutive_failures(0);
     crate::server_log!(
         Level::Notice,
         "Background AOF rewrite finished successfully"
     );
-    if server::with(|s| s.aof_state) == AOF_WAIT_REWRITE {
+    if server::aof_state() == AOF_WAIT_REWRITE {
         // The fsynced offset becomes meaningful now that this AOF counts.
         let pending = server::fsynced_reploff_pending();
-        server::with(|s| {
-            s.aof_state = AOF_ON;
-            s.fsynced_reploff = pending;
-        });
+        server::set_aof_state(AOF_ON);
+        server::set_fsynced_reploff(pending);
     }
     crate::server_log!(
         Level::Verbose,

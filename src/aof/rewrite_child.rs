@@ -14,6 +14,7 @@
 //! a large value is never copied in the child.
 
 use crate::glue::dataset::{self, RioSink, Value};
+use crate::glue::db::Db;
 use crate::glue::log::{Level, Line};
 use crate::glue::object::StringValue;
 use crate::glue::rio_file::{self, RioFile};
@@ -372,7 +373,7 @@ fn write_key(out: &mut RewriteOut<'_>, db: i32, key: &[u8], value: Value, expire
         return false;
     }
     // In the fork child, pages of a value already written can go back to the OS.
-    if server::with(|s| s.in_fork_child) != 0 {
+    if server::in_fork_child() != 0 {
         value.dismiss(out.produced() - before);
     }
     if expire != -1 {
@@ -387,7 +388,7 @@ fn write_key(out: &mut RewriteOut<'_>, db: i32, key: &[u8], value: Value, expire
 /// function libraries, then every db's keys.
 pub fn rewrite_dataset(sink: &RioSink) -> i32 {
     let mut out = RewriteOut::new(sink);
-    if server::with(|s| s.aof_timestamp_enabled) != 0 {
+    if server::aof_timestamp_enabled() != 0 {
         if let Some(ts) = crate::aof::write::next_timestamp_annotation(true) {
             out.w.timestamp_annotation(ts);
         }
@@ -401,16 +402,16 @@ pub fn rewrite_dataset(sink: &RioSink) -> i32 {
         return C_ERR;
     }
 
-    let (dbnum, key_delay) = server::with(|s| (s.dbnum, s.rdb_key_save_delay));
+    let (dbnum, key_delay) = (server::dbnum(), server::rdb_key_save_delay());
     let mut key_count: u64 = 0;
     let mut progress_sent_at = 0;
-    for db in 0..dbnum {
-        if dataset::db_size(db) == 0 {
+    for (db, keys) in (0..dbnum).filter_map(|index| Some((index, Db::of_index(index)?))) {
+        if keys.size() == 0 {
             continue;
         }
         out.w.raw(b"*2\r\n$6\r\nSELECT\r\n");
         out.w.bulk(Arg::Int(db.into()));
-        let ok = dataset::for_each_key(db, |key, value, expire| {
+        let ok = dataset::for_each_key(keys, |key, value, expire| {
             if !write_key(&mut out, db, key, value, expire) {
                 return false;
             }
@@ -454,12 +455,12 @@ pub fn rewrite_to_file(filename: &[u8]) -> i32 {
             return C_ERR;
         }
     };
-    if server::with(|s| s.aof_rewrite_incremental_fsync) != 0 {
+    if server::aof_rewrite_incremental_fsync() != 0 {
         file.enable_incremental_fsync();
     }
     rio_file::start_saving();
 
-    let rdb_preamble = server::with(|s| s.aof_use_rdb_preamble) != 0;
+    let rdb_preamble = server::aof_use_rdb_preamble() != 0;
     if !rdb_preamble {
         file.unbuffered();
     }

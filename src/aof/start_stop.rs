@@ -16,7 +16,7 @@ const CHILD_TYPE_AOF: i32 = bindings::CHILD_TYPE_AOF as i32;
 /// Upstream's `killAppendOnlyChild`: stops a running rewrite child, waits for it and
 /// removes its temporary file.
 pub fn kill_rewrite_child() {
-    let (child_type, child_pid) = server::with(|s| (s.child_type, s.child_pid));
+    let (child_type, child_pid) = (server::child_type(), server::child_pid());
     if child_type != CHILD_TYPE_AOF {
         return;
     }
@@ -29,38 +29,36 @@ pub fn kill_rewrite_child() {
     }
     rewrite::remove_temp_files(child_pid);
     runtime::reset_child_state();
-    server::with(|s| s.aof_rewrite_time_start = -1);
+    server::set_aof_rewrite_time_start(-1);
 }
 
 /// Upstream's `stopAppendOnly` (`appendonly no` at runtime): flushes and fsyncs what is
 /// buffered, closes the INCR file, records its end offset, and stops any rewrite child.
 pub fn stop() {
     process::assert(
-        server::with(|s| s.aof_state) != AOF_OFF,
+        server::aof_state() != AOF_OFF,
         c"server.aof_state != AOF_OFF",
     );
     write::flush(true);
-    let fd = server::with(|s| s.aof_fd);
+    let fd = server::aof_fd();
     match sys::fdatasync(fd) {
         Err(errno) => server_log!(
             Level::Warning,
             "Fail to fsync the AOF file: {}",
             errno.message()
         ),
-        Ok(()) => server::with(|s| s.aof_last_fsync = s.mstime),
+        Ok(()) => server::set_aof_last_fsync(server::mstime()),
     }
     sys::close(fd);
     files::record_incr_end_offset();
 
-    server::with(|s| {
-        s.aof_fd = -1;
-        s.aof_selected_db = -1;
-        s.aof_state = AOF_OFF;
-        s.aof_rewrite_scheduled = 0;
-        s.aof_last_incr_size = 0;
-        s.aof_last_incr_fsync_offset = 0;
-        s.fsynced_reploff = -1;
-    });
+    server::set_aof_fd(-1);
+    server::set_aof_selected_db(-1);
+    server::set_aof_state(AOF_OFF);
+    server::set_aof_rewrite_scheduled(0);
+    server::set_aof_last_incr_size(0);
+    server::set_aof_last_incr_fsync_offset(0);
+    server::set_fsynced_reploff(-1);
     server::set_fsynced_reploff_pending(0);
     kill_rewrite_child();
     aof_buf::reset();
@@ -70,21 +68,21 @@ pub fn stop() {
 /// rewrite, started now or scheduled when another child or a transaction is running.
 pub fn start() -> i32 {
     process::assert(
-        server::with(|s| s.aof_state) == AOF_OFF,
+        server::aof_state() == AOF_OFF,
         c"server.aof_state == AOF_OFF",
     );
-    server::with(|s| s.aof_state = AOF_WAIT_REWRITE);
+    server::set_aof_state(AOF_WAIT_REWRITE);
 
-    let (child_type, in_exec) = server::with(|s| (s.child_type, s.in_exec));
+    let (child_type, in_exec) = (server::child_type(), server::in_exec());
     if runtime::has_active_child_process() && child_type != CHILD_TYPE_AOF {
-        server::with(|s| s.aof_rewrite_scheduled = 1);
+        server::set_aof_rewrite_scheduled(1);
         server_log!(
             Level::Notice,
             "AOF was enabled but there is already another background operation. An AOF \
              background was scheduled to start when possible."
         );
     } else if in_exec != 0 {
-        server::with(|s| s.aof_rewrite_scheduled = 1);
+        server::set_aof_rewrite_scheduled(1);
         server_log!(
             Level::Notice,
             "AOF was enabled during a transaction. An AOF background was scheduled to start \
@@ -101,7 +99,7 @@ pub fn start() -> i32 {
             kill_rewrite_child();
         }
         if rewrite::rewrite_background() == C_ERR {
-            server::with(|s| s.aof_state = AOF_OFF);
+            server::set_aof_state(AOF_OFF);
             server_log!(
                 Level::Warning,
                 "Redis needs to enable the AOF but can't trigger a background AOF rewrite \
@@ -110,7 +108,7 @@ pub fn start() -> i32 {
             return C_ERR;
         }
     }
-    server::with(|s| s.aof_last_fsync = s.mstime);
+    server::set_aof_last_fsync(server::mstime());
 
     // Errors of the previous AOF do not carry over to the reopened one; they are logged.
     if server::aof_bio_fsync_status() == C_ERR {
@@ -120,7 +118,7 @@ pub fn start() -> i32 {
         );
         server::set_aof_bio_fsync_status(C_OK);
     }
-    if server::with(|s| std::mem::replace(&mut s.aof_last_write_status, C_OK)) == C_ERR {
+    if server::replace_aof_last_write_status(C_OK) == C_ERR {
         server_log!(Level::Warning, "AOF reopen, just ignore the last error.");
     }
     C_OK
@@ -148,7 +146,7 @@ pub fn start_with_retry() {
 
 /// Upstream's `applyAppendOnlyConfig`: brings `aof_state` in line with `appendonly`.
 pub fn apply_config() {
-    let (enabled, state) = server::with(|s| (s.aof_enabled != 0, s.aof_state));
+    let (enabled, state) = (server::aof_enabled() != 0, server::aof_state());
     if !enabled && state != AOF_OFF {
         stop();
     } else if enabled && state == AOF_OFF {

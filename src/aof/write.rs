@@ -47,20 +47,16 @@ fn args_of<'a>(argv: &Argv<'a>) -> impl Iterator<Item = Arg<'a>> + Clone + 'a {
 /// record needs one (always when `force`, which the rewrite child uses; otherwise when the
 /// clock moved on since the last annotation). Records it as the current annotation.
 pub fn next_timestamp_annotation(force: bool) -> Option<i64> {
-    server::with(|s| take_timestamp_annotation(s, force))
-}
-
-/// [`next_timestamp_annotation`] within a loan of the server struct the caller holds.
-fn take_timestamp_annotation(s: &mut bindings::redisServer, force: bool) -> Option<i64> {
-    if !force && s.aof_cur_timestamp >= s.unixtime {
+    if !force && server::aof_cur_timestamp() >= server::unixtime() {
         return None;
     }
-    s.aof_cur_timestamp = if force {
+    let now = if force {
         runtime::unix_time_now()
     } else {
-        s.unixtime
+        server::unixtime()
     };
-    Some(s.aof_cur_timestamp)
+    server::set_aof_cur_timestamp(now);
+    Some(now)
 }
 
 /// Size of a command record, for [`write_command_record`].
@@ -80,25 +76,21 @@ pub fn write_command_record(argv: &Argv<'_>, region: &mut [MaybeUninit<u8>]) -> 
 /// annotation it needs) at the end of `server.aof_buf`, sized once and written in place.
 /// `dictid` is the db the command ran against, or -1 for "never emit SELECT".
 pub fn feed(dictid: i32, argv: &Argv<'_>) {
-    // One loan of the server struct for all the bookkeeping: this runs for every write.
-    // (The assertion reports outside the loan: its bug report may read the server.)
-    let (valid_db, timestamp, select, appending) = server::with(|s| {
-        let valid_db = dictid == -1 || (dictid >= 0 && dictid < s.dbnum);
-        // The selected db and the annotation time advance even when nothing is appended,
-        // exactly as upstream's bookkeeping does.
-        let timestamp = if s.aof_timestamp_enabled != 0 {
-            take_timestamp_annotation(s, false)
-        } else {
-            None
-        };
-        let select = dictid != -1 && dictid != s.aof_selected_db;
-        if select {
-            s.aof_selected_db = dictid;
-        }
-        let appending = s.aof_state == AOF_ON
-            || (s.aof_state == AOF_WAIT_REWRITE && s.child_type == CHILD_TYPE_AOF);
-        (valid_db, timestamp, select, appending)
-    });
+    let valid_db = dictid == -1 || (dictid >= 0 && dictid < server::dbnum());
+    // The selected db and the annotation time advance even when nothing is appended,
+    // exactly as upstream's bookkeeping does.
+    let timestamp = if server::aof_timestamp_enabled() != 0 {
+        next_timestamp_annotation(false)
+    } else {
+        None
+    };
+    let select = dictid != -1 && dictid != server::aof_selected_db();
+    if select {
+        server::set_aof_selected_db(dictid);
+    }
+    let aof_state = server::aof_state();
+    let appending = aof_state == AOF_ON
+        || (aof_state == AOF_WAIT_REWRITE && server::child_type() == CHILD_TYPE_AOF);
     process::assert(
         valid_db,
         c"dictid == -1 || (dictid >= 0 && dictid < server.dbnum)",
@@ -165,11 +157,11 @@ pub fn fsync_in_progress() -> bool {
 }
 
 pub fn background_fsync(fd: i32) {
-    runtime::bio_fsync(fd, server::with(|s| s.master_repl_offset));
+    runtime::bio_fsync(fd, server::master_repl_offset());
 }
 
 pub fn background_fsync_and_close(fd: i32) {
-    runtime::bio_fsync_and_close(fd, server::with(|s| s.master_repl_offset));
+    runtime::bio_fsync_and_close(fd, server::master_repl_offset());
 }
 
 /// When the last write error was logged (unix seconds), to log at most one per interval.
@@ -178,22 +170,20 @@ static LAST_WRITE_ERROR_LOG: AtomicI64 = AtomicI64::new(0);
 /// Upstream's `flushAppendOnlyFile`. `force` writes even while a background fsync runs.
 pub fn flush(force: bool) {
     let buffered = aof_buf::len();
-    let fsync_policy = server::with(|s| s.aof_fsync);
+    let fsync_policy = server::aof_fsync();
     let mut sync_in_progress = false;
 
     if buffered == 0 {
-        let (incr_fsynced, incr_size, since_fsync) = server::with(|s| {
-            (
-                s.aof_last_incr_fsync_offset,
-                s.aof_last_incr_size,
-                s.mstime - s.aof_last_fsync,
-            )
-        });
+        let (incr_fsynced, incr_size, since_fsync) = (
+            server::aof_last_incr_fsync_offset(),
+            server::aof_last_incr_size(),
+            server::mstime() - server::aof_last_fsync(),
+        );
         if incr_fsynced == incr_size {
             // Everything written is fsynced: let WAITAOF see the current offset even when
             // the offset moved without AOF data (module RM_Call with NO_AOF).
             if !fsync_in_progress() {
-                server::set_fsynced_reploff_pending(server::with(|s| s.master_repl_offset));
+                server::set_fsynced_reploff_pending(server::master_repl_offset());
             }
             return;
         }
@@ -216,21 +206,21 @@ pub fn flush(force: bool) {
         return;
     }
 
-    let flush_sleep = server::with(|s| s.aof_flush_sleep);
+    let flush_sleep = server::aof_flush_sleep();
     if flush_sleep > 0 {
         sys::usleep(flush_sleep as u32);
     }
 
-    let fd = server::with(|s| s.aof_fd);
+    let fd = server::aof_fd();
     let started = runtime::latency_start();
     let result = aof_buf::with_bytes(|bytes| write_all(fd, bytes));
     let elapsed = runtime::latency_end(started);
     record_write_latency(sync_in_progress, elapsed);
-    server::with(|s| s.aof_flush_postponed_start = 0);
+    server::set_aof_flush_postponed_start(0);
 
     let written = match result {
         Ok(n) if n == buffered => {
-            if server::with(|s| std::mem::replace(&mut s.aof_last_write_status, C_OK)) == C_ERR {
+            if server::replace_aof_last_write_status(C_OK) == C_ERR {
                 server_log!(
                     Level::Notice,
                     "AOF write error looks solved, Redis can write again."
@@ -244,10 +234,8 @@ pub fn flush(force: bool) {
         }
     };
 
-    server::with(|s| {
-        s.aof_current_size += written as libc::off_t;
-        s.aof_last_incr_size += written as libc::off_t;
-    });
+    server::set_aof_current_size(server::aof_current_size() + written as libc::off_t);
+    server::set_aof_last_incr_size(server::aof_last_incr_size() + written as libc::off_t);
     aof_buf::recycle(REUSABLE_BUFFER_BYTES);
     fsync_by_policy(fsync_policy, sync_in_progress);
 }
@@ -255,20 +243,15 @@ pub fn flush(force: bool) {
 /// Under `everysec`, a write while the bio thread still fsyncs would block on it: wait up
 /// to two seconds instead. Returns true when the write should wait (again).
 fn postpone_write() -> bool {
-    let waited_too_long = server::with(|s| {
-        if s.aof_flush_postponed_start == 0 {
-            s.aof_flush_postponed_start = s.mstime;
-            return None;
-        }
-        if s.mstime - s.aof_flush_postponed_start < MAX_POSTPONE_MS {
-            return None;
-        }
-        s.aof_delayed_fsync += 1;
-        Some(())
-    });
-    if waited_too_long.is_none() {
+    let postponed_since = server::aof_flush_postponed_start();
+    if postponed_since == 0 {
+        server::set_aof_flush_postponed_start(server::mstime());
         return true;
     }
+    if server::mstime() - postponed_since < MAX_POSTPONE_MS {
+        return true;
+    }
+    server::set_aof_delayed_fsync(server::aof_delayed_fsync() + 1);
     server_log!(
         Level::Notice,
         "Asynchronous AOF fsync is taking too long (disk is busy?). Writing the AOF buffer \
@@ -293,7 +276,7 @@ fn record_write_latency(sync_in_progress: bool, elapsed: i64) {
 /// unwritten data stays buffered, writes are refused (`aof_last_write_status`) until a
 /// later flush succeeds, and a partial write is undone with ftruncate when possible.
 fn handle_failed_write(result: Result<usize, Errno>, expected: usize, fsync_policy: i32) {
-    let now = server::with(|s| s.unixtime);
+    let now = server::unixtime();
     let can_log = now - LAST_WRITE_ERROR_LOG.load(Ordering::Relaxed) > WRITE_ERROR_LOG_INTERVAL;
     if can_log {
         LAST_WRITE_ERROR_LOG.store(now, Ordering::Relaxed);
@@ -309,7 +292,7 @@ fn handle_failed_write(result: Result<usize, Errno>, expected: usize, fsync_poli
                     errno.message()
                 );
             }
-            server::with(|s| s.aof_last_write_errno = errno.0);
+            server::set_aof_last_write_errno(errno.0);
         }
         Ok(written) => {
             if can_log {
@@ -318,7 +301,7 @@ fn handle_failed_write(result: Result<usize, Errno>, expected: usize, fsync_poli
                     "Short write while writing to the AOF file: (nwritten={written}, expected={expected})"
                 );
             }
-            let (fd, good_size) = server::with(|s| (s.aof_fd, s.aof_last_incr_size));
+            let (fd, good_size) = (server::aof_fd(), server::aof_last_incr_size());
             match sys::ftruncate(fd, good_size) {
                 Ok(()) => {}
                 Err(errno) => {
@@ -333,7 +316,7 @@ fn handle_failed_write(result: Result<usize, Errno>, expected: usize, fsync_poli
                     partially_written = written;
                 }
             }
-            server::with(|s| s.aof_last_write_errno = libc::ENOSPC);
+            server::set_aof_last_write_errno(libc::ENOSPC);
         }
     }
 
@@ -344,11 +327,9 @@ fn handle_failed_write(result: Result<usize, Errno>, expected: usize, fsync_poli
         );
         process::exit(1);
     }
-    server::with(|s| {
-        s.aof_last_write_status = C_ERR;
-        s.aof_current_size += partially_written as libc::off_t;
-        s.aof_last_incr_size += partially_written as libc::off_t;
-    });
+    server::set_aof_last_write_status(C_ERR);
+    server::set_aof_current_size(server::aof_current_size() + partially_written as libc::off_t);
+    server::set_aof_last_incr_size(server::aof_last_incr_size() + partially_written as libc::off_t);
     if partially_written > 0 {
         // The bytes already on disk leave the buffer; the rest is retried.
         aof_buf::drop_front(partially_written);
@@ -359,11 +340,11 @@ fn handle_failed_write(result: Result<usize, Errno>, expected: usize, fsync_poli
 /// is set; `always` fsyncs now (exiting on failure); `everysec` hands it to the bio thread
 /// once a second.
 fn fsync_by_policy(fsync_policy: i32, sync_in_progress: bool) {
-    if server::with(|s| s.aof_no_fsync_on_rewrite) != 0 && runtime::has_active_child_process() {
+    if server::aof_no_fsync_on_rewrite() != 0 && runtime::has_active_child_process() {
         return;
     }
     if fsync_policy == FSYNC_ALWAYS {
-        let fd = server::with(|s| s.aof_fd);
+        let fd = server::aof_fd();
         let started = runtime::latency_start();
         if let Err(errno) = sys::fdatasync(fd) {
             server_log!(
@@ -375,21 +356,24 @@ fn fsync_by_policy(fsync_policy: i32, sync_in_progress: bool) {
         }
         let elapsed = runtime::latency_end(started);
         runtime::latency_add_sample_if_needed(c"aof-fsync-always", elapsed);
-        let offset = server::with(|s| {
-            s.aof_last_incr_fsync_offset = s.aof_last_incr_size;
-            s.aof_last_fsync = s.mstime;
-            s.master_repl_offset
-        });
+        let offset = {
+            server::set_aof_last_incr_fsync_offset(server::aof_last_incr_size());
+            server::set_aof_last_fsync(server::mstime());
+            server::master_repl_offset()
+        };
         server::set_fsynced_reploff_pending(offset);
     } else if fsync_policy == FSYNC_EVERYSEC {
-        let (due, fd) = server::with(|s| (s.mstime - s.aof_last_fsync >= 1000, s.aof_fd));
+        let (due, fd) = (
+            server::mstime() - server::aof_last_fsync() >= 1000,
+            server::aof_fd(),
+        );
         if !due {
             return;
         }
         if !sync_in_progress {
             background_fsync(fd);
-            server::with(|s| s.aof_last_incr_fsync_offset = s.aof_last_incr_size);
+            server::set_aof_last_incr_fsync_offset(server::aof_last_incr_size());
         }
-        server::with(|s| s.aof_last_fsync = s.mstime);
+        server::set_aof_last_fsync(server::mstime());
     }
 }

@@ -1,13 +1,37 @@
 //! `server.aof_buf`, the sds where commands wait between [`feed`](crate::aof::write::feed)
-//! and the flush. Its invariant (always a valid sds owned by the server) is what makes
-//! these functions safe.
+//! and the flush. Its invariant (always a valid sds owned by the server, written only on
+//! the main thread and only through this module) is what makes these functions safe;
+//! while [`with_bytes`] lends the bytes, every function that could move or free them
+//! aborts instead.
 
 use super::bindings;
-use super::{sds, server};
+use super::{process, sds, server};
+use std::cell::Cell;
 use std::mem::MaybeUninit;
 
+thread_local! {
+    /// Whether [`with_bytes`] is lending the buffer's bytes.
+    static LENT: Cell<bool> = const { Cell::new(false) };
+}
+
 fn buf() -> bindings::sds {
-    server::with(|s| s.aof_buf)
+    // SAFETY: the main thread (the only one in Rust) reads the field; C writes it only
+    // at start-up (initServer) and through aof.c's functions, which are these.
+    unsafe { server::aof_buf_field().read() }
+}
+
+/// Points the server at `s`; aborts while the old buffer's bytes are lent.
+fn set_buf(s: bindings::sds) {
+    not_lent();
+    // SAFETY: as for `buf`.
+    unsafe { server::aof_buf_field().write(s) }
+}
+
+fn not_lent() {
+    process::assert(
+        !LENT.with(Cell::get),
+        c"aof_buf is not modified while its bytes are lent",
+    );
 }
 
 pub fn len() -> usize {
@@ -15,23 +39,29 @@ pub fn len() -> usize {
     unsafe { super::sds::len(buf()) }
 }
 
-/// Runs `f` over the buffered bytes (nothing modifies the buffer meanwhile).
+/// Runs `f` over the buffered bytes. Anything `f` does that would modify the buffer
+/// (append, trim, recycle, reset) aborts the process rather than free the bytes under it.
 pub fn with_bytes<R>(f: impl FnOnce(&[u8]) -> R) -> R {
-    // SAFETY: aof_buf is a valid sds and `f` cannot reach the server struct's buffer
-    // through Rust (server::with refuses nested loans that could replace it).
-    f(unsafe { sds::bytes(buf()) })
+    LENT.with(|lent| lent.set(true));
+    // SAFETY: aof_buf is a valid sds, and nothing can modify or free it until `f`
+    // returns: every mutator checks LENT first.
+    let result = f(unsafe { sds::bytes(buf()) });
+    LENT.with(|lent| lent.set(false));
+    result
 }
 
 /// Appends `len` bytes produced in place by `fill` (see [`sds::append_in_place`]).
 pub fn append_in_place(len: usize, fill: impl FnOnce(&mut [MaybeUninit<u8>]) -> usize) {
+    not_lent();
     let mut s = buf();
     // SAFETY: aof_buf is the server's own sds; the possibly moved pointer is stored back.
     unsafe { sds::append_in_place(&mut s, len, fill) };
-    server::with(|srv| srv.aof_buf = s);
+    set_buf(s);
 }
 
 /// Drops the first `n` bytes (already on disk after a partial write).
 pub fn drop_front(n: usize) {
+    not_lent();
     // SAFETY: aof_buf is a valid sds; sdsrange trims it in place.
     unsafe { bindings::sdsrange(buf(), n as isize, -1) };
 }
@@ -39,6 +69,7 @@ pub fn drop_front(n: usize) {
 /// Empties the buffer after a flush: a small allocation is kept for reuse, one of at
 /// least `reuse_limit` bytes is freed so a burst does not pin memory.
 pub fn recycle(reuse_limit: usize) {
+    not_lent();
     let s = buf();
     // SAFETY: aof_buf is a valid sds; when freed it is replaced before anyone reads it.
     unsafe {
@@ -46,19 +77,18 @@ pub fn recycle(reuse_limit: usize) {
             bindings::sdsclear(s);
         } else {
             bindings::sdsfree(s);
-            let fresh = bindings::sdsempty();
-            server::with(|srv| srv.aof_buf = fresh);
+            set_buf(bindings::sdsempty());
         }
     }
 }
 
 /// Frees the buffer and starts an empty one (AOF switched off).
 pub fn reset() {
+    not_lent();
     let old = buf();
     // SAFETY: the old sds is freed only after the server points at a fresh one.
     unsafe {
-        let fresh = bindings::sdsempty();
-        server::with(|srv| srv.aof_buf = fresh);
+        set_buf(bindings::sdsempty());
         bindings::sdsfree(old);
     }
 }

@@ -2,6 +2,7 @@
 //! runs them while loading (lookup, MULTI queueing, direct `proc` call, no replies).
 
 use super::bindings::{self, client, redisCommand, robj};
+use super::db::Db;
 use super::process;
 
 /// A command found in the command table.
@@ -86,9 +87,10 @@ impl AofClient {
     }
 
     /// The db the client's commands run in (changed by SELECT).
-    pub fn db(&self) -> *mut bindings::redisDb {
-        // SAFETY: plain field read of a live client.
-        unsafe { (*self.raw).db }
+    pub fn db(&self) -> Option<Db> {
+        // SAFETY: plain field read of a live client, whose `db` is NULL or set by selectDb
+        // to an element of server.db.
+        unsafe { Db::from_raw((*self.raw).db) }
     }
 
     /// Appends arguments to the client's argument vector (one string object per argument,

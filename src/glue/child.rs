@@ -29,7 +29,7 @@ pub fn set_process_title(title: &std::ffi::CStr) {
 
 /// Pins the child to `aof-rewrite-cpulist` (a no-op when unset).
 pub fn set_cpu_affinity_for_rewrite() {
-    let list = super::server::with(|s| s.aof_rewrite_cpulist);
+    let list = super::server::aof_rewrite_cpulist();
     // SAFETY: a NUL-terminated config string or NULL, which upstream accepts.
     unsafe { bindings::redisSetCpuAffinity(list) }
 }

@@ -3,6 +3,7 @@
 //! the rewritten file, is exactly upstream's).
 
 use super::bindings::{self, robj};
+use super::db::Db;
 use super::object::StringValue;
 use super::prefetch::{hint, KeyHash, KeyWalkPrefetch};
 use std::ffi::c_void;
@@ -231,16 +232,7 @@ impl Value {
     }
 }
 
-/// The number of keys in db `index`.
-pub fn db_size(index: i32) -> u64 {
-    // SAFETY: `index` < dbnum (callers iterate 0..dbnum); db->keys is live.
-    unsafe {
-        let db = super::server::with(|s| s.db).add(index as usize);
-        bindings::kvstoreSize((*db).keys)
-    }
-}
-
-/// Every key of db `index` with its value and expiry (-1 for none); `f` returns false to
+/// Every key of `db` with its value and expiry (-1 for none); `f` returns false to
 /// stop (a write error), which this returns.
 ///
 /// The walk is bound by memory latency (each entry's key, value object and encoded value
@@ -252,7 +244,7 @@ pub fn db_size(index: i32) -> u64 {
 /// encoded value (what the object points to), the expires entry and the key that entry
 /// holds. Nothing changes in the child's dataset meanwhile, so the entries stay valid;
 /// the order of the keys is the iterator's.
-pub fn for_each_key(index: i32, mut f: impl FnMut(&[u8], Value, i64) -> bool) -> bool {
+pub fn for_each_key(db: Db, mut f: impl FnMut(&[u8], Value, i64) -> bool) -> bool {
     /// Entries taken ahead of the one being written.
     const AHEAD: usize = 8;
     /// Positions in the window where each later step is taken.
@@ -270,9 +262,8 @@ pub fn for_each_key(index: i32, mut f: impl FnMut(&[u8], Value, i64) -> bool) ->
     // SAFETY: the kvstore iterator walks live entries whose keys are sds and values robj;
     // in the fork child nothing else modifies the dataset.
     unsafe {
-        let db = super::server::with(|s| s.db).add(index as usize);
-        let mut walk = KeyWalkPrefetch::new(index);
-        let it = bindings::kvstoreIteratorInit((*db).keys);
+        let mut walk = KeyWalkPrefetch::new(db);
+        let it = bindings::kvstoreIteratorInit(db.keys());
         let mut ok = true;
         let mut exhausted = false;
         loop {
@@ -312,7 +303,7 @@ pub fn for_each_key(index: i32, mut f: impl FnMut(&[u8], Value, i64) -> bool) ->
             let Some(Upcoming { key, value, .. }) = upcoming.pop_front() else {
                 break;
             };
-            let expire = bindings::redis_aof_shim_get_expire(db, key);
+            let expire = bindings::redis_aof_shim_get_expire(db.as_ptr(), key);
             if !f(super::sds::bytes(key), Value(value), expire) {
                 ok = false;
                 break;

@@ -16,9 +16,7 @@ pub enum Level {
 
 /// Whether a line at `level` would be written (upstream's `serverLog` test).
 pub fn enabled(level: Level) -> bool {
-    // SAFETY: `server.verbosity` is a plain int that only the main thread writes (config).
-    let verbosity = unsafe { (*std::ptr::addr_of!(bindings::server)).verbosity };
-    level as i32 >= verbosity
+    level as i32 >= super::server::verbosity()
 }
 
 /// Writes one log line. Upstream truncates at LOG_MAX_LEN; going through `_serverLog`

@@ -81,7 +81,7 @@ pub const AOF_FILE_TYPE_INCR: u32 = bindings::AOF_FILE_TYPE_INCR;
 /// when `f` returns true. Returns None when there is no INCR entry. Panics (as upstream
 /// asserts) when the server has no manifest.
 pub fn update_last_incr(f: impl FnOnce(&mut aofInfo) -> bool) -> Option<()> {
-    let am = server::with(|s| s.aof_manifest);
+    let am = server::aof_manifest();
     super::process::assert(!am.is_null(), c"server.aof_manifest != NULL");
     // SAFETY: the server's manifest and its lists are valid while AOF is on; its entries
     // are aofInfo structs; nothing else touches them during `f` (main thread).
@@ -99,7 +99,7 @@ pub fn update_last_incr(f: impl FnOnce(&mut aofInfo) -> bool) -> Option<()> {
 
 /// The file name of the server manifest's last INCR entry.
 pub fn server_last_incr_name() -> Option<Vec<u8>> {
-    let am = server::with(|s| s.aof_manifest);
+    let am = server::aof_manifest();
     if am.is_null() {
         return None;
     }

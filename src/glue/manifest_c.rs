@@ -368,7 +368,7 @@ impl ManifestMut {
 /// Makes `am` the server's manifest, freeing the previous one (upstream's
 /// `aofManifestFreeAndUpdate`).
 pub fn replace_server_manifest(am: *mut aofManifest) {
-    let old = super::server::with(|s| std::mem::replace(&mut s.aof_manifest, am));
+    let old = super::server::replace_aof_manifest(am);
     if !old.is_null() {
         // SAFETY: the previous manifest belonged to the server alone and is unreachable now.
         unsafe { manifest_free(old) };
@@ -377,7 +377,7 @@ pub fn replace_server_manifest(am: *mut aofManifest) {
 
 /// The server's manifest for in-place edits. Panics (as upstream asserts) when absent.
 pub fn server_manifest_mut() -> ManifestMut {
-    let am = super::server::with(|s| s.aof_manifest);
+    let am = super::server::aof_manifest();
     // SAFETY: the server's manifest stays valid until replaced, which only the main thread
     // does, never while a handle is in use within one call.
     unsafe { ManifestMut::from_raw(am) }
@@ -389,7 +389,7 @@ pub struct OwnedManifest(ManifestMut);
 impl OwnedManifest {
     /// A copy of the server's manifest (upstream's `aofManifestDup(server.aof_manifest)`).
     pub fn copy_of_server() -> OwnedManifest {
-        let am = super::server::with(|s| s.aof_manifest);
+        let am = super::server::aof_manifest();
         super::process::assert(!am.is_null(), c"server.aof_manifest != NULL");
         // SAFETY: the server's manifest is live; the copy is new and owned here alone.
         unsafe { OwnedManifest(ManifestMut::from_raw(manifest_dup(am))) }

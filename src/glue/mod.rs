@@ -8,6 +8,7 @@ pub mod bindings;
 pub mod child;
 pub mod client;
 pub mod dataset;
+pub mod db;
 pub mod layout;
 pub mod loading;
 pub mod log;

@@ -20,7 +20,9 @@
 //! metadata layout) is measured once per load from `kvstoreIteratorNextDict`, which
 //! returns the dict itself, so no private layout is assumed.
 
-use super::bindings::{self, dict, dictEntry, redisDb};
+use super::bindings::{self, dict, dictEntry};
+use super::db::Db;
+use super::server;
 
 /// Prefetches for one db of a standalone server (a cluster's keys spread over 16384
 /// dicts by slot; there nothing is prefetched).
@@ -41,8 +43,7 @@ pub struct KeyHash(u64);
 
 impl KeyspacePrefetch {
     pub fn new() -> KeyspacePrefetch {
-        // SAFETY: plain field read of the server struct, main thread.
-        let cluster = unsafe { bindings::server.cluster_enabled } != 0;
+        let cluster = server::cluster_enabled() != 0;
         KeyspacePrefetch {
             enabled: !cluster,
             metadata_offset: None,
@@ -53,7 +54,7 @@ impl KeyspacePrefetch {
     }
 
     /// Step one: the key's hash, and a hint for its bucket.
-    pub fn bucket(&mut self, db: *mut redisDb, key: &[u8]) -> Option<KeyHash> {
+    pub fn bucket(&mut self, db: Db, key: &[u8]) -> Option<KeyHash> {
         let d = self.main_dict(db)?;
         // SAFETY: dictGenHashFunction reads `key.len()` bytes of `key`.
         let hash =
@@ -65,7 +66,7 @@ impl KeyspacePrefetch {
     }
 
     /// Step two (the bucket is in the cache by now): a hint for the bucket's first entry.
-    pub fn entry(&mut self, db: *mut redisDb, hash: KeyHash) {
+    pub fn entry(&mut self, db: Db, hash: KeyHash) {
         if let Some(entry) = self.main_dict(db).and_then(|d| first_entry(d, hash)) {
             hint((entry as usize & !ENTRY_TAG_BITS) as *const u8);
         }
@@ -73,7 +74,7 @@ impl KeyspacePrefetch {
 
     /// Step three (the entry is in the cache): a hint for the entry's key string, which
     /// the lookup compares.
-    pub fn key(&mut self, db: *mut redisDb, hash: KeyHash) {
+    pub fn key(&mut self, db: Db, hash: KeyHash) {
         if let Some(entry) = self.main_dict(db).and_then(|d| first_entry(d, hash)) {
             // SAFETY: `entry` was read from a live bucket of the live dict just now, with
             // no code run in between: dictGetKey decodes a live entry (or tagged key).
@@ -87,7 +88,7 @@ impl KeyspacePrefetch {
     /// old table (`rehashidx`) to the new one, which reads each moved entry and its key
     /// to hash it: the buckets just ahead of `rehashidx` get their entries hinted, and a
     /// few commands later (nearer) their keys.
-    pub fn rehash(&mut self, db: *mut redisDb) {
+    pub fn rehash(&mut self, db: Db) {
         const ENTRIES_AHEAD: i64 = 16;
         const KEYS_AHEAD: i64 = 8;
         let Some(d) = self.main_dict(db) else {
@@ -129,13 +130,13 @@ impl KeyspacePrefetch {
     }
 
     /// The db's main dict now, if it has one and keys hash the way this module hashes.
-    fn main_dict(&mut self, db: *mut redisDb) -> Option<*mut dict> {
-        if !self.enabled || db.is_null() {
+    fn main_dict(&mut self, db: Db) -> Option<*mut dict> {
+        if !self.enabled {
             return None;
         }
-        // SAFETY: `db` is the replaying client's db, an element of server.db; its kvstore
-        // is live. kvstoreGetDictMetadata reads the kvstore's dict table only.
-        let keys = unsafe { (*db).keys };
+        let keys = db.keys();
+        // SAFETY: a db's keys kvstore is live (see Db); kvstoreGetDictMetadata reads the
+        // kvstore's dict table only.
         let metadata = unsafe { bindings::kvstoreGetDictMetadata(keys, 0) };
         if metadata.is_null() {
             return None; // no dict yet (created with the first key), or no metadata
@@ -188,17 +189,9 @@ impl KeyWalkPrefetch {
     /// Buckets of the main dict hinted ahead of the iterator.
     const SCOUT_BUCKETS: usize = 32;
 
-    /// For db `index` (< dbnum).
-    pub fn new(index: i32) -> KeyWalkPrefetch {
-        // SAFETY: plain field reads of the server struct and of one of its dbs.
-        let (cluster, keys, expires) = unsafe {
-            let db = bindings::server.db.add(index as usize);
-            (
-                bindings::server.cluster_enabled != 0,
-                (*db).keys,
-                (*db).expires,
-            )
-        };
+    /// For the walk of `db`.
+    pub fn new(db: Db) -> KeyWalkPrefetch {
+        let (cluster, keys, expires) = (server::cluster_enabled() != 0, db.keys(), db.expires());
         let usable = |kvs| {
             if cluster {
                 None

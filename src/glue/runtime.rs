@@ -13,7 +13,7 @@ pub fn mstime() -> i64 {
 
 /// `latencyStartMonitor`: a start time, or 0 when the monitor is off.
 pub fn latency_start() -> i64 {
-    if server::with(|s| s.latency_monitor_threshold) != 0 {
+    if server::latency_monitor_threshold() != 0 {
         mstime()
     } else {
         0
@@ -22,7 +22,7 @@ pub fn latency_start() -> i64 {
 
 /// `latencyEndMonitor`: the elapsed milliseconds (0 when the monitor is off).
 pub fn latency_end(start: i64) -> i64 {
-    if server::with(|s| s.latency_monitor_threshold) != 0 {
+    if server::latency_monitor_threshold() != 0 {
         mstime() - start
     } else {
         0
@@ -31,7 +31,7 @@ pub fn latency_end(start: i64) -> i64 {
 
 /// `latencyAddSampleIfNeeded`: records `event` when it took at least the threshold.
 pub fn latency_add_sample_if_needed(event: &CStr, duration_ms: i64) {
-    let threshold = server::with(|s| s.latency_monitor_threshold);
+    let threshold = server::latency_monitor_threshold();
     if threshold != 0 && duration_ms >= threshold {
         // SAFETY: `event` is a NUL-terminated string the latency monitor copies or keeps
         // (callers pass literals).

@@ -1,77 +1,148 @@
-//! Access to upstream's global `struct redisServer server`.
+//! Access to upstream's global `struct redisServer server`, one field at a time.
 //!
-//! Only the main thread (or a fork child, which has only that thread) calls into this
-//! module; no Rust thread touches Redis state. [`with`] lends the struct to a closure and
-//! refuses nested loans, so Rust never holds two `&mut` to it. Closures must stay short and
-//! must not call back into Redis code that could reach Rust again. Fields that the bio
-//! thread also writes are reached only through the atomic accessors below.
+//! No Rust reference to the struct is ever formed. The bio thread writes
+//! `aof_bio_fsync_status` and `fsynced_reploff_pending` (bio.c, after each background
+//! fsync) while the main thread runs, and a `&` or `&mut redisServer` would assert that no
+//! other thread writes any byte of it. Each accessor below reads or writes exactly its
+//! field through a raw pointer: the fields of [`main_thread_fields!`] are written only by
+//! the main thread (upstream's event loop, config, and the commands it runs) or by a fork
+//! child, which has only that thread; the two the bio thread writes go through atomics,
+//! as upstream's `atomicGet`/`atomicSet` do. Rust is entered only on the main thread or in
+//! a fork child (the crate's contract, `src/lib.rs`), so the plain accessors never race.
 
 use super::bindings::{self, redisServer};
-use std::ffi::CStr;
-use std::sync::atomic::{AtomicBool, AtomicI32, AtomicI64, Ordering};
-
-static LENT: AtomicBool = AtomicBool::new(false);
+use std::ffi::{c_char, c_int, c_longlong, c_ulong, CStr};
+use std::sync::atomic::{AtomicI32, AtomicI64, Ordering};
 
 fn ptr() -> *mut redisServer {
     std::ptr::addr_of_mut!(bindings::server)
 }
 
-/// Runs `f` with the server struct. Panics (aborting the process) on a nested call.
-pub fn with<R>(f: impl FnOnce(&mut redisServer) -> R) -> R {
-    let already_lent = LENT.swap(true, Ordering::Relaxed);
-    assert!(!already_lent, "nested access to the server struct");
-    // SAFETY: `server` is a static that lives for the whole process; the flag above
-    // guarantees this is the only Rust reference to it, and only the main thread runs here.
-    let result = f(unsafe { &mut *ptr() });
-    LENT.store(false, Ordering::Relaxed);
-    result
+/// A getter `name()`, a setter `set_name(value)` and `replace_name(value) -> previous`
+/// per field.
+macro_rules! main_thread_fields {
+    ($($name:ident / $set:ident / $replace:ident : $ty:ty;)*) => {$(
+        #[doc = concat!("`server.", stringify!($name), "`.")]
+        #[inline]
+        pub fn $name() -> $ty {
+            // SAFETY: `server` is a static of the whole process; this field is written only
+            // on the main thread (or in a fork child), the thread running this; only the
+            // field's bytes are read.
+            unsafe { std::ptr::addr_of!((*ptr()).$name).read() }
+        }
+        #[doc = concat!("Sets `server.", stringify!($name), "`.")]
+        #[inline]
+        pub fn $set(value: $ty) {
+            // SAFETY: as for the getter; only the field's bytes are written.
+            unsafe { std::ptr::addr_of_mut!((*ptr()).$name).write(value) }
+        }
+        #[doc = concat!("Sets `server.", stringify!($name), "`; returns the previous value.")]
+        #[inline]
+        pub fn $replace(value: $ty) -> $ty {
+            // SAFETY: as for the getter; only the field's bytes are read and written.
+            unsafe { std::ptr::addr_of_mut!((*ptr()).$name).replace(value) }
+        }
+    )*};
+}
+
+main_thread_fields! {
+    aof_cur_timestamp / set_aof_cur_timestamp / replace_aof_cur_timestamp: bindings::time_t;
+    aof_current_size / set_aof_current_size / replace_aof_current_size: bindings::off_t;
+    aof_delayed_fsync / set_aof_delayed_fsync / replace_aof_delayed_fsync: c_ulong;
+    aof_disable_auto_gc / set_aof_disable_auto_gc / replace_aof_disable_auto_gc: c_int;
+    aof_enabled / set_aof_enabled / replace_aof_enabled: c_int;
+    aof_fd / set_aof_fd / replace_aof_fd: c_int;
+    aof_flush_postponed_start / set_aof_flush_postponed_start / replace_aof_flush_postponed_start: bindings::mstime_t;
+    aof_flush_sleep / set_aof_flush_sleep / replace_aof_flush_sleep: c_int;
+    aof_fsync / set_aof_fsync / replace_aof_fsync: c_int;
+    aof_last_fsync / set_aof_last_fsync / replace_aof_last_fsync: bindings::mstime_t;
+    aof_last_incr_fsync_offset / set_aof_last_incr_fsync_offset / replace_aof_last_incr_fsync_offset: bindings::off_t;
+    aof_last_incr_size / set_aof_last_incr_size / replace_aof_last_incr_size: bindings::off_t;
+    aof_last_write_errno / set_aof_last_write_errno / replace_aof_last_write_errno: c_int;
+    aof_last_write_status / set_aof_last_write_status / replace_aof_last_write_status: c_int;
+    aof_lastbgrewrite_status / set_aof_lastbgrewrite_status / replace_aof_lastbgrewrite_status: c_int;
+    aof_load_truncated / set_aof_load_truncated / replace_aof_load_truncated: c_int;
+    aof_manifest / set_aof_manifest / replace_aof_manifest: *mut bindings::aofManifest;
+    aof_no_fsync_on_rewrite / set_aof_no_fsync_on_rewrite / replace_aof_no_fsync_on_rewrite: c_int;
+    aof_rewrite_base_size / set_aof_rewrite_base_size / replace_aof_rewrite_base_size: bindings::off_t;
+    aof_rewrite_cpulist / set_aof_rewrite_cpulist / replace_aof_rewrite_cpulist: *mut c_char;
+    aof_rewrite_incremental_fsync / set_aof_rewrite_incremental_fsync / replace_aof_rewrite_incremental_fsync: c_int;
+    aof_rewrite_scheduled / set_aof_rewrite_scheduled / replace_aof_rewrite_scheduled: c_int;
+    aof_rewrite_time_last / set_aof_rewrite_time_last / replace_aof_rewrite_time_last: bindings::time_t;
+    aof_rewrite_time_start / set_aof_rewrite_time_start / replace_aof_rewrite_time_start: bindings::time_t;
+    aof_selected_db / set_aof_selected_db / replace_aof_selected_db: c_int;
+    aof_state / set_aof_state / replace_aof_state: c_int;
+    aof_timestamp_enabled / set_aof_timestamp_enabled / replace_aof_timestamp_enabled: c_int;
+    aof_use_rdb_preamble / set_aof_use_rdb_preamble / replace_aof_use_rdb_preamble: c_int;
+    child_pid / set_child_pid / replace_child_pid: bindings::pid_t;
+    cluster_enabled / set_cluster_enabled / replace_cluster_enabled: c_int;
+    child_type / set_child_type / replace_child_type: c_int;
+    current_client / set_current_client / replace_current_client: *mut bindings::client;
+    db / set_db / replace_db: *mut bindings::redisDb;
+    dbnum / set_dbnum / replace_dbnum: c_int;
+    executing_client / set_executing_client / replace_executing_client: *mut bindings::client;
+    fsynced_reploff / set_fsynced_reploff / replace_fsynced_reploff: c_longlong;
+    in_exec / set_in_exec / replace_in_exec: c_int;
+    in_fork_child / set_in_fork_child / replace_in_fork_child: c_int;
+    key_load_delay / set_key_load_delay / replace_key_load_delay: c_int;
+    latency_monitor_threshold / set_latency_monitor_threshold / replace_latency_monitor_threshold: c_longlong;
+    master_repl_offset / set_master_repl_offset / replace_master_repl_offset: c_longlong;
+    mstime / set_mstime / replace_mstime: bindings::mstime_t;
+    rdb_key_save_delay / set_rdb_key_save_delay / replace_rdb_key_save_delay: c_int;
+    stat_aof_rewrites / set_stat_aof_rewrites / replace_stat_aof_rewrites: c_longlong;
+    stat_aofrw_consecutive_failures / set_stat_aofrw_consecutive_failures / replace_stat_aofrw_consecutive_failures: c_longlong;
+    unixtime / set_unixtime / replace_unixtime: bindings::time_t;
+    verbosity / set_verbosity / replace_verbosity: c_int;
+}
+
+/// `server.aof_buf`'s place: only [`super::aof_buf`] reads and writes it, so the borrow
+/// of the bytes it lends cannot overlap a replacement of the buffer.
+pub(super) fn aof_buf_field() -> *mut bindings::sds {
+    // SAFETY: only the field's address is taken.
+    unsafe { std::ptr::addr_of_mut!((*ptr()).aof_buf) }
 }
 
 /// `server.aof_filename`, the configured base name of every AOF file.
 pub fn aof_filename() -> &'static [u8] {
-    // SAFETY: config sets aof_filename at start-up to a NUL-terminated string it owns; it
-    // is never changed at runtime (appendfilename is immutable).
-    unsafe { CStr::from_ptr((*ptr()).aof_filename).to_bytes() }
-}
-
-/// `atomicSet(server.fsynced_reploff_pending, offset)`: the bio thread writes it too.
-pub fn set_fsynced_reploff_pending(offset: i64) {
-    // SAFETY: the field is a properly aligned `_Atomic long long` in a static.
-    let field =
-        unsafe { AtomicI64::from_ptr(std::ptr::addr_of_mut!((*ptr()).fsynced_reploff_pending)) };
-    field.store(offset, Ordering::SeqCst);
-}
-
-/// `atomicGet(server.aof_bio_fsync_status)`: the bio thread records fsync failures here.
-pub fn aof_bio_fsync_status() -> i32 {
-    // SAFETY: the field is a properly aligned `_Atomic int` in a static.
-    let field =
-        unsafe { AtomicI32::from_ptr(std::ptr::addr_of_mut!((*ptr()).aof_bio_fsync_status)) };
-    field.load(Ordering::SeqCst)
-}
-
-pub fn set_aof_bio_fsync_status(status: i32) {
-    // SAFETY: as for aof_bio_fsync_status.
-    let field =
-        unsafe { AtomicI32::from_ptr(std::ptr::addr_of_mut!((*ptr()).aof_bio_fsync_status)) };
-    field.store(status, Ordering::SeqCst);
+    // SAFETY: config sets aof_filename at start-up to a NUL-terminated string it owns and
+    // never changes or frees it (appendfilename is IMMUTABLE_CONFIG in config.c).
+    unsafe { CStr::from_ptr(std::ptr::addr_of!((*ptr()).aof_filename).read()).to_bytes() }
 }
 
 /// `server.aof_dirname`, the folder (relative to `dir`) holding every AOF file.
 pub fn aof_dirname() -> &'static [u8] {
-    // SAFETY: config owns this NUL-terminated string; appenddirname is immutable at runtime.
-    unsafe { CStr::from_ptr((*ptr()).aof_dirname).to_bytes() }
+    // SAFETY: as for aof_filename (appenddirname is IMMUTABLE_CONFIG in config.c).
+    unsafe { CStr::from_ptr(std::ptr::addr_of!((*ptr()).aof_dirname).read()).to_bytes() }
 }
 
-/// `server.aof_manifest`.
-pub fn aof_manifest() -> *mut bindings::aofManifest {
-    with(|s| s.aof_manifest)
+fn fsynced_reploff_pending_field() -> &'static AtomicI64 {
+    // SAFETY: the field is a properly aligned `redisAtomic long long` (C11 _Atomic, the
+    // same size and alignment as AtomicI64) in a static; every access, here and in C, is
+    // atomic.
+    unsafe { AtomicI64::from_ptr(std::ptr::addr_of_mut!((*ptr()).fsynced_reploff_pending)) }
 }
 
-/// `atomicGet(server.fsynced_reploff_pending)`.
+fn aof_bio_fsync_status_field() -> &'static AtomicI32 {
+    // SAFETY: as for fsynced_reploff_pending: a `redisAtomic int` in a static.
+    unsafe { AtomicI32::from_ptr(std::ptr::addr_of_mut!((*ptr()).aof_bio_fsync_status)) }
+}
+
+/// `atomicGet(server.fsynced_reploff_pending)`: the bio thread writes it too.
 pub fn fsynced_reploff_pending() -> i64 {
-    // SAFETY: the field is a properly aligned `_Atomic long long` in a static.
-    let field =
-        unsafe { AtomicI64::from_ptr(std::ptr::addr_of_mut!((*ptr()).fsynced_reploff_pending)) };
-    field.load(Ordering::SeqCst)
+    fsynced_reploff_pending_field().load(Ordering::SeqCst)
+}
+
+/// `atomicSet(server.fsynced_reploff_pending, offset)`.
+pub fn set_fsynced_reploff_pending(offset: i64) {
+    fsynced_reploff_pending_field().store(offset, Ordering::SeqCst);
+}
+
+/// `atomicGet(server.aof_bio_fsync_status)`: the bio thread records fsync failures here.
+pub fn aof_bio_fsync_status() -> i32 {
+    aof_bio_fsync_status_field().load(Ordering::SeqCst)
+}
+
+/// `atomicSet(server.aof_bio_fsync_status, status)`.
+pub fn set_aof_bio_fsync_status(status: i32) {
+    aof_bio_fsync_status_field().store(status, Ordering::SeqCst);
 }

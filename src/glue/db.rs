@@ -1,0 +1,69 @@
+//! A database of the keyspace: one element of `server.db`.
+
+use super::bindings::{self, redisDb};
+use super::server;
+use std::ptr::NonNull;
+
+/// One of the server's databases. It stays valid for the whole process: upstream
+/// allocates `server.db` once, `dbnum` elements (`initServer`, server.c), and never frees
+/// or moves it (`databases` is an immutable config; SWAPDB and async loading swap the
+/// elements' contents, not the array), so a `Db` needs no lifetime. Its kvstores are
+/// read afresh on every use, as SWAPDB may exchange them.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct Db(NonNull<redisDb>);
+
+impl Db {
+    /// Db `index`, or `None` when it is not one of the `dbnum` databases.
+    pub fn of_index(index: i32) -> Option<Db> {
+        if index < 0 || index >= server::dbnum() {
+            return None;
+        }
+        // SAFETY: `index` is below dbnum, the length of the array `server.db` points at.
+        NonNull::new(unsafe { server::db().add(index as usize) }).map(Db)
+    }
+
+    /// The db a client's `db` field points at (always `&server.db[id]`: selectDb).
+    ///
+    /// # Safety
+    /// `db` must be NULL or point into `server.db`.
+    pub(super) unsafe fn from_raw(db: *mut redisDb) -> Option<Db> {
+        NonNull::new(db).map(Db)
+    }
+
+    pub(super) fn as_ptr(self) -> *mut redisDb {
+        self.0.as_ptr()
+    }
+
+    /// The db's main kvstore (keys to values).
+    pub(super) fn keys(self) -> *mut bindings::kvstore {
+        // SAFETY: a live element of server.db (see the type); a plain field read.
+        unsafe { (*self.as_ptr()).keys }
+    }
+
+    /// The db's kvstore of expiry times.
+    pub(super) fn expires(self) -> *mut bindings::kvstore {
+        // SAFETY: as for `keys`.
+        unsafe { (*self.as_ptr()).expires }
+    }
+
+    /// The number of keys.
+    pub fn size(self) -> u64 {
+        // SAFETY: a db's keys kvstore is always a live kvstore (created in initServer,
+        // emptied but never freed by FLUSHALL).
+        unsafe { bindings::kvstoreSize(self.keys()) }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_servers_databases_are_reachable() {
+        // Outside a running server dbnum is 0: no index names a db.
+        let dbnum = server::dbnum();
+        assert_eq!(Db::of_index(-1), None);
+        assert_eq!(Db::of_index(dbnum), None);
+        assert_eq!(Db::of_index(i32::MAX), None);
+    }
+}
