@@ -47,7 +47,7 @@ pub fn record_incr_end_offset() {
     });
     if updated.is_some() {
         // Best effort: the offset is advisory.
-        manifest::persist(&manifest_c::server_manifest_mut());
+        manifest_c::with_server_manifest(manifest::persist);
     }
 }
 
@@ -81,7 +81,7 @@ pub fn restore_repl_offset_from_last_incr() {
     }
     if let Some(offset) = recorded_end {
         server::set_master_repl_offset(offset);
-        if manifest::persist(&manifest_c::server_manifest_mut()) != AOF_OK {
+        if manifest_c::with_server_manifest(manifest::persist) != AOF_OK {
             process::exit(1);
         }
     } else {

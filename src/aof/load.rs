@@ -59,10 +59,9 @@ impl FileKind {
 }
 
 /// Upstream's `loadAppendOnlyFiles`.
-pub fn load_all(am: &ManifestHandle) -> i32 {
+pub fn load_all(am: &mut ManifestHandle<'_>) -> i32 {
     if needs_upgrade(am.view()) {
-        // SAFETY-relevant note: the handle is the only editor of this manifest here.
-        crate::aof::manifest::upgrade_prepare(&am.editor());
+        crate::aof::manifest::upgrade_prepare(&mut am.editor());
     }
     let manifest = am.view();
     if manifest.base().is_none() && manifest.incr_count() == 0 {
@@ -85,26 +84,29 @@ pub fn load_all(am: &ManifestHandle) -> i32 {
         return AOF_EMPTY;
     }
 
-    let mut to_load: Vec<(FileKind, &[u8])> = Vec::with_capacity(total_files);
+    // The names are copied: the view ends before any command is replayed (a replayed
+    // command may reach the manifest through aof.c's functions).
+    let mut to_load: Vec<(FileKind, Vec<u8>)> = Vec::with_capacity(total_files);
     if let Some(base) = manifest.base() {
         process::assert(
             base.file_type == AOF_FILE_TYPE_BASE,
             c"am->base_aof_info->file_type == AOF_FILE_TYPE_BASE",
         );
-        to_load.push((FileKind::Base, base.file_name));
+        to_load.push((FileKind::Base, base.file_name.to_vec()));
     }
     for incr in manifest.incr() {
         process::assert(
             incr.file_type == AOF_FILE_TYPE_INCR,
             c"ai->file_type == AOF_FILE_TYPE_INCR",
         );
-        to_load.push((FileKind::Incr, incr.file_name));
+        to_load.push((FileKind::Incr, incr.file_name.to_vec()));
     }
 
     loading::start(total_size as u64);
     let mut ret = AOF_OK;
     let mut base_size = 0;
-    for (index, &(kind, name)) in to_load.iter().enumerate() {
+    for (index, (kind, name)) in to_load.iter().enumerate() {
+        let (kind, name) = (*kind, name.as_slice());
         loading::set_file_name(name);
         if kind == FileKind::Base {
             base_size = files::file_size(name).0;

@@ -13,7 +13,7 @@
 use crate::aof::files;
 use crate::aof::load::{AOF_EMPTY, AOF_FAILED, AOF_NOT_EXIST, AOF_OK, AOF_OPEN_ERR, AOF_TRUNCATED};
 use crate::aof::lookahead::Lookahead;
-use crate::glue::aof_client::{AofClient, Command};
+use crate::glue::aof_client::{AofClient, Command, CurrentAofClient};
 use crate::glue::log::{Level, Line};
 use crate::glue::sys::{self, Errno};
 use crate::glue::{bindings, loading, server};
@@ -201,14 +201,7 @@ pub fn load_file(name: &[u8], short_file: ShortFile) -> i32 {
 
     // While replaying, EXEC must not feed a MULTI into the very file being read.
     let old_aof_state = server::replace_aof_state(AOF_OFF);
-    let client = AofClient::create();
-    let (old_current, old_executing) = {
-        let old = (server::current_client(), server::executing_client());
-        server::set_current_client(client.as_ptr());
-        server::set_executing_client(client.as_ptr());
-        old
-    };
-
+    let client = AofClient::create().into_current();
     let mut replay = Replay::new(name, client);
     let ending = replay.run(file, file_len, &path);
     let status = report(name, &path, ending, &replay, short_file);
@@ -216,9 +209,8 @@ pub fn load_file(name: &[u8], short_file: ShortFile) -> i32 {
         loading::add_progress((replay.position - replay.progress_reported) as i64);
         server::set_aof_state(old_aof_state);
     }
+    // The server's current client is the previous one again before this one is freed.
     drop(replay);
-    server::set_current_client(old_current);
-    server::set_executing_client(old_executing);
     status
 }
 
@@ -251,7 +243,7 @@ impl LastCommand {
 /// The state of one file's replay.
 struct Replay<'n> {
     name: &'n [u8],
-    client: AofClient,
+    client: CurrentAofClient,
     parser: CommandParser,
     last_command: LastCommand,
     lookahead: Lookahead,
@@ -270,7 +262,7 @@ struct Replay<'n> {
 }
 
 impl<'n> Replay<'n> {
-    fn new(name: &'n [u8], client: AofClient) -> Replay<'n> {
+    fn new(name: &'n [u8], client: CurrentAofClient) -> Replay<'n> {
         Replay {
             name,
             client,

@@ -3,7 +3,7 @@
 
 use crate::aof::files;
 use crate::glue::log::{Level, Line};
-use crate::glue::manifest_c::{self, ManifestMut};
+use crate::glue::manifest_c::{self, ManifestMut, OwnedManifest};
 use crate::glue::sys::{self, Errno};
 use crate::glue::{bindings, process, server};
 use aof_core::aof_manifest::{self, Entry, ManifestError, TYPE_BASE, TYPE_INCR};
@@ -21,7 +21,7 @@ fn os(path: &[u8]) -> &std::ffi::OsStr {
 /// Upstream's `aofLoadManifestFromFile`: the manifest at `path`, or the process exits
 /// with upstream's report (the server cannot start on a manifest it does not understand,
 /// and nothing on disk is touched).
-pub fn load_from_file(path: &[u8]) -> *mut bindings::aofManifest {
+pub fn load_from_file(path: &[u8]) -> OwnedManifest {
     let text = match std::fs::read(os(path)) {
         Ok(text) => text,
         Err(e)
@@ -38,7 +38,7 @@ pub fn load_from_file(path: &[u8]) -> *mut bindings::aofManifest {
         Err(_) => fatal_manifest_error(None, "Read AOF manifest failed"),
     };
     match aof_manifest::parse(&text) {
-        Ok(model) => manifest_c::manifest_from(&model),
+        Ok(model) => OwnedManifest::from_model(&model),
         Err(ManifestError { kind, line }) => {
             let message = ManifestError { kind, line: None }.message();
             fatal_manifest_error(line, message)
@@ -62,16 +62,10 @@ fn fatal_manifest_error(line: Option<(usize, Vec<u8>)>, message: &str) -> ! {
     process::exit(1)
 }
 
-/// Upstream's `aofManifestFreeAndUpdate`: `am` becomes the server's manifest.
-pub fn install(am: *mut bindings::aofManifest) {
-    process::assert(!am.is_null(), c"am != NULL");
-    manifest_c::replace_server_manifest(am);
-}
-
 /// Upstream's `aofLoadManifestFromDisk`: the server starts with an empty manifest unless
 /// the AOF folder holds one.
 pub fn load_from_disk() {
-    server::set_aof_manifest(manifest_c::manifest_create());
+    OwnedManifest::empty().install_as_server();
     let dir = server::aof_dirname();
     if !std::fs::metadata(os(dir)).is_ok_and(|m| m.is_dir()) {
         Line::new("The AOF directory ")
@@ -89,12 +83,12 @@ pub fn load_from_disk() {
             .write(Level::Debug);
         return;
     }
-    install(load_from_file(&path));
+    load_from_file(&path).install_as_server();
 }
 
 /// Upstream's `getNewBaseFileNameAndMarkPreAsHistory`: the current BASE becomes
 /// HISTORY and a new BASE entry is added; returns its name (owned by the manifest).
-pub fn new_base_name(am: &ManifestMut) -> bindings::sds {
+pub fn new_base_name(am: &mut ManifestMut<'_>) -> bindings::sds {
     am.demote_base_to_history();
     let seq = am.bump_base_seq();
     let rdb = server::aof_use_rdb_preamble() != 0;
@@ -105,7 +99,7 @@ pub fn new_base_name(am: &ManifestMut) -> bindings::sds {
 }
 
 /// Upstream's `getNewIncrAofName`: a new INCR entry starting at `start_reploff`.
-pub fn new_incr_name(am: &ManifestMut, start_reploff: i64) -> bindings::sds {
+pub fn new_incr_name(am: &mut ManifestMut<'_>, start_reploff: i64) -> bindings::sds {
     let seq = am.bump_incr_seq();
     let mut entry = Entry::new(
         aof_manifest::incr_file_name(server::aof_filename(), seq),
@@ -119,7 +113,7 @@ pub fn new_incr_name(am: &ManifestMut, start_reploff: i64) -> bindings::sds {
 }
 
 /// Upstream's `getLastIncrAofName`: the last INCR entry's name, creating one if none.
-pub fn last_incr_name(am: &ManifestMut) -> bindings::sds {
+pub fn last_incr_name(am: &mut ManifestMut<'_>) -> bindings::sds {
     match am.last_incr_name() {
         Some(name) => name,
         None => new_incr_name(am, server::master_repl_offset()),
@@ -128,7 +122,7 @@ pub fn last_incr_name(am: &ManifestMut) -> bindings::sds {
 
 /// Upstream's `markRewrittenIncrAofAsHistory`: after a rewrite, the INCR files it covers
 /// become HISTORY; the one being written (when AOF is on) stays.
-pub fn mark_rewritten_incr_as_history(am: &ManifestMut) {
+pub fn mark_rewritten_incr_as_history(am: &mut ManifestMut<'_>) {
     if am.incr_len() == 0 {
         return;
     }
@@ -201,7 +195,7 @@ pub fn write_manifest_file(contents: &[u8]) -> i32 {
 }
 
 /// Upstream's `persistAofManifest`: writes the manifest if it changed.
-pub fn persist(am: &ManifestMut) -> i32 {
+pub fn persist(am: &mut ManifestMut<'_>) -> i32 {
     if !am.is_dirty() {
         return C_OK;
     }
@@ -215,7 +209,7 @@ pub fn persist(am: &ManifestMut) -> i32 {
 /// Upstream's `aofUpgradePrepare`: a pre-7.0 `appendonly.aof` in `dir` becomes the BASE
 /// of a new manifest in `appenddirname`. Any failure exits (nothing half-moved: the
 /// manifest is written before the file moves, and the move is one rename).
-pub fn upgrade_prepare(am: &ManifestMut) {
+pub fn upgrade_prepare(am: &mut ManifestMut<'_>) {
     let old_file = server::aof_filename();
     process::assert(
         !files::file_exists(old_file),
@@ -252,23 +246,23 @@ pub fn upgrade_prepare(am: &ManifestMut) {
 /// Upstream's `aofDelHistoryFiles`: deletes HISTORY files in the background and drops
 /// them from the manifest (unless `aof-disable-auto-gc`).
 pub fn delete_history_files() -> i32 {
-    let am = server::aof_manifest();
-    if am.is_null() || server::aof_disable_auto_gc() == 1 {
+    if server::aof_manifest().is_null() || server::aof_disable_auto_gc() == 1 {
         return C_OK;
     }
-    let am = manifest_c::server_manifest_mut();
-    if am.history_len() == 0 {
-        return C_OK;
-    }
-    am.drain_history(|name| {
-        Line::new("Removing the history file ")
-            .bytes(name)
-            .text(" in the background")
-            .write(Level::Notice);
-        let _ = sys::bg_unlink(&files::path_in_aof_dir(name));
-    });
-    am.set_dirty();
-    persist(&am)
+    manifest_c::with_server_manifest(|am| {
+        if am.history_len() == 0 {
+            return C_OK;
+        }
+        am.drain_history(|name| {
+            Line::new("Removing the history file ")
+                .bytes(name)
+                .text(" in the background")
+                .write(Level::Notice);
+            let _ = sys::bg_unlink(&files::path_in_aof_dir(name));
+        });
+        am.set_dirty();
+        persist(am)
+    })
 }
 
 /// Upstream's `getTempIncrAofName`.
@@ -294,42 +288,46 @@ pub fn open_on_server_start() {
     if server::aof_state() != bindings::AOF_ON as i32 {
         return;
     }
-    let am = manifest_c::server_manifest_mut();
-    process::assert(server::aof_fd() == -1, c"server.aof_fd == -1");
-    if !files::create_aof_dir() {
-        process::exit(1);
-    }
-
-    let model = am.model();
-    let had_incr = !model.incr.is_empty();
-    if model.base.is_none() && !had_incr {
-        new_base_name(&am);
-        let base_name = am.model().base.map(|b| b.file_name).unwrap_or_default();
-        if crate::aof::rewrite_child::rewrite_to_file(&files::path_in_aof_dir(&base_name)) != C_OK {
+    let (incr_name, had_incr) = manifest_c::with_server_manifest(|am| {
+        process::assert(server::aof_fd() == -1, c"server.aof_fd == -1");
+        if !files::create_aof_dir() {
             process::exit(1);
         }
-        Line::new("Creating AOF base file ")
-            .bytes(&base_name)
-            .text(" on server start")
-            .write(Level::Notice);
-    }
 
-    last_incr_name(&am);
-    let incr_name = am
-        .model()
-        .incr
-        .last()
-        .map(|e| e.file_name.clone())
-        .unwrap_or_default();
-    let Some(file) = files::open_for_writing(&incr_name, files::OpenMode::Append) else {
-        process::exit(1)
-    };
-    // The descriptor now belongs to the server (closed by upstream code).
-    let fd = std::os::fd::IntoRawFd::into_raw_fd(file);
-    server::set_aof_fd(fd);
-    if persist(&am) != C_OK {
-        process::exit(1);
-    }
+        let model = am.model();
+        let had_incr = !model.incr.is_empty();
+        if model.base.is_none() && !had_incr {
+            new_base_name(am);
+            let base_name = am.model().base.map(|b| b.file_name).unwrap_or_default();
+            if crate::aof::rewrite_child::rewrite_to_file(&files::path_in_aof_dir(&base_name))
+                != C_OK
+            {
+                process::exit(1);
+            }
+            Line::new("Creating AOF base file ")
+                .bytes(&base_name)
+                .text(" on server start")
+                .write(Level::Notice);
+        }
+
+        last_incr_name(am);
+        let incr_name = am
+            .model()
+            .incr
+            .last()
+            .map(|e| e.file_name.clone())
+            .unwrap_or_default();
+        let Some(file) = files::open_for_writing(&incr_name, files::OpenMode::Append) else {
+            process::exit(1)
+        };
+        // The descriptor now belongs to the server (closed by upstream code).
+        let fd = std::os::fd::IntoRawFd::into_raw_fd(file);
+        server::set_aof_fd(fd);
+        if persist(am) != C_OK {
+            process::exit(1);
+        }
+        (incr_name, had_incr)
+    });
     let size = files::file_size(&incr_name).0;
     server::set_aof_last_incr_size(size);
     server::set_aof_last_incr_fsync_offset(size);

@@ -96,9 +96,9 @@ pub fn open_new_incr_for_append() -> i32 {
         TEMP_INCR_START_REPL_OFFSET.store(server::master_repl_offset(), Ordering::Relaxed);
         manifest::temp_incr_name()
     } else {
-        let copy = OwnedManifest::copy_of_server();
+        let mut copy = OwnedManifest::copy_of_server();
         let offset = server::master_repl_offset();
-        manifest::new_incr_name(copy.editor(), offset);
+        manifest::new_incr_name(&mut copy.editor(), offset);
         let name = copy
             .editor()
             .model()
@@ -112,8 +112,8 @@ pub fn open_new_incr_for_append() -> i32 {
     let Some(file) = files::open_for_writing(&name, files::OpenMode::Truncate) else {
         return C_ERR;
     };
-    if let Some(copy) = &working_copy {
-        if manifest::persist(copy.editor()) == C_ERR {
+    if let Some(copy) = &mut working_copy {
+        if manifest::persist(&mut copy.editor()) == C_ERR {
             return C_ERR; // the new file is closed (dropped) and the copy freed
         }
     }
@@ -255,9 +255,9 @@ fn adopt_rewritten_base() {
         "Background AOF rewrite terminated with success"
     );
     let temp_file = format!("temp-rewriteaof-bg-{}.aof", server::child_pid());
-    let copy = OwnedManifest::copy_of_server();
+    let mut copy = OwnedManifest::copy_of_server();
 
-    manifest::new_base_name(copy.editor());
+    manifest::new_base_name(&mut copy.editor());
     let base_name = copy
         .editor()
         .model()
@@ -289,7 +289,7 @@ fn adopt_rewritten_base() {
         let temp_incr_name = manifest::temp_incr_name();
         let temp_incr_path = files::path_in_aof_dir(&temp_incr_name);
         manifest::new_incr_name(
-            copy.editor(),
+            &mut copy.editor(),
             TEMP_INCR_START_REPL_OFFSET.load(Ordering::Relaxed),
         );
         let incr_name = copy
@@ -322,8 +322,8 @@ fn adopt_rewritten_base() {
         new_incr_path = Some(incr_path);
     }
 
-    manifest::mark_rewritten_incr_as_history(copy.editor());
-    if manifest::persist(copy.editor()) == C_ERR {
+    manifest::mark_rewritten_incr_as_history(&mut copy.editor());
+    if manifest::persist(&mut copy.editor()) == C_ERR {
         // The new files are not referenced by any manifest on disk: remove them.
         let _ = sys::bg_unlink(&base_path);
         if let Some(path) = new_incr_path {

@@ -24,6 +24,6 @@ pub unsafe extern "C" fn loadSingleAppendOnlyFile(filename: *mut c_char) -> c_in
 pub unsafe extern "C" fn loadAppendOnlyFiles(am: *mut aofManifest) -> c_int {
     crate::glue::process::assert(!am.is_null(), c"am != NULL");
     // SAFETY: per the C caller's contract; only this call uses it meanwhile.
-    let manifest = unsafe { ManifestHandle::from_raw(am) };
-    load::load_all(&manifest)
+    let mut manifest = unsafe { ManifestHandle::from_raw(am) };
+    load::load_all(&mut manifest)
 }

@@ -1,6 +1,6 @@
 use crate::aof::manifest;
 use crate::glue::bindings::{aofInfo, aofManifest, sds};
-use crate::glue::manifest_c::{self, ManifestMut};
+use crate::glue::manifest_c::{self, ManifestMut, OwnedManifest};
 use crate::glue::{process, sds as glue_sds};
 use std::ffi::{c_int, c_longlong, c_void};
 
@@ -76,9 +76,14 @@ pub unsafe extern "C" fn aofManifestDup(orig: *mut aofManifest) -> *mut aofManif
     unsafe { manifest_c::manifest_dup(orig) }
 }
 
+/// # Safety
+/// `am` must be a live manifest that the caller gives away: it becomes the server's and
+/// the caller neither uses nor frees it afterwards (upstream's callers, the rewrite
+/// done-handler and DEBUG LOADAOF's paths, pass a fresh `aofManifestDup` copy).
 #[no_mangle]
-pub extern "C" fn aofManifestFreeAndUpdate(am: *mut aofManifest) {
-    manifest::install(am)
+pub unsafe extern "C" fn aofManifestFreeAndUpdate(am: *mut aofManifest) {
+    // SAFETY: ownership of a live manifest passes to Rust (see above).
+    unsafe { OwnedManifest::from_raw(am) }.install_as_server()
 }
 
 /// # Safety
@@ -101,7 +106,7 @@ pub extern "C" fn aofLoadManifestFromDisk() {
 #[no_mangle]
 pub unsafe extern "C" fn aofLoadManifestFromFile(am_filepath: sds) -> *mut aofManifest {
     // SAFETY: per the C caller's contract.
-    manifest::load_from_file(unsafe { std::ffi::CStr::from_ptr(am_filepath) }.to_bytes())
+    manifest::load_from_file(unsafe { std::ffi::CStr::from_ptr(am_filepath) }.to_bytes()).into_raw()
 }
 
 /// # Safety
@@ -109,7 +114,7 @@ pub unsafe extern "C" fn aofLoadManifestFromFile(am_filepath: sds) -> *mut aofMa
 #[no_mangle]
 pub unsafe extern "C" fn getNewBaseFileNameAndMarkPreAsHistory(am: *mut aofManifest) -> sds {
     // SAFETY: per the C caller's contract.
-    manifest::new_base_name(&unsafe { ManifestMut::from_raw(am) })
+    manifest::new_base_name(&mut unsafe { ManifestMut::from_raw(am) })
 }
 
 /// # Safety
@@ -117,7 +122,7 @@ pub unsafe extern "C" fn getNewBaseFileNameAndMarkPreAsHistory(am: *mut aofManif
 #[no_mangle]
 pub unsafe extern "C" fn getNewIncrAofName(am: *mut aofManifest, start_reploff: c_longlong) -> sds {
     // SAFETY: per the C caller's contract.
-    manifest::new_incr_name(&unsafe { ManifestMut::from_raw(am) }, start_reploff)
+    manifest::new_incr_name(&mut unsafe { ManifestMut::from_raw(am) }, start_reploff)
 }
 
 #[no_mangle]
@@ -130,7 +135,7 @@ pub extern "C" fn getTempIncrAofName() -> sds {
 #[no_mangle]
 pub unsafe extern "C" fn getLastIncrAofName(am: *mut aofManifest) -> sds {
     // SAFETY: per the C caller's contract.
-    manifest::last_incr_name(&unsafe { ManifestMut::from_raw(am) })
+    manifest::last_incr_name(&mut unsafe { ManifestMut::from_raw(am) })
 }
 
 /// # Safety
@@ -138,7 +143,7 @@ pub unsafe extern "C" fn getLastIncrAofName(am: *mut aofManifest) -> sds {
 #[no_mangle]
 pub unsafe extern "C" fn markRewrittenIncrAofAsHistory(am: *mut aofManifest) {
     // SAFETY: per the C caller's contract.
-    manifest::mark_rewritten_incr_as_history(&unsafe { ManifestMut::from_raw(am) })
+    manifest::mark_rewritten_incr_as_history(&mut unsafe { ManifestMut::from_raw(am) })
 }
 
 /// # Safety
@@ -154,7 +159,7 @@ pub unsafe extern "C" fn writeAofManifestFile(buf: sds) -> c_int {
 #[no_mangle]
 pub unsafe extern "C" fn persistAofManifest(am: *mut aofManifest) -> c_int {
     // SAFETY: per the C caller's contract.
-    manifest::persist(&unsafe { ManifestMut::from_raw(am) })
+    manifest::persist(&mut unsafe { ManifestMut::from_raw(am) })
 }
 
 /// # Safety
@@ -162,7 +167,7 @@ pub unsafe extern "C" fn persistAofManifest(am: *mut aofManifest) -> c_int {
 #[no_mangle]
 pub unsafe extern "C" fn aofUpgradePrepare(am: *mut aofManifest) {
     // SAFETY: per the C caller's contract.
-    manifest::upgrade_prepare(&unsafe { ManifestMut::from_raw(am) })
+    manifest::upgrade_prepare(&mut unsafe { ManifestMut::from_raw(am) })
 }
 
 #[no_mangle]

@@ -78,64 +78,58 @@ pub const AOF_FILE_TYPE_BASE: u32 = bindings::AOF_FILE_TYPE_BASE;
 pub const AOF_FILE_TYPE_INCR: u32 = bindings::AOF_FILE_TYPE_INCR;
 
 /// Runs `f` on the last INCR entry of the server's manifest, marking the manifest dirty
-/// when `f` returns true. Returns None when there is no INCR entry. Panics (as upstream
+/// when `f` returns true. Returns None when there is no INCR entry. Aborts (as upstream
 /// asserts) when the server has no manifest.
 pub fn update_last_incr(f: impl FnOnce(&mut aofInfo) -> bool) -> Option<()> {
-    let am = server::aof_manifest();
-    super::process::assert(!am.is_null(), c"server.aof_manifest != NULL");
-    // SAFETY: the server's manifest and its lists are valid while AOF is on; its entries
-    // are aofInfo structs; nothing else touches them during `f` (main thread).
-    unsafe {
-        if adlist::len((*am).incr_aof_list) == 0 {
-            return None;
-        }
-        let info = adlist::last_value((*am).incr_aof_list)? as *mut aofInfo;
-        if f(&mut *info) {
-            (*am).dirty = 1;
-        }
-    }
-    Some(())
+    super::manifest_c::with_server_manifest(|am| am.update_last_incr(f))
 }
 
 /// The file name of the server manifest's last INCR entry.
 pub fn server_last_incr_name() -> Option<Vec<u8>> {
-    let am = server::aof_manifest();
-    if am.is_null() {
+    if server::aof_manifest().is_null() {
         return None;
     }
-    // SAFETY: the server's manifest is valid and unmodified during this read.
-    let incr = unsafe { ManifestRef::from_raw(am) }.incr();
-    incr.last().map(|info| info.file_name.to_vec())
+    super::manifest_c::with_server_manifest(|am| {
+        // SAFETY: an entry's file name is a valid sds owned by the lent manifest.
+        am.last_incr_name()
+            .map(|name| unsafe { super::sds::bytes(name) }.to_vec())
+    })
 }
 
-/// A manifest owned by C code that Rust may both read and hand back to upstream
-/// functions that modify it.
-pub struct ManifestHandle(*mut aofManifest);
+/// A manifest owned by C code that Rust may both read and edit, borrowed for `'a` (the
+/// call that lent it). A view borrows the handle shared and an editor borrows it
+/// mutably, so the two never coexist.
+pub struct ManifestHandle<'a> {
+    am: *mut aofManifest,
+    _borrow: std::marker::PhantomData<&'a mut aofManifest>,
+}
 
-impl ManifestHandle {
+impl<'a> ManifestHandle<'a> {
     /// # Safety
-    /// `am` must be a valid manifest for as long as the handle is used, modified only
-    /// through this handle meanwhile.
-    pub unsafe fn from_raw(am: *mut aofManifest) -> ManifestHandle {
-        ManifestHandle(am)
+    /// `am` must be a valid manifest for `'a`, read and modified only through this handle
+    /// meanwhile.
+    pub unsafe fn from_raw(am: *mut aofManifest) -> ManifestHandle<'a> {
+        ManifestHandle {
+            am,
+            _borrow: std::marker::PhantomData,
+        }
     }
 
     pub fn as_ptr(&self) -> *mut aofManifest {
-        self.0
+        self.am
     }
 
-    /// A read-only view, valid until the manifest is next modified.
+    /// A read-only view, valid while the handle is not borrowed for editing.
     pub fn view(&self) -> ManifestRef<'_> {
-        // SAFETY: valid per the constructor's contract; the borrow of `self` prevents
-        // modification through the handle while the view lives.
-        unsafe { ManifestRef::from_raw(self.0) }
+        // SAFETY: valid per the constructor's contract; the shared borrow of `self` keeps
+        // an editor from existing while the view lives.
+        unsafe { ManifestRef::from_raw(self.am) }
     }
-}
 
-impl ManifestHandle {
     /// The same manifest, for in-place edits.
-    pub fn editor(&self) -> super::manifest_c::ManifestMut {
-        // SAFETY: valid per the constructor's contract, edited only through this handle.
-        unsafe { super::manifest_c::ManifestMut::from_raw(self.0) }
+    pub fn editor(&mut self) -> super::manifest_c::ManifestMut<'_> {
+        // SAFETY: valid per the constructor's contract; the mutable borrow of `self` makes
+        // the editor the manifest's only user while it lives.
+        unsafe { super::manifest_c::ManifestMut::from_raw(self.am) }
     }
 }

@@ -6,7 +6,10 @@
 use super::bindings::{self, aofInfo, aofManifest, list, listNode};
 use super::sds;
 use aof_core::aof_manifest::{Entry, Manifest};
+use std::cell::Cell;
 use std::ffi::c_void;
+use std::marker::PhantomData;
+use std::ptr::NonNull;
 
 /// `aofInfoCreate`: a zeroed entry with unknown offsets.
 pub fn info_create() -> *mut aofInfo {
@@ -203,62 +206,74 @@ pub unsafe fn manifest_dup(am: *const aofManifest) -> *mut aofManifest {
     }
 }
 
-/// A live C manifest edited in place through safe methods.
-pub struct ManifestMut(*mut aofManifest);
+/// A live C manifest edited in place, borrowed for `'a`: a handle cannot outlive what
+/// keeps the manifest alive (the owner it was taken from, or the call that lent it), and
+/// edits take `&mut self`, so no two edits, and no edit and read, overlap.
+pub struct ManifestMut<'a> {
+    am: NonNull<aofManifest>,
+    _borrow: PhantomData<&'a mut aofManifest>,
+}
 
-impl ManifestMut {
+impl<'a> ManifestMut<'a> {
     /// # Safety
-    /// `am` must be a live manifest that only this handle edits while it is used.
-    pub unsafe fn from_raw(am: *mut aofManifest) -> ManifestMut {
+    /// `am` must be a live manifest that nothing but this handle reads or edits for `'a`.
+    pub unsafe fn from_raw(am: *mut aofManifest) -> ManifestMut<'a> {
         super::process::assert(!am.is_null(), c"am != NULL");
-        ManifestMut(am)
+        ManifestMut {
+            // SAFETY: checked non-null just above.
+            am: unsafe { NonNull::new_unchecked(am) },
+            _borrow: PhantomData,
+        }
     }
 
     pub fn as_ptr(&self) -> *mut aofManifest {
-        self.0
+        self.am.as_ptr()
     }
 
-    // The handle stands for C memory it alone edits (see from_raw), like a cell: the
-    // short-lived `&mut` never overlaps another one.
-    #[allow(clippy::mut_from_ref)]
-    fn am(&self) -> &mut aofManifest {
-        // SAFETY: live and exclusively edited through this handle (constructor contract).
-        unsafe { &mut *self.0 }
+    fn am(&mut self) -> &mut aofManifest {
+        // SAFETY: live and read or edited only through this handle for 'a (constructor
+        // contract); the &mut borrow of the handle makes this the only reference.
+        unsafe { self.am.as_mut() }
+    }
+
+    fn am_ref(&self) -> &aofManifest {
+        // SAFETY: as for `am`, shared.
+        unsafe { self.am.as_ref() }
     }
 
     pub fn model(&self) -> Manifest {
-        // SAFETY: live manifest.
-        unsafe { model_of(self.0) }
+        // SAFETY: live manifest (see the type).
+        unsafe { model_of(self.as_ptr()) }
     }
 
-    pub fn set_dirty(&self) {
+    pub fn set_dirty(&mut self) {
         self.am().dirty = 1;
     }
 
     pub fn is_dirty(&self) -> bool {
-        self.am().dirty != 0
+        self.am_ref().dirty != 0
     }
 
-    pub fn clear_dirty(&self) {
+    pub fn clear_dirty(&mut self) {
         self.am().dirty = 0;
     }
 
-    pub fn bump_base_seq(&self) -> i64 {
+    pub fn bump_base_seq(&mut self) -> i64 {
         self.am().curr_base_file_seq += 1;
         self.am().curr_base_file_seq
     }
 
-    pub fn bump_incr_seq(&self) -> i64 {
+    pub fn bump_incr_seq(&mut self) -> i64 {
         self.am().curr_incr_file_seq += 1;
         self.am().curr_incr_file_seq
     }
 
-    pub fn set_curr_base_seq(&self, seq: i64) {
+    pub fn set_curr_base_seq(&mut self, seq: i64) {
         self.am().curr_base_file_seq = seq;
     }
 
     /// The current BASE turns HISTORY (first in the history list).
-    pub fn demote_base_to_history(&self) {
+    pub fn demote_base_to_history(&mut self) {
         let base = self.am().base_aof_info;
         if base.is_null() {
             return;
@@ -277,7 +292,7 @@ impl ManifestMut {
 
     /// Replaces the BASE entry (freeing any previous one) and returns its file name,
     /// owned by the manifest.
-    pub fn set_base(&self, entry: &Entry) -> bindings::sds {
+    pub fn set_base(&mut self, entry: &Entry) -> bindings::sds {
         let old = self.am().base_aof_info;
         if !old.is_null() {
             // SAFETY: the old base is owned by the manifest and dropped from it here.
@@ -290,7 +305,7 @@ impl ManifestMut {
     }
 
     /// Appends an INCR entry and returns its file name, owned by the manifest.
-    pub fn push_incr(&self, entry: &Entry) -> bindings::sds {
+    pub fn push_incr(&mut self, entry: &Entry) -> bindings::sds {
         let ai = info_from(entry);
         // SAFETY: the list takes ownership of the new entry.
         unsafe {
@@ -301,26 +316,39 @@ impl ManifestMut {
 
     pub fn incr_len(&self) -> usize {
         // SAFETY: live list.
-        unsafe { super::adlist::len(self.am().incr_aof_list) }
+        unsafe { super::adlist::len(self.am_ref().incr_aof_list) }
     }
 
     pub fn history_len(&self) -> usize {
         // SAFETY: live list.
-        unsafe { super::adlist::len(self.am().history_aof_list) }
+        unsafe { super::adlist::len(self.am_ref().history_aof_list) }
     }
 
     /// The last INCR entry's file name (owned by the manifest), if any.
     pub fn last_incr_name(&self) -> Option<bindings::sds> {
         // SAFETY: live list of aofInfo values.
         unsafe {
-            super::adlist::last_value(self.am().incr_aof_list)
+            super::adlist::last_value(self.am_ref().incr_aof_list)
                 .map(|v| (*(v as *mut aofInfo)).file_name)
         }
     }
 
+    /// Runs `f` on the last INCR entry, marking the manifest dirty when `f` returns true.
+    /// None when there is no INCR entry.
+    pub fn update_last_incr(&mut self, f: impl FnOnce(&mut aofInfo) -> bool) -> Option<()> {
+        // SAFETY: a live list of aofInfo values; the entry is reached through this handle
+        // alone, borrowed mutably for the call.
+        let info =
+            unsafe { &mut *(super::adlist::last_value(self.am().incr_aof_list)? as *mut aofInfo) };
+        if f(info) {
+            self.am().dirty = 1;
+        }
+        Some(())
+    }
+
     /// Moves every INCR entry but the last `keep_last` ones to the front of the history
     /// list as HISTORY, newest first (upstream walks the INCR list from its tail).
-    pub fn move_incr_to_history(&self, keep_last: usize) {
+    pub fn move_incr_to_history(&mut self, keep_last: usize) {
         // SAFETY: live lists; each node is unlinked from the INCR list (which frees its
         // entry) after a HISTORY copy has been added.
         unsafe {
@@ -346,7 +374,7 @@ impl ManifestMut {
     }
 
     /// Removes every HISTORY entry, giving each file name to `f` first.
-    pub fn drain_history(&self, mut f: impl FnMut(&[u8])) {
+    pub fn drain_history(&mut self, mut f: impl FnMut(&[u8])) {
         // SAFETY: live list of HISTORY aofInfo values; each node is unlinked (freeing its
         // entry) after `f` has seen the name.
         unsafe {
@@ -365,51 +393,101 @@ impl ManifestMut {
     }
 }
 
-/// Makes `am` the server's manifest, freeing the previous one (upstream's
-/// `aofManifestFreeAndUpdate`).
-pub fn replace_server_manifest(am: *mut aofManifest) {
-    let old = super::server::replace_aof_manifest(am);
-    if !old.is_null() {
-        // SAFETY: the previous manifest belonged to the server alone and is unreachable now.
-        unsafe { manifest_free(old) };
-    }
+thread_local! {
+    /// Whether [`with_server_manifest`] is lending the server's manifest.
+    static SERVER_MANIFEST_LENT: Cell<bool> = const { Cell::new(false) };
 }
 
-/// The server's manifest for in-place edits. Panics (as upstream asserts) when absent.
-pub fn server_manifest_mut() -> ManifestMut {
+fn server_manifest_not_lent() {
+    super::process::assert(
+        !SERVER_MANIFEST_LENT.with(Cell::get),
+        c"server.aof_manifest is not replaced or lent twice while lent",
+    );
+}
+
+/// Runs `f` with the server's manifest for reading and in-place edits. The handle cannot
+/// leave `f`, and nothing can free the manifest under it: replacing the server's
+/// manifest, or lending it again, while `f` runs aborts the process. Aborts, as upstream
+/// asserts, when the server has no manifest.
+pub fn with_server_manifest<R>(f: impl FnOnce(&mut ManifestMut<'_>) -> R) -> R {
+    server_manifest_not_lent();
     let am = super::server::aof_manifest();
-    // SAFETY: the server's manifest stays valid until replaced, which only the main thread
-    // does, never while a handle is in use within one call.
-    unsafe { ManifestMut::from_raw(am) }
+    super::process::assert(!am.is_null(), c"server.aof_manifest != NULL");
+    SERVER_MANIFEST_LENT.with(|lent| lent.set(true));
+    // SAFETY: the server's manifest is live until replaced (install_as_server, which
+    // aborts while it is lent); C code reaches it only through aof.c's functions, which
+    // are these, on this thread.
+    let result = f(&mut unsafe { ManifestMut::from_raw(am) });
+    SERVER_MANIFEST_LENT.with(|lent| lent.set(false));
+    result
 }
 
-/// A manifest this code owns (a working copy): freed when dropped unless installed.
-pub struct OwnedManifest(ManifestMut);
+/// A manifest this code owns: freed when dropped unless installed as the server's or
+/// handed to C.
+pub struct OwnedManifest(NonNull<aofManifest>);
 
 impl OwnedManifest {
+    /// `aofManifestCreate`: empty, with lists that own their entries.
+    pub fn empty() -> OwnedManifest {
+        // SAFETY: manifest_create never returns NULL (zcalloc aborts on OOM).
+        OwnedManifest(unsafe { NonNull::new_unchecked(manifest_create()) })
+    }
+
+    /// A C manifest holding the model's entries.
+    pub fn from_model(model: &Manifest) -> OwnedManifest {
+        // SAFETY: as for `empty`.
+        OwnedManifest(unsafe { NonNull::new_unchecked(manifest_from(model)) })
+    }
+
     /// A copy of the server's manifest (upstream's `aofManifestDup(server.aof_manifest)`).
     pub fn copy_of_server() -> OwnedManifest {
-        let am = super::server::aof_manifest();
-        super::process::assert(!am.is_null(), c"server.aof_manifest != NULL");
-        // SAFETY: the server's manifest is live; the copy is new and owned here alone.
-        unsafe { OwnedManifest(ManifestMut::from_raw(manifest_dup(am))) }
+        with_server_manifest(|am| {
+            // SAFETY: the lent manifest is live; the copy is new (never NULL) and owned
+            // here alone.
+            OwnedManifest(unsafe { NonNull::new_unchecked(manifest_dup(am.as_ptr())) })
+        })
     }
 
-    pub fn editor(&self) -> &ManifestMut {
-        &self.0
+    pub fn editor(&mut self) -> ManifestMut<'_> {
+        // SAFETY: owned here alone; the handle borrows `self` mutably.
+        unsafe { ManifestMut::from_raw(self.0.as_ptr()) }
     }
 
-    /// Makes this copy the server's manifest (the previous one is freed).
+    /// Makes this manifest the server's, freeing the previous one (upstream's
+    /// `aofManifestFreeAndUpdate`). Aborts while the server's manifest is lent.
     pub fn install_as_server(self) {
+        server_manifest_not_lent();
+        // SAFETY: a live manifest that the server now owns alone, as upstream's
+        // aofManifestFreeAndUpdate makes it.
+        let old = unsafe { super::server::replace_aof_manifest(self.into_raw()) };
+        if !old.is_null() {
+            // SAFETY: the previous manifest belonged to the server alone (C code reaches
+            // it only through server.aof_manifest, just replaced) and is not lent.
+            unsafe { manifest_free(old) };
+        }
+    }
+
+    /// Gives the manifest to C code, which frees it with `aofManifestFree`.
+    pub fn into_raw(self) -> *mut aofManifest {
         let am = self.0.as_ptr();
         std::mem::forget(self);
-        replace_server_manifest(am);
+        am
+    }
+
+    /// Takes ownership of a manifest from C.
+    ///
+    /// # Safety
+    /// `am` must be a live manifest that nothing else refers to or frees afterwards.
+    pub unsafe fn from_raw(am: *mut aofManifest) -> OwnedManifest {
+        super::process::assert(!am.is_null(), c"am != NULL");
+        // SAFETY: checked non-null just above.
+        OwnedManifest(unsafe { NonNull::new_unchecked(am) })
     }
 }
 
 impl Drop for OwnedManifest {
     fn drop(&mut self) {
-        // SAFETY: owned here alone and never installed (install_as_server forgets self).
+        // SAFETY: owned here alone and never installed or given away (both forget self).
         unsafe { manifest_free(self.0.as_ptr()) }
     }
 }

@@ -62,10 +62,8 @@ main_thread_fields! {
     aof_last_write_status / set_aof_last_write_status / replace_aof_last_write_status: c_int;
     aof_lastbgrewrite_status / set_aof_lastbgrewrite_status / replace_aof_lastbgrewrite_status: c_int;
     aof_load_truncated / set_aof_load_truncated / replace_aof_load_truncated: c_int;
-    aof_manifest / set_aof_manifest / replace_aof_manifest: *mut bindings::aofManifest;
     aof_no_fsync_on_rewrite / set_aof_no_fsync_on_rewrite / replace_aof_no_fsync_on_rewrite: c_int;
     aof_rewrite_base_size / set_aof_rewrite_base_size / replace_aof_rewrite_base_size: bindings::off_t;
-    aof_rewrite_cpulist / set_aof_rewrite_cpulist / replace_aof_rewrite_cpulist: *mut c_char;
     aof_rewrite_incremental_fsync / set_aof_rewrite_incremental_fsync / replace_aof_rewrite_incremental_fsync: c_int;
     aof_rewrite_scheduled / set_aof_rewrite_scheduled / replace_aof_rewrite_scheduled: c_int;
     aof_rewrite_time_last / set_aof_rewrite_time_last / replace_aof_rewrite_time_last: bindings::time_t;
@@ -77,10 +75,7 @@ main_thread_fields! {
     child_pid / set_child_pid / replace_child_pid: bindings::pid_t;
     cluster_enabled / set_cluster_enabled / replace_cluster_enabled: c_int;
     child_type / set_child_type / replace_child_type: c_int;
-    current_client / set_current_client / replace_current_client: *mut bindings::client;
-    db / set_db / replace_db: *mut bindings::redisDb;
     dbnum / set_dbnum / replace_dbnum: c_int;
-    executing_client / set_executing_client / replace_executing_client: *mut bindings::client;
     fsynced_reploff / set_fsynced_reploff / replace_fsynced_reploff: c_longlong;
     in_exec / set_in_exec / replace_in_exec: c_int;
     in_fork_child / set_in_fork_child / replace_in_fork_child: c_int;
@@ -93,6 +88,37 @@ main_thread_fields! {
     stat_aofrw_consecutive_failures / set_stat_aofrw_consecutive_failures / replace_stat_aofrw_consecutive_failures: c_longlong;
     unixtime / set_unixtime / replace_unixtime: bindings::time_t;
     verbosity / set_verbosity / replace_verbosity: c_int;
+}
+
+/// Getters for fields that hold pointers, and setters that are `unsafe`: C code
+/// dereferences whatever is stored there.
+macro_rules! pointer_fields {
+    ($($name:ident / $replace:ident : $ty:ty;)*) => {$(
+        #[doc = concat!("`server.", stringify!($name), "`.")]
+        #[inline]
+        pub fn $name() -> $ty {
+            // SAFETY: as for main_thread_fields.
+            unsafe { std::ptr::addr_of!((*ptr()).$name).read() }
+        }
+        #[doc = concat!("Sets `server.", stringify!($name), "`; returns the previous value.")]
+        ///
+        /// # Safety
+        /// `value` must be what upstream's C code expects to find there: a live object of
+        /// the field's type (or NULL where upstream allows it), owned as upstream owns it.
+        #[inline]
+        pub unsafe fn $replace(value: $ty) -> $ty {
+            // SAFETY: as for the getter; only the field's bytes are read and written.
+            unsafe { std::ptr::addr_of_mut!((*ptr()).$name).replace(value) }
+        }
+    )*};
+}
+
+pointer_fields! {
+    aof_manifest / replace_aof_manifest: *mut bindings::aofManifest;
+    aof_rewrite_cpulist / replace_aof_rewrite_cpulist: *mut c_char;
+    current_client / replace_current_client: *mut bindings::client;
+    db / replace_db: *mut bindings::redisDb;
+    executing_client / replace_executing_client: *mut bindings::client;
 }
 
 /// `server.aof_buf`'s place: only [`super::aof_buf`] reads and writes it, so the borrow
