@@ -65,7 +65,7 @@ fn fatal_manifest_error(line: Option<(usize, Vec<u8>)>, message: &str) -> ! {
 /// Upstream's `aofLoadManifestFromDisk`: the server starts with an empty manifest unless
 /// the AOF folder holds one.
 pub fn load_from_disk() {
-    OwnedManifest::empty().install_as_server();
+    OwnedManifest::empty().install_as_server_over_stale();
     let dir = server::aof_dirname();
     if !std::fs::metadata(os(dir)).is_ok_and(|m| m.is_dir()) {
         Line::new("The AOF directory ")

@@ -467,6 +467,18 @@ impl OwnedManifest {
         }
     }
 
+    /// Makes this manifest the server's without touching the previous pointer, as
+    /// upstream's `aofLoadManifestFromDisk` does (`server.aof_manifest =
+    /// aofManifestCreate()`): at start-up it is NULL, and DEBUG LOADAOF has just freed it
+    /// itself (debug.c calls aofManifestFree(server.aof_manifest) first), so it may be
+    /// dangling and must not be freed again. At worst a manifest leaks. Aborts while the
+    /// server's manifest is lent.
+    pub fn install_as_server_over_stale(self) {
+        server_manifest_not_lent();
+        // SAFETY: a live manifest that the server now owns alone.
+        unsafe { super::server::replace_aof_manifest(self.into_raw()) };
+    }
+
     /// Gives the manifest to C code, which frees it with `aofManifestFree`.
     pub fn into_raw(self) -> *mut aofManifest {
         let am = self.0.as_ptr();
