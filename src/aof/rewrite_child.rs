@@ -46,7 +46,7 @@ fn arg(value: StringValue<'_>) -> Arg<'_> {
 /// payloads pass straight through (after what is gathered, to keep the order).
 struct ChildBuffer<'s> {
     gathered: Vec<u8>,
-    sink: &'s RioSink,
+    sink: &'s RioSink<'s>,
     /// Bytes handed to the rio so far.
     handed: usize,
     /// A write to the rio failed (rio keeps the error and refuses later writes).
@@ -89,7 +89,7 @@ pub struct RewriteOut<'s> {
 }
 
 impl<'s> RewriteOut<'s> {
-    pub fn new(sink: &'s RioSink) -> RewriteOut<'s> {
+    pub fn new(sink: &'s RioSink<'s>) -> RewriteOut<'s> {
         RewriteOut {
             w: RecordWriter::new(ChildBuffer {
                 gathered: Vec::with_capacity(BUFFER_BYTES),
@@ -386,7 +386,7 @@ fn write_key(out: &mut RewriteOut<'_>, db: i32, key: &[u8], value: Value, expire
 
 /// Upstream's `rewriteAppendOnlyFileRio`: the timestamp annotation (when enabled), the
 /// function libraries, then every db's keys.
-pub fn rewrite_dataset(sink: &RioSink) -> i32 {
+pub fn rewrite_dataset(sink: &RioSink<'_>) -> i32 {
     let mut out = RewriteOut::new(sink);
     if server::aof_timestamp_enabled() != 0 {
         if let Some(ts) = crate::aof::write::next_timestamp_annotation(true) {

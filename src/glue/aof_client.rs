@@ -4,15 +4,58 @@
 use super::bindings::{self, client, redisCommand, robj};
 use super::db::Db;
 use super::{process, server};
+use std::cell::Cell;
 
-/// A command found in the command table.
+thread_local! {
+    /// Counts the moments at which a module's command may have been freed: every command
+    /// run (MODULE UNLOAD frees the module's commands, `moduleUnregisterCommands`) and
+    /// every round of serving other clients while loading.
+    static COMMAND_TABLE_EPOCH: Cell<u64> = const { Cell::new(0) };
+}
+
+/// The command table may have changed: a module's [`Command`] looked up before is stale.
+pub(super) fn command_table_may_change() {
+    COMMAND_TABLE_EPOCH.with(|epoch| epoch.set(epoch.get().wrapping_add(1)));
+}
+
+/// A command found in the command table. The server's own commands live for the whole
+/// process: upstream builds them once at start-up (`populateCommandTable`) and renames
+/// them only from the configuration file, before loading; only a module's commands are
+/// ever freed (`moduleUnregisterCommands`, on MODULE UNLOAD, which an AOF may hold). So a
+/// module's command is usable only until the next command runs (or clients are served),
+/// and every use checks that, aborting rather than reading a freed command.
 #[derive(Clone, Copy)]
-pub struct Command(*mut redisCommand);
+pub struct Command {
+    cmd: *mut redisCommand,
+    native: bool,
+    epoch: u64,
+}
 
 impl Command {
+    /// # Safety
+    /// `cmd` must be a command of the table, just looked up.
+    unsafe fn found(cmd: *mut redisCommand) -> Command {
+        Command {
+            cmd,
+            // SAFETY: just looked up, so live.
+            native: unsafe { (*cmd).module_cmd.is_null() },
+            epoch: COMMAND_TABLE_EPOCH.with(Cell::get),
+        }
+    }
+
+    /// The command, checked live (see the type).
+    fn get(&self) -> &redisCommand {
+        process::assert(
+            self.native || self.epoch == COMMAND_TABLE_EPOCH.with(Cell::get),
+            c"a module command is not used after the command table may have changed",
+        );
+        // SAFETY: a native command lives for the process; a module's was looked up since
+        // the last moment the table could change (checked above).
+        unsafe { &*self.cmd }
+    }
+
     fn proc_address(&self) -> usize {
-        // SAFETY: commands from lookupCommand live as long as the command table.
-        unsafe { (*self.0).proc_ }.map_or(0, |f| f as usize)
+        self.get().proc_.map_or(0, |f| f as usize)
     }
 
     pub fn is_multi(&self) -> bool {
@@ -26,8 +69,7 @@ impl Command {
     /// Whether `argc` arguments (the name included) fit the command's arity, as
     /// `processCommand` checks before running anything a client sends.
     pub fn accepts_argc(&self, argc: usize) -> bool {
-        // SAFETY: as in proc_address.
-        let arity = i64::from(unsafe { (*self.0).arity });
+        let arity = i64::from(self.get().arity);
         let argc = argc as i64;
         if arity > 0 {
             argc == arity
@@ -36,22 +78,18 @@ impl Command {
         }
     }
 
-    /// Whether the command is one of the server's own (not a module's). Only a module's
-    /// commands are ever freed while the server runs (`moduleUnregisterCommands`, on
-    /// MODULE UNLOAD, which an AOF may hold); the server's own are built once at start-up
-    /// (`populateCommandTable`) and renamed only by the configuration file, before
-    /// loading, so a native command may be looked up once and reused for the whole load.
+    /// Whether the command is one of the server's own (not a module's), which may be
+    /// looked up once and reused for the whole load (see the type).
     pub fn is_native(&self) -> bool {
-        // SAFETY: as in proc_address.
-        unsafe { (*self.0).module_cmd.is_null() }
+        self.native
     }
 
     /// Whether the command is found by its name alone, whatever the arguments after it:
     /// neither a container (`CONFIG` without arguments) nor a subcommand (`CONFIG|SET`,
     /// which a lookup of the same name with other arguments would not return).
     pub fn is_found_by_name_alone(&self) -> bool {
-        // SAFETY: as in proc_address.
-        unsafe { (*self.0).subcommands_dict.is_null() && (*self.0).parent.is_null() }
+        let cmd = self.get();
+        cmd.subcommands_dict.is_null() && cmd.parent.is_null()
     }
 }
 
@@ -223,7 +261,8 @@ impl AofClient {
     pub fn lookup_command(&self) -> Option<Command> {
         // SAFETY: argv/argc were set by push_args.
         let cmd = unsafe { bindings::lookupCommand((*self.raw).argv, (*self.raw).argc) };
-        (!cmd.is_null()).then_some(Command(cmd))
+        // SAFETY: lookupCommand returns NULL or a command of the table.
+        (!cmd.is_null()).then(|| unsafe { Command::found(cmd) })
     }
 
     /// The first argument's bytes (the command name), for error messages.
@@ -248,14 +287,21 @@ impl AofClient {
     /// Runs (or, inside MULTI, queues) the command, then checks upstream's invariants:
     /// the AOF client got no reply and was not blocked.
     pub fn execute(&mut self, cmd: Command) {
-        // SAFETY: a live client with a looked-up command and its argv; the command's proc
-        // is upstream's implementation for exactly this client type.
+        let flags = cmd.get().flags;
+        let proc_ = cmd.get().proc_;
+        let queue = self.in_multi() && !cmd.is_exec();
+        // From here on a module's command may be freed (the command run may be MODULE
+        // UNLOAD): it is not used again.
+        command_table_may_change();
+        // SAFETY: a live client with a looked-up, live command (checked by `get`) and its
+        // argv; the command's proc is upstream's implementation for exactly this client
+        // type.
         unsafe {
-            (*self.raw).cmd = cmd.0;
-            (*self.raw).lastcmd = cmd.0;
-            if self.in_multi() && !cmd.is_exec() {
-                bindings::queueMultiCommand(self.raw, (*cmd.0).flags);
-            } else if let Some(proc_) = (*cmd.0).proc_ {
+            (*self.raw).cmd = cmd.cmd;
+            (*self.raw).lastcmd = cmd.cmd;
+            if queue {
+                bindings::queueMultiCommand(self.raw, flags);
+            } else if let Some(proc_) = proc_ {
                 proc_(self.raw);
             }
             process::assert(

@@ -7,6 +7,7 @@ use super::db::Db;
 use super::object::StringValue;
 use super::prefetch::{hint, KeyHash, KeyWalkPrefetch};
 use std::ffi::c_void;
+use std::marker::PhantomData;
 use std::mem::MaybeUninit;
 
 /// A value's element: a string, or an integer stored as such.
@@ -22,48 +23,65 @@ fn element<'a>(ptr: *const u8, len: usize, int: i64) -> Element<'a> {
     }
 }
 
-/// A value in the keyspace, as handed out by [`for_each_key`].
+/// A value in the keyspace, borrowed for `'a` (one step of [`for_each_key`], or the C
+/// call that passed it). Each type's accessors check the object's type first and abort
+/// on another, so no safe call reads one type's encoding as another's.
 #[derive(Clone, Copy)]
-pub struct Value(*mut robj);
+pub struct Value<'a> {
+    o: *mut robj,
+    _borrow: PhantomData<&'a robj>,
+}
 
-impl Value {
+impl<'a> Value<'a> {
     /// # Safety
-    /// `o` must be a live object for as long as the value is used.
-    pub unsafe fn from_raw(o: *mut robj) -> Value {
-        Value(o)
+    /// `o` must be a live object, not modified or freed for `'a`.
+    pub unsafe fn from_raw(o: *mut robj) -> Value<'a> {
+        super::process::assert(!o.is_null(), c"o != NULL");
+        Value {
+            o,
+            _borrow: PhantomData,
+        }
     }
 
     pub fn as_ptr(&self) -> *mut robj {
-        self.0
+        self.o
+    }
+
+    /// Aborts (as upstream's serverAssert would) unless the object is of `object_type`.
+    fn expect(&self, object_type: u32, what: &std::ffi::CStr) {
+        super::process::assert(self.object_type() == object_type, what);
     }
 
     pub fn object_type(&self) -> u32 {
         // SAFETY: live value of the keyspace being rewritten.
-        unsafe { (*self.0).type_() }
+        unsafe { (*self.o).type_() }
     }
 
     pub fn encoding(&self) -> u32 {
         // SAFETY: as above.
-        unsafe { (*self.0).encoding() }
+        unsafe { (*self.o).encoding() }
     }
 
     /// The value of a string object.
-    pub fn string(&self) -> StringValue<'_> {
+    pub fn string(&self) -> StringValue<'a> {
+        self.expect(bindings::OBJ_STRING, c"o->type == OBJ_STRING");
         // SAFETY: a live string object of the keyspace.
-        unsafe { super::object::string_value(self.0) }
+        unsafe { super::object::string_value(self.o) }
     }
 
     pub fn list_len(&self) -> u64 {
+        self.expect(bindings::OBJ_LIST, c"o->type == OBJ_LIST");
         // SAFETY: a live list object.
-        unsafe { bindings::listTypeLength(self.0) }
+        unsafe { bindings::listTypeLength(self.o) }
     }
 
     /// Every element from head to tail.
     pub fn for_each_list_element(&self, mut f: impl FnMut(Element<'_>) -> bool) -> bool {
+        self.expect(bindings::OBJ_LIST, c"o->type == OBJ_LIST");
         // SAFETY: upstream's list iterator over a live list; the entry lives on this stack
         // frame and is filled by listTypeNext before each read.
         unsafe {
-            let it = bindings::listTypeInitIterator(self.0, 0, bindings::LIST_TAIL as u8);
+            let it = bindings::listTypeInitIterator(self.o, 0, bindings::LIST_TAIL as u8);
             let mut entry = MaybeUninit::<bindings::listTypeEntry>::zeroed();
             let mut ok = true;
             while bindings::listTypeNext(it, entry.as_mut_ptr()) != 0 {
@@ -80,14 +98,16 @@ impl Value {
     }
 
     pub fn set_len(&self) -> u64 {
+        self.expect(bindings::OBJ_SET, c"o->type == OBJ_SET");
         // SAFETY: a live set object.
-        unsafe { bindings::setTypeSize(self.0) }
+        unsafe { bindings::setTypeSize(self.o) }
     }
 
     pub fn for_each_set_member(&self, mut f: impl FnMut(Element<'_>) -> bool) -> bool {
+        self.expect(bindings::OBJ_SET, c"o->type == OBJ_SET");
         // SAFETY: upstream's set iterator over a live set.
         unsafe {
-            let it = bindings::setTypeInitIterator(self.0);
+            let it = bindings::setTypeInitIterator(self.o);
             let mut ok = true;
             loop {
                 let (mut ptr, mut len, mut int) = (std::ptr::null_mut(), 0usize, 0i64);
@@ -105,18 +125,20 @@ impl Value {
     }
 
     pub fn zset_len(&self) -> u64 {
+        self.expect(bindings::OBJ_ZSET, c"o->type == OBJ_ZSET");
         // SAFETY: a live sorted set.
-        unsafe { bindings::zsetLength(self.0) }
+        unsafe { bindings::zsetLength(self.o) }
     }
 
     /// Every member with its score, in upstream's order for the encoding.
     pub fn for_each_zset_member(&self, mut f: impl FnMut(f64, Element<'_>) -> bool) -> bool {
+        self.expect(bindings::OBJ_ZSET, c"o->type == OBJ_ZSET");
         // SAFETY: listpack and skiplist walks over a live sorted set, as upstream's
         // rewrite does them; pointers are used before the walk moves on.
         unsafe {
             match self.encoding() {
                 bindings::OBJ_ENCODING_LISTPACK => {
-                    let zl = (*self.0).ptr as *mut u8;
+                    let zl = (*self.o).ptr as *mut u8;
                     let mut eptr = bindings::lpSeek(zl, 0);
                     super::process::assert(!eptr.is_null(), c"eptr != NULL");
                     let mut sptr = bindings::lpNext(zl, eptr);
@@ -133,7 +155,7 @@ impl Value {
                     true
                 }
                 bindings::OBJ_ENCODING_SKIPLIST => {
-                    let zs = (*self.0).ptr as *mut bindings::zset;
+                    let zs = (*self.o).ptr as *mut bindings::zset;
                     let it = bindings::dictGetIterator((*zs).dict);
                     let mut ok = true;
                     loop {
@@ -157,15 +179,17 @@ impl Value {
     }
 
     pub fn hash_len(&self) -> u64 {
+        self.expect(bindings::OBJ_HASH, c"o->type == OBJ_HASH");
         // SAFETY: a live hash (expired fields counted, as upstream's rewrite counts them).
-        unsafe { bindings::hashTypeLength(self.0, 0) }
+        unsafe { bindings::hashTypeLength(self.o, 0) }
     }
 
     /// Whether any field of the hash has a TTL.
     pub fn hash_has_field_expiry(&self) -> bool {
+        self.expect(bindings::OBJ_HASH, c"o->type == OBJ_HASH");
         // SAFETY: a live hash.
         unsafe {
-            bindings::hashTypeGetMinExpire(self.0, 0)
+            bindings::hashTypeGetMinExpire(self.o, 0)
                 != bindings::redis_aof_shim_eb_expire_time_invalid()
         }
     }
@@ -176,12 +200,13 @@ impl Value {
         mut f: impl FnMut(Element<'_>, Element<'_>, Option<u64>) -> bool,
     ) -> bool {
         const KEY: i32 = bindings::OBJ_HASH_KEY as i32;
+        self.expect(bindings::OBJ_HASH, c"o->type == OBJ_HASH");
         const VALUE: i32 = bindings::OBJ_HASH_VALUE as i32;
         // SAFETY: upstream's hash iterator over a live hash; the current field and value
         // stay valid until hashTypeNext moves on.
         unsafe {
             let invalid = bindings::redis_aof_shim_eb_expire_time_invalid();
-            let hi = bindings::hashTypeInitIterator(self.0);
+            let hi = bindings::hashTypeInitIterator(self.o);
             let current = |what: i32| -> Element<'_> {
                 match (*hi).encoding as u32 {
                     bindings::OBJ_ENCODING_LISTPACK | bindings::OBJ_ENCODING_LISTPACK_EX => {
@@ -228,7 +253,7 @@ impl Value {
     /// After writing a key, the fork child may hand its pages back to the OS.
     pub fn dismiss(&self, bytes_written: usize) {
         // SAFETY: a live object; dismissObject only advises the allocator.
-        unsafe { bindings::dismissObject(self.0, bytes_written) }
+        unsafe { bindings::dismissObject(self.o, bytes_written) }
     }
 }
 
@@ -244,7 +269,7 @@ impl Value {
 /// encoded value (what the object points to), the expires entry and the key that entry
 /// holds. Nothing changes in the child's dataset meanwhile, so the entries stay valid;
 /// the order of the keys is the iterator's.
-pub fn for_each_key(db: Db, mut f: impl FnMut(&[u8], Value, i64) -> bool) -> bool {
+pub fn for_each_key(db: Db, mut f: impl FnMut(&[u8], Value<'_>, i64) -> bool) -> bool {
     /// Entries taken ahead of the one being written.
     const AHEAD: usize = 8;
     /// Positions in the window where each later step is taken.
@@ -304,7 +329,7 @@ pub fn for_each_key(db: Db, mut f: impl FnMut(&[u8], Value, i64) -> bool) -> boo
                 break;
             };
             let expire = bindings::redis_aof_shim_get_expire(db.as_ptr(), key);
-            if !f(super::sds::bytes(key), Value(value), expire) {
+            if !f(super::sds::bytes(key), Value::from_raw(value), expire) {
                 ok = false;
                 break;
             }
@@ -356,17 +381,25 @@ pub fn report_keys_done(keys: usize) {
 
 /// A rio that receives the rewrite: the BASE file's, in large pieces, or one of
 /// [`with_callback_rio`].
-pub struct RioSink(*mut bindings::rio);
+/// A rio to write through, borrowed for `'a` (from the [`super::rio_file::RioFile`] that
+/// owns it, the callback rio of [`with_callback_rio`], or the C call that passed it).
+pub struct RioSink<'a> {
+    r: *mut bindings::rio,
+    _borrow: PhantomData<&'a mut bindings::rio>,
+}
 
-impl RioSink {
+impl<'a> RioSink<'a> {
     /// # Safety
-    /// `r` must be a live rio for as long as the sink is used.
-    pub unsafe fn from_raw(r: *mut bindings::rio) -> RioSink {
-        RioSink(r)
+    /// `r` must be a live rio for `'a`, written meanwhile only through this sink.
+    pub unsafe fn from_raw(r: *mut bindings::rio) -> RioSink<'a> {
+        RioSink {
+            r,
+            _borrow: PhantomData,
+        }
     }
 
     pub fn as_ptr(&self) -> *mut bindings::rio {
-        self.0
+        self.r
     }
 
     /// `rioWrite`: false on error (rio records it).
@@ -375,7 +408,7 @@ impl RioSink {
         bytes.is_empty()
             || unsafe {
                 bindings::redis_aof_shim_rio_write(
-                    self.0,
+                    self.r,
                     bytes.as_ptr() as *const c_void,
                     bytes.len(),
                 )
@@ -389,7 +422,7 @@ impl RioSink {
 /// can join the rewrite's own buffer instead of reaching the file piece by piece.
 pub fn with_callback_rio<F: FnMut(&[u8]) -> bool, R>(
     write: F,
-    body: impl FnOnce(&RioSink) -> R,
+    body: impl FnOnce(&RioSink<'_>) -> R,
 ) -> R {
     /// The rio first, so a pointer to the whole is a pointer to the rio the callbacks get.
     #[repr(C)]
@@ -440,8 +473,14 @@ pub fn with_callback_rio<F: FnMut(&[u8]) -> bool, R>(
 /// require one, and a key written as nothing would be lost once the new BASE replaces the
 /// old files (upstream's child calls the NULL pointer and dies, which also keeps the old
 /// files; here the rewrite fails with a line naming the type and the key).
-pub fn rewrite_module_value(sink: &RioSink, key: &KeyObject, value: Value, db: i32) -> bool {
-    let key = key.0;
+pub fn rewrite_module_value(
+    sink: &RioSink<'_>,
+    key: &KeyObject<'_>,
+    value: Value<'_>,
+    db: i32,
+) -> bool {
+    value.expect(bindings::OBJ_MODULE, c"o->type == OBJ_MODULE");
+    let key = key.key;
     // SAFETY: a live module object holds a moduleValue whose type is registered; the IO
     // context lives on this frame for the callback's duration; a context the callback
     // created is freed as upstream frees it.
@@ -478,24 +517,33 @@ pub fn rewrite_module_value(sink: &RioSink, key: &KeyObject, value: Value, db: i
     }
 }
 
-/// A key as a live string object, for callbacks that take the key as an object.
-pub struct KeyObject(*mut robj);
+/// A key as a live string object, for callbacks that take the key as an object; borrowed
+/// for `'a`.
+pub struct KeyObject<'a> {
+    key: *mut robj,
+    _borrow: PhantomData<&'a robj>,
+}
 
-impl KeyObject {
+impl<'a> KeyObject<'a> {
     /// # Safety
-    /// `key` must be a live string object for as long as this is used.
-    pub unsafe fn from_raw(key: *mut robj) -> KeyObject {
-        KeyObject(key)
+    /// `key` must be a live string object for `'a`.
+    pub unsafe fn from_raw(key: *mut robj) -> KeyObject<'a> {
+        super::process::assert(!key.is_null(), c"key != NULL");
+        KeyObject {
+            key,
+            _borrow: PhantomData,
+        }
     }
 }
 
 /// A temporary key object holding `key` (upstream passes a stack object over the same
-/// bytes).
-pub fn with_key_object<R>(key: &[u8], f: impl FnOnce(&KeyObject) -> R) -> R {
-    // SAFETY: a fresh object, released after `f`.
+/// bytes), for the duration of `f`.
+pub fn with_key_object<R>(key: &[u8], f: impl FnOnce(&KeyObject<'_>) -> R) -> R {
+    // SAFETY: createStringObject returns a new object, which lives until the
+    // decrRefCount after `f`; the KeyObject borrowed by `f` cannot outlive the call.
     unsafe {
         let obj = bindings::createStringObject(key.as_ptr().cast(), key.len());
-        let result = f(&KeyObject(obj));
+        let result = f(&KeyObject::from_raw(obj));
         bindings::decrRefCount(obj);
         result
     }

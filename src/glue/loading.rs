@@ -52,6 +52,8 @@ pub fn set_absolute_progress(position: i64) {
 /// Lets clients be served (with -LOADING) and modules see progress, as upstream does
 /// every 1024 commands.
 pub fn serve_clients() {
+    // Other clients' commands may unload a module.
+    super::aof_client::command_table_may_change();
     // SAFETY: main-thread upstream functions.
     unsafe {
         bindings::processEventsWhileBlocked();

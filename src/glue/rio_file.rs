@@ -53,8 +53,11 @@ impl RioFile {
         }
     }
 
-    pub fn sink(&mut self) -> RioSink {
-        // SAFETY: the rio outlives the sink's use within the rewrite.
+    /// The file's rio to write through; the sink borrows the file, so it cannot outlive
+    /// it or overlap the file's other operations.
+    pub fn sink(&mut self) -> RioSink<'_> {
+        // SAFETY: the rio is boxed (it never moves) and lives as long as the file, which
+        // the sink borrows mutably.
         unsafe { RioSink::from_raw(self.rio_ptr()) }
     }
 

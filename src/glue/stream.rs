@@ -4,6 +4,7 @@
 
 use super::bindings::{self, rax, stream, streamCG, streamConsumer, streamID, streamNACK};
 use super::dataset::Value;
+use std::marker::PhantomData;
 use std::mem::MaybeUninit;
 
 /// A stream ID.
@@ -56,18 +57,29 @@ unsafe fn for_each_in_rax(
     }
 }
 
-/// A stream value of the keyspace.
-pub struct StreamRef(*mut stream);
+/// A stream value of the keyspace, borrowed for `'a` like the [`Value`] it came from.
+pub struct StreamRef<'a> {
+    s: *mut stream,
+    _borrow: PhantomData<&'a stream>,
+}
 
-impl StreamRef {
-    pub fn of(value: Value) -> StreamRef {
-        // SAFETY: a live stream object holds a stream in `ptr`.
-        StreamRef(unsafe { (*value.as_ptr()).ptr as *mut stream })
+impl<'a> StreamRef<'a> {
+    /// The stream a value holds; aborts (as upstream asserts) when it is not a stream.
+    pub fn of(value: Value<'a>) -> StreamRef<'a> {
+        super::process::assert(
+            value.object_type() == bindings::OBJ_STREAM,
+            c"o->type == OBJ_STREAM",
+        );
+        StreamRef {
+            // SAFETY: a live stream object (checked just above) holds its stream in `ptr`.
+            s: unsafe { (*value.as_ptr()).ptr as *mut stream },
+            _borrow: PhantomData,
+        }
     }
 
     fn s(&self) -> &stream {
-        // SAFETY: live stream (see `of`).
-        unsafe { &*self.0 }
+        // SAFETY: a live stream for 'a (see `of`), read only.
+        unsafe { &*self.s }
     }
 
     pub fn length(&self) -> u64 {
@@ -99,13 +111,13 @@ impl StreamRef {
         mut f: impl FnMut(StreamId, &mut EntryFields<'_>) -> bool,
     ) -> bool {
         let mut si = MaybeUninit::<bindings::streamIterator>::zeroed();
-        // SAFETY: `self.0` is a live stream (see `of`); the iterator lives on this frame
+        // SAFETY: `self.s` is a live stream (see `of`); the iterator lives on this frame
         // between streamIteratorStart and streamIteratorStop, and the stream is not
         // modified meanwhile (the walk only reads).
         unsafe {
             bindings::streamIteratorStart(
                 si.as_mut_ptr(),
-                self.0,
+                self.s,
                 std::ptr::null_mut(),
                 std::ptr::null_mut(),
                 0,
@@ -138,7 +150,7 @@ impl StreamRef {
     /// Every consumer group: name, last delivered ID, entries read, and its consumers.
     pub fn for_each_group(
         &self,
-        mut f: impl FnMut(&[u8], StreamId, i64, ConsumersRef) -> bool,
+        mut f: impl FnMut(&[u8], StreamId, i64, ConsumersRef<'_>) -> bool,
     ) -> bool {
         let groups = self.s().cgroups;
         if groups.is_null() {
@@ -152,7 +164,10 @@ impl StreamRef {
                     name,
                     cg.last_id.into(),
                     cg.entries_read,
-                    ConsumersRef(cg.consumers),
+                    ConsumersRef {
+                        consumers: cg.consumers,
+                        _borrow: PhantomData,
+                    },
                 )
             })
         }
@@ -205,35 +220,48 @@ impl EntryFields<'_> {
     }
 }
 
-/// The consumers of one group.
-pub struct ConsumersRef(*mut rax);
+/// The consumers of one group, borrowed with the stream.
+pub struct ConsumersRef<'a> {
+    consumers: *mut rax,
+    _borrow: PhantomData<&'a rax>,
+}
 
-impl ConsumersRef {
+impl ConsumersRef<'_> {
     /// Every consumer: its name and its pending entries (possibly none).
-    pub fn for_each(&self, mut f: impl FnMut(&[u8], PendingRef) -> bool) -> bool {
-        // SAFETY: a group's consumers rax maps names to streamConsumer.
+    pub fn for_each(&self, mut f: impl FnMut(&[u8], PendingRef<'_>) -> bool) -> bool {
+        // SAFETY: a group's consumers rax maps names to streamConsumer, live with the
+        // stream.
         unsafe {
-            for_each_in_rax(self.0, |_, data| {
+            for_each_in_rax(self.consumers, |_, data| {
                 let consumer = &*(data as *const streamConsumer);
-                f(super::sds::bytes(consumer.name), PendingRef(consumer.pel))
+                f(
+                    super::sds::bytes(consumer.name),
+                    PendingRef {
+                        pel: consumer.pel,
+                        _borrow: PhantomData,
+                    },
+                )
             })
         }
     }
 }
 
-/// A consumer's pending entries list.
-pub struct PendingRef(*mut rax);
+/// A consumer's pending entries list, borrowed with the stream.
+pub struct PendingRef<'a> {
+    pel: *mut rax,
+    _borrow: PhantomData<&'a rax>,
+}
 
-impl PendingRef {
+impl PendingRef<'_> {
     pub fn is_empty(&self) -> bool {
-        // SAFETY: a live rax.
-        unsafe { bindings::raxSize(self.0) == 0 }
+        // SAFETY: a live rax (see the type).
+        unsafe { bindings::raxSize(self.pel) == 0 }
     }
 
     pub fn for_each(&self, mut f: impl FnMut(Pending) -> bool) -> bool {
         // SAFETY: a consumer's PEL maps big-endian IDs to streamNACK.
         unsafe {
-            for_each_in_rax(self.0, |raw_id, data| {
+            for_each_in_rax(self.pel, |raw_id, data| {
                 let nack = &*(data as *const streamNACK);
                 let mut id = streamID { ms: 0, seq: 0 };
                 bindings::streamDecodeID(raw_id.as_ptr() as *mut _, &mut id);
