@@ -44,6 +44,7 @@ impl Command {
     }
 
     /// The command, checked live (see the type).
+    #[inline]
     fn get(&self) -> &redisCommand {
         process::assert(
             self.native || self.epoch == COMMAND_TABLE_EPOCH.with(Cell::get),

@@ -48,6 +48,7 @@ impl<'a> Value<'a> {
     }
 
     /// Aborts (as upstream's serverAssert would) unless the object is of `object_type`.
+    #[inline]
     fn expect(&self, object_type: u32, what: &std::ffi::CStr) {
         super::process::assert(self.object_type() == object_type, what);
     }

@@ -20,13 +20,19 @@ pub fn panic(message: &str) -> ! {
     std::process::abort()
 }
 
-/// Upstream's `serverAssert`: on failure, the same crash report as a C assertion.
+/// Upstream's `serverAssert`: on failure, the same crash report as a C assertion. The
+/// check is inlined at each caller; the report is out of line (hot paths check often).
 #[track_caller]
+#[inline]
 pub fn assert(condition: bool, expression: &std::ffi::CStr) {
-    if condition {
-        return;
+    if !condition {
+        assertion_failed(expression, std::panic::Location::caller());
     }
-    let location = std::panic::Location::caller();
+}
+
+#[cold]
+#[inline(never)]
+fn assertion_failed(expression: &std::ffi::CStr, location: &std::panic::Location<'_>) -> ! {
     let file = CString::new(location.file()).unwrap_or_default();
     // SAFETY: valid strings for the duration of the call.
     unsafe { bindings::_serverAssert(expression.as_ptr(), file.as_ptr(), location.line() as i32) };
