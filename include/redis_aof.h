@@ -9,7 +9,8 @@ void aofDelTempIncrAofFile(void);
 
 /**
  * # Safety
- * `filename` must be a NUL-terminated string.
+ * `filename` must be a NUL-terminated string that stays allocated and unmodified for the
+ * call. No upstream C outside aof.c calls this; aof.c passed `server.aof_filename`.
  */
 int aofFileExist(char *filename);
 
@@ -19,31 +20,42 @@ aofInfo *aofInfoCreate(void);
 
 /**
  * # Safety
- * `orig` must be a live entry.
+ * `orig` must be a live aofInfo that nothing modifies during the call. No upstream C
+ * outside aof.c calls this.
  */
 aofInfo *aofInfoDup(aofInfo *orig);
 
 /**
  * # Safety
- * `buf` must be a valid sds owned by the caller, `ai` a live entry.
+ * `buf` must be a live sds the caller owns, which this call may reallocate: the caller
+ * uses only the returned sds afterwards. `ai` must be a live aofInfo that nothing modifies
+ * during the call. No upstream C outside aof.c calls this (redis-check-aof.c names it in
+ * a comment only); aof.c's getAofManifestAsString passed its buffer and each entry.
  */
 sds aofInfoFormat(sds buf, aofInfo *ai);
 
 /**
  * # Safety
- * `ai` must be a live entry, not used afterwards.
+ * `ai` must be a live aofInfo (made by aofInfoCreate or aofInfoDup, not freed) that no
+ * list holds and nothing uses afterwards. No upstream C outside aof.c calls this.
  */
 void aofInfoFree(aofInfo *ai);
 
 /**
+ * Upstream's `dup` method of the manifest lists. This crate's lists use `list_dup_entry`
+ * instead, and no upstream C outside aof.c names this.
+ *
  * # Safety
- * `item` must be a live `aofInfo`.
+ * `item` must be a live `aofInfo` that nothing modifies during the call.
  */
 void *aofListDup(void *item);
 
 /**
+ * Upstream's `free` method of the manifest lists. This crate's lists use
+ * `list_free_entry` instead, and no upstream C outside aof.c names this.
+ *
  * # Safety
- * `item` must be a live `aofInfo`, not used afterwards.
+ * `item` must be a live `aofInfo` that no list holds any more and nothing uses afterwards.
  */
 void aofListFree(void *item);
 
@@ -51,8 +63,10 @@ void aofLoadManifestFromDisk(void);
 
 /**
  * # Safety
- * `am_filepath` must be a NUL-terminated path. It is typed `sds` but upstream only
- * reads it as a C string, and redis-check-aof passes a plain `char *`.
+ * `am_filepath` must be a NUL-terminated path, unmodified during the call. It is typed
+ * `sds` but upstream only reads it as a C string: redis-check-aof.c's checkMultiPartAof
+ * passes the path from its `argv` (a plain `char *`, live for the process), and aof.c's
+ * aofLoadManifestFromDisk passed an sds from makePath.
  */
 aofManifest *aofLoadManifestFromFile(sds am_filepath);
 
@@ -60,16 +74,28 @@ aofManifest *aofManifestCreate(void);
 
 /**
  * # Safety
- * `orig` must be a live manifest.
+ * `orig` must be a live manifest that nothing modifies during the call. No upstream C
+ * outside aof.c calls this; aof.c passed `server.aof_manifest`.
  */
 aofManifest *aofManifestDup(aofManifest *orig);
 
 /**
  * # Safety
- * `am` must be a live manifest, not used afterwards.
+ * `am` must be a live manifest that nothing uses afterwards. Upstream's callers: debug.c
+ * (DEBUG LOADAOF) and server.c (finishShutdown) pass `server.aof_manifest` after checking
+ * it is non-NULL, then install a new one through aofLoadManifestFromDisk, or exit;
+ * redis-check-aof.c passes the manifest aofLoadManifestFromFile returned, once done.
  */
 void aofManifestFree(aofManifest *am);
 
+/**
+ * # Safety
+ * `am` must be a live manifest that the caller gives away: it becomes the server's and
+ * the caller neither uses nor frees it afterwards. Upstream calls it only from aof.c
+ * (aofLoadManifestFromDisk with a manifest just loaded from the file, the rewrite's
+ * start and done-handler with an `aofManifestDup` copy), all of which are Rust here; no
+ * other upstream file calls it.
+ */
 void aofManifestFreeAndUpdate(aofManifest *am);
 
 void aofOpenIfNeededOnServerStart(void);
@@ -80,13 +106,17 @@ int aofRewriteLimited(void);
 
 /**
  * # Safety
- * `am` must be a live manifest that nothing else edits during the call.
+ * `am` must be a live manifest that nothing else reads or edits during the call (so not
+ * `server.aof_manifest` while a Rust call lends it). No upstream C outside aof.c calls
+ * this; aof.c's loadAppendOnlyFiles passed its manifest (`server.aof_manifest`).
  */
 void aofUpgradePrepare(aofManifest *am);
 
 /**
  * # Safety
- * `buf` must point to `len` readable bytes.
+ * Unless `len` is 0, `buf` must point to `len` readable bytes that nothing modifies
+ * during the call. No upstream C outside aof.c calls this; aof.c's flushAppendOnlyFile
+ * passed `server.aof_buf` and its sdslen.
  */
 ssize_t aofWrite(int fd, const char *buf, size_t len);
 
@@ -100,14 +130,18 @@ void backgroundRewriteDoneHandler(int exitcode, int bysignal);
 
 /**
  * # Safety
- * `c` must be the live client running the command.
+ * `c` must be the live client running the command. Upstream calls this only as the
+ * `proc` of BGREWRITEAOF's command-table entry (commands.def): from call() with the
+ * command's client, or, when a loaded AOF holds the command, with the AOF client.
  */
 void bgrewriteaofCommand(client *c);
 
 /**
  * # Safety
- * `dst` must be a valid sds owned by the caller; `argv` must hold `argc` live string
- * objects. The returned sds replaces `dst`.
+ * `dst` must be a live sds the caller owns, which this call may reallocate: the returned
+ * sds replaces it. `argv` must point to `argc` pointers to live string objects, none
+ * modified during the call. No upstream C outside aof.c calls this; aof.c's
+ * feedAppendOnlyFile passed its buffer and the propagated argv.
  */
 sds catAppendOnlyGenericCommand(sds dst, int argc, robj **argv);
 
@@ -115,7 +149,12 @@ client *createAOFClient(void);
 
 /**
  * # Safety
- * `argv` must hold `argc` live string objects.
+ * `argv` must point to `argc` pointers to live string objects (raw, embstr or
+ * int-encoded), none modified during the call. The only upstream caller, server.c's
+ * propagateNow, passes `&shared.multi` or `&shared.exec` with `argc` 1, or an op of
+ * `server.also_propagate`: an argv array alsoPropagate copied, holding a reference to
+ * each object until redisOpArrayFree after the loop. Its objects are command arguments
+ * or string objects built for propagation (e.g. by RM_Replicate).
  */
 void feedAppendOnlyFile(int dictid, robj **argv, int argc);
 
@@ -125,7 +164,8 @@ sds genAofTimestampAnnotationIfNeeded(int force);
 
 /**
  * # Safety
- * `am` must be a live manifest.
+ * `am` must be a live manifest that nothing modifies during the call. No upstream C
+ * outside aof.c calls this; aof.c's persistAofManifest passed its manifest.
  */
 sds getAofManifestAsString(aofManifest *am);
 
@@ -133,38 +173,49 @@ sds getAofManifestFileName(void);
 
 /**
  * # Safety
- * `filename` must be NUL-terminated (typed `sds`, read as a C string as upstream does);
- * `status` NULL or writable.
+ * `filename` must be NUL-terminated (typed `sds`, read as a C string as upstream does) and
+ * stay allocated and unmodified for the call; `status` NULL or a writable `int`. No
+ * upstream C outside aof.c calls this; aof.c passed an entry's `file_name` (an sds owned
+ * by the manifest) or the name returned by getLastIncrAofName, with `status` NULL.
  */
 off_t getAppendOnlyFileSize(sds filename, int *status);
 
 /**
  * # Safety
- * `am` must be a valid manifest.
+ * `am` must be a live manifest that nothing modifies during the call. No upstream C
+ * outside aof.c calls this; aof.c's loadAppendOnlyFiles passed its manifest.
  */
 int getBaseAndIncrAppendOnlyFilesNum(aofManifest *am);
 
 /**
  * # Safety
- * `am` must be a valid manifest; `status` writable.
+ * `am` must be a live manifest that nothing modifies during the call; `status` a
+ * non-null, writable `int` (upstream's version writes it too). No upstream C outside
+ * aof.c calls this; aof.c's loadAppendOnlyFiles passed its manifest and `&status`.
  */
 off_t getBaseAndIncrAppendOnlyFilesSize(aofManifest *am, int *status);
 
 /**
  * # Safety
- * `am` must be a live manifest that nothing else edits during the call.
+ * `am` must be a live manifest that nothing else reads or edits during the call (so not
+ * `server.aof_manifest` while a Rust call lends it). No upstream C outside aof.c calls
+ * this; aof.c passed `server.aof_manifest`.
  */
 sds getLastIncrAofName(aofManifest *am);
 
 /**
  * # Safety
- * `am` must be a live manifest that nothing else edits during the call.
+ * `am` must be a live manifest that nothing else reads or edits during the call (so not
+ * `server.aof_manifest` while a Rust call lends it). No upstream C outside aof.c calls
+ * this; aof.c passed `server.aof_manifest` or its own aofManifestDup copy of it.
  */
 sds getNewBaseFileNameAndMarkPreAsHistory(aofManifest *am);
 
 /**
  * # Safety
- * `am` must be a live manifest that nothing else edits during the call.
+ * `am` must be a live manifest that nothing else reads or edits during the call (so not
+ * `server.aof_manifest` while a Rust call lends it). No upstream C outside aof.c calls
+ * this; aof.c passed `server.aof_manifest` or its own aofManifestDup copy of it.
  */
 sds getNewIncrAofName(aofManifest *am, long long start_reploff);
 
@@ -176,19 +227,32 @@ void killAppendOnlyChild(void);
 
 /**
  * # Safety
- * `am` must be the valid manifest to load.
+ * `am` must be a live manifest that nothing else reads or edits until the first command
+ * is replayed. Upstream's callers pass `server.aof_manifest`: server.c's loadDataFromDisk
+ * at start-up, and debug.c's DEBUG LOADAOF right after aofLoadManifestFromDisk installed
+ * it. Past that point upstream guarantees nothing: processEventsWhileBlocked runs
+ * flushAppendOnlyFile and clients' commands allowed while loading (DEBUG LOADAOF frees
+ * `am`, CONFIG SET aof-disable-auto-gc edits it through aofDelHistoryFiles), so `am` is
+ * not used after load_all has copied the file names, which it does before any replay.
  */
 int loadAppendOnlyFiles(aofManifest *am);
 
 /**
  * # Safety
- * `filename` must be a NUL-terminated file name within `appenddirname`.
+ * `filename` must be a NUL-terminated file name within `appenddirname` that stays
+ * allocated and unmodified for the whole call, while commands replay and
+ * processEventsWhileBlocked serves clients. No upstream C outside aof.c calls this
+ * (server.h only declares it); aof.c's loadAppendOnlyFiles passed each entry's
+ * `file_name`, an sds of the manifest (this crate's loader uses copies).
  */
 int loadSingleAppendOnlyFile(char *filename);
 
 /**
  * # Safety
- * `am` must be a live manifest that nothing else edits during the call.
+ * `am` must be a live manifest that nothing else reads or edits during the call (so not
+ * `server.aof_manifest` while a Rust call lends it). No upstream C outside aof.c calls
+ * this; aof.c's backgroundRewriteDoneHandler passed its aofManifestDup copy of
+ * `server.aof_manifest`.
  */
 void markRewrittenIncrAofAsHistory(aofManifest *am);
 
@@ -196,13 +260,17 @@ int openNewIncrAofForAppend(void);
 
 /**
  * # Safety
- * `am` must be a live manifest that nothing else edits during the call.
+ * `am` must be a live manifest that nothing else reads or edits during the call (so not
+ * `server.aof_manifest` while a Rust call lends it). No upstream C outside aof.c calls
+ * this; aof.c passed `server.aof_manifest` or its own aofManifestDup copy of it.
  */
 int persistAofManifest(aofManifest *am);
 
 /**
  * # Safety
- * `filename` must be a NUL-terminated path.
+ * `filename` must be a NUL-terminated path, allocated and unmodified for the call. No
+ * upstream C outside aof.c calls this; aof.c passed an sds from makePath, or in the
+ * rewrite child a stack buffer.
  */
 int rewriteAppendOnlyFile(char *filename);
 
@@ -210,62 +278,90 @@ int rewriteAppendOnlyFileBackground(void);
 
 /**
  * # Safety
- * `aof` must be a live rio.
+ * `aof` must be a live rio that nothing else writes during the call. No upstream C outside
+ * aof.c calls this; aof.c's rewriteAppendOnlyFile passed a file rio over its temp file.
  */
 int rewriteAppendOnlyFileRio(rio *aof);
 
 /**
  * # Safety
- * See [`write_through`].
+ * As `write_through`: `r` a live rio that nothing else writes during the call; `key` a
+ * live string object and `o` a live hash object, neither modified nor freed during
+ * the call. No upstream C outside aof.c calls this; aof.c's rewriteAppendOnlyFileRio
+ * passed its rio, a stack key object and the db's value.
  */
 int rewriteHashObject(rio *r, robj *key, robj *o);
 
 /**
  * # Safety
- * See [`write_through`].
+ * As `write_through`: `r` a live rio that nothing else writes during the call; `key` a
+ * live string object and `o` a live list object, neither modified nor freed during
+ * the call. No upstream C outside aof.c calls this; aof.c's rewriteAppendOnlyFileRio
+ * passed its rio, a stack key object and the db's value.
  */
 int rewriteListObject(rio *r, robj *key, robj *o);
 
 /**
  * # Safety
- * `r` a live rio, `key` a live string object, `o` a live module-type object.
+ * For the call: `r` a live rio that nothing writes but this call (the type's callback
+ * writes to it through rioWriteBulkObject); `key` a live string object and `o` a live
+ * module-type object, neither modified nor freed. No upstream C outside aof.c calls this;
+ * aof.c's rewriteAppendOnlyFileRio passed its rio, a stack key object and the db's value.
  */
 int rewriteModuleObject(rio *r, robj *key, robj *o, int dbid);
 
 /**
  * # Safety
- * See [`write_through`].
+ * As `write_through`: `r` a live rio that nothing else writes during the call; `key` a
+ * live string object and `o` a live set object, neither modified nor freed during
+ * the call. No upstream C outside aof.c calls this; aof.c's rewriteAppendOnlyFileRio
+ * passed its rio, a stack key object and the db's value.
  */
 int rewriteSetObject(rio *r, robj *key, robj *o);
 
 /**
  * # Safety
- * See [`write_through`].
+ * As `write_through`: `r` a live rio that nothing else writes during the call; `key` a
+ * live string object and `o` a live sorted-set object, neither modified nor freed during
+ * the call. No upstream C outside aof.c calls this; aof.c's rewriteAppendOnlyFileRio
+ * passed its rio, a stack key object and the db's value.
  */
 int rewriteSortedSetObject(rio *r, robj *key, robj *o);
 
 /**
  * # Safety
- * See [`write_through`].
+ * As `write_through`: `r` a live rio that nothing else writes during the call; `key` a
+ * live string object and `o` a live stream object, neither modified nor freed during
+ * the call. No upstream C outside aof.c calls this; aof.c's rewriteAppendOnlyFileRio
+ * passed its rio, a stack key object and the db's value.
  */
 int rewriteStreamObject(rio *r, robj *key, robj *o);
 
 /**
  * # Safety
- * `r` must be a live rio, `obj` a live string object.
+ * `r` must be a live rio that nothing else writes during the call; `obj` a live string
+ * object (raw, embstr or int-encoded) that nothing modifies during it. The only upstream
+ * caller outside aof.c is module.c's RM_EmitAOF, run by a module type's `aof_rewrite`
+ * callback during a rewrite: `r` is `io->rio`, the rio rewrite_module_value lent the
+ * callback, and `obj` a string object moduleCreateArgvFromUserFormat built, which
+ * RM_EmitAOF releases only after this returns.
  */
 int rioWriteBulkObject(rio *r, robj *obj);
 
 /**
  * # Safety
- * `r` must be a live rio and `id` a valid stream ID.
+ * `r` must be a live rio that nothing else writes during the call, `id` a readable
+ * `streamID`. No upstream C outside aof.c calls this; aof.c's rewriteStreamObject passed
+ * IDs of the stream it was writing.
  */
 int rioWriteBulkStreamID(rio *r, streamID *id);
 
 /**
  * # Safety
- * `r` a live rio, `key` a live string object, `groupname` `groupname_len` readable
- * bytes, `consumer` a live consumer.
+ * For the call, and unmodified meanwhile: `r` a live rio that nothing else writes, `key`
+ * a live string object, `groupname` `groupname_len` readable bytes, `consumer` a live
+ * consumer (its `name` an sds). No upstream C outside aof.c calls this; aof.c's
+ * rewriteStreamObject passed a group's rax key and one of its consumers.
  */
 int rioWriteStreamEmptyConsumer(rio *r,
                                 robj *key,
@@ -275,8 +371,11 @@ int rioWriteStreamEmptyConsumer(rio *r,
 
 /**
  * # Safety
- * `r` a live rio, `key` a live string object, `groupname` `groupname_len` readable
- * bytes, `consumer` a live consumer, `rawid` a 16-byte encoded ID, `nack` a live NACK.
+ * For the call, and unmodified meanwhile: `r` a live rio that nothing else writes, `key`
+ * a live string object, `groupname` `groupname_len` readable bytes, `consumer` a live
+ * consumer (its `name` an sds), `rawid` 16 readable bytes (an encoded stream ID), `nack` a
+ * readable NACK. No upstream C outside aof.c calls this; aof.c's rewriteStreamObject
+ * passed a group's rax key, one of its consumers, and a PEL entry's rax key and data.
  */
 int rioWriteStreamPendingEntry(rio *r,
                                robj *key,
@@ -298,7 +397,9 @@ void updateReplOffsetAndResetEndOffset(void);
 
 /**
  * # Safety
- * `buf` must be a valid sds.
+ * `buf` must be NULL or a live sds that nothing modifies during the call. No upstream C
+ * outside aof.c calls this; aof.c's persistAofManifest passed getAofManifestAsString's
+ * result.
  */
 int writeAofManifestFile(sds buf);
 

@@ -58,14 +58,17 @@ impl FileKind {
     }
 }
 
-/// Upstream's `loadAppendOnlyFiles`.
-pub fn load_all(am: &mut ManifestHandle<'_>) -> i32 {
+/// The files to load, in order, with their total size; or the status that ends the load
+/// before any file is read. Takes the manifest handle by value: it ends here, before the
+/// first command replays (from then on a replayed command, or a client served while
+/// loading, such as DEBUG LOADAOF, may edit or free the manifest).
+fn files_to_load(mut am: ManifestHandle<'_>) -> Result<(Vec<(FileKind, Vec<u8>)>, i64), i32> {
     if needs_upgrade(am.view()) {
         crate::aof::manifest::upgrade_prepare(&mut am.editor());
     }
     let manifest = am.view();
     if manifest.base().is_none() && manifest.incr_count() == 0 {
-        return AOF_NOT_EXIST;
+        return Err(AOF_NOT_EXIST);
     }
     let total_files = files::base_and_incr_count(manifest);
     process::assert(total_files > 0, c"total_num > 0");
@@ -74,18 +77,17 @@ pub fn load_all(am: &mut ManifestHandle<'_>) -> i32 {
     let (total_size, status) = files::base_and_incr_size(manifest);
     if status != AOF_OK {
         // A file the manifest lists but the disk lacks is fatal.
-        return if status == AOF_NOT_EXIST {
+        return Err(if status == AOF_NOT_EXIST {
             AOF_FAILED
         } else {
             status
-        };
+        });
     }
     if total_size == 0 {
-        return AOF_EMPTY;
+        return Err(AOF_EMPTY);
     }
 
-    // The names are copied: the view ends before any command is replayed (a replayed
-    // command may reach the manifest through aof.c's functions).
+    // The names are copied, so nothing refers to the manifest once loading starts.
     let mut to_load: Vec<(FileKind, Vec<u8>)> = Vec::with_capacity(total_files);
     if let Some(base) = manifest.base() {
         process::assert(
@@ -101,6 +103,15 @@ pub fn load_all(am: &mut ManifestHandle<'_>) -> i32 {
         );
         to_load.push((FileKind::Incr, incr.file_name.to_vec()));
     }
+    Ok((to_load, total_size))
+}
+
+/// Upstream's `loadAppendOnlyFiles`.
+pub fn load_all(am: ManifestHandle<'_>) -> i32 {
+    let (to_load, total_size) = match files_to_load(am) {
+        Ok(plan) => plan,
+        Err(status) => return status,
+    };
 
     loading::start(total_size as u64);
     let mut ret = AOF_OK;

@@ -10,20 +10,33 @@ pub extern "C" fn createAOFClient() -> *mut client {
 }
 
 /// # Safety
-/// `filename` must be a NUL-terminated file name within `appenddirname`.
+/// `filename` must be a NUL-terminated file name within `appenddirname` that stays
+/// allocated and unmodified for the whole call, while commands replay and
+/// processEventsWhileBlocked serves clients. No upstream C outside aof.c calls this
+/// (server.h only declares it); aof.c's loadAppendOnlyFiles passed each entry's
+/// `file_name`, an sds of the manifest (this crate's loader uses copies).
 #[no_mangle]
 pub unsafe extern "C" fn loadSingleAppendOnlyFile(filename: *mut c_char) -> c_int {
-    // SAFETY: per the C caller's contract.
+    // SAFETY: `filename` is NUL-terminated and live until this call returns (`# Safety`);
+    // the borrow ends with load_single_file.
     let name = unsafe { CStr::from_ptr(filename) }.to_bytes();
     load_file::load_single_file(name)
 }
 
 /// # Safety
-/// `am` must be the valid manifest to load.
+/// `am` must be a live manifest that nothing else reads or edits until the first command
+/// is replayed. Upstream's callers pass `server.aof_manifest`: server.c's loadDataFromDisk
+/// at start-up, and debug.c's DEBUG LOADAOF right after aofLoadManifestFromDisk installed
+/// it. Past that point upstream guarantees nothing: processEventsWhileBlocked runs
+/// flushAppendOnlyFile and clients' commands allowed while loading (DEBUG LOADAOF frees
+/// `am`, CONFIG SET aof-disable-auto-gc edits it through aofDelHistoryFiles), so `am` is
+/// not used after load_all has copied the file names, which it does before any replay.
 #[no_mangle]
 pub unsafe extern "C" fn loadAppendOnlyFiles(am: *mut aofManifest) -> c_int {
     crate::glue::process::assert(!am.is_null(), c"am != NULL");
-    // SAFETY: per the C caller's contract; only this call uses it meanwhile.
-    let mut manifest = unsafe { ManifestHandle::from_raw(am) };
-    load::load_all(&mut manifest)
+    // SAFETY: `am` is non-null (asserted above) and a live manifest that nothing else
+    // touches until the first replayed command (`# Safety`); load_all reads and edits it
+    // only before then.
+    let manifest = unsafe { ManifestHandle::from_raw(am) };
+    load::load_all(manifest)
 }

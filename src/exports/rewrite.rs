@@ -21,10 +21,12 @@ pub extern "C" fn aofRemoveTempFile(childpid: libc::pid_t) {
 }
 
 /// # Safety
-/// `c` must be the live client running the command.
+/// `c` must be the live client running the command. Upstream calls this only as the
+/// `proc` of BGREWRITEAOF's command-table entry (commands.def): from call() with the
+/// command's client, or, when a loaded AOF holds the command, with the AOF client.
 #[no_mangle]
 pub unsafe extern "C" fn bgrewriteaofCommand(c: *mut client) {
-    // SAFETY: per the command table's contract.
+    // SAFETY: `c` is the live client running BGREWRITEAOF (`# Safety`), live for the call.
     let client = unsafe { Client::from_raw(c) };
     rewrite::bgrewriteaof_command(&client)
 }
@@ -48,9 +50,11 @@ pub extern "C" fn backgroundRewriteDoneHandler(exitcode: c_int, bysignal: c_int)
 /// written in decimal, as upstream's bulk writer does).
 ///
 /// # Safety
-/// `key` must be a live string object.
+/// `key` must point to a live string object (raw, embstr or int-encoded) that nothing
+/// modifies during the call.
 unsafe fn key_bytes(key: *mut robj) -> Vec<u8> {
-    // SAFETY: per the caller's contract.
+    // SAFETY: `key` is a live string object, unmodified during this call (the caller's
+    // `# Safety`); its bytes are copied before the call returns.
     match unsafe { object::string_value(key) } {
         StringValue::Bytes(b) => b.to_vec(),
         StringValue::Int(n) => n.to_string().into_bytes(),
@@ -60,25 +64,34 @@ unsafe fn key_bytes(key: *mut robj) -> Vec<u8> {
 /// Runs one per-type writer over the C rio and flushes it: 1 on success, 0 on error.
 ///
 /// # Safety
-/// `r` must be a live rio, `key` a live string object, `o` a live object of the type
-/// `write` expects.
+/// `r` must be a live rio that nothing else writes during the call; `key` a live string
+/// object and `o` a live object, neither modified nor freed during the call. (`write`
+/// asserts `o`'s type, aborting on a mismatch.)
 unsafe fn write_through(
     r: *mut rio,
     key: *mut robj,
     o: *mut robj,
     write: fn(&mut RewriteOut<'_>, &[u8], Value) -> bool,
 ) -> c_int {
-    // SAFETY: per the caller's contract.
+    // SAFETY: `r`, `key` and `o` are live for this call, `r` is written only through
+    // `sink`, and `key` and `o` stay unmodified (the caller's `# Safety`); none of the
+    // three borrows outlives the call.
     let (sink, key, value) = unsafe { (RioSink::from_raw(r), key_bytes(key), Value::from_raw(o)) };
     let mut out = RewriteOut::new(&sink);
     (write(&mut out, &key, value) && out.flush()) as c_int
 }
 
 /// # Safety
-/// `r` must be a live rio, `obj` a live string object.
+/// `r` must be a live rio that nothing else writes during the call; `obj` a live string
+/// object (raw, embstr or int-encoded) that nothing modifies during it. The only upstream
+/// caller outside aof.c is module.c's RM_EmitAOF, run by a module type's `aof_rewrite`
+/// callback during a rewrite: `r` is `io->rio`, the rio rewrite_module_value lent the
+/// callback, and `obj` a string object moduleCreateArgvFromUserFormat built, which
+/// RM_EmitAOF releases only after this returns.
 #[no_mangle]
 pub unsafe extern "C" fn rioWriteBulkObject(r: *mut rio, obj: *mut robj) -> c_int {
-    // SAFETY: per the C caller's contract.
+    // SAFETY: `r` is a live rio written only through `sink` during this call and `obj` a
+    // live string object, unmodified meanwhile (`# Safety`); both borrows end with it.
     let (sink, value) = unsafe { (RioSink::from_raw(r), object::string_value(obj)) };
     let mut out = RewriteOut::new(&sink);
     rewrite_child::write_string_object(&mut out, value);
@@ -86,70 +99,93 @@ pub unsafe extern "C" fn rioWriteBulkObject(r: *mut rio, obj: *mut robj) -> c_in
 }
 
 /// # Safety
-/// See [`write_through`].
+/// As `write_through`: `r` a live rio that nothing else writes during the call; `key` a
+/// live string object and `o` a live list object, neither modified nor freed during
+/// the call. No upstream C outside aof.c calls this; aof.c's rewriteAppendOnlyFileRio
+/// passed its rio, a stack key object and the db's value.
 #[no_mangle]
 pub unsafe extern "C" fn rewriteListObject(r: *mut rio, key: *mut robj, o: *mut robj) -> c_int {
-    // SAFETY: per the C caller's contract.
+    // SAFETY: `r`, `key` and `o` meet write_through's `# Safety`, which is this function's.
     unsafe { write_through(r, key, o, rewrite_child::write_list) }
 }
 
 /// # Safety
-/// See [`write_through`].
+/// As `write_through`: `r` a live rio that nothing else writes during the call; `key` a
+/// live string object and `o` a live set object, neither modified nor freed during
+/// the call. No upstream C outside aof.c calls this; aof.c's rewriteAppendOnlyFileRio
+/// passed its rio, a stack key object and the db's value.
 #[no_mangle]
 pub unsafe extern "C" fn rewriteSetObject(r: *mut rio, key: *mut robj, o: *mut robj) -> c_int {
-    // SAFETY: per the C caller's contract.
+    // SAFETY: `r`, `key` and `o` meet write_through's `# Safety`, which is this function's.
     unsafe { write_through(r, key, o, rewrite_child::write_set) }
 }
 
 /// # Safety
-/// See [`write_through`].
+/// As `write_through`: `r` a live rio that nothing else writes during the call; `key` a
+/// live string object and `o` a live sorted-set object, neither modified nor freed during
+/// the call. No upstream C outside aof.c calls this; aof.c's rewriteAppendOnlyFileRio
+/// passed its rio, a stack key object and the db's value.
 #[no_mangle]
 pub unsafe extern "C" fn rewriteSortedSetObject(
     r: *mut rio,
     key: *mut robj,
     o: *mut robj,
 ) -> c_int {
-    // SAFETY: per the C caller's contract.
+    // SAFETY: `r`, `key` and `o` meet write_through's `# Safety`, which is this function's.
     unsafe { write_through(r, key, o, rewrite_child::write_sorted_set) }
 }
 
 /// # Safety
-/// See [`write_through`].
+/// As `write_through`: `r` a live rio that nothing else writes during the call; `key` a
+/// live string object and `o` a live hash object, neither modified nor freed during
+/// the call. No upstream C outside aof.c calls this; aof.c's rewriteAppendOnlyFileRio
+/// passed its rio, a stack key object and the db's value.
 #[no_mangle]
 pub unsafe extern "C" fn rewriteHashObject(r: *mut rio, key: *mut robj, o: *mut robj) -> c_int {
-    // SAFETY: per the C caller's contract.
+    // SAFETY: `r`, `key` and `o` meet write_through's `# Safety`, which is this function's.
     unsafe { write_through(r, key, o, rewrite_child::write_hash) }
 }
 
 /// # Safety
-/// `aof` must be a live rio.
+/// `aof` must be a live rio that nothing else writes during the call. No upstream C outside
+/// aof.c calls this; aof.c's rewriteAppendOnlyFile passed a file rio over its temp file.
 #[no_mangle]
 pub unsafe extern "C" fn rewriteAppendOnlyFileRio(aof: *mut rio) -> c_int {
-    // SAFETY: per the C caller's contract.
+    // SAFETY: `aof` is a live rio written only through this sink during the call
+    // (`# Safety`); the sink ends with it.
     rewrite_child::rewrite_dataset(&unsafe { RioSink::from_raw(aof) })
 }
 
 /// # Safety
-/// `filename` must be a NUL-terminated path.
+/// `filename` must be a NUL-terminated path, allocated and unmodified for the call. No
+/// upstream C outside aof.c calls this; aof.c passed an sds from makePath, or in the
+/// rewrite child a stack buffer.
 #[no_mangle]
 pub unsafe extern "C" fn rewriteAppendOnlyFile(filename: *mut c_char) -> c_int {
-    // SAFETY: per the C caller's contract.
+    // SAFETY: `filename` is NUL-terminated and live for this call (`# Safety`); the borrow
+    // ends with rewrite_to_file.
     rewrite_child::rewrite_to_file(unsafe { CStr::from_ptr(filename) }.to_bytes())
 }
 
 /// # Safety
-/// See [`write_through`].
+/// As `write_through`: `r` a live rio that nothing else writes during the call; `key` a
+/// live string object and `o` a live stream object, neither modified nor freed during
+/// the call. No upstream C outside aof.c calls this; aof.c's rewriteAppendOnlyFileRio
+/// passed its rio, a stack key object and the db's value.
 #[no_mangle]
 pub unsafe extern "C" fn rewriteStreamObject(r: *mut rio, key: *mut robj, o: *mut robj) -> c_int {
-    // SAFETY: per the C caller's contract.
+    // SAFETY: `r`, `key` and `o` meet write_through's `# Safety`, which is this function's.
     unsafe { write_through(r, key, o, rewrite_child::write_stream) }
 }
 
 /// # Safety
-/// `r` must be a live rio and `id` a valid stream ID.
+/// `r` must be a live rio that nothing else writes during the call, `id` a readable
+/// `streamID`. No upstream C outside aof.c calls this; aof.c's rewriteStreamObject passed
+/// IDs of the stream it was writing.
 #[no_mangle]
 pub unsafe extern "C" fn rioWriteBulkStreamID(r: *mut rio, id: *mut streamID) -> c_int {
-    // SAFETY: per the C caller's contract.
+    // SAFETY: `r` is a live rio written only through `sink` during this call and `id` a
+    // readable streamID (`# Safety`), copied here.
     let (sink, id) = unsafe { (RioSink::from_raw(r), StreamId::from(*id)) };
     let mut out = RewriteOut::new(&sink);
     rewrite_child::write_stream_id(&mut out, id);
@@ -157,8 +193,11 @@ pub unsafe extern "C" fn rioWriteBulkStreamID(r: *mut rio, id: *mut streamID) ->
 }
 
 /// # Safety
-/// `r` a live rio, `key` a live string object, `groupname` `groupname_len` readable
-/// bytes, `consumer` a live consumer, `rawid` a 16-byte encoded ID, `nack` a live NACK.
+/// For the call, and unmodified meanwhile: `r` a live rio that nothing else writes, `key`
+/// a live string object, `groupname` `groupname_len` readable bytes, `consumer` a live
+/// consumer (its `name` an sds), `rawid` 16 readable bytes (an encoded stream ID), `nack` a
+/// readable NACK. No upstream C outside aof.c calls this; aof.c's rewriteStreamObject
+/// passed a group's rax key, one of its consumers, and a PEL entry's rax key and data.
 #[no_mangle]
 pub unsafe extern "C" fn rioWriteStreamPendingEntry(
     r: *mut rio,
@@ -169,7 +208,9 @@ pub unsafe extern "C" fn rioWriteStreamPendingEntry(
     rawid: *mut u8,
     nack: *mut streamNACK,
 ) -> c_int {
-    // SAFETY: per the C caller's contract.
+    // SAFETY: each pointer is live and unmodified for this call, and `r` written only
+    // through `sink` (`# Safety`): what RioSink::from_raw, key_bytes, from_raw_parts,
+    // sds::bytes and decode_pending require. No borrow outlives the call.
     unsafe {
         let sink = RioSink::from_raw(r);
         let key = key_bytes(key);
@@ -183,8 +224,10 @@ pub unsafe extern "C" fn rioWriteStreamPendingEntry(
 }
 
 /// # Safety
-/// `r` a live rio, `key` a live string object, `groupname` `groupname_len` readable
-/// bytes, `consumer` a live consumer.
+/// For the call, and unmodified meanwhile: `r` a live rio that nothing else writes, `key`
+/// a live string object, `groupname` `groupname_len` readable bytes, `consumer` a live
+/// consumer (its `name` an sds). No upstream C outside aof.c calls this; aof.c's
+/// rewriteStreamObject passed a group's rax key and one of its consumers.
 #[no_mangle]
 pub unsafe extern "C" fn rioWriteStreamEmptyConsumer(
     r: *mut rio,
@@ -193,7 +236,9 @@ pub unsafe extern "C" fn rioWriteStreamEmptyConsumer(
     groupname_len: usize,
     consumer: *mut streamConsumer,
 ) -> c_int {
-    // SAFETY: per the C caller's contract.
+    // SAFETY: each pointer is live and unmodified for this call, and `r` written only
+    // through `sink` (`# Safety`): what RioSink::from_raw, key_bytes, from_raw_parts and
+    // sds::bytes require. No borrow outlives the call.
     unsafe {
         let sink = RioSink::from_raw(r);
         let key = key_bytes(key);
@@ -210,7 +255,10 @@ pub unsafe extern "C" fn rioWriteStreamEmptyConsumer(
 }
 
 /// # Safety
-/// `r` a live rio, `key` a live string object, `o` a live module-type object.
+/// For the call: `r` a live rio that nothing writes but this call (the type's callback
+/// writes to it through rioWriteBulkObject); `key` a live string object and `o` a live
+/// module-type object, neither modified nor freed. No upstream C outside aof.c calls this;
+/// aof.c's rewriteAppendOnlyFileRio passed its rio, a stack key object and the db's value.
 #[no_mangle]
 pub unsafe extern "C" fn rewriteModuleObject(
     r: *mut rio,
@@ -218,7 +266,8 @@ pub unsafe extern "C" fn rewriteModuleObject(
     o: *mut robj,
     dbid: c_int,
 ) -> c_int {
-    // SAFETY: per the C caller's contract.
+    // SAFETY: `r`, `key` and `o` are live for this call, `r` is written only by it, and
+    // `key` and `o` stay unmodified (`# Safety`); the three borrows end with it.
     let (sink, key, value) = unsafe {
         (
             RioSink::from_raw(r),

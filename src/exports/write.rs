@@ -21,13 +21,16 @@ pub extern "C" fn aof_background_fsync_and_close(fd: c_int) {
 }
 
 /// # Safety
-/// `buf` must point to `len` readable bytes.
+/// Unless `len` is 0, `buf` must point to `len` readable bytes that nothing modifies
+/// during the call. No upstream C outside aof.c calls this; aof.c's flushAppendOnlyFile
+/// passed `server.aof_buf` and its sdslen.
 #[no_mangle]
 pub unsafe extern "C" fn aofWrite(fd: c_int, buf: *const c_char, len: usize) -> libc::ssize_t {
     let bytes = if len == 0 {
         &[][..]
     } else {
-        // SAFETY: per the C caller's contract.
+        // SAFETY: `len` > 0, so `buf` points to `len` readable bytes, unmodified during
+        // this call (`# Safety`); the slice ends with it.
         unsafe { std::slice::from_raw_parts(buf as *const u8, len) }
     };
     match write::write_all(fd, bytes) {
@@ -45,24 +48,33 @@ pub extern "C" fn flushAppendOnlyFile(force: c_int) {
 }
 
 /// # Safety
-/// `argv` must hold `argc` live string objects.
+/// `argv` must point to `argc` pointers to live string objects (raw, embstr or
+/// int-encoded), none modified during the call. The only upstream caller, server.c's
+/// propagateNow, passes `&shared.multi` or `&shared.exec` with `argc` 1, or an op of
+/// `server.also_propagate`: an argv array alsoPropagate copied, holding a reference to
+/// each object until redisOpArrayFree after the loop. Its objects are command arguments
+/// or string objects built for propagation (e.g. by RM_Replicate).
 #[no_mangle]
 pub unsafe extern "C" fn feedAppendOnlyFile(dictid: c_int, argv: *mut *mut robj, argc: c_int) {
-    // SAFETY: per the C caller's contract (call(), propagation, modules).
+    // SAFETY: `argv` holds `argc` live string objects, unmodified during this call
+    // (`# Safety`), as Argv::from_raw requires; `argv` does not outlive the call.
     let argv = unsafe { Argv::from_raw(argv, argc) };
     write::feed(dictid, &argv)
 }
 
 /// # Safety
-/// `dst` must be a valid sds owned by the caller; `argv` must hold `argc` live string
-/// objects. The returned sds replaces `dst`.
+/// `dst` must be a live sds the caller owns, which this call may reallocate: the returned
+/// sds replaces it. `argv` must point to `argc` pointers to live string objects, none
+/// modified during the call. No upstream C outside aof.c calls this; aof.c's
+/// feedAppendOnlyFile passed its buffer and the propagated argv.
 #[no_mangle]
 pub unsafe extern "C" fn catAppendOnlyGenericCommand(
     mut dst: sds,
     argc: c_int,
     argv: *mut *mut robj,
 ) -> sds {
-    // SAFETY: per the C caller's contract.
+    // SAFETY: `argv` holds `argc` live string objects, unmodified during this call
+    // (`# Safety`), as Argv::from_raw requires; `argv` does not outlive the call.
     let argv = unsafe { Argv::from_raw(argv, argc) };
     let len = write::command_record_len(&argv);
     // SAFETY: `dst` is the caller's sds; the possibly moved pointer is returned.

@@ -6,17 +6,18 @@ use std::ffi::c_void;
 /// `listLength(l)`.
 ///
 /// # Safety
-/// `l` must be a valid list.
+/// `l` must point to a live adlist `list` (made by listCreate or listDup, not released).
 pub unsafe fn len(l: *const list) -> usize {
-    // SAFETY: per the caller's contract.
+    // SAFETY: `l` is a live list (the caller's `# Safety`); `len` is a plain field of it.
     unsafe { (*l).len as usize }
 }
 
 /// `listNodeValue(listLast(l))`, or None for an empty list.
 ///
 /// # Safety
-/// `l` must be a valid list.
+/// `l` must point to a live adlist `list` (made by listCreate or listDup, not released).
 pub unsafe fn last_value(l: *const list) -> Option<*mut c_void> {
-    // SAFETY: per the caller's contract; a non-null tail is a valid node.
+    // SAFETY: `l` is a live list (the caller's `# Safety`), so its `tail` is NULL or a node
+    // adlist.c allocated and keeps until it is unlinked.
     unsafe { (*l).tail.as_ref().map(|node| node.value) }
 }

@@ -6,13 +6,13 @@
 
 use super::bindings;
 use super::{process, sds, server};
-use std::cell::Cell;
 use std::mem::MaybeUninit;
+use std::sync::atomic::{AtomicBool, Ordering};
 
-thread_local! {
-    /// Whether [`with_bytes`] is lending the buffer's bytes.
-    static LENT: Cell<bool> = const { Cell::new(false) };
-}
+/// Whether [`with_bytes`] is lending the buffer's bytes. Process-wide, not per thread: a
+/// module thread holding the module GIL may call in too (see the contract in
+/// `src/exports/mod.rs`); the GIL orders its accesses with the main thread's.
+static LENT: AtomicBool = AtomicBool::new(false);
 
 fn buf() -> bindings::sds {
     // SAFETY: the main thread (the only one in Rust) reads the field; C writes it only
@@ -29,7 +29,7 @@ fn set_buf(s: bindings::sds) {
 
 fn not_lent() {
     process::assert(
-        !LENT.with(Cell::get),
+        !LENT.load(Ordering::Relaxed),
         c"aof_buf is not modified while its bytes are lent",
     );
 }
@@ -42,11 +42,11 @@ pub fn len() -> usize {
 /// Runs `f` over the buffered bytes. Anything `f` does that would modify the buffer
 /// (append, trim, recycle, reset) aborts the process rather than free the bytes under it.
 pub fn with_bytes<R>(f: impl FnOnce(&[u8]) -> R) -> R {
-    LENT.with(|lent| lent.set(true));
+    LENT.store(true, Ordering::Relaxed);
     // SAFETY: aof_buf is a valid sds, and nothing can modify or free it until `f`
     // returns: every mutator checks LENT first.
     let result = f(unsafe { sds::bytes(buf()) });
-    LENT.with(|lent| lent.set(false));
+    LENT.store(false, Ordering::Relaxed);
     result
 }
 

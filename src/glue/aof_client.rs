@@ -4,18 +4,16 @@
 use super::bindings::{self, client, redisCommand, robj};
 use super::db::Db;
 use super::{process, server};
-use std::cell::Cell;
+use std::sync::atomic::{AtomicU64, Ordering};
 
-thread_local! {
-    /// Counts the moments at which a module's command may have been freed: every command
-    /// run (MODULE UNLOAD frees the module's commands, `moduleUnregisterCommands`) and
-    /// every round of serving other clients while loading.
-    static COMMAND_TABLE_EPOCH: Cell<u64> = const { Cell::new(0) };
-}
+/// Counts the moments at which a module's command may have been freed: every command run
+/// (MODULE UNLOAD frees the module's commands, `moduleUnregisterCommands`) and every round
+/// of serving other clients while loading. Process-wide, as `aof_buf`'s flag is.
+static COMMAND_TABLE_EPOCH: AtomicU64 = AtomicU64::new(0);
 
 /// The command table may have changed: a module's [`Command`] looked up before is stale.
 pub(super) fn command_table_may_change() {
-    COMMAND_TABLE_EPOCH.with(|epoch| epoch.set(epoch.get().wrapping_add(1)));
+    COMMAND_TABLE_EPOCH.fetch_add(1, Ordering::Relaxed);
 }
 
 /// A command found in the command table. The server's own commands live for the whole
@@ -39,7 +37,7 @@ impl Command {
             cmd,
             // SAFETY: just looked up, so live.
             native: unsafe { (*cmd).module_cmd.is_null() },
-            epoch: COMMAND_TABLE_EPOCH.with(Cell::get),
+            epoch: COMMAND_TABLE_EPOCH.load(Ordering::Relaxed),
         }
     }
 
@@ -47,7 +45,7 @@ impl Command {
     #[inline]
     fn get(&self) -> &redisCommand {
         process::assert(
-            self.native || self.epoch == COMMAND_TABLE_EPOCH.with(Cell::get),
+            self.native || self.epoch == COMMAND_TABLE_EPOCH.load(Ordering::Relaxed),
             c"a module command is not used after the command table may have changed",
         );
         // SAFETY: a native command lives for the process; a module's was looked up since

@@ -17,9 +17,11 @@ pub struct ManifestRef<'a> {
 }
 
 /// # Safety
-/// `info` must be a valid aofInfo whose file_name is a valid sds.
+/// `info` must point to a live aofInfo whose `file_name` is NULL or a live sds; both stay
+/// allocated and unmodified for `'a`.
 unsafe fn view<'a>(info: *const aofInfo) -> InfoView<'a> {
-    // SAFETY: per the function contract.
+    // SAFETY: `info` and its `file_name` are live and unmodified for 'a (the caller's
+    // `# Safety`), so the field reads and the borrowed name are valid for 'a.
     unsafe {
         InfoView {
             file_name: super::sds::bytes((*info).file_name),
@@ -30,9 +32,10 @@ unsafe fn view<'a>(info: *const aofInfo) -> InfoView<'a> {
 
 impl<'a> ManifestRef<'a> {
     /// # Safety
-    /// `am` must be a valid manifest that nothing modifies for `'a`.
+    /// `am` must point to a live manifest that nothing modifies or frees for `'a`.
     pub unsafe fn from_raw(am: *const aofManifest) -> ManifestRef<'a> {
-        // SAFETY: per the caller's contract.
+        // SAFETY: `am` is live, unmodified and not freed for 'a (the caller's `# Safety`),
+        // so a shared reference for 'a is sound.
         ManifestRef {
             am: unsafe { &*am },
         }
@@ -77,10 +80,10 @@ impl<'a> ManifestRef<'a> {
 pub const AOF_FILE_TYPE_BASE: u32 = bindings::AOF_FILE_TYPE_BASE;
 pub const AOF_FILE_TYPE_INCR: u32 = bindings::AOF_FILE_TYPE_INCR;
 
-/// Runs `f` on the last INCR entry of the server's manifest, marking the manifest dirty
+/// Runs `f` on the offsets of the last INCR entry of the server's manifest, marking it dirty
 /// when `f` returns true. Returns None when there is no INCR entry. Aborts (as upstream
 /// asserts) when the server has no manifest.
-pub fn update_last_incr(f: impl FnOnce(&mut aofInfo) -> bool) -> Option<()> {
+pub fn update_last_incr(f: impl FnOnce(&mut super::manifest_c::IncrOffsets) -> bool) -> Option<()> {
     super::manifest_c::with_server_manifest(|am| am.update_last_incr(f))
 }
 

@@ -6,10 +6,10 @@
 use super::bindings::{self, aofInfo, aofManifest, list, listNode};
 use super::sds;
 use aof_core::aof_manifest::{Entry, Manifest};
-use std::cell::Cell;
 use std::ffi::c_void;
 use std::marker::PhantomData;
 use std::ptr::NonNull;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// `aofInfoCreate`: a zeroed entry with unknown offsets.
 pub fn info_create() -> *mut aofInfo {
@@ -25,9 +25,11 @@ pub fn info_create() -> *mut aofInfo {
 /// `aofInfoFree`.
 ///
 /// # Safety
-/// `ai` must be a live entry, not used afterwards.
+/// `ai` must point to a live aofInfo made by [`info_create`] (zcalloc'd, `file_name` NULL
+/// or an sds it owns) that no list holds and nothing uses afterwards.
 pub unsafe fn info_free(ai: *mut aofInfo) {
-    // SAFETY: per the caller's contract; file_name is NULL or an sds the entry owns.
+    // SAFETY: `ai` was made by info_create (zcalloc) and its `file_name` is NULL or an sds
+    // it owns; the caller gives both up (`# Safety`).
     unsafe {
         if !(*ai).file_name.is_null() {
             bindings::sdsfree((*ai).file_name);
@@ -39,9 +41,11 @@ pub unsafe fn info_free(ai: *mut aofInfo) {
 /// An entry as the pure model sees it.
 ///
 /// # Safety
-/// `ai` must be a live entry.
+/// `ai` must point to a live aofInfo (`file_name` NULL or a live sds) that nothing modifies
+/// during the call.
 pub unsafe fn entry_of(ai: *const aofInfo) -> Entry {
-    // SAFETY: per the caller's contract.
+    // SAFETY: `ai` and its `file_name` are live and unmodified during this call (the
+    // caller's `# Safety`); the fields are copied before it returns.
     unsafe {
         Entry {
             file_name: sds::bytes((*ai).file_name).to_vec(),
@@ -70,9 +74,10 @@ pub fn info_from(entry: &Entry) -> *mut aofInfo {
 /// `aofInfoDup`.
 ///
 /// # Safety
-/// `ai` must be a live entry.
+/// `ai` must point to a live aofInfo that nothing modifies during the call.
 pub unsafe fn info_dup(ai: *const aofInfo) -> *mut aofInfo {
-    // SAFETY: per the caller's contract.
+    // SAFETY: `ai` is a live aofInfo, unmodified during this call (the caller's
+    // `# Safety`), as entry_of requires.
     info_from(&unsafe { entry_of(ai) })
 }
 
@@ -111,9 +116,13 @@ pub fn manifest_create() -> *mut aofManifest {
 /// `aofManifestFree`.
 ///
 /// # Safety
-/// `am` must be a live manifest, not used afterwards.
+/// `am` must point to a live manifest made by [`manifest_create`] (or [`manifest_from`])
+/// or [`manifest_dup`], which nothing uses afterwards: zcalloc'd, `base_aof_info` NULL or
+/// an aofInfo it owns, lists NULL or lists whose `free` method is `list_free_entry`.
 pub unsafe fn manifest_free(am: *mut aofManifest) {
-    // SAFETY: per the caller's contract; the lists free their entries.
+    // SAFETY: the caller gives up `am` and all it owns (`# Safety`): info_free takes the
+    // base entry, listRelease frees each list and, through list_free_entry, its entries,
+    // and zfree the zcalloc'd manifest.
     unsafe {
         if !(*am).base_aof_info.is_null() {
             info_free((*am).base_aof_info);
@@ -164,9 +173,12 @@ fn entries_of(l: *const list) -> Vec<Entry> {
 /// The model of a C manifest.
 ///
 /// # Safety
-/// `am` must be a live manifest.
+/// `am` must point to a live manifest that nothing modifies during the call: base entry
+/// NULL or a live aofInfo, both lists non-NULL lists of live aofInfo values (true of every
+/// manifest this module makes).
 pub unsafe fn model_of(am: *const aofManifest) -> Manifest {
-    // SAFETY: per the caller's contract.
+    // SAFETY: `am`, its base entry and both lists (non-NULL, which entries_of needs) are
+    // live and unmodified during this call (the caller's `# Safety`); all is copied.
     unsafe {
         Manifest {
             base: (!(*am).base_aof_info.is_null()).then(|| entry_of((*am).base_aof_info)),
@@ -181,9 +193,13 @@ pub unsafe fn model_of(am: *const aofManifest) -> Manifest {
 /// `aofManifestDup`.
 ///
 /// # Safety
-/// `am` must be a live manifest.
+/// `am` must point to a live manifest that nothing modifies during the call, whose lists
+/// are non-NULL with `list_dup_entry` as their `dup` method (true of every manifest this
+/// module makes).
 pub unsafe fn manifest_dup(am: *const aofManifest) -> *mut aofManifest {
-    // SAFETY: per the caller's contract; listDup copies through the dup method.
+    // SAFETY: `am` is live and unmodified during this call, its lists non-NULL with
+    // list_dup_entry as dup method (the caller's `# Safety`): listDup copies each entry
+    // through info_dup, so the copy shares nothing with `am`.
     unsafe {
         let copy = bindings::zcalloc(std::mem::size_of::<aofManifest>()) as *mut aofManifest;
         (*copy).curr_base_file_seq = (*am).curr_base_file_seq;
@@ -204,6 +220,12 @@ pub unsafe fn manifest_dup(am: *const aofManifest) -> *mut aofManifest {
         );
         copy
     }
+}
+
+/// The replication offsets recorded for an INCR file (-1: unknown).
+pub struct IncrOffsets {
+    pub start_offset: i64,
+    pub end_offset: i64,
 }
 
 /// A live C manifest edited in place, borrowed for `'a`: a handle cannot outlive what
@@ -333,14 +355,24 @@ impl<'a> ManifestMut<'a> {
         }
     }
 
-    /// Runs `f` on the last INCR entry, marking the manifest dirty when `f` returns true.
-    /// None when there is no INCR entry.
-    pub fn update_last_incr(&mut self, f: impl FnOnce(&mut aofInfo) -> bool) -> Option<()> {
-        // SAFETY: a live list of aofInfo values; the entry is reached through this handle
-        // alone, borrowed mutably for the call.
-        let info =
-            unsafe { &mut *(super::adlist::last_value(self.am().incr_aof_list)? as *mut aofInfo) };
-        if f(info) {
+    /// Runs `f` on the offsets of the last INCR entry and stores them back, marking the
+    /// manifest dirty when `f` returns true. None when there is no INCR entry. Only the
+    /// offsets are lent: the entry's file name is a pointer the manifest owns.
+    pub fn update_last_incr(&mut self, f: impl FnOnce(&mut IncrOffsets) -> bool) -> Option<()> {
+        // SAFETY: a live manifest's INCR list is a live adlist of live aofInfo values (see
+        // the type), edited only through this handle, borrowed mutably for the call.
+        let info = unsafe {
+            let last = super::adlist::last_value(self.am().incr_aof_list)?;
+            &mut *(last as *mut aofInfo)
+        };
+        let mut offsets = IncrOffsets {
+            start_offset: info.start_offset,
+            end_offset: info.end_offset,
+        };
+        let changed = f(&mut offsets);
+        info.start_offset = offsets.start_offset;
+        info.end_offset = offsets.end_offset;
+        if changed {
             self.am().dirty = 1;
         }
         Some(())
@@ -393,14 +425,13 @@ impl<'a> ManifestMut<'a> {
     }
 }
 
-thread_local! {
-    /// Whether [`with_server_manifest`] is lending the server's manifest.
-    static SERVER_MANIFEST_LENT: Cell<bool> = const { Cell::new(false) };
-}
+/// Whether [`with_server_manifest`] is lending the server's manifest (process-wide, as
+/// `aof_buf`'s flag is).
+static SERVER_MANIFEST_LENT: AtomicBool = AtomicBool::new(false);
 
 fn server_manifest_not_lent() {
     super::process::assert(
-        !SERVER_MANIFEST_LENT.with(Cell::get),
+        !SERVER_MANIFEST_LENT.load(Ordering::Relaxed),
         c"server.aof_manifest is not replaced or lent twice while lent",
     );
 }
@@ -413,12 +444,12 @@ pub fn with_server_manifest<R>(f: impl FnOnce(&mut ManifestMut<'_>) -> R) -> R {
     server_manifest_not_lent();
     let am = super::server::aof_manifest();
     super::process::assert(!am.is_null(), c"server.aof_manifest != NULL");
-    SERVER_MANIFEST_LENT.with(|lent| lent.set(true));
+    SERVER_MANIFEST_LENT.store(true, Ordering::Relaxed);
     // SAFETY: the server's manifest is live until replaced (install_as_server, which
     // aborts while it is lent); C code reaches it only through aof.c's functions, which
     // are these, on this thread.
     let result = f(&mut unsafe { ManifestMut::from_raw(am) });
-    SERVER_MANIFEST_LENT.with(|lent| lent.set(false));
+    SERVER_MANIFEST_LENT.store(false, Ordering::Relaxed);
     result
 }
 

@@ -37,12 +37,14 @@ pub struct Argv<'a> {
 
 impl<'a> Argv<'a> {
     /// # Safety
-    /// `argv` must point to `argc` live string objects that stay unmodified for `'a`.
+    /// Unless `argv` is NULL or `argc` <= 0, `argv` must point to `argc` pointers to live
+    /// string objects; the array and the objects stay allocated and unmodified for `'a`.
     pub unsafe fn from_raw(argv: *mut *mut robj, argc: i32) -> Argv<'a> {
         let objects = if argc <= 0 || argv.is_null() {
             &[][..]
         } else {
-            // SAFETY: per the caller's contract.
+            // SAFETY: `argv` is non-null and `argc` > 0 (checked above), so it points to
+            // `argc` object pointers that stay unmodified for 'a (the caller's `# Safety`).
             unsafe { std::slice::from_raw_parts(argv, argc as usize) }
         };
         Argv { objects }

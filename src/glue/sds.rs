@@ -7,12 +7,14 @@ use std::ffi::c_void;
 /// The bytes of a C sds, borrowed.
 ///
 /// # Safety
-/// `s` must be a valid sds that stays alive and unmodified while the slice is used.
+/// `s` must be NULL or a live sds (made by upstream's sds functions, not freed) that stays
+/// allocated and unmodified for `'a`.
 pub unsafe fn bytes<'a>(s: bindings::sds) -> &'a [u8] {
     if s.is_null() {
         return &[];
     }
-    // SAFETY: per the caller's contract, `s` points at `sdslen(s)` initialised bytes.
+    // SAFETY: `s` is non-null (checked above), so a live sds that stays unmodified for 'a
+    // (the caller's `# Safety`): its buffer holds `sdslen(s)` initialised bytes.
     unsafe { std::slice::from_raw_parts(s as *const u8, len(s)) }
 }
 

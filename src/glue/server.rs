@@ -4,11 +4,12 @@
 //! `aof_bio_fsync_status` and `fsynced_reploff_pending` (bio.c, after each background
 //! fsync) while the main thread runs, and a `&` or `&mut redisServer` would assert that no
 //! other thread writes any byte of it. Each accessor below reads or writes exactly its
-//! field through a raw pointer: the fields of [`main_thread_fields!`] are written only by
-//! the main thread (upstream's event loop, config, and the commands it runs) or by a fork
-//! child, which has only that thread; the two the bio thread writes go through atomics,
-//! as upstream's `atomicGet`/`atomicSet` do. Rust is entered only on the main thread or in
-//! a fork child (the crate's contract, `src/lib.rs`), so the plain accessors never race.
+//! field through a raw pointer: the fields of `main_thread_fields!` are written only by
+//! code that runs under the module GIL (the main thread's server code, a module thread
+//! that holds the GIL, or a fork child, which has only the thread that forked), so calls
+//! that reach these accessors never overlap and the GIL's mutex orders them (the contract
+//! in `src/exports/mod.rs`); the two the bio thread writes go through atomics, as
+//! upstream's `atomicGet`/`atomicSet` do.
 
 use super::bindings::{self, redisServer};
 use std::ffi::{c_char, c_int, c_longlong, c_ulong, CStr};

@@ -278,10 +278,11 @@ impl PendingRef<'_> {
 /// A pending entry from its encoded ID and NACK (for C callers of the PEL writer).
 ///
 /// # Safety
-/// `rawid` must point to a 16-byte encoded stream ID.
+/// `rawid` must point to 16 readable bytes: an encoded stream ID, such as a PEL's rax key.
 pub unsafe fn decode_pending(rawid: *mut u8, nack: &streamNACK) -> Pending {
     let mut id = streamID { ms: 0, seq: 0 };
-    // SAFETY: per the caller's contract.
+    // SAFETY: `rawid` points to 16 readable bytes (the caller's `# Safety`), all that
+    // streamDecodeID reads (by memcpy, so unaligned is fine); `id` is a local.
     unsafe { bindings::streamDecodeID(rawid as *mut _, &mut id) };
     Pending {
         id: id.into(),
