@@ -62,7 +62,7 @@ impl FileKind {
 /// before any file is read. Takes the manifest handle by value: it ends here, before the
 /// first command replays (from then on a replayed command, or a client served while
 /// loading, such as DEBUG LOADAOF, may edit or free the manifest).
-fn files_to_load(mut am: ManifestHandle<'_>) -> Result<(Vec<(FileKind, Vec<u8>)>, i64), i32> {
+fn files_to_load(mut am: ManifestHandle<'_>) -> Result<LoadPlan, i32> {
     if needs_upgrade(am.view()) {
         crate::aof::manifest::upgrade_prepare(&mut am.editor());
     }
@@ -103,12 +103,24 @@ fn files_to_load(mut am: ManifestHandle<'_>) -> Result<(Vec<(FileKind, Vec<u8>)>
         );
         to_load.push((FileKind::Incr, incr.file_name.to_vec()));
     }
-    Ok((to_load, total_size))
+    Ok(LoadPlan {
+        files: to_load,
+        total_size,
+    })
+}
+
+/// What [`files_to_load`] found: the files in loading order and their total size.
+struct LoadPlan {
+    files: Vec<(FileKind, Vec<u8>)>,
+    total_size: i64,
 }
 
 /// Upstream's `loadAppendOnlyFiles`.
 pub fn load_all(am: ManifestHandle<'_>) -> i32 {
-    let (to_load, total_size) = match files_to_load(am) {
+    let LoadPlan {
+        files: to_load,
+        total_size,
+    } = match files_to_load(am) {
         Ok(plan) => plan,
         Err(status) => return status,
     };
