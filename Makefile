@@ -145,7 +145,7 @@ test-cargo: patched
 # cargo suite alone (struct sizes and field offsets, C compiler against bindgen), then the
 # prototypes, then where each aof.c function of the binary comes from.
 test-checks: patched
-	$(CARGO) test --release --lib glue::layout
+	$(CARGO) test --release -p redis-aof-glue layout
 	tests/check-signatures.sh
 	tests/check-symbols.sh $(PATCHED)/src/redis-server $(RUST_LIB) $(AOF_SYMBOLS)
 

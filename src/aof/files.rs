@@ -1,13 +1,13 @@
 //! The files in `appenddirname`: naming, the manifest on disk, open/upgrade/delete.
 
 use crate::aof::manifest;
-use crate::glue::log::{Level, Line};
-use crate::glue::manifest::{
+use aof_glue::log::{Level, Line};
+use aof_glue::manifest::{
     self as manifest_view, ManifestRef, AOF_FILE_TYPE_BASE, AOF_FILE_TYPE_INCR,
 };
-use crate::glue::manifest_c;
-use crate::glue::sys::Errno;
-use crate::glue::{bindings, process, runtime, sds, server};
+use aof_glue::manifest_c;
+use aof_glue::sys::Errno;
+use aof_glue::{bindings, process, runtime, sds, server};
 use std::os::unix::ffi::OsStrExt;
 
 const AOF_ON: i32 = bindings::AOF_ON as i32;
@@ -211,7 +211,7 @@ pub fn open_for_writing(name: &[u8], mode: OpenMode) -> Option<std::fs::File> {
 /// cannot.
 pub fn create_aof_dir() -> bool {
     let dir = server::aof_dirname();
-    match crate::glue::sys::create_dir_if_missing(dir) {
+    match aof_glue::sys::create_dir_if_missing(dir) {
         Ok(()) => true,
         Err(errno) => {
             Line::new("Can't open or create append-only dir ")

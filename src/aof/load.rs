@@ -4,10 +4,10 @@
 
 use crate::aof::files;
 use crate::aof::load_file::{self, ShortFile};
-use crate::glue::log::{Level, Line};
-use crate::glue::manifest::{ManifestHandle, ManifestRef, AOF_FILE_TYPE_BASE, AOF_FILE_TYPE_INCR};
-use crate::glue::{bindings, loading, process, server};
-use crate::server_log;
+use aof_glue::log::{Level, Line};
+use aof_glue::manifest::{ManifestHandle, ManifestRef, AOF_FILE_TYPE_BASE, AOF_FILE_TYPE_INCR};
+use aof_glue::server_log;
+use aof_glue::{bindings, loading, process, server};
 use std::time::Instant;
 
 pub const AOF_OK: i32 = bindings::AOF_OK as i32;

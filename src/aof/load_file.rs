@@ -13,11 +13,11 @@
 use crate::aof::files;
 use crate::aof::load::{AOF_EMPTY, AOF_FAILED, AOF_NOT_EXIST, AOF_OK, AOF_OPEN_ERR, AOF_TRUNCATED};
 use crate::aof::lookahead::Lookahead;
-use crate::glue::aof_client::{AofClient, Command, CurrentAofClient};
-use crate::glue::log::{Level, Line};
-use crate::glue::sys::{self, Errno};
-use crate::glue::{bindings, loading, server};
 use aof_core::command_reader::{CommandParser, ReadError, Step};
+use aof_glue::aof_client::{AofClient, Command, CurrentAofClient};
+use aof_glue::log::{Level, Line};
+use aof_glue::sys::{self, Errno};
+use aof_glue::{bindings, loading, server};
 use std::fs::File;
 use std::io::Read;
 use std::os::unix::ffi::OsStrExt;
@@ -299,7 +299,7 @@ impl<'n> Replay<'n> {
     /// follow it (old style only, but any file is read on to its end).
     fn load_rdb_part(&mut self, path: &[u8]) -> Result<u64, Ending> {
         let old_style = self.name == server::aof_filename();
-        crate::server_log!(
+        aof_glue::server_log!(
             Level::Notice,
             "{}",
             if old_style {
@@ -313,7 +313,7 @@ impl<'n> Replay<'n> {
                 loading::set_absolute_progress(end as i64);
                 self.progress_reported = end;
                 if old_style {
-                    crate::server_log!(Level::Notice, "Reading the remaining AOF tail...");
+                    aof_glue::server_log!(Level::Notice, "Reading the remaining AOF tail...");
                 }
                 Ok(end)
             }

@@ -1,10 +1,10 @@
 //! Looking ahead of the replay: the next few commands' keys get their cache hints (see
-//! [`crate::glue::prefetch`]) one step per command run, so the bucket, the entry and the
+//! [`aof_glue::prefetch`]) one step per command run, so the bucket, the entry and the
 //! key string of a lookup are each loaded while earlier commands run.
 
-use crate::glue::db::Db;
-use crate::glue::prefetch::{KeyHash, KeyspacePrefetch};
 use aof_core::command_reader::peek_upcoming;
+use aof_glue::db::Db;
+use aof_glue::prefetch::{KeyHash, KeyspacePrefetch};
 use std::collections::VecDeque;
 
 /// Commands looked at ahead of the running one: one per prefetch step.

@@ -2,11 +2,11 @@
 //! it lists, and the edits a rewrite or an upgrade makes to it.
 
 use crate::aof::files;
-use crate::glue::log::{Level, Line};
-use crate::glue::manifest_c::{self, ManifestMut, OwnedManifest};
-use crate::glue::sys::{self, Errno};
-use crate::glue::{bindings, process, server};
 use aof_core::aof_manifest::{self, Entry, ManifestError, TYPE_BASE, TYPE_INCR};
+use aof_glue::log::{Level, Line};
+use aof_glue::manifest_c::{self, ManifestMut, OwnedManifest};
+use aof_glue::sys::{self, Errno};
+use aof_glue::{bindings, process, server};
 use std::io::Write;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::OpenOptionsExt;
@@ -47,9 +47,9 @@ pub fn load_from_file(path: &[u8]) -> OwnedManifest {
 }
 
 fn fatal_manifest_error(line: Option<(usize, Vec<u8>)>, message: &str) -> ! {
-    crate::server_log!(Level::Warning, "\n*** FATAL AOF MANIFEST FILE ERROR ***\n");
+    aof_glue::server_log!(Level::Warning, "\n*** FATAL AOF MANIFEST FILE ERROR ***\n");
     if let Some((number, text)) = line {
-        crate::server_log!(
+        aof_glue::server_log!(
             Level::Warning,
             "Reading the manifest file, at line {number}\n"
         );
@@ -58,7 +58,7 @@ fn fatal_manifest_error(line: Option<(usize, Vec<u8>)>, message: &str) -> ! {
             .text("'\n")
             .write(Level::Warning);
     }
-    crate::server_log!(Level::Warning, "{message}\n");
+    aof_glue::server_log!(Level::Warning, "{message}\n");
     process::exit(1)
 }
 

@@ -1,5 +1,5 @@
 //! The behaviour of upstream `aof.c`, one module per concern, in safe Rust over
-//! [`aof_core`] and [`crate::glue`]. No `unsafe` here: every touch of C memory goes through
+//! [`aof_core`] and [`aof_glue`]. No `unsafe` here: every touch of C memory goes through
 //! a glue wrapper, and the compiler holds this floor to it.
 #![forbid(unsafe_code)]
 

@@ -1,12 +1,12 @@
 //! AOF rewrite: the forked child writes a new BASE while the parent opens a new INCR.
 
 use crate::aof::{files, manifest, write};
-use crate::glue::client::Client;
-use crate::glue::log::{Level, Line};
-use crate::glue::manifest_c::OwnedManifest;
-use crate::glue::{aof_buf, bindings, child, process, runtime, server, sys};
-use crate::server_log;
 use aof_core::rewrite_policy::{RewriteBackoff, RewriteDecision};
+use aof_glue::client::Client;
+use aof_glue::log::{Level, Line};
+use aof_glue::manifest_c::OwnedManifest;
+use aof_glue::server_log;
+use aof_glue::{aof_buf, bindings, child, process, runtime, server, sys};
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Mutex;
 
@@ -169,7 +169,7 @@ pub fn rewrite_background() -> i32 {
         child::Forked::Child => run_rewrite_child(),
         child::Forked::Failed(errno) => {
             server::set_aof_lastbgrewrite_status(C_ERR);
-            crate::server_log!(
+            aof_glue::server_log!(
                 Level::Warning,
                 "Can't rewrite append only file in background: fork: {}",
                 errno.message()
@@ -177,7 +177,7 @@ pub fn rewrite_background() -> i32 {
             C_ERR
         }
         child::Forked::Parent(pid) => {
-            crate::server_log!(
+            aof_glue::server_log!(
                 Level::Notice,
                 "Background append only file rewriting started by pid {pid}"
             );
@@ -194,7 +194,7 @@ fn run_rewrite_child() -> ! {
     child::set_cpu_affinity_for_rewrite();
     let temp_file = format!("temp-rewriteaof-bg-{}.aof", std::process::id());
     if crate::aof::rewrite_child::rewrite_to_file(temp_file.as_bytes()) == C_OK {
-        crate::server_log!(
+        aof_glue::server_log!(
             Level::Notice,
             "Successfully created the temporary AOF base file {temp_file}"
         );
@@ -213,7 +213,7 @@ pub fn rewrite_done(exit_code: i32, by_signal: i32) {
         adopt_rewritten_base();
     } else if by_signal == 0 {
         record_rewrite_failure();
-        crate::server_log!(
+        aof_glue::server_log!(
             Level::Warning,
             "Background AOF rewrite terminated with error"
         );
@@ -222,7 +222,7 @@ pub fn rewrite_done(exit_code: i32, by_signal: i32) {
         if by_signal != libc::SIGUSR1 {
             record_rewrite_failure();
         }
-        crate::server_log!(
+        aof_glue::server_log!(
             Level::Warning,
             "Background AOF rewrite terminated by signal {by_signal}"
         );
@@ -250,7 +250,7 @@ fn record_rewrite_failure() {
 
 fn adopt_rewritten_base() {
     let started = child::ustime();
-    crate::server_log!(
+    aof_glue::server_log!(
         Level::Notice,
         "Background AOF rewrite terminated with success"
     );
@@ -343,7 +343,7 @@ fn adopt_rewritten_base() {
     manifest::delete_history_files();
     server::set_aof_lastbgrewrite_status(C_OK);
     server::set_stat_aofrw_consecutive_failures(0);
-    crate::server_log!(
+    aof_glue::server_log!(
         Level::Notice,
         "Background AOF rewrite finished successfully"
     );
@@ -353,7 +353,7 @@ fn adopt_rewritten_base() {
         server::set_aof_state(AOF_ON);
         server::set_fsynced_reploff(pending);
     }
-    crate::server_log!(
+    aof_glue::server_log!(
         Level::Verbose,
         "Background AOF rewrite signal handler took {}us",
         child::ustime() - started

@@ -13,15 +13,15 @@
 //! 4 KiB or more goes to the file straight from the value, which the child only reads:
 //! a large value is never copied in the child.
 
-use crate::glue::dataset::{self, RioSink, Value};
-use crate::glue::db::Db;
-use crate::glue::log::{Level, Line};
-use crate::glue::object::StringValue;
-use crate::glue::rio_file::{self, RioFile};
-use crate::glue::stream::{Pending, StreamId, StreamRef};
-use crate::glue::sys::{self, Errno};
-use crate::glue::{bindings, loading, process, runtime, server};
 use aof_core::resp::{Arg, RecordWriter, Sink};
+use aof_glue::dataset::{self, RioSink, Value};
+use aof_glue::db::Db;
+use aof_glue::log::{Level, Line};
+use aof_glue::object::StringValue;
+use aof_glue::rio_file::{self, RioFile};
+use aof_glue::stream::{Pending, StreamId, StreamRef};
+use aof_glue::sys::{self, Errno};
+use aof_glue::{bindings, loading, process, runtime, server};
 
 const C_OK: i32 = bindings::C_OK as i32;
 const C_ERR: i32 = bindings::C_ERR;
@@ -447,7 +447,7 @@ pub fn rewrite_to_file(filename: &[u8]) -> i32 {
     let mut file = match RioFile::create(temp.as_bytes()) {
         Ok(f) => f,
         Err(errno) => {
-            crate::server_log!(
+            aof_glue::server_log!(
                 Level::Warning,
                 "Opening the temp file for AOF rewrite in rewriteAppendOnlyFile(): {}",
                 errno.message()
@@ -474,7 +474,7 @@ pub fn rewrite_to_file(filename: &[u8]) -> i32 {
     let written = written.and_then(|()| file.flush_and_sync());
     let written = written.map(|()| {
         if let Err(errno) = file.reclaim_page_cache() {
-            crate::server_log!(
+            aof_glue::server_log!(
                 Level::Notice,
                 "Unable to reclaim page cache: {}",
                 errno.message()
@@ -483,7 +483,7 @@ pub fn rewrite_to_file(filename: &[u8]) -> i32 {
     });
     let written = written.and_then(|()| file.close());
     if let Err(errno) = written {
-        crate::server_log!(
+        aof_glue::server_log!(
             Level::Warning,
             "Write error writing append only file on disk: {}",
             errno.message()

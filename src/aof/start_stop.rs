@@ -2,10 +2,10 @@
 //! and stopping a rewrite child.
 
 use crate::aof::{files, rewrite, write};
-use crate::glue::log::Level;
-use crate::glue::sys;
-use crate::glue::{aof_buf, bindings, process, runtime, server};
-use crate::server_log;
+use aof_glue::log::Level;
+use aof_glue::server_log;
+use aof_glue::sys;
+use aof_glue::{aof_buf, bindings, process, runtime, server};
 
 const C_OK: i32 = bindings::C_OK as i32;
 const C_ERR: i32 = bindings::C_ERR;

@@ -6,13 +6,13 @@
 //!   write waits up to two seconds (`aof_delayed_fsync` counts when it stops waiting);
 //! - `no`: the kernel decides.
 
-use crate::glue::bindings;
-use crate::glue::log::Level;
-use crate::glue::object::{Argv, StringValue};
-use crate::glue::sys::{self, Errno};
-use crate::glue::{aof_buf, process, runtime, server};
-use crate::server_log;
 use aof_core::resp::{self, Arg, RecordWriter, Region};
+use aof_glue::bindings;
+use aof_glue::log::Level;
+use aof_glue::object::{Argv, StringValue};
+use aof_glue::server_log;
+use aof_glue::sys::{self, Errno};
+use aof_glue::{aof_buf, process, runtime, server};
 use std::mem::MaybeUninit;
 use std::sync::atomic::{AtomicI64, Ordering};
 

@@ -1,6 +1,6 @@
 use crate::aof::files;
-use crate::glue::bindings::{aofManifest, sds};
-use crate::glue::manifest::ManifestRef;
+use aof_glue::bindings::{aofManifest, sds};
+use aof_glue::manifest::ManifestRef;
 use libc::off_t;
 use std::ffi::{c_char, c_int, CStr};
 

@@ -1,7 +1,7 @@
 use crate::aof::{load, load_file};
-use crate::glue::aof_client;
-use crate::glue::bindings::{aofManifest, client};
-use crate::glue::manifest::ManifestHandle;
+use aof_glue::aof_client;
+use aof_glue::bindings::{aofManifest, client};
+use aof_glue::manifest::ManifestHandle;
 use std::ffi::{c_char, c_int, CStr};
 
 #[no_mangle]
@@ -33,7 +33,7 @@ pub unsafe extern "C" fn loadSingleAppendOnlyFile(filename: *mut c_char) -> c_in
 /// not used after load_all has copied the file names, which it does before any replay.
 #[no_mangle]
 pub unsafe extern "C" fn loadAppendOnlyFiles(am: *mut aofManifest) -> c_int {
-    crate::glue::process::assert(!am.is_null(), c"am != NULL");
+    aof_glue::process::assert(!am.is_null(), c"am != NULL");
     // SAFETY: `am` is non-null (asserted above) and a live manifest that nothing else
     // touches until the first replayed command (`# Safety`); load_all reads and edits it
     // only before then.

@@ -1,7 +1,7 @@
 use crate::aof::manifest;
-use crate::glue::bindings::{aofInfo, aofManifest, sds};
-use crate::glue::manifest_c::{self, ManifestMut, OwnedManifest};
-use crate::glue::{process, sds as glue_sds};
+use aof_glue::bindings::{aofInfo, aofManifest, sds};
+use aof_glue::manifest_c::{self, ManifestMut, OwnedManifest};
+use aof_glue::{process, sds as glue_sds};
 use std::ffi::{c_int, c_longlong, c_void};
 
 #[no_mangle]

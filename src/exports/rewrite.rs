@@ -1,12 +1,12 @@
 use crate::aof::rewrite;
 use crate::aof::rewrite_child::{self, RewriteOut};
-use crate::glue::bindings::client;
-use crate::glue::bindings::{rio, robj, streamConsumer, streamID, streamNACK};
-use crate::glue::client::Client;
-use crate::glue::dataset::{KeyObject, RioSink, Value};
-use crate::glue::object::{self, StringValue};
-use crate::glue::sds as glue_sds;
-use crate::glue::stream::{self, StreamId};
+use aof_glue::bindings::client;
+use aof_glue::bindings::{rio, robj, streamConsumer, streamID, streamNACK};
+use aof_glue::client::Client;
+use aof_glue::dataset::{KeyObject, RioSink, Value};
+use aof_glue::object::{self, StringValue};
+use aof_glue::sds as glue_sds;
+use aof_glue::stream::{self, StreamId};
 use std::ffi::c_int;
 use std::ffi::{c_char, CStr};
 
@@ -275,5 +275,5 @@ pub unsafe extern "C" fn rewriteModuleObject(
             Value::from_raw(o),
         )
     };
-    crate::glue::dataset::rewrite_module_value(&sink, &key, value, dbid) as c_int
+    aof_glue::dataset::rewrite_module_value(&sink, &key, value, dbid) as c_int
 }

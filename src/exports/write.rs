@@ -1,8 +1,8 @@
 use crate::aof::{start_stop, write};
-use crate::glue::bindings::{robj, sds};
-use crate::glue::object::Argv;
-use crate::glue::sds as glue_sds;
 use aof_core::resp;
+use aof_glue::bindings::{robj, sds};
+use aof_glue::object::Argv;
+use aof_glue::sds as glue_sds;
 use std::ffi::{c_char, c_int};
 
 #[no_mangle]

@@ -1,5 +1,5 @@
 //! Proof that bindgen's structs match the C compiler's: every size and offset listed in
-//! `src/glue/layout.list` is computed on both sides and compared. A mismatch means the
+//! `src/layout.list` is computed on both sides and compared. A mismatch means the
 //! bindings were generated with other flags than the C code was compiled with, and every
 //! field access from Rust would read the wrong bytes; the library then refuses to start.
 

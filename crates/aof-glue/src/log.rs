@@ -42,8 +42,8 @@ pub fn write(level: Level, message: impl AsRef<[u8]>) {
 macro_rules! server_log {
     ($level:expr, $($arg:tt)*) => {{
         let level = $level;
-        if $crate::glue::log::enabled(level) {
-            $crate::glue::log::write(level, &format!($($arg)*));
+        if $crate::log::enabled(level) {
+            $crate::log::write(level, &format!($($arg)*));
         }
     }};
 }

@@ -1,0 +1,262 @@
+//! Builds the glue between the Rust AOF and the upstream Redis tree:
+//! - bindgen over upstream's headers, with exactly the preprocessor flags upstream's
+//!   Makefile computes (read from the patched Makefile's `print-final-cflags` target);
+//! - the C shim (`src/shim.c`) for macros and `static inline` functions, compiled with
+//!   the same flags;
+//! - the two halves of the layout check, generated from one list (`src/layout.list`).
+
+use std::env;
+use std::fmt::Write as _;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn main() {
+    let manifest_dir = PathBuf::from(env::var("CARGO_MANIFEST_DIR").unwrap());
+    let out_dir = PathBuf::from(env::var("OUT_DIR").unwrap());
+    let redis_src = env::var_os("REDIS_SRC")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| manifest_dir.join("../../build/patched/src"));
+    println!("cargo:rerun-if-env-changed=REDIS_SRC");
+    if !redis_src.join("server.h").exists() {
+        panic!(
+            "{} holds no upstream Redis tree: run `make` first (it fetches, patches and \
+             prepares the tree), or point REDIS_SRC at a prepared src/ folder",
+            redis_src.display()
+        );
+    }
+
+    upstream_release(&redis_src);
+
+    let cflags = upstream_cflags(&redis_src);
+    let layout = LayoutList::read(&manifest_dir.join("src/layout.list"));
+    fs::write(out_dir.join("layout_c.c"), layout.c_table()).unwrap();
+    fs::write(out_dir.join("layout_rs.rs"), layout.rust_table()).unwrap();
+
+    generate_bindings(&manifest_dir, &out_dir, &redis_src, &cflags);
+    compile_shim(&manifest_dir, &out_dir, &redis_src, &cflags);
+
+    for watched in ["src/layout.list", "src/shim.c", "src/bindings.h"] {
+        println!("cargo:rerun-if-changed={watched}");
+    }
+}
+
+/// What differs between the supported upstream releases, read off the tree itself:
+/// - `REDIS_AOF_UPSTREAM_VERSION` (an env var for the crate): `REDIS_VERSION` of the tree's
+///   `version.h`, for the tests that pin measured facts of one release;
+/// - cfg `exit_from_child_has_signal_flag`: `exitFromChild(int retcode, int from_signal)`
+///   (8.0.6) rather than `exitFromChild(int retcode)` (8.0.2), as `server.h` declares it.
+fn upstream_release(redis_src: &Path) {
+    let version_h = redis_src.join("version.h");
+    let text = fs::read_to_string(&version_h)
+        .unwrap_or_else(|e| panic!("reading {}: {e}", version_h.display()));
+    let version = text
+        .lines()
+        .find_map(|l| {
+            let rest = l.trim().strip_prefix("#define REDIS_VERSION ")?;
+            Some(rest.trim().trim_matches('"').to_string())
+        })
+        .unwrap_or_else(|| panic!("no REDIS_VERSION in {}", version_h.display()));
+    println!("cargo:rustc-env=REDIS_AOF_UPSTREAM_VERSION={version}");
+    println!("cargo:rerun-if-changed={}", version_h.display());
+
+    let server_h = redis_src.join("server.h");
+    println!("cargo:rerun-if-changed={}", server_h.display());
+    let text = fs::read_to_string(&server_h).unwrap();
+    let prototype = text
+        .lines()
+        .find(|l| l.starts_with("void exitFromChild("))
+        .unwrap_or_else(|| panic!("no exitFromChild prototype in {}", server_h.display()));
+    let params = prototype.split(['(', ')']).nth(1).unwrap_or_default();
+    println!("cargo::rustc-check-cfg=cfg(exit_from_child_has_signal_flag)");
+    match params.split(',').count() {
+        1 => {}
+        2 => println!("cargo::rustc-cfg=exit_from_child_has_signal_flag"),
+        _ => panic!(
+            "unknown exitFromChild prototype in {}: {prototype}",
+            server_h.display()
+        ),
+    }
+}
+
+/// Upstream's FINAL_CFLAGS, as its own Makefile computes them on this machine (it probes
+/// the compiler for `-std=` and picks the allocator), with include paths made absolute.
+fn upstream_cflags(redis_src: &Path) -> Vec<String> {
+    let out = Command::new("make")
+        .args(["-s", "--no-print-directory", "-C"])
+        .arg(redis_src)
+        .arg("print-final-cflags")
+        .env_remove("MAKEFLAGS")
+        .env_remove("MFLAGS")
+        .output()
+        .expect("running make print-final-cflags in the upstream tree");
+    assert!(
+        out.status.success(),
+        "make print-final-cflags failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    let line = text.lines().last().unwrap_or_default();
+    line.split_whitespace()
+        .map(|flag| match flag.strip_prefix("-I") {
+            Some(dir) if !Path::new(dir).is_absolute() => {
+                format!("-I{}", redis_src.join(dir).display())
+            }
+            _ => flag.to_string(),
+        })
+        .collect()
+}
+
+/// The flags that change what a header means: defines, include paths, language standard.
+fn preprocessor_flags(cflags: &[String]) -> Vec<String> {
+    cflags
+        .iter()
+        .filter(|f| f.starts_with("-D") || f.starts_with("-I") || f.starts_with("-std="))
+        .cloned()
+        .collect()
+}
+
+fn generate_bindings(manifest_dir: &Path, out_dir: &Path, redis_src: &Path, cflags: &[String]) {
+    let bindings = bindgen::Builder::default()
+        .header(manifest_dir.join("src/bindings.h").to_string_lossy())
+        .clang_arg(format!("-I{}", redis_src.display()))
+        .clang_args(preprocessor_flags(cflags))
+        .allowlist_type("redisServer|client|robj|redisObject|rio|_rio|aofInfo|aofManifest|list|listNode|listIter|redisDb|redisCommand|bio_job_type_t|aof_file_type|childInfoType|listTypeEntry|listTypeIterator|setTypeIterator|hashTypeIterator|zset|functionLibInfo|kvstoreIterator|dictIterator|stream|streamID|streamCG|streamConsumer|streamNACK|streamIterator|raxIterator|rax|RedisModuleIO|moduleValue|moduleType|RedisModuleType|sdshdr8|sdshdr16|sdshdr32|sdshdr64|dict|dictType")
+        .allowlist_var("server|redis_aof_c_layout.*")
+        .allowlist_var("(LL|C|AOF|AOFRW|OBJ|BIO|CHILD_TYPE|CHILD_INFO|PROTO|RDB|RDBFLAGS|REDISMODULE_AOF|EXEC|CMD|CLIENT|SLAVE_STATE|SLAVE_REQ|REDIS_AUTOSYNC|LIST|MANIFEST|TEMP_FILE|BASE|INCR|HISTORY|SDS)_.*")
+        .allowlist_function(ALLOWED_FUNCTIONS)
+        .derive_default(false)
+        .derive_debug(false)
+        .layout_tests(false)
+        .prepend_enum_name(false)
+        .generate_comments(false)
+        .parse_callbacks(Box::new(bindgen::CargoCallbacks::new()))
+        .generate()
+        .expect("bindgen over upstream server.h");
+    bindings.write_to_file(out_dir.join("bindings.rs")).unwrap();
+}
+
+/// Upstream functions the Rust side calls. Functions that aof.c itself defines are never
+/// listed: Rust defines those.
+const ALLOWED_FUNCTIONS: &str = concat!(
+    "_serverLog|",
+    "sdsnewlen|sdsnew|sdsempty|sdsfree|sdsdup|sdscatlen|sdsrange|sdsclear|sdsMakeRoomFor|sdsMakeRoomForNonGreedy|sdsIncrLen|sdsclear|sdsRemoveFreeSpace|",
+    "zmalloc|zcalloc|zrealloc|zfree|",
+    "listCreate|listRelease|listAddNodeTail|listAddNodeHead|listDelNode|listEmpty|listDup|listIndex|",
+    "dirCreateIfMissing|fsyncFileDir|",
+    "redisFork|redisSetProcTitle|redisSetCpuAffinity|sendChildCowInfo|exitFromChild|ustime|",
+    "listTypeInitIterator|listTypeNext|listTypeGetValue|listTypeReleaseIterator|listTypeLength|",
+    "setTypeInitIterator|setTypeNext|setTypeReleaseIterator|setTypeSize|zsetLength|lpSeek|lpNext|lpGetValue|",
+    "zzlGetScore|zzlNext|dictGetIterator|dictNext|dictGetKey|dictGetVal|dictReleaseIterator|",
+    "hashTypeLength|hashTypeGetMinExpire|hashTypeInitIterator|hashTypeNext|hashTypeCurrentFromListpack|",
+    "hashTypeCurrentFromHashTable|hashTypeReleaseIterator|kvstoreSize|kvstoreIteratorInit|kvstoreIteratorNext|",
+    "kvstoreIteratorRelease|functionsLibGet|dismissObject|sendChildInfo|fpconv_dtoa|rdbSaveRio|startSaving|stopSaving|",
+    "rioSetAutoSync|rioSetReclaimCache|reclaimFilePageCache|decrRefCount|",
+    "moduleFreeContext|streamIteratorStart|streamIteratorGetID|streamIteratorGetField|streamIteratorStop|streamDecodeID|raxStart|raxSeek|raxNext|raxStop|raxSize|",
+    "bioPendingJobsOfType|bioCreateFsyncJob|bioCreateCloseAofJob|bioDrainWorker|",
+    "_serverAssert|_serverPanic|mstime|latencyAddSample|hasActiveChildProcess|resetChildState|",
+    "bg_unlink|addReplyError|addReplyStatus|",
+    "kvstoreGetDictMetadata|kvstoreIteratorNextDict|dictGenHashFunction|dictSdsHash|",
+    "createClient|freeClient|freeClientArgv|createStringObject|lookupCommand|queueMultiCommand|multiCommand|execCommand|",
+    "startLoading|stopLoading|updateLoadingFileName|loadingIncrProgress|loadingAbsProgress|processEventsWhileBlocked|",
+    "processModuleLoadingProgressEvent|debugDelay|rioInitWithFile|rdbLoadRio|",
+    "redis_aof_shim_.*|redis_aof_c_layout.*"
+);
+
+fn compile_shim(manifest_dir: &Path, out_dir: &Path, redis_src: &Path, cflags: &[String]) {
+    let mut build = cc::Build::new();
+    build
+        .file(manifest_dir.join("src/shim.c"))
+        .file(out_dir.join("layout_c.c"))
+        .include(redis_src)
+        .include(manifest_dir.join("src"))
+        .warnings(false);
+    for flag in cflags {
+        // Link-time optimisation would put compiler IR into the Rust archive; the shim is
+        // tiny and only inlines upstream's own static inline functions.
+        if flag.starts_with("-flto") || flag.starts_with("-O") {
+            continue;
+        }
+        build.flag(flag);
+    }
+    build
+        .flag("-fno-lto")
+        .opt_level(2)
+        .compile("redis_aof_shim");
+}
+
+/// `src/layout.list`: which structs and fields both compilers must agree on.
+struct LayoutList {
+    structs: Vec<LayoutStruct>,
+}
+
+struct LayoutStruct {
+    c_type: String,
+    rust_type: String,
+    fields: Vec<String>,
+}
+
+impl LayoutList {
+    fn read(path: &Path) -> LayoutList {
+        let text = fs::read_to_string(path).unwrap();
+        let structs = text
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !l.starts_with('#'))
+            .map(|line| {
+                let parts: Vec<&str> = line.split(';').map(str::trim).collect();
+                assert_eq!(parts.len(), 3, "layout.list: bad line {line:?}");
+                LayoutStruct {
+                    c_type: parts[0].to_string(),
+                    rust_type: parts[1].to_string(),
+                    fields: parts[2].split_whitespace().map(String::from).collect(),
+                }
+            })
+            .collect();
+        LayoutList { structs }
+    }
+
+    /// Each entry is named `<rust type>` (its size) or `<rust type>.<field>` (its offset).
+    fn c_table(&self) -> String {
+        let mut c = String::from(
+            "#include \"bindings.h\"\n#include <stddef.h>\n\n\
+             const struct redis_aof_layout_entry redis_aof_c_layout[] = {\n",
+        );
+        for s in &self.structs {
+            writeln!(c, "    {{\"{}\", sizeof({})}},", s.rust_type, s.c_type).unwrap();
+            for f in &s.fields {
+                writeln!(
+                    c,
+                    "    {{\"{}.{f}\", offsetof({}, {f})}},",
+                    s.rust_type, s.c_type
+                )
+                .unwrap();
+            }
+        }
+        c.push_str("};\nconst size_t redis_aof_c_layout_len = sizeof(redis_aof_c_layout) / sizeof(redis_aof_c_layout[0]);\n");
+        c
+    }
+
+    fn rust_table(&self) -> String {
+        // bindgen appends '_' to C field names that are Rust keywords (list.match).
+        let rust_field = |f: &str| match f {
+            "match" | "type" | "ref" | "move" | "fn" | "loop" | "impl" | "proc" => format!("{f}_"),
+            _ => f.to_string(),
+        };
+        let mut r = String::from("&[\n");
+        for s in &self.structs {
+            let t = &s.rust_type;
+            writeln!(r, "    (\"{t}\", ::core::mem::size_of::<bindings::{t}>()),").unwrap();
+            for f in &s.fields {
+                writeln!(
+                    r,
+                    "    (\"{t}.{f}\", ::core::mem::offset_of!(bindings::{t}, {})),",
+                    rust_field(f)
+                )
+                .unwrap();
+            }
+        }
+        r.push(']');
+        r
+    }
+}

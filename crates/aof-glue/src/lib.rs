@@ -1,0 +1,33 @@
+//! The floor of the Rust AOF that talks to C (with the `exports` skin of the staticlib):
+//! bindgen bindings over upstream's headers, built with upstream's own compiler flags; the
+//! C shim for its macros and `static inline` functions; the layout check of every struct
+//! Rust touches; and safe wrappers whose types carry the borrows that keep C memory valid
+//! (a view of a manifest, an iterator step, a sink of a file). A wrapper whose
+//! preconditions the types cannot express is an `unsafe fn` with a `# Safety` section, or
+//! checks them and aborts as upstream's `serverAssert` would.
+//!
+//! Everything here runs under the contract of the C ABI stated in the staticlib's
+//! `src/exports/mod.rs` (which threads call in, where calls re-enter, whose memory).
+
+pub mod adlist;
+pub mod aof_buf;
+pub mod aof_client;
+pub mod bindings;
+pub mod child;
+pub mod client;
+pub mod dataset;
+pub mod db;
+pub mod layout;
+pub mod loading;
+pub mod log;
+pub mod manifest;
+pub mod manifest_c;
+pub mod object;
+pub mod prefetch;
+pub mod process;
+pub mod rio_file;
+pub mod runtime;
+pub mod sds;
+pub mod server;
+pub mod stream;
+pub mod sys;
