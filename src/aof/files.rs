@@ -1,16 +1,11 @@
 //! The files in `appenddirname`: naming, the manifest on disk, open/upgrade/delete.
 
-use crate::aof::manifest;
 use aof_glue::log::{Level, Line};
-use aof_glue::manifest::{
-    self as manifest_view, ManifestRef, AOF_FILE_TYPE_BASE, AOF_FILE_TYPE_INCR,
-};
-use aof_glue::manifest_c;
+use aof_glue::manifest::{ManifestRef, AOF_FILE_TYPE_BASE, AOF_FILE_TYPE_INCR};
 use aof_glue::sys::Errno;
 use aof_glue::{bindings, process, runtime, sds, server};
 use std::os::unix::ffi::OsStrExt;
 
-const AOF_ON: i32 = bindings::AOF_ON as i32;
 const AOF_OK: i32 = bindings::AOF_OK as i32;
 const AOF_NOT_EXIST: i32 = bindings::AOF_NOT_EXIST as i32;
 const AOF_OPEN_ERR: i32 = bindings::AOF_OPEN_ERR as i32;
@@ -31,64 +26,6 @@ pub fn temp_manifest_file_name() -> bindings::sds {
     name.extend_from_slice(server::aof_filename());
     name.extend_from_slice(MANIFEST_NAME_SUFFIX);
     sds::new(&name)
-}
-
-/// Upstream's `updateCurIncrAofEndOffset`: records the replication offset at the end of
-/// the current INCR file in the manifest (best effort: the offset is advisory and can be
-/// recomputed from the start offset and the file size).
-pub fn record_incr_end_offset() {
-    if server::aof_state() != AOF_ON {
-        return;
-    }
-    let offset = server::master_repl_offset();
-    let updated = manifest_view::update_last_incr(|info| {
-        info.end_offset = offset;
-        true
-    });
-    if updated.is_some() {
-        // Best effort: the offset is advisory.
-        manifest_c::with_server_manifest(manifest::persist);
-    }
-}
-
-/// Upstream's `updateReplOffsetAndResetEndOffset`: after loading, continue the
-/// replication offset from where the last INCR file ended, so a new INCR file never starts
-/// below it. A recorded end offset is consumed (and the manifest must be persisted, or
-/// the next start would reuse a stale offset: the process exits as upstream does);
-/// without one, the offset is the file's start offset plus its size.
-pub fn restore_repl_offset_from_last_incr() {
-    if server::aof_state() != AOF_ON {
-        return;
-    }
-    let mut recorded_end = None;
-    let mut start_offset = 0;
-    let has_incr = manifest_view::update_last_incr(|info| {
-        if info.end_offset != -1 {
-            recorded_end = Some(info.end_offset);
-            info.end_offset = -1;
-            true
-        } else {
-            start_offset = if info.start_offset == -1 {
-                0
-            } else {
-                info.start_offset
-            };
-            false
-        }
-    });
-    if has_incr.is_none() {
-        return;
-    }
-    if let Some(offset) = recorded_end {
-        server::set_master_repl_offset(offset);
-        if manifest_c::with_server_manifest(manifest::persist) != AOF_OK {
-            process::exit(1);
-        }
-    } else {
-        let name = manifest_view::server_last_incr_name().unwrap_or_default();
-        let offset = start_offset + file_size(&name).0;
-        server::set_master_repl_offset(offset);
-    }
 }
 
 /// Upstream's `makePath(server.aof_dirname, name)`.

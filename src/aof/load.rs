@@ -7,15 +7,12 @@ use crate::aof::load_file::{self, ShortFile};
 use aof_glue::log::{Level, Line};
 use aof_glue::manifest::{ManifestHandle, ManifestRef, AOF_FILE_TYPE_BASE, AOF_FILE_TYPE_INCR};
 use aof_glue::server_log;
-use aof_glue::{bindings, loading, process, server};
+use aof_glue::{loading, process, server};
 use std::time::Instant;
 
-pub const AOF_OK: i32 = bindings::AOF_OK as i32;
-pub const AOF_NOT_EXIST: i32 = bindings::AOF_NOT_EXIST as i32;
-pub const AOF_EMPTY: i32 = bindings::AOF_EMPTY as i32;
-pub const AOF_OPEN_ERR: i32 = bindings::AOF_OPEN_ERR as i32;
-pub const AOF_FAILED: i32 = bindings::AOF_FAILED as i32;
-pub const AOF_TRUNCATED: i32 = bindings::AOF_TRUNCATED as i32;
+pub use crate::aof::load_file::{
+    AOF_EMPTY, AOF_FAILED, AOF_NOT_EXIST, AOF_OK, AOF_OPEN_ERR, AOF_TRUNCATED,
+};
 
 /// A single-file AOF from before Redis 7 sits in `dir`: convert the set-up to a manifest
 /// when there is no AOF folder, no manifest entries, or only a BASE entry naming that

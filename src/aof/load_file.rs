@@ -11,7 +11,6 @@
 //! - bad framing or an unknown command: `AOF_FAILED`, the file untouched.
 
 use crate::aof::files;
-use crate::aof::load::{AOF_EMPTY, AOF_FAILED, AOF_NOT_EXIST, AOF_OK, AOF_OPEN_ERR, AOF_TRUNCATED};
 use crate::aof::lookahead::Lookahead;
 use aof_core::command_reader::{CommandParser, ReadError, Step};
 use aof_glue::aof_client::{AofClient, Command, CurrentAofClient};
@@ -23,6 +22,14 @@ use std::io::Read;
 use std::os::unix::ffi::OsStrExt;
 
 const AOF_OFF: i32 = bindings::AOF_OFF as i32;
+
+// Upstream's loading statuses (server.h), as C callers receive them.
+pub const AOF_OK: i32 = bindings::AOF_OK as i32;
+pub const AOF_NOT_EXIST: i32 = bindings::AOF_NOT_EXIST as i32;
+pub const AOF_EMPTY: i32 = bindings::AOF_EMPTY as i32;
+pub const AOF_OPEN_ERR: i32 = bindings::AOF_OPEN_ERR as i32;
+pub const AOF_FAILED: i32 = bindings::AOF_FAILED as i32;
+pub const AOF_TRUNCATED: i32 = bindings::AOF_TRUNCATED as i32;
 /// Clients are served (and progress reported) once per this many items.
 const ITEMS_BETWEEN_EVENTS: u64 = 1024;
 /// The read buffer. It holds at most a line plus one argument shorter than

@@ -1,7 +1,7 @@
 //! Switching AOF on and off at runtime (`CONFIG SET appendonly`, replication, modules),
 //! and stopping a rewrite child.
 
-use crate::aof::{files, rewrite, write};
+use crate::aof::{rewrite, write};
 use aof_glue::log::Level;
 use aof_glue::server_log;
 use aof_glue::sys;
@@ -50,7 +50,7 @@ pub fn stop() {
         Ok(()) => server::set_aof_last_fsync(server::mstime()),
     }
     sys::close(fd);
-    files::record_incr_end_offset();
+    crate::aof::manifest::record_incr_end_offset();
 
     server::set_aof_fd(-1);
     server::set_aof_selected_db(-1);

@@ -16,12 +16,12 @@ pub extern "C" fn getTempAofManifestFileName() -> sds {
 
 #[no_mangle]
 pub extern "C" fn updateCurIncrAofEndOffset() {
-    files::record_incr_end_offset()
+    crate::aof::manifest::record_incr_end_offset()
 }
 
 #[no_mangle]
 pub extern "C" fn updateReplOffsetAndResetEndOffset() {
-    files::restore_repl_offset_from_last_incr()
+    crate::aof::manifest::restore_repl_offset_from_last_incr()
 }
 
 /// # Safety
