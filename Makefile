@@ -49,7 +49,7 @@ RUNTEST_ARGS ?= --clients 2 --timeout 1200
 
 export REDIS_SRC := $(PATCHED)/src
 
-.PHONY: all patched stock asan test-asan fuzz run install test test-cargo test-checks test-differential test-differential-rewrite test-edge-cases test-roundtrip test-upstream test-types-aof test-versions test-full test-full-patched test-full-stock test-reliability test-reliability-short bench setup links clean
+.PHONY: all patched stock asan test-asan fuzz run install test test-cargo test-checks test-differential test-differential-rewrite test-edge-cases test-roundtrip test-upstream test-types-aof test-versions test-full test-full-patched test-full-stock test-reliability test-reliability-short miri bench setup links clean
 
 all: patched
 
@@ -233,6 +233,12 @@ test-reliability: patched stock
 	$(MAKE) test-asan
 test-reliability-short: patched stock
 	python3 tests/reliability/run.py --short $(RELIABILITY_BUILDS)
+
+# Miri over the pure crate's tests (about 6 minutes): Miri needs a nightly toolchain with
+# its component; rustup fetches them when the registry is reachable.
+miri:
+	rustup component add --toolchain nightly miri rust-src >/dev/null
+	cd crates/aof-core && cargo +nightly miri test
 
 # Every cargo-fuzz target for FUZZ_SECONDS each.
 FUZZ_SECONDS ?= 30
