@@ -2,8 +2,8 @@
 //! manifest that parses to the same model.
 #![no_main]
 
-use libfuzzer_sys::fuzz_target;
 use aof_core::aof_manifest::parse;
+use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(manifest) = parse(data) {

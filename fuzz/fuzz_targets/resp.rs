@@ -3,8 +3,8 @@
 //! framing copied in whole chunks) writes the same bytes as the plain vector encoder.
 #![no_main]
 
-use libfuzzer_sys::fuzz_target;
 use aof_core::resp::{command_len, encode_command, Arg, RecordWriter, Region};
+use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|input: (Vec<Vec<u8>>, Vec<i64>)| {
     let (byte_args, int_args) = input;

@@ -414,81 +414,88 @@ fn need_more(window: &[u8]) -> Step<'static> {
     }
 }
 
+/// What [`read_all`] read: the commands, how the file ended, and where its last complete
+/// item ended.
+pub type ReadAll = (Vec<Vec<Vec<u8>>>, Result<(), ReadError>, usize);
+
+/// Reads a whole in-memory file the way the loader drives the parser: windows of at most
+/// `block` new bytes, commands put together from their pieces, large payloads taken from
+/// the file directly. The reference for the loader, and what the tests and the fuzz
+/// target compare across block sizes. Panics if the parser ever breaks its promises (asks
+/// for more at the end of the file, or sizes anything past it).
+pub fn read_all(mut parser: CommandParser, file: &[u8], block: usize) -> ReadAll {
+    let mut commands = Vec::new();
+    let mut current: Vec<Vec<u8>> = Vec::new();
+    let mut complete_up_to = 0;
+    let mut start = 0; // file offset of the window
+    let mut end = 0; // file offset of the window's end
+    loop {
+        let at_eof = end == file.len();
+        let window = &file[start..end];
+        let left = (file.len() - start) as u64;
+        match parser.parse_next(window, at_eof, left) {
+            Step::Command { consumed, args } => {
+                assert!(consumed <= window.len());
+                current.extend(args.iter().map(|r| window[r.clone()].to_vec()));
+                commands.push(std::mem::take(&mut current));
+                start += consumed;
+                complete_up_to = start;
+            }
+            Step::Partial { consumed, args } => {
+                assert!(consumed > 0 && consumed <= window.len());
+                current.extend(args.iter().map(|r| window[r.clone()].to_vec()));
+                start += consumed;
+            }
+            Step::LargeArgument {
+                consumed,
+                args,
+                len,
+            } => {
+                assert!(consumed <= window.len());
+                assert!(
+                    start + consumed + len + 2 <= file.len(),
+                    "sized past the file"
+                );
+                current.extend(args.iter().map(|r| window[r.clone()].to_vec()));
+                let payload = start + consumed;
+                current.push(file[payload..payload + len].to_vec());
+                start = payload + len + 2;
+                end = end.max(start);
+                if !parser.in_command() {
+                    commands.push(std::mem::take(&mut current));
+                    complete_up_to = start;
+                }
+            }
+            Step::Annotation { consumed } => {
+                start += consumed;
+                complete_up_to = start;
+            }
+            Step::End => return (commands, Ok(()), complete_up_to),
+            Step::Error(e) => return (commands, Err(e), complete_up_to),
+            Step::NeedMore { min_bytes } => {
+                assert!(!at_eof, "asked for more at the end of the file");
+                assert!(min_bytes > window.len());
+                end = (end + block).max(start + min_bytes).min(file.len());
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    type Parsed = (Vec<Vec<Vec<u8>>>, Result<(), ReadError>, usize);
+    type Parsed = ReadAll;
 
     /// Parses a whole in-memory file; returns the commands, how it ended and where the
     /// last complete item ended.
     fn parse_all(file: &[u8]) -> Parsed {
-        parse_in_blocks_with(CommandParser::new(), file, file.len().max(1))
+        read_all(CommandParser::new(), file, file.len().max(1))
     }
 
     /// The same file fed through windows of at most `block` new bytes per refill.
     fn parse_in_blocks(file: &[u8], block: usize) -> Parsed {
-        parse_in_blocks_with(CommandParser::new(), file, block)
-    }
-
-    /// Reads `file` as the loader does: windows of at most `block` new bytes, commands
-    /// put together from their pieces, large payloads taken from the file directly.
-    fn parse_in_blocks_with(mut parser: CommandParser, file: &[u8], block: usize) -> Parsed {
-        let mut commands = Vec::new();
-        let mut current: Vec<Vec<u8>> = Vec::new();
-        let mut complete_up_to = 0;
-        let mut start = 0; // file offset of the window
-        let mut end = 0; // file offset of the window's end
-        loop {
-            let at_eof = end == file.len();
-            let window = &file[start..end];
-            let left = (file.len() - start) as u64;
-            match parser.parse_next(window, at_eof, left) {
-                Step::Command { consumed, args } => {
-                    assert!(consumed <= window.len());
-                    current.extend(args.iter().map(|r| window[r.clone()].to_vec()));
-                    commands.push(std::mem::take(&mut current));
-                    start += consumed;
-                    complete_up_to = start;
-                }
-                Step::Partial { consumed, args } => {
-                    assert!(consumed > 0 && consumed <= window.len());
-                    current.extend(args.iter().map(|r| window[r.clone()].to_vec()));
-                    start += consumed;
-                }
-                Step::LargeArgument {
-                    consumed,
-                    args,
-                    len,
-                } => {
-                    assert!(consumed <= window.len());
-                    assert!(
-                        start + consumed + len + 2 <= file.len(),
-                        "sized past the file"
-                    );
-                    current.extend(args.iter().map(|r| window[r.clone()].to_vec()));
-                    let payload = start + consumed;
-                    current.push(file[payload..payload + len].to_vec());
-                    start = payload + len + 2;
-                    end = end.max(start);
-                    if !parser.in_command() {
-                        commands.push(std::mem::take(&mut current));
-                        complete_up_to = start;
-                    }
-                }
-                Step::Annotation { consumed } => {
-                    start += consumed;
-                    complete_up_to = start;
-                }
-                Step::End => return (commands, Ok(()), complete_up_to),
-                Step::Error(e) => return (commands, Err(e), complete_up_to),
-                Step::NeedMore { min_bytes } => {
-                    assert!(!at_eof, "asked for more at the end of the file");
-                    assert!(min_bytes > window.len());
-                    end = (end + block).max(start + min_bytes).min(file.len());
-                }
-            }
-        }
+        read_all(CommandParser::new(), file, block)
     }
 
     fn cmd(args: &[&[u8]]) -> Vec<u8> {
@@ -657,7 +664,7 @@ mod tests {
             for block in [1, 2, 5, 17, 64, 1000] {
                 let mut parser = CommandParser::new();
                 parser.set_direct_read_min(direct_min);
-                let got = parse_in_blocks_with(parser, &file, block);
+                let got = read_all(parser, &file, block);
                 assert_eq!(got, whole, "direct_min {direct_min}, block {block}");
             }
         }
@@ -666,7 +673,7 @@ mod tests {
             for (direct_min, block) in [(1, 3), (32, 7), (64, 64)] {
                 let mut parser = CommandParser::new();
                 parser.set_direct_read_min(direct_min);
-                let got = parse_in_blocks_with(parser, &file[..cut], block);
+                let got = read_all(parser, &file[..cut], block);
                 assert_eq!(
                     got, expected,
                     "cut {cut} direct_min {direct_min} block {block}"
