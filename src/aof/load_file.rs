@@ -207,7 +207,8 @@ pub fn load_file(name: &[u8], short_file: ShortFile) -> i32 {
     }
 
     // While replaying, EXEC must not feed a MULTI into the very file being read.
-    let old_aof_state = server::replace_aof_state(AOF_OFF);
+    let old_aof_state = server::aof_state();
+    server::set_aof_state(AOF_OFF);
     let client = AofClient::create().into_current();
     let mut replay = Replay::new(name, client);
     let ending = replay.run(file, file_len, &path);
@@ -422,19 +423,17 @@ impl<'n> Replay<'n> {
                     let name = (self.client.argc() == 0).then(|| args[0].clone());
                     self.client
                         .push_args(args.iter().map(|span| &window[span.clone()]));
-                    let cached = name.and_then(|name| {
+                    let found = name.and_then(|name| {
                         let name = &window[name];
-                        let found = self.last_command.found_again(name);
-                        if found.is_none() {
+                        self.last_command.found_again(name).or_else(|| {
                             let cmd = self.client.lookup_command()?;
                             self.last_command.remember(name, cmd);
-                            return Some(cmd);
-                        }
-                        found
+                            Some(cmd)
+                        })
                     });
                     reader.consume(consumed);
                     self.position += consumed as u64;
-                    if let Err(ending) = self.run_command(cached, reader, key_load_delay) {
+                    if let Err(ending) = self.run_command(found, reader, key_load_delay) {
                         return ending;
                     }
                 }

@@ -118,8 +118,9 @@ pub fn start() -> i32 {
         );
         server::set_aof_bio_fsync_status(C_OK);
     }
-    if server::replace_aof_last_write_status(C_OK) == C_ERR {
+    if server::aof_last_write_status() == C_ERR {
         server_log!(Level::Warning, "AOF reopen, just ignore the last error.");
+        server::set_aof_last_write_status(C_OK);
     }
     C_OK
 }

@@ -220,11 +220,12 @@ pub fn flush(force: bool) {
 
     let written = match result {
         Ok(n) if n == buffered => {
-            if server::replace_aof_last_write_status(C_OK) == C_ERR {
+            if server::aof_last_write_status() == C_ERR {
                 server_log!(
                     Level::Notice,
                     "AOF write error looks solved, Redis can write again."
                 );
+                server::set_aof_last_write_status(C_OK);
             }
             n
         }

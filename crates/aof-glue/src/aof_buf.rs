@@ -1,6 +1,6 @@
-//! `server.aof_buf`, the sds where commands wait between [`feed`](crate::aof::write::feed)
-//! and the flush. Its invariant (always a valid sds owned by the server, written only on
-//! the main thread and only through this module) is what makes these functions safe;
+//! `server.aof_buf`, the sds where commands wait between `feedAppendOnlyFile` and the
+//! flush. Its invariant (always a valid sds owned by the server, written only under the
+//! module GIL and only through this module) is what makes these functions safe;
 //! while [`with_bytes`] lends the bytes, every function that could move or free them
 //! aborts instead.
 
@@ -15,14 +15,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 static LENT: AtomicBool = AtomicBool::new(false);
 
 fn buf() -> bindings::sds {
-    // SAFETY: the main thread (the only one in Rust) reads the field; C writes it only
-    // at start-up (initServer) and through aof.c's functions, which are these.
+    // SAFETY: read under the module GIL (the crate's contract); C writes the field only at
+    // start-up (initServer) and through aof.c's functions, which are these.
     unsafe { server::aof_buf_field().read() }
 }
 
-/// Points the server at `s`; aborts while the old buffer's bytes are lent.
+/// Points the server at `s` (callers have checked [`not_lent`]).
 fn set_buf(s: bindings::sds) {
-    not_lent();
     // SAFETY: as for `buf`.
     unsafe { server::aof_buf_field().write(s) }
 }
@@ -42,11 +41,12 @@ pub fn len() -> usize {
 /// Runs `f` over the buffered bytes. Anything `f` does that would modify the buffer
 /// (append, trim, recycle, reset) aborts the process rather than free the bytes under it.
 pub fn with_bytes<R>(f: impl FnOnce(&[u8]) -> R) -> R {
-    LENT.store(true, Ordering::Relaxed);
+    // A nested loan leaves the outer one in force when it ends.
+    let already_lent = LENT.swap(true, Ordering::Relaxed);
     // SAFETY: aof_buf is a valid sds, and nothing can modify or free it until `f`
     // returns: every mutator checks LENT first.
     let result = f(unsafe { sds::bytes(buf()) });
-    LENT.store(false, Ordering::Relaxed);
+    LENT.store(already_lent, Ordering::Relaxed);
     result
 }
 

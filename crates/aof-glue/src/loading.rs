@@ -7,7 +7,9 @@ use std::sync::Mutex;
 
 /// `startLoading(total, RDBFLAGS_AOF_PREAMBLE, 0)`.
 pub fn start(total_bytes: u64) {
-    // SAFETY: main-thread upstream function with plain arguments.
+    // SAFETY: startLoading (rdb.c) takes plain integers and only updates server.loading*
+    // fields and fires the loading module event; called under the module GIL, as rdb.c's
+    // own callers do.
     unsafe {
         bindings::startLoading(
             total_bytes as usize,
@@ -18,7 +20,8 @@ pub fn start(total_bytes: u64) {
 }
 
 pub fn stop(success: bool) {
-    // SAFETY: main-thread upstream function.
+    // SAFETY: stopLoading (rdb.c) takes a plain flag and resets server.loading* fields
+    // (including its pointer to the file name, which stays valid until after this call).
     unsafe { bindings::stopLoading(success as i32) }
     // stopLoading forgot the name; the string may go.
     *LOADING_FILE_NAME.lock().unwrap_or_else(|e| e.into_inner()) = None;
@@ -40,12 +43,13 @@ pub fn set_file_name(name: &[u8]) {
 }
 
 pub fn add_progress(bytes: i64) {
-    // SAFETY: main-thread upstream function.
+    // SAFETY: loadingIncrProgress (rdb.c) adds a plain integer to server.loading_loaded_bytes
+    // and reads the clock.
     unsafe { bindings::loadingIncrProgress(bytes) }
 }
 
 pub fn set_absolute_progress(position: i64) {
-    // SAFETY: main-thread upstream function.
+    // SAFETY: loadingAbsProgress (rdb.c) stores a plain integer in server.loading_loaded_bytes.
     unsafe { bindings::loadingAbsProgress(position) }
 }
 
@@ -54,7 +58,11 @@ pub fn set_absolute_progress(position: i64) {
 pub fn serve_clients() {
     // Other clients' commands may unload a module.
     super::aof_client::command_table_may_change();
-    // SAFETY: main-thread upstream functions.
+    // SAFETY: both take no arguments and are what upstream's loaders call between commands
+    // (rdb.c, aof.c), under the module GIL. They run other code that may call back into
+    // Rust (the contract in src/exports/mod.rs); the loader holds no view of C memory that
+    // such code may free across this call (its manifest names are copies, its argv is
+    // whole commands only).
     unsafe {
         bindings::processEventsWhileBlocked();
         bindings::processModuleLoadingProgressEvent(1);

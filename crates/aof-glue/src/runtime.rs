@@ -40,7 +40,8 @@ pub fn latency_add_sample_if_needed(event: &CStr, duration_ms: i64) {
 }
 
 pub fn has_active_child_process() -> bool {
-    // SAFETY: reads server state on the main thread.
+    // SAFETY: hasActiveChildProcess (server.c) takes no arguments and only reads
+    // server.child_pid and server.child_type.
     unsafe { bindings::hasActiveChildProcess() != 0 }
 }
 
@@ -70,6 +71,7 @@ pub fn unix_time_now() -> i64 {
 
 /// Upstream's `resetChildState`: forgets the child and its info pipe.
 pub fn reset_child_state() {
-    // SAFETY: main-thread upstream function, no arguments.
+    // SAFETY: resetChildState (server.c) takes no arguments; it resets server.child_* fields
+    // and closes the child info pipe, as aof.c's killAppendOnlyChild does after waiting.
     unsafe { bindings::resetChildState() }
 }

@@ -4,8 +4,8 @@
 //! `aof_bio_fsync_status` and `fsynced_reploff_pending` (bio.c, after each background
 //! fsync) while the main thread runs, and a `&` or `&mut redisServer` would assert that no
 //! other thread writes any byte of it. Each accessor below reads or writes exactly its
-//! field through a raw pointer: the fields of `main_thread_fields!` are written only by
-//! code that runs under the module GIL (the main thread's server code, a module thread
+//! field through a raw pointer: the plain fields are written only by code that runs
+//! under the module GIL (the main thread's server code, a module thread
 //! that holds the GIL, or a fork child, which has only the thread that forked), so calls
 //! that reach these accessors never overlap and the GIL's mutex orders them (the contract
 //! in `src/exports/mod.rs`); the two the bio thread writes go through atomics, as
@@ -19,106 +19,113 @@ fn ptr() -> *mut redisServer {
     std::ptr::addr_of_mut!(bindings::server)
 }
 
-/// A getter `name()`, a setter `set_name(value)` and `replace_name(value) -> previous`
-/// per field.
-macro_rules! main_thread_fields {
-    ($($name:ident / $set:ident / $replace:ident : $ty:ty;)*) => {$(
+/// A getter `name()` per field.
+macro_rules! getters {
+    ($($name:ident : $ty:ty;)*) => {$(
         #[doc = concat!("`server.", stringify!($name), "`.")]
         #[inline]
         pub fn $name() -> $ty {
             // SAFETY: `server` is a static of the whole process; this field is written only
-            // on the main thread (or in a fork child), the thread running this; only the
-            // field's bytes are read.
+            // by code that holds the module GIL, as the caller does (see the module doc),
+            // or not at all after start-up; only the field's bytes are read.
             unsafe { std::ptr::addr_of!((*ptr()).$name).read() }
-        }
-        #[doc = concat!("Sets `server.", stringify!($name), "`.")]
-        #[inline]
-        pub fn $set(value: $ty) {
-            // SAFETY: as for the getter; only the field's bytes are written.
-            unsafe { std::ptr::addr_of_mut!((*ptr()).$name).write(value) }
-        }
-        #[doc = concat!("Sets `server.", stringify!($name), "`; returns the previous value.")]
-        #[inline]
-        pub fn $replace(value: $ty) -> $ty {
-            // SAFETY: as for the getter; only the field's bytes are read and written.
-            unsafe { std::ptr::addr_of_mut!((*ptr()).$name).replace(value) }
         }
     )*};
 }
 
-main_thread_fields! {
-    aof_cur_timestamp / set_aof_cur_timestamp / replace_aof_cur_timestamp: bindings::time_t;
-    aof_current_size / set_aof_current_size / replace_aof_current_size: bindings::off_t;
-    aof_delayed_fsync / set_aof_delayed_fsync / replace_aof_delayed_fsync: c_ulong;
-    aof_disable_auto_gc / set_aof_disable_auto_gc / replace_aof_disable_auto_gc: c_int;
-    aof_enabled / set_aof_enabled / replace_aof_enabled: c_int;
-    aof_fd / set_aof_fd / replace_aof_fd: c_int;
-    aof_flush_postponed_start / set_aof_flush_postponed_start / replace_aof_flush_postponed_start: bindings::mstime_t;
-    aof_flush_sleep / set_aof_flush_sleep / replace_aof_flush_sleep: c_int;
-    aof_fsync / set_aof_fsync / replace_aof_fsync: c_int;
-    aof_last_fsync / set_aof_last_fsync / replace_aof_last_fsync: bindings::mstime_t;
-    aof_last_incr_fsync_offset / set_aof_last_incr_fsync_offset / replace_aof_last_incr_fsync_offset: bindings::off_t;
-    aof_last_incr_size / set_aof_last_incr_size / replace_aof_last_incr_size: bindings::off_t;
-    aof_last_write_errno / set_aof_last_write_errno / replace_aof_last_write_errno: c_int;
-    aof_last_write_status / set_aof_last_write_status / replace_aof_last_write_status: c_int;
-    aof_lastbgrewrite_status / set_aof_lastbgrewrite_status / replace_aof_lastbgrewrite_status: c_int;
-    aof_load_truncated / set_aof_load_truncated / replace_aof_load_truncated: c_int;
-    aof_no_fsync_on_rewrite / set_aof_no_fsync_on_rewrite / replace_aof_no_fsync_on_rewrite: c_int;
-    aof_rewrite_base_size / set_aof_rewrite_base_size / replace_aof_rewrite_base_size: bindings::off_t;
-    aof_rewrite_incremental_fsync / set_aof_rewrite_incremental_fsync / replace_aof_rewrite_incremental_fsync: c_int;
-    aof_rewrite_scheduled / set_aof_rewrite_scheduled / replace_aof_rewrite_scheduled: c_int;
-    aof_rewrite_time_last / set_aof_rewrite_time_last / replace_aof_rewrite_time_last: bindings::time_t;
-    aof_rewrite_time_start / set_aof_rewrite_time_start / replace_aof_rewrite_time_start: bindings::time_t;
-    aof_selected_db / set_aof_selected_db / replace_aof_selected_db: c_int;
-    aof_state / set_aof_state / replace_aof_state: c_int;
-    aof_timestamp_enabled / set_aof_timestamp_enabled / replace_aof_timestamp_enabled: c_int;
-    aof_use_rdb_preamble / set_aof_use_rdb_preamble / replace_aof_use_rdb_preamble: c_int;
-    child_pid / set_child_pid / replace_child_pid: bindings::pid_t;
-    cluster_enabled / set_cluster_enabled / replace_cluster_enabled: c_int;
-    child_type / set_child_type / replace_child_type: c_int;
-    dbnum / set_dbnum / replace_dbnum: c_int;
-    fsynced_reploff / set_fsynced_reploff / replace_fsynced_reploff: c_longlong;
-    in_exec / set_in_exec / replace_in_exec: c_int;
-    in_fork_child / set_in_fork_child / replace_in_fork_child: c_int;
-    key_load_delay / set_key_load_delay / replace_key_load_delay: c_int;
-    latency_monitor_threshold / set_latency_monitor_threshold / replace_latency_monitor_threshold: c_longlong;
-    master_repl_offset / set_master_repl_offset / replace_master_repl_offset: c_longlong;
-    mstime / set_mstime / replace_mstime: bindings::mstime_t;
-    rdb_key_save_delay / set_rdb_key_save_delay / replace_rdb_key_save_delay: c_int;
-    stat_aof_rewrites / set_stat_aof_rewrites / replace_stat_aof_rewrites: c_longlong;
-    stat_aofrw_consecutive_failures / set_stat_aofrw_consecutive_failures / replace_stat_aofrw_consecutive_failures: c_longlong;
-    unixtime / set_unixtime / replace_unixtime: bindings::time_t;
-    verbosity / set_verbosity / replace_verbosity: c_int;
+/// A getter `name()` and a setter `set_name(value)` per field, for the plain data fields
+/// the AOF code writes.
+macro_rules! read_write {
+    ($($name:ident / $set:ident : $ty:ty;)*) => {
+        getters! { $($name: $ty;)* }
+        $(
+            #[doc = concat!("Sets `server.", stringify!($name), "`.")]
+            #[inline]
+            pub fn $set(value: $ty) {
+                // SAFETY: as for the getter; only the field's bytes are written.
+                unsafe { std::ptr::addr_of_mut!((*ptr()).$name).write(value) }
+            }
+        )*
+    };
 }
 
-/// Getters for fields that hold pointers, and setters that are `unsafe`: C code
-/// dereferences whatever is stored there.
-macro_rules! pointer_fields {
-    ($($name:ident / $replace:ident : $ty:ty;)*) => {$(
-        #[doc = concat!("`server.", stringify!($name), "`.")]
-        #[inline]
-        pub fn $name() -> $ty {
-            // SAFETY: as for main_thread_fields.
-            unsafe { std::ptr::addr_of!((*ptr()).$name).read() }
-        }
-        #[doc = concat!("Sets `server.", stringify!($name), "`; returns the previous value.")]
-        ///
-        /// # Safety
-        /// `value` must be what upstream's C code expects to find there: a live object of
-        /// the field's type (or NULL where upstream allows it), owned as upstream owns it.
-        #[inline]
-        pub unsafe fn $replace(value: $ty) -> $ty {
-            // SAFETY: as for the getter; only the field's bytes are read and written.
-            unsafe { std::ptr::addr_of_mut!((*ptr()).$name).replace(value) }
-        }
-    )*};
+/// A getter and an `unsafe` `replace_name(value) -> previous` per field that holds a
+/// pointer: C code dereferences whatever is stored there.
+macro_rules! pointer_read_write {
+    ($($name:ident / $replace:ident : $ty:ty;)*) => {
+        getters! { $($name: $ty;)* }
+        $(
+            #[doc = concat!("Sets `server.", stringify!($name), "`; returns the previous value.")]
+            ///
+            /// # Safety
+            /// `value` must be what upstream's C code expects to find there: a live object
+            /// of the field's type (or NULL where upstream allows it), owned as upstream
+            /// owns it.
+            #[inline]
+            pub unsafe fn $replace(value: $ty) -> $ty {
+                // SAFETY: as for the getter; only the field's bytes are read and written.
+                unsafe { std::ptr::addr_of_mut!((*ptr()).$name).replace(value) }
+            }
+        )*
+    };
 }
 
-pointer_fields! {
+// Read only: configuration, and state other code owns. `dbnum` in particular is never
+// written here, which is what lets `Db::of_index` trust it as the length of `server.db`.
+getters! {
+    aof_disable_auto_gc: c_int;
+    aof_enabled: c_int;
+    aof_flush_sleep: c_int;
+    aof_fsync: c_int;
+    aof_load_truncated: c_int;
+    aof_no_fsync_on_rewrite: c_int;
+    aof_rewrite_cpulist: *mut c_char;
+    aof_rewrite_incremental_fsync: c_int;
+    aof_timestamp_enabled: c_int;
+    aof_use_rdb_preamble: c_int;
+    child_pid: bindings::pid_t;
+    child_type: c_int;
+    cluster_enabled: c_int;
+    db: *mut bindings::redisDb;
+    dbnum: c_int;
+    in_exec: c_int;
+    in_fork_child: c_int;
+    key_load_delay: c_int;
+    latency_monitor_threshold: c_longlong;
+    mstime: bindings::mstime_t;
+    rdb_key_save_delay: c_int;
+    unixtime: bindings::time_t;
+    verbosity: c_int;
+}
+
+// The AOF's own bookkeeping.
+read_write! {
+    aof_cur_timestamp / set_aof_cur_timestamp: bindings::time_t;
+    aof_current_size / set_aof_current_size: bindings::off_t;
+    aof_delayed_fsync / set_aof_delayed_fsync: c_ulong;
+    aof_fd / set_aof_fd: c_int;
+    aof_flush_postponed_start / set_aof_flush_postponed_start: bindings::mstime_t;
+    aof_last_fsync / set_aof_last_fsync: bindings::mstime_t;
+    aof_last_incr_fsync_offset / set_aof_last_incr_fsync_offset: bindings::off_t;
+    aof_last_incr_size / set_aof_last_incr_size: bindings::off_t;
+    aof_last_write_errno / set_aof_last_write_errno: c_int;
+    aof_last_write_status / set_aof_last_write_status: c_int;
+    aof_lastbgrewrite_status / set_aof_lastbgrewrite_status: c_int;
+    aof_rewrite_base_size / set_aof_rewrite_base_size: bindings::off_t;
+    aof_rewrite_scheduled / set_aof_rewrite_scheduled: c_int;
+    aof_rewrite_time_last / set_aof_rewrite_time_last: bindings::time_t;
+    aof_rewrite_time_start / set_aof_rewrite_time_start: bindings::time_t;
+    aof_selected_db / set_aof_selected_db: c_int;
+    aof_state / set_aof_state: c_int;
+    fsynced_reploff / set_fsynced_reploff: c_longlong;
+    master_repl_offset / set_master_repl_offset: c_longlong;
+    stat_aof_rewrites / set_stat_aof_rewrites: c_longlong;
+    stat_aofrw_consecutive_failures / set_stat_aofrw_consecutive_failures: c_longlong;
+}
+
+pointer_read_write! {
     aof_manifest / replace_aof_manifest: *mut bindings::aofManifest;
-    aof_rewrite_cpulist / replace_aof_rewrite_cpulist: *mut c_char;
     current_client / replace_current_client: *mut bindings::client;
-    db / replace_db: *mut bindings::redisDb;
     executing_client / replace_executing_client: *mut bindings::client;
 }
 
