@@ -71,15 +71,12 @@ fn files_to_load(mut am: ManifestHandle<'_>) -> Result<LoadPlan, i32> {
     process::assert(total_files > 0, c"total_num > 0");
 
     // The total is known up front so INFO can report loading progress.
-    let (total_size, status) = files::base_and_incr_size(manifest);
-    if status != AOF_OK {
+    let total_size = match files::base_and_incr_size(manifest) {
+        Ok(size) => size,
         // A file the manifest lists but the disk lacks is fatal.
-        return Err(if status == AOF_NOT_EXIST {
-            AOF_FAILED
-        } else {
-            status
-        });
-    }
+        Err(files::StatError::NotExist) => return Err(AOF_FAILED),
+        Err(files::StatError::OpenErr) => return Err(AOF_OPEN_ERR),
+    };
     if total_size == 0 {
         return Err(AOF_EMPTY);
     }
@@ -129,7 +126,7 @@ pub fn load_all(am: ManifestHandle<'_>) -> i32 {
         let (kind, name) = (*kind, name.as_slice());
         loading::set_file_name(name);
         if kind == FileKind::Base {
-            base_size = files::file_size(name).0;
+            base_size = files::file_size(name).unwrap_or(0);
         }
         let last_file = index + 1 == to_load.len();
         let started = Instant::now();

@@ -21,8 +21,6 @@ use std::fs::File;
 use std::io::Read;
 use std::os::unix::ffi::OsStrExt;
 
-const AOF_OFF: i32 = bindings::AOF_OFF as i32;
-
 // Upstream's loading statuses (server.h), as C callers receive them.
 pub const AOF_OK: i32 = bindings::AOF_OK as i32;
 pub const AOF_NOT_EXIST: i32 = bindings::AOF_NOT_EXIST as i32;
@@ -208,7 +206,7 @@ pub fn load_file(name: &[u8], short_file: ShortFile) -> i32 {
 
     // While replaying, EXEC must not feed a MULTI into the very file being read.
     let old_aof_state = server::aof_state();
-    server::set_aof_state(AOF_OFF);
+    server::set_aof_state(server::AofState::Off);
     let client = AofClient::create().into_current();
     let mut replay = Replay::new(name, client);
     let ending = replay.run(file, file_len, &path);

@@ -1,21 +1,17 @@
 //! The manifest on disk: reading it at start-up, writing it atomically, naming the files
 //! it lists, and the edits a rewrite or an upgrade makes to it.
 
-use crate::aof::files;
+use crate::aof::{files, Reported};
 use aof_core::aof_manifest::{self, Entry, ManifestError, TYPE_BASE, TYPE_INCR};
 use aof_glue::log::{Level, Line};
 use aof_glue::manifest as manifest_view;
 use aof_glue::manifest_c::{self, ManifestMut, OwnedManifest};
+use aof_glue::server::AofState;
 use aof_glue::sys::{self, Errno};
-use aof_glue::{bindings, process, server};
+use aof_glue::{process, server};
 use std::io::Write;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::OpenOptionsExt;
-
-const C_OK: i32 = bindings::C_OK as i32;
-const AOF_ON: i32 = bindings::AOF_ON as i32;
-const AOF_OK: i32 = bindings::AOF_OK as i32;
-const C_ERR: i32 = bindings::C_ERR;
 
 fn os(path: &[u8]) -> &std::ffi::OsStr {
     std::ffi::OsStr::from_bytes(path)
@@ -90,19 +86,19 @@ pub fn load_from_disk() {
 }
 
 /// Upstream's `getNewBaseFileNameAndMarkPreAsHistory`: the current BASE becomes
-/// HISTORY and a new BASE entry is added; returns its name (owned by the manifest).
-pub fn new_base_name(am: &mut ManifestMut<'_>) -> bindings::sds {
+/// HISTORY and a new BASE entry is added (upstream returns its name).
+pub fn new_base_name(am: &mut ManifestMut<'_>) {
     am.demote_base_to_history();
     let seq = am.bump_base_seq();
     let rdb = server::aof_use_rdb_preamble() != 0;
     let name = aof_manifest::base_file_name(server::aof_filename(), seq, rdb);
-    let file_name = am.set_base(&Entry::new(name, seq, TYPE_BASE));
+    am.set_base(&Entry::new(name, seq, TYPE_BASE));
     am.set_dirty();
-    file_name
 }
 
-/// Upstream's `getNewIncrAofName`: a new INCR entry starting at `start_reploff`.
-pub fn new_incr_name(am: &mut ManifestMut<'_>, start_reploff: i64) -> bindings::sds {
+/// Upstream's `getNewIncrAofName`: a new INCR entry starting at `start_reploff` (upstream
+/// returns its name).
+pub fn new_incr_name(am: &mut ManifestMut<'_>, start_reploff: i64) {
     let seq = am.bump_incr_seq();
     let mut entry = Entry::new(
         aof_manifest::incr_file_name(server::aof_filename(), seq),
@@ -110,16 +106,15 @@ pub fn new_incr_name(am: &mut ManifestMut<'_>, start_reploff: i64) -> bindings::
         TYPE_INCR,
     );
     entry.start_offset = start_reploff;
-    let file_name = am.push_incr(&entry);
+    am.push_incr(&entry);
     am.set_dirty();
-    file_name
 }
 
-/// Upstream's `getLastIncrAofName`: the last INCR entry's name, creating one if none.
-pub fn last_incr_name(am: &mut ManifestMut<'_>) -> bindings::sds {
-    match am.last_incr_name() {
-        Some(name) => name,
-        None => new_incr_name(am, server::master_repl_offset()),
+/// Upstream's `getLastIncrAofName`: makes sure there is an INCR entry, creating one if
+/// none (upstream returns the last one's name).
+pub fn last_incr_name(am: &mut ManifestMut<'_>) {
+    if am.incr_len() == 0 {
+        new_incr_name(am, server::master_repl_offset());
     }
 }
 
@@ -136,7 +131,7 @@ pub fn mark_rewritten_incr_as_history(am: &mut ManifestMut<'_>) {
 
 /// Upstream's `writeAofManifestFile`: temp file, write, fsync, rename over the manifest,
 /// fsync of the folder. Any failure leaves the previous manifest in place.
-pub fn write_manifest_file(contents: &[u8]) -> i32 {
+pub fn write_manifest_file(contents: &[u8]) -> Result<(), Reported> {
     let prefix = server::aof_filename();
     let name = aof_manifest::manifest_file_name(prefix);
     let path = files::path_in_aof_dir(&name);
@@ -148,7 +143,7 @@ pub fn write_manifest_file(contents: &[u8]) -> i32 {
             .text(": ")
             .text(&errno.message())
             .write(Level::Warning);
-        C_ERR
+        Err(Reported)
     };
     let errno_of = |e: std::io::Error| Errno(e.raw_os_error().unwrap_or(libc::EIO));
 
@@ -174,7 +169,7 @@ pub fn write_manifest_file(contents: &[u8]) -> i32 {
             .bytes(&temp_name)
             .text(&format!(": {}.", errno.message()))
             .write(Level::Warning);
-        return C_ERR;
+        return Err(Reported);
     }
     if let Err(errno) = sys::rename(&temp_path, &path) {
         Line::new("Error trying to rename the temporary AOF manifest file ")
@@ -184,7 +179,7 @@ pub fn write_manifest_file(contents: &[u8]) -> i32 {
             .text(": ")
             .text(&errno.message())
             .write(Level::Warning);
-        return C_ERR;
+        return Err(Reported);
     }
     // New AOF files may have been added to the folder too: make the folder durable.
     if let Err(errno) = sys::fsync_file_dir(&path) {
@@ -192,21 +187,19 @@ pub fn write_manifest_file(contents: &[u8]) -> i32 {
             .bytes(&path)
             .text(&format!(": {}.", errno.message()))
             .write(Level::Warning);
-        return C_ERR;
+        return Err(Reported);
     }
-    C_OK
+    Ok(())
 }
 
 /// Upstream's `persistAofManifest`: writes the manifest if it changed.
-pub fn persist(am: &mut ManifestMut<'_>) -> i32 {
+pub fn persist(am: &mut ManifestMut<'_>) -> Result<(), Reported> {
     if !am.is_dirty() {
-        return C_OK;
+        return Ok(());
     }
-    let ret = write_manifest_file(&am.model().to_bytes());
-    if ret == C_OK {
-        am.clear_dirty();
-    }
-    ret
+    write_manifest_file(&am.model().to_bytes())?;
+    am.clear_dirty();
+    Ok(())
 }
 
 /// Upstream's `aofUpgradePrepare`: a pre-7.0 `appendonly.aof` in `dir` becomes the BASE
@@ -225,7 +218,7 @@ pub fn upgrade_prepare(am: &mut ManifestMut<'_>) {
     am.set_base(&Entry::new(old_file.to_vec(), 1, TYPE_BASE));
     am.set_curr_base_seq(1);
     am.set_dirty();
-    if persist(am) != C_OK {
+    if persist(am).is_err() {
         process::exit(1);
     }
     if let Err(errno) = sys::rename(old_file, &files::path_in_aof_dir(old_file)) {
@@ -248,13 +241,13 @@ pub fn upgrade_prepare(am: &mut ManifestMut<'_>) {
 
 /// Upstream's `aofDelHistoryFiles`: deletes HISTORY files in the background and drops
 /// them from the manifest (unless `aof-disable-auto-gc`).
-pub fn delete_history_files() -> i32 {
+pub fn delete_history_files() -> Result<(), Reported> {
     if server::aof_manifest().is_null() || server::aof_disable_auto_gc() == 1 {
-        return C_OK;
+        return Ok(());
     }
     manifest_c::with_server_manifest(|am| {
         if am.history_len() == 0 {
-            return C_OK;
+            return Ok(());
         }
         am.drain_history(|name| {
             Line::new("Removing the history file ")
@@ -288,7 +281,7 @@ pub fn delete_temp_incr_file() {
 /// needed) and persist the manifest. Any failure exits: the server cannot honour
 /// `appendonly yes` otherwise.
 pub fn open_on_server_start() {
-    if server::aof_state() != bindings::AOF_ON as i32 {
+    if server::aof_state() != AofState::On {
         return;
     }
     let (incr_name, had_incr) = manifest_c::with_server_manifest(|am| {
@@ -303,7 +296,7 @@ pub fn open_on_server_start() {
             new_base_name(am);
             let base_name = am.model().base.map(|b| b.file_name).unwrap_or_default();
             if crate::aof::rewrite_child::rewrite_to_file(&files::path_in_aof_dir(&base_name))
-                != C_OK
+                .is_err()
             {
                 process::exit(1);
             }
@@ -326,12 +319,12 @@ pub fn open_on_server_start() {
         // The descriptor now belongs to the server (closed by upstream code).
         let fd = std::os::fd::IntoRawFd::into_raw_fd(file);
         server::set_aof_fd(fd);
-        if persist(am) != C_OK {
+        if persist(am).is_err() {
             process::exit(1);
         }
         (incr_name, had_incr)
     });
-    let size = files::file_size(&incr_name).0;
+    let size = files::file_size(&incr_name).unwrap_or(0);
     server::set_aof_last_incr_size(size);
     server::set_aof_last_incr_fsync_offset(size);
     let verb = if had_incr { "Opening" } else { "Creating" };
@@ -346,7 +339,7 @@ pub fn open_on_server_start() {
 /// the current INCR file in the manifest (best effort: the offset is advisory and can be
 /// recomputed from the start offset and the file size).
 pub fn record_incr_end_offset() {
-    if server::aof_state() != AOF_ON {
+    if server::aof_state() != AofState::On {
         return;
     }
     let offset = server::master_repl_offset();
@@ -356,7 +349,7 @@ pub fn record_incr_end_offset() {
     });
     if updated.is_some() {
         // Best effort: the offset is advisory.
-        manifest_c::with_server_manifest(persist);
+        let _ = manifest_c::with_server_manifest(persist);
     }
 }
 
@@ -366,7 +359,7 @@ pub fn record_incr_end_offset() {
 /// the next start would reuse a stale offset: the process exits as upstream does);
 /// without one, the offset is the file's start offset plus its size.
 pub fn restore_repl_offset_from_last_incr() {
-    if server::aof_state() != AOF_ON {
+    if server::aof_state() != AofState::On {
         return;
     }
     let mut recorded_end = None;
@@ -390,12 +383,12 @@ pub fn restore_repl_offset_from_last_incr() {
     }
     if let Some(offset) = recorded_end {
         server::set_master_repl_offset(offset);
-        if manifest_c::with_server_manifest(persist) != AOF_OK {
+        if manifest_c::with_server_manifest(persist).is_err() {
             process::exit(1);
         }
     } else {
         let name = manifest_view::server_last_incr_name().unwrap_or_default();
-        let offset = start_offset + files::file_size(&name).0;
+        let offset = start_offset + files::file_size(&name).unwrap_or(0);
         server::set_master_repl_offset(offset);
     }
 }

@@ -12,3 +12,9 @@ pub mod rewrite;
 pub mod rewrite_child;
 pub mod start_stop;
 pub mod write;
+
+/// A failed operation whose cause is already in the log. Upstream reports each failure
+/// where it happens (with its own wording) and hands its caller only `C_ERR`; this crate
+/// keeps that split, and the C ABI skin turns `Err(Reported)` into `C_ERR`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Reported;

@@ -1,21 +1,15 @@
 //! AOF rewrite: the forked child writes a new BASE while the parent opens a new INCR.
 
-use crate::aof::{files, manifest, write};
+use crate::aof::{files, manifest, write, Reported};
 use aof_core::rewrite_policy::{RewriteBackoff, RewriteDecision};
 use aof_glue::client::Client;
 use aof_glue::log::{Level, Line};
 use aof_glue::manifest_c::OwnedManifest;
+use aof_glue::server::{AofState, ChildType, Status};
 use aof_glue::server_log;
-use aof_glue::{aof_buf, bindings, child, process, runtime, server, sys};
+use aof_glue::{aof_buf, child, process, runtime, server, sys};
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Mutex;
-
-const C_OK: i32 = bindings::C_OK as i32;
-const C_ERR: i32 = bindings::C_ERR;
-const AOF_OFF: i32 = bindings::AOF_OFF as i32;
-const AOF_ON: i32 = bindings::AOF_ON as i32;
-const AOF_WAIT_REWRITE: i32 = bindings::AOF_WAIT_REWRITE as i32;
-const CHILD_TYPE_AOF: i32 = bindings::CHILD_TYPE_AOF as i32;
 
 /// The back-off state across cron calls (upstream keeps it in two function statics).
 static BACKOFF: Mutex<RewriteBackoff> = Mutex::new(RewriteBackoff::new());
@@ -59,14 +53,14 @@ pub fn remove_temp_files(child_pid: libc::pid_t) {
 /// Upstream's `bgrewriteaofCommand`.
 pub fn bgrewriteaof_command(client: &Client) {
     let (child_type, in_exec) = (server::child_type(), server::in_exec());
-    if child_type == CHILD_TYPE_AOF {
+    if child_type == ChildType::Aof {
         client.reply_error(c"Background append only file rewriting already in progress");
     } else if runtime::has_active_child_process() || in_exec != 0 {
         server::set_aof_rewrite_scheduled(1);
         // A rewrite asked for by hand runs as soon as possible, past any back-off.
         server::set_stat_aofrw_consecutive_failures(0);
         client.reply_status(c"Background append only file rewriting scheduled");
-    } else if rewrite_background() == C_OK {
+    } else if rewrite_background().is_ok() {
         client.reply_status(c"Background append only file rewriting started");
     } else {
         client.reply_error(
@@ -82,17 +76,17 @@ static TEMP_INCR_START_REPL_OFFSET: AtomicI64 = AtomicI64::new(0);
 /// Upstream's `openNewIncrAofForAppend`: before a rewrite forks, writes move to a new
 /// INCR file (or, while AOF waits for its first rewrite, to a temporary one). The manifest
 /// is changed on a copy and persisted before anything switches over.
-pub fn open_new_incr_for_append() -> i32 {
+pub fn open_new_incr_for_append() -> Result<(), Reported> {
     process::assert(
         !server::aof_manifest().is_null(),
         c"server.aof_manifest != NULL",
     );
     let state = server::aof_state();
-    if state == AOF_OFF {
-        return C_OK;
+    if state == AofState::Off {
+        return Ok(());
     }
     let mut working_copy = None;
-    let name = if state == AOF_WAIT_REWRITE {
+    let name = if state == AofState::WaitRewrite {
         TEMP_INCR_START_REPL_OFFSET.store(server::master_repl_offset(), Ordering::Relaxed);
         manifest::temp_incr_name()
     } else {
@@ -109,13 +103,10 @@ pub fn open_new_incr_for_append() -> i32 {
         working_copy = Some(copy);
         name
     };
-    let Some(file) = files::open_for_writing(&name, files::OpenMode::Truncate) else {
-        return C_ERR;
-    };
+    let file = files::open_for_writing(&name, files::OpenMode::Truncate).ok_or(Reported)?;
     if let Some(copy) = &mut working_copy {
-        if manifest::persist(&mut copy.editor()) == C_ERR {
-            return C_ERR; // the new file is closed (dropped) and the copy freed
-        }
+        // On failure the new file is closed (dropped) and the copy freed.
+        manifest::persist(&mut copy.editor())?;
     }
     Line::new("Creating AOF incr file ")
         .bytes(&name)
@@ -136,27 +127,27 @@ pub fn open_new_incr_for_append() -> i32 {
     if let Some(copy) = working_copy {
         copy.install_as_server();
     }
-    C_OK
+    Ok(())
 }
 
 /// Upstream's `rewriteAppendOnlyFileBackground`: opens the new INCR file, then forks the
 /// child that writes the new BASE into `temp-rewriteaof-bg-<pid>.aof`.
-pub fn rewrite_background() -> i32 {
+pub fn rewrite_background() -> Result<(), Reported> {
     if runtime::has_active_child_process() {
-        return C_ERR;
+        return Err(Reported);
     }
     if !files::create_aof_dir() {
-        server::set_aof_lastbgrewrite_status(C_ERR);
-        return C_ERR;
+        server::set_aof_lastbgrewrite_status(Status::Err);
+        return Err(Reported);
     }
     // The next command written must start with a SELECT.
     server::set_aof_selected_db(-1);
     write::flush(true);
-    if open_new_incr_for_append() != C_OK {
-        server::set_aof_lastbgrewrite_status(C_ERR);
-        return C_ERR;
+    if open_new_incr_for_append().is_err() {
+        server::set_aof_lastbgrewrite_status(Status::Err);
+        return Err(Reported);
     }
-    if server::aof_state() == AOF_WAIT_REWRITE {
+    if server::aof_state() == AofState::WaitRewrite {
         // Fsyncs of the previous AOF must not move fsynced_reploff_pending once the new
         // one counts: let them finish, then start from the current offset.
         child::drain_bio_fsync();
@@ -168,13 +159,13 @@ pub fn rewrite_background() -> i32 {
     match child::fork_rewrite_child() {
         child::Forked::Child => run_rewrite_child(),
         child::Forked::Failed(errno) => {
-            server::set_aof_lastbgrewrite_status(C_ERR);
+            server::set_aof_lastbgrewrite_status(Status::Err);
             aof_glue::server_log!(
                 Level::Warning,
                 "Can't rewrite append only file in background: fork: {}",
                 errno.message()
             );
-            C_ERR
+            Err(Reported)
         }
         child::Forked::Parent(pid) => {
             aof_glue::server_log!(
@@ -183,7 +174,7 @@ pub fn rewrite_background() -> i32 {
             );
             server::set_aof_rewrite_scheduled(0);
             server::set_aof_rewrite_time_start(runtime::unix_time_now());
-            C_OK
+            Ok(())
         }
     }
 }
@@ -193,7 +184,7 @@ fn run_rewrite_child() -> ! {
     child::set_process_title(c"redis-aof-rewrite");
     child::set_cpu_affinity_for_rewrite();
     let temp_file = format!("temp-rewriteaof-bg-{}.aof", std::process::id());
-    if crate::aof::rewrite_child::rewrite_to_file(temp_file.as_bytes()) == C_OK {
+    if crate::aof::rewrite_child::rewrite_to_file(temp_file.as_bytes()).is_ok() {
         aof_glue::server_log!(
             Level::Notice,
             "Successfully created the temporary AOF base file {temp_file}"
@@ -229,7 +220,7 @@ pub fn rewrite_done(exit_code: i32, by_signal: i32) {
     }
 
     remove_temp_files(server::child_pid());
-    let waiting = server::aof_state() == AOF_WAIT_REWRITE;
+    let waiting = server::aof_state() == AofState::WaitRewrite;
     if waiting {
         // The next attempt starts from scratch.
         aof_buf::reset();
@@ -244,7 +235,7 @@ pub fn rewrite_done(exit_code: i32, by_signal: i32) {
 }
 
 fn record_rewrite_failure() {
-    server::set_aof_lastbgrewrite_status(C_ERR);
+    server::set_aof_lastbgrewrite_status(Status::Err);
     server::set_stat_aofrw_consecutive_failures(server::stat_aofrw_consecutive_failures() + 1);
 }
 
@@ -285,7 +276,7 @@ fn adopt_rewritten_base() {
         .write(Level::Notice);
 
     let mut new_incr_path = None;
-    if server::aof_state() == AOF_WAIT_REWRITE {
+    if server::aof_state() == AofState::WaitRewrite {
         let temp_incr_name = manifest::temp_incr_name();
         let temp_incr_path = files::path_in_aof_dir(&temp_incr_name);
         manifest::new_incr_name(
@@ -323,7 +314,7 @@ fn adopt_rewritten_base() {
     }
 
     manifest::mark_rewritten_incr_as_history(&mut copy.editor());
-    if manifest::persist(&mut copy.editor()) == C_ERR {
+    if manifest::persist(&mut copy.editor()).is_err() {
         // The new files are not referenced by any manifest on disk: remove them.
         let _ = sys::bg_unlink(&base_path);
         if let Some(path) = new_incr_path {
@@ -334,23 +325,23 @@ fn adopt_rewritten_base() {
     }
     copy.install_as_server();
 
-    if server::aof_state() != AOF_OFF {
-        let base_size = files::file_size(&base_name).0;
+    if server::aof_state() != AofState::Off {
+        let base_size = files::file_size(&base_name).unwrap_or(0);
         server::set_aof_current_size(base_size + server::aof_last_incr_size());
         server::set_aof_rewrite_base_size(server::aof_current_size());
     }
     // A failure to delete history files harms nothing: they are retried next time.
-    manifest::delete_history_files();
-    server::set_aof_lastbgrewrite_status(C_OK);
+    let _ = manifest::delete_history_files();
+    server::set_aof_lastbgrewrite_status(Status::Ok);
     server::set_stat_aofrw_consecutive_failures(0);
     aof_glue::server_log!(
         Level::Notice,
         "Background AOF rewrite finished successfully"
     );
-    if server::aof_state() == AOF_WAIT_REWRITE {
+    if server::aof_state() == AofState::WaitRewrite {
         // The fsynced offset becomes meaningful now that this AOF counts.
         let pending = server::fsynced_reploff_pending();
-        server::set_aof_state(AOF_ON);
+        server::set_aof_state(AofState::On);
         server::set_fsynced_reploff(pending);
     }
     aof_glue::server_log!(

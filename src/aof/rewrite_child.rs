@@ -13,18 +13,17 @@
 //! 4 KiB or more goes to the file straight from the value, which the child only reads:
 //! a large value is never copied in the child.
 
+use crate::aof::Reported;
 use aof_core::resp::{Arg, RecordWriter, Sink};
-use aof_glue::dataset::{self, RioSink, Value};
+use aof_glue::dataset::{self, RioSink, Value, ValueType};
 use aof_glue::db::Db;
 use aof_glue::log::{Level, Line};
 use aof_glue::object::StringValue;
 use aof_glue::rio_file::{self, RioFile};
 use aof_glue::stream::{Pending, StreamId, StreamRef};
 use aof_glue::sys::{self, Errno};
-use aof_glue::{bindings, loading, process, runtime, server};
+use aof_glue::{bindings, loading, runtime, server};
 
-const C_OK: i32 = bindings::C_OK as i32;
-const C_ERR: i32 = bindings::C_ERR;
 /// Upstream's AOF_REWRITE_ITEMS_PER_CMD.
 const ITEMS_PER_COMMAND: u64 = bindings::AOF_REWRITE_ITEMS_PER_CMD as u64;
 /// What the buffer holds before it goes to the file. Every KiB here is a KiB of
@@ -344,20 +343,20 @@ pub fn write_stream(out: &mut RewriteOut<'_>, key: &[u8], value: Value) -> bool 
 /// One key with its value and expiry.
 fn write_key(out: &mut RewriteOut<'_>, db: i32, key: &[u8], value: Value, expire: i64) -> bool {
     let before = out.produced();
-    let ok = match value.object_type() {
-        bindings::OBJ_STRING => {
+    let ok = match value.value_type() {
+        ValueType::String => {
             out.w.raw(b"*3\r\n$3\r\nSET\r\n");
             out.bulk_bytes(key);
             write_string_object(out, value.string());
             true
         }
-        bindings::OBJ_LIST => write_list(out, key, value),
-        bindings::OBJ_SET => write_set(out, key, value),
-        bindings::OBJ_ZSET => write_sorted_set(out, key, value),
-        bindings::OBJ_HASH => write_hash(out, key, value),
-        bindings::OBJ_STREAM => write_stream(out, key, value),
+        ValueType::List => write_list(out, key, value),
+        ValueType::Set => write_set(out, key, value),
+        ValueType::SortedSet => write_sorted_set(out, key, value),
+        ValueType::Hash => write_hash(out, key, value),
+        ValueType::Stream => write_stream(out, key, value),
         // The module's callback writes through a rio: one that appends to our buffer.
-        bindings::OBJ_MODULE => dataset::with_key_object(key, |k| {
+        ValueType::Module => dataset::with_key_object(key, |k| {
             let buffer = out.w.sink_mut();
             dataset::with_callback_rio(
                 |bytes| {
@@ -367,7 +366,6 @@ fn write_key(out: &mut RewriteOut<'_>, db: i32, key: &[u8], value: Value, expire
                 |rio| dataset::rewrite_module_value(rio, k, value, db),
             )
         }),
-        _ => process::panic("Unknown object type"),
     };
     if !ok {
         return false;
@@ -384,9 +382,14 @@ fn write_key(out: &mut RewriteOut<'_>, db: i32, key: &[u8], value: Value, expire
     out.no_write_failed()
 }
 
+/// The dataset could not be written to the sink: a write failed (`errno` says why, and the
+/// caller reports it), or a value has no command form (logged where it was found).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WriteFailed;
+
 /// Upstream's `rewriteAppendOnlyFileRio`: the timestamp annotation (when enabled), the
 /// function libraries, then every db's keys.
-pub fn rewrite_dataset(sink: &RioSink<'_>) -> i32 {
+pub fn rewrite_dataset(sink: &RioSink<'_>) -> Result<(), WriteFailed> {
     let mut out = RewriteOut::new(sink);
     if server::aof_timestamp_enabled() != 0 {
         if let Some(ts) = crate::aof::write::next_timestamp_annotation(true) {
@@ -399,7 +402,7 @@ pub fn rewrite_dataset(sink: &RioSink<'_>) -> i32 {
         out.no_write_failed()
     });
     if !functions_ok {
-        return C_ERR;
+        return Err(WriteFailed);
     }
 
     let (dbnum, key_delay) = (server::dbnum(), server::rdb_key_save_delay());
@@ -430,19 +433,19 @@ pub fn rewrite_dataset(sink: &RioSink<'_>) -> i32 {
             true
         });
         if !ok {
-            return C_ERR;
+            return Err(WriteFailed);
         }
     }
     if out.flush() {
-        C_OK
+        Ok(())
     } else {
-        C_ERR
+        Err(WriteFailed)
     }
 }
 
 /// Upstream's `rewriteAppendOnlyFile`: writes the new BASE to `temp-rewriteaof-<pid>.aof`
 /// and renames it to `filename` only once it is complete and fsynced.
-pub fn rewrite_to_file(filename: &[u8]) -> i32 {
+pub fn rewrite_to_file(filename: &[u8]) -> Result<(), Reported> {
     let temp = format!("temp-rewriteaof-{}.aof", std::process::id());
     let mut file = match RioFile::create(temp.as_bytes()) {
         Ok(f) => f,
@@ -452,7 +455,7 @@ pub fn rewrite_to_file(filename: &[u8]) -> i32 {
                 "Opening the temp file for AOF rewrite in rewriteAppendOnlyFile(): {}",
                 errno.message()
             );
-            return C_ERR;
+            return Err(Reported);
         }
     };
     if server::aof_rewrite_incremental_fsync() != 0 {
@@ -466,7 +469,7 @@ pub fn rewrite_to_file(filename: &[u8]) -> i32 {
     }
     let written = if rdb_preamble {
         file.save_rdb()
-    } else if rewrite_dataset(&file.sink()) == C_OK {
+    } else if rewrite_dataset(&file.sink()).is_ok() {
         Ok(())
     } else {
         Err(Errno::last())
@@ -490,7 +493,7 @@ pub fn rewrite_to_file(filename: &[u8]) -> i32 {
         );
         let _ = std::fs::remove_file(&temp);
         rio_file::stop_saving(false);
-        return C_ERR;
+        return Err(Reported);
     }
 
     if let Err(errno) = sys::rename(temp.as_bytes(), filename) {
@@ -499,8 +502,8 @@ pub fn rewrite_to_file(filename: &[u8]) -> i32 {
             .write(Level::Warning);
         let _ = std::fs::remove_file(&temp);
         rio_file::stop_saving(false);
-        return C_ERR;
+        return Err(Reported);
     }
     rio_file::stop_saving(true);
-    C_OK
+    Ok(())
 }

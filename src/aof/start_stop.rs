@@ -1,23 +1,18 @@
 //! Switching AOF on and off at runtime (`CONFIG SET appendonly`, replication, modules),
 //! and stopping a rewrite child.
 
-use crate::aof::{rewrite, write};
+use crate::aof::{rewrite, write, Reported};
 use aof_glue::log::Level;
+use aof_glue::server::{AofState, ChildType, Status};
 use aof_glue::server_log;
 use aof_glue::sys;
-use aof_glue::{aof_buf, bindings, process, runtime, server};
-
-const C_OK: i32 = bindings::C_OK as i32;
-const C_ERR: i32 = bindings::C_ERR;
-const AOF_OFF: i32 = bindings::AOF_OFF as i32;
-const AOF_WAIT_REWRITE: i32 = bindings::AOF_WAIT_REWRITE as i32;
-const CHILD_TYPE_AOF: i32 = bindings::CHILD_TYPE_AOF as i32;
+use aof_glue::{aof_buf, process, runtime, server};
 
 /// Upstream's `killAppendOnlyChild`: stops a running rewrite child, waits for it and
 /// removes its temporary file.
 pub fn kill_rewrite_child() {
     let (child_type, child_pid) = (server::child_type(), server::child_pid());
-    if child_type != CHILD_TYPE_AOF {
+    if child_type != ChildType::Aof {
         return;
     }
     server_log!(
@@ -36,7 +31,7 @@ pub fn kill_rewrite_child() {
 /// buffered, closes the INCR file, records its end offset, and stops any rewrite child.
 pub fn stop() {
     process::assert(
-        server::aof_state() != AOF_OFF,
+        server::aof_state() != AofState::Off,
         c"server.aof_state != AOF_OFF",
     );
     write::flush(true);
@@ -54,7 +49,7 @@ pub fn stop() {
 
     server::set_aof_fd(-1);
     server::set_aof_selected_db(-1);
-    server::set_aof_state(AOF_OFF);
+    server::set_aof_state(AofState::Off);
     server::set_aof_rewrite_scheduled(0);
     server::set_aof_last_incr_size(0);
     server::set_aof_last_incr_fsync_offset(0);
@@ -66,15 +61,15 @@ pub fn stop() {
 
 /// Upstream's `startAppendOnly` (`appendonly yes` at runtime): AOF waits for a first
 /// rewrite, started now or scheduled when another child or a transaction is running.
-pub fn start() -> i32 {
+pub fn start() -> Result<(), Reported> {
     process::assert(
-        server::aof_state() == AOF_OFF,
+        server::aof_state() == AofState::Off,
         c"server.aof_state == AOF_OFF",
     );
-    server::set_aof_state(AOF_WAIT_REWRITE);
+    server::set_aof_state(AofState::WaitRewrite);
 
     let (child_type, in_exec) = (server::child_type(), server::in_exec());
-    if runtime::has_active_child_process() && child_type != CHILD_TYPE_AOF {
+    if runtime::has_active_child_process() && child_type != ChildType::Aof {
         server::set_aof_rewrite_scheduled(1);
         server_log!(
             Level::Notice,
@@ -90,7 +85,7 @@ pub fn start() -> i32 {
         );
     } else {
         // A rewrite already running was not accumulating this AOF's data: replace it.
-        if child_type == CHILD_TYPE_AOF {
+        if child_type == ChildType::Aof {
             server_log!(
                 Level::Notice,
                 "AOF was enabled but there is already an AOF rewriting in background. \
@@ -98,38 +93,38 @@ pub fn start() -> i32 {
             );
             kill_rewrite_child();
         }
-        if rewrite::rewrite_background() == C_ERR {
-            server::set_aof_state(AOF_OFF);
+        if rewrite::rewrite_background().is_err() {
+            server::set_aof_state(AofState::Off);
             server_log!(
                 Level::Warning,
                 "Redis needs to enable the AOF but can't trigger a background AOF rewrite \
                  operation. Check the above logs for more info about the error."
             );
-            return C_ERR;
+            return Err(Reported);
         }
     }
     server::set_aof_last_fsync(server::mstime());
 
     // Errors of the previous AOF do not carry over to the reopened one; they are logged.
-    if server::aof_bio_fsync_status() == C_ERR {
+    if server::aof_bio_fsync_status() == Status::Err {
         server_log!(
             Level::Warning,
             "AOF reopen, just ignore the AOF fsync error in bio job"
         );
-        server::set_aof_bio_fsync_status(C_OK);
+        server::set_aof_bio_fsync_status(Status::Ok);
     }
-    if server::aof_last_write_status() == C_ERR {
+    if server::aof_last_write_status() == Status::Err {
         server_log!(Level::Warning, "AOF reopen, just ignore the last error.");
-        server::set_aof_last_write_status(C_OK);
+        server::set_aof_last_write_status(Status::Ok);
     }
-    C_OK
+    Ok(())
 }
 
 /// Upstream's `startAppendOnlyWithRetry`: ten attempts a second apart, then exit.
 pub fn start_with_retry() {
     const MAX_TRIES: u32 = 10;
     for _ in 0..MAX_TRIES {
-        if start() == C_OK {
+        if start().is_ok() {
             return;
         }
         server_log!(
@@ -148,9 +143,9 @@ pub fn start_with_retry() {
 /// Upstream's `applyAppendOnlyConfig`: brings `aof_state` in line with `appendonly`.
 pub fn apply_config() {
     let (enabled, state) = (server::aof_enabled() != 0, server::aof_state());
-    if !enabled && state != AOF_OFF {
+    if !enabled && state != AofState::Off {
         stop();
-    } else if enabled && state == AOF_OFF {
+    } else if enabled && state == AofState::Off {
         start_with_retry();
     }
 }

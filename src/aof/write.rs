@@ -7,22 +7,14 @@
 //! - `no`: the kernel decides.
 
 use aof_core::resp::{self, Arg, RecordWriter, Region};
-use aof_glue::bindings;
 use aof_glue::log::Level;
 use aof_glue::object::{Argv, StringValue};
+use aof_glue::server::{AofState, ChildType, FsyncPolicy, Status};
 use aof_glue::server_log;
 use aof_glue::sys::{self, Errno};
 use aof_glue::{aof_buf, process, runtime, server};
 use std::mem::MaybeUninit;
 use std::sync::atomic::{AtomicI64, Ordering};
-
-const C_OK: i32 = bindings::C_OK as i32;
-const C_ERR: i32 = bindings::C_ERR;
-const AOF_ON: i32 = bindings::AOF_ON as i32;
-const AOF_WAIT_REWRITE: i32 = bindings::AOF_WAIT_REWRITE as i32;
-const CHILD_TYPE_AOF: i32 = bindings::CHILD_TYPE_AOF as i32;
-const FSYNC_ALWAYS: i32 = bindings::AOF_FSYNC_ALWAYS as i32;
-const FSYNC_EVERYSEC: i32 = bindings::AOF_FSYNC_EVERYSEC as i32;
 
 /// Seconds between two logged write errors.
 const WRITE_ERROR_LOG_INTERVAL: i64 = 30;
@@ -88,9 +80,11 @@ pub fn feed(dictid: i32, argv: &Argv<'_>) {
     if select {
         server::set_aof_selected_db(dictid);
     }
-    let aof_state = server::aof_state();
-    let appending = aof_state == AOF_ON
-        || (aof_state == AOF_WAIT_REWRITE && server::child_type() == CHILD_TYPE_AOF);
+    let appending = match server::aof_state() {
+        AofState::On => true,
+        AofState::WaitRewrite => server::child_type() == ChildType::Aof,
+        AofState::Off => false,
+    };
     process::assert(
         valid_db,
         c"dictid == -1 || (dictid >= 0 && dictid < server.dbnum)",
@@ -189,20 +183,20 @@ pub fn flush(force: bool) {
         }
         // Data written earlier is not fsynced yet although writes stopped: fsync it now
         // rather than wait for the next write (everysec), or at once (a switch to always).
-        let due = fsync_policy == FSYNC_EVERYSEC && since_fsync >= 1000 && {
+        let due = fsync_policy == FsyncPolicy::Everysec && since_fsync >= 1000 && {
             sync_in_progress = fsync_in_progress();
             !sync_in_progress
         };
-        if due || fsync_policy == FSYNC_ALWAYS {
+        if due || fsync_policy == FsyncPolicy::Always {
             fsync_by_policy(fsync_policy, sync_in_progress);
         }
         return;
     }
 
-    if fsync_policy == FSYNC_EVERYSEC {
+    if fsync_policy == FsyncPolicy::Everysec {
         sync_in_progress = fsync_in_progress();
     }
-    if fsync_policy == FSYNC_EVERYSEC && !force && sync_in_progress && postpone_write() {
+    if fsync_policy == FsyncPolicy::Everysec && !force && sync_in_progress && postpone_write() {
         return;
     }
 
@@ -220,12 +214,12 @@ pub fn flush(force: bool) {
 
     let written = match result {
         Ok(n) if n == buffered => {
-            if server::aof_last_write_status() == C_ERR {
+            if server::aof_last_write_status() == Status::Err {
                 server_log!(
                     Level::Notice,
                     "AOF write error looks solved, Redis can write again."
                 );
-                server::set_aof_last_write_status(C_OK);
+                server::set_aof_last_write_status(Status::Ok);
             }
             n
         }
@@ -276,7 +270,7 @@ fn record_write_latency(sync_in_progress: bool, elapsed: i64) {
 /// A write that failed or fell short. Under `always` the process exits; otherwise the
 /// unwritten data stays buffered, writes are refused (`aof_last_write_status`) until a
 /// later flush succeeds, and a partial write is undone with ftruncate when possible.
-fn handle_failed_write(result: Result<usize, Errno>, expected: usize, fsync_policy: i32) {
+fn handle_failed_write(result: Result<usize, Errno>, expected: usize, fsync_policy: FsyncPolicy) {
     let now = server::unixtime();
     let can_log = now - LAST_WRITE_ERROR_LOG.load(Ordering::Relaxed) > WRITE_ERROR_LOG_INTERVAL;
     if can_log {
@@ -321,14 +315,14 @@ fn handle_failed_write(result: Result<usize, Errno>, expected: usize, fsync_poli
         }
     }
 
-    if fsync_policy == FSYNC_ALWAYS {
+    if fsync_policy == FsyncPolicy::Always {
         server_log!(
             Level::Warning,
             "Can't recover from AOF write error when the AOF fsync policy is 'always'. Exiting..."
         );
         process::exit(1);
     }
-    server::set_aof_last_write_status(C_ERR);
+    server::set_aof_last_write_status(Status::Err);
     server::set_aof_current_size(server::aof_current_size() + partially_written as libc::off_t);
     server::set_aof_last_incr_size(server::aof_last_incr_size() + partially_written as libc::off_t);
     if partially_written > 0 {
@@ -340,11 +334,11 @@ fn handle_failed_write(result: Result<usize, Errno>, expected: usize, fsync_poli
 /// The fsync half of a flush: none while a child does I/O and `no-appendfsync-on-rewrite`
 /// is set; `always` fsyncs now (exiting on failure); `everysec` hands it to the bio thread
 /// once a second.
-fn fsync_by_policy(fsync_policy: i32, sync_in_progress: bool) {
+fn fsync_by_policy(fsync_policy: FsyncPolicy, sync_in_progress: bool) {
     if server::aof_no_fsync_on_rewrite() != 0 && runtime::has_active_child_process() {
         return;
     }
-    if fsync_policy == FSYNC_ALWAYS {
+    if fsync_policy == FsyncPolicy::Always {
         let fd = server::aof_fd();
         let started = runtime::latency_start();
         if let Err(errno) = sys::fdatasync(fd) {
@@ -363,7 +357,7 @@ fn fsync_by_policy(fsync_policy: i32, sync_in_progress: bool) {
             server::master_repl_offset()
         };
         server::set_fsynced_reploff_pending(offset);
-    } else if fsync_policy == FSYNC_EVERYSEC {
+    } else if fsync_policy == FsyncPolicy::Everysec {
         let (due, fd) = (
             server::mstime() - server::aof_last_fsync() >= 1000,
             server::aof_fd(),

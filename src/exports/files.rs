@@ -1,17 +1,27 @@
 use crate::aof::files;
-use aof_glue::bindings::{aofManifest, sds};
+use aof_glue::bindings::{self, aofManifest, sds};
 use aof_glue::manifest::ManifestRef;
+use aof_glue::sds as glue_sds;
 use libc::off_t;
 use std::ffi::{c_char, c_int, CStr};
 
 #[no_mangle]
 pub extern "C" fn getAofManifestFileName() -> sds {
-    files::manifest_file_name()
+    glue_sds::new(&files::manifest_file_name())
 }
 
 #[no_mangle]
 pub extern "C" fn getTempAofManifestFileName() -> sds {
-    files::temp_manifest_file_name()
+    glue_sds::new(&files::temp_manifest_file_name())
+}
+
+/// Upstream's size-or-status pair: the size and `AOF_OK`, or 0 and the error's status.
+fn size_and_status(size: Result<off_t, files::StatError>) -> (off_t, c_int) {
+    match size {
+        Ok(size) => (size, bindings::AOF_OK as c_int),
+        Err(files::StatError::NotExist) => (0, bindings::AOF_NOT_EXIST as c_int),
+        Err(files::StatError::OpenErr) => (0, bindings::AOF_OPEN_ERR as c_int),
+    }
 }
 
 #[no_mangle]
@@ -44,7 +54,9 @@ pub unsafe extern "C" fn aofFileExist(filename: *mut c_char) -> c_int {
 pub unsafe extern "C" fn getAppendOnlyFileSize(filename: sds, status: *mut c_int) -> off_t {
     // SAFETY: `filename` is NUL-terminated and live for this call (`# Safety`); the borrow
     // ends when file_size returns.
-    let (size, file_status) = files::file_size(unsafe { CStr::from_ptr(filename) }.to_bytes());
+    let (size, file_status) = size_and_status(files::file_size(
+        unsafe { CStr::from_ptr(filename) }.to_bytes(),
+    ));
     if !status.is_null() {
         // SAFETY: checked non-null; a non-null `status` is a writable int (`# Safety`).
         unsafe { *status = file_status };
@@ -63,7 +75,9 @@ pub unsafe extern "C" fn getBaseAndIncrAppendOnlyFilesSize(
 ) -> off_t {
     // SAFETY: `am` is a live manifest that nothing modifies during this call (`# Safety`);
     // the view ends with base_and_incr_size.
-    let (size, files_status) = files::base_and_incr_size(unsafe { ManifestRef::from_raw(am) });
+    let (size, files_status) = size_and_status(files::base_and_incr_size(unsafe {
+        ManifestRef::from_raw(am)
+    }));
     // SAFETY: `status` is non-null and writable (`# Safety`).
     unsafe { *status = files_status };
     size

@@ -146,7 +146,9 @@ pub unsafe extern "C" fn aofLoadManifestFromFile(am_filepath: sds) -> *mut aofMa
 pub unsafe extern "C" fn getNewBaseFileNameAndMarkPreAsHistory(am: *mut aofManifest) -> sds {
     // SAFETY: `am` is a live manifest that only this call uses meanwhile (`# Safety`), as
     // ManifestMut::from_raw requires; the handle ends with the call.
-    manifest::new_base_name(&mut unsafe { ManifestMut::from_raw(am) })
+    let mut am = unsafe { ManifestMut::from_raw(am) };
+    manifest::new_base_name(&mut am);
+    am.base_name_raw().unwrap_or(std::ptr::null_mut())
 }
 
 /// # Safety
@@ -157,7 +159,9 @@ pub unsafe extern "C" fn getNewBaseFileNameAndMarkPreAsHistory(am: *mut aofManif
 pub unsafe extern "C" fn getNewIncrAofName(am: *mut aofManifest, start_reploff: c_longlong) -> sds {
     // SAFETY: `am` is a live manifest that only this call uses meanwhile (`# Safety`), as
     // ManifestMut::from_raw requires; the handle ends with the call.
-    manifest::new_incr_name(&mut unsafe { ManifestMut::from_raw(am) }, start_reploff)
+    let mut am = unsafe { ManifestMut::from_raw(am) };
+    manifest::new_incr_name(&mut am, start_reploff);
+    am.last_incr_name_raw().unwrap_or(std::ptr::null_mut())
 }
 
 #[no_mangle]
@@ -173,7 +177,9 @@ pub extern "C" fn getTempIncrAofName() -> sds {
 pub unsafe extern "C" fn getLastIncrAofName(am: *mut aofManifest) -> sds {
     // SAFETY: `am` is a live manifest that only this call uses meanwhile (`# Safety`), as
     // ManifestMut::from_raw requires; the handle ends with the call.
-    manifest::last_incr_name(&mut unsafe { ManifestMut::from_raw(am) })
+    let mut am = unsafe { ManifestMut::from_raw(am) };
+    manifest::last_incr_name(&mut am);
+    am.last_incr_name_raw().unwrap_or(std::ptr::null_mut())
 }
 
 /// # Safety
@@ -196,7 +202,9 @@ pub unsafe extern "C" fn markRewrittenIncrAofAsHistory(am: *mut aofManifest) {
 pub unsafe extern "C" fn writeAofManifestFile(buf: sds) -> c_int {
     // SAFETY: `buf` is NULL or a live sds, unmodified during this call (`# Safety`); the
     // bytes are borrowed until write_manifest_file returns.
-    manifest::write_manifest_file(unsafe { glue_sds::bytes(buf) })
+    super::c_status(manifest::write_manifest_file(unsafe {
+        glue_sds::bytes(buf)
+    }))
 }
 
 /// # Safety
@@ -207,7 +215,7 @@ pub unsafe extern "C" fn writeAofManifestFile(buf: sds) -> c_int {
 pub unsafe extern "C" fn persistAofManifest(am: *mut aofManifest) -> c_int {
     // SAFETY: `am` is a live manifest that only this call uses meanwhile (`# Safety`), as
     // ManifestMut::from_raw requires; the handle ends with the call.
-    manifest::persist(&mut unsafe { ManifestMut::from_raw(am) })
+    super::c_status(manifest::persist(&mut unsafe { ManifestMut::from_raw(am) }))
 }
 
 /// # Safety
@@ -223,7 +231,7 @@ pub unsafe extern "C" fn aofUpgradePrepare(am: *mut aofManifest) {
 
 #[no_mangle]
 pub extern "C" fn aofDelHistoryFiles() -> c_int {
-    manifest::delete_history_files()
+    super::c_status(manifest::delete_history_files())
 }
 
 #[no_mangle]

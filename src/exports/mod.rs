@@ -75,3 +75,12 @@ pub mod load;
 pub mod manifest;
 pub mod rewrite;
 pub mod write;
+
+/// Upstream's `C_OK`/`C_ERR` for an outcome: the error's details were logged where it
+/// happened, as upstream's functions do before they return `C_ERR`.
+fn c_status<E>(outcome: Result<(), E>) -> std::ffi::c_int {
+    match outcome {
+        Ok(()) => aof_glue::bindings::C_OK as std::ffi::c_int,
+        Err(_) => aof_glue::bindings::C_ERR,
+    }
+}

@@ -33,12 +33,12 @@ pub unsafe extern "C" fn bgrewriteaofCommand(c: *mut client) {
 
 #[no_mangle]
 pub extern "C" fn openNewIncrAofForAppend() -> c_int {
-    rewrite::open_new_incr_for_append()
+    super::c_status(rewrite::open_new_incr_for_append())
 }
 
 #[no_mangle]
 pub extern "C" fn rewriteAppendOnlyFileBackground() -> c_int {
-    rewrite::rewrite_background()
+    super::c_status(rewrite::rewrite_background())
 }
 
 #[no_mangle]
@@ -153,7 +153,9 @@ pub unsafe extern "C" fn rewriteHashObject(r: *mut rio, key: *mut robj, o: *mut 
 pub unsafe extern "C" fn rewriteAppendOnlyFileRio(aof: *mut rio) -> c_int {
     // SAFETY: `aof` is a live rio written only through this sink during the call
     // (`# Safety`); the sink ends with it.
-    rewrite_child::rewrite_dataset(&unsafe { RioSink::from_raw(aof) })
+    super::c_status(rewrite_child::rewrite_dataset(&unsafe {
+        RioSink::from_raw(aof)
+    }))
 }
 
 /// # Safety
@@ -164,7 +166,9 @@ pub unsafe extern "C" fn rewriteAppendOnlyFileRio(aof: *mut rio) -> c_int {
 pub unsafe extern "C" fn rewriteAppendOnlyFile(filename: *mut c_char) -> c_int {
     // SAFETY: `filename` is NUL-terminated and live for this call (`# Safety`); the borrow
     // ends with rewrite_to_file.
-    rewrite_child::rewrite_to_file(unsafe { CStr::from_ptr(filename) }.to_bytes())
+    super::c_status(rewrite_child::rewrite_to_file(
+        unsafe { CStr::from_ptr(filename) }.to_bytes(),
+    ))
 }
 
 /// # Safety

@@ -106,7 +106,7 @@ pub extern "C" fn stopAppendOnly() {
 
 #[no_mangle]
 pub extern "C" fn startAppendOnly() -> c_int {
-    start_stop::start()
+    super::c_status(start_stop::start())
 }
 
 #[no_mangle]

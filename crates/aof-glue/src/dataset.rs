@@ -23,6 +23,18 @@ fn element<'a>(ptr: *const u8, len: usize, int: i64) -> Element<'a> {
     }
 }
 
+/// The type of a value in the keyspace (upstream's `OBJ_*` types a key can hold).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ValueType {
+    String,
+    List,
+    Set,
+    SortedSet,
+    Hash,
+    Stream,
+    Module,
+}
+
 /// A value in the keyspace, borrowed for `'a` (one step of [`for_each_key`], or the C
 /// call that passed it). Each type's accessors check the object's type first and abort
 /// on another, so no safe call reads one type's encoding as another's.
@@ -53,12 +65,27 @@ impl<'a> Value<'a> {
         super::process::assert(self.object_type() == object_type, what);
     }
 
-    pub fn object_type(&self) -> u32 {
+    pub(crate) fn object_type(&self) -> u32 {
         // SAFETY: live value of the keyspace being rewritten.
         unsafe { (*self.o).type_() }
     }
 
-    pub fn encoding(&self) -> u32 {
+    /// The value's type; an object of any other type aborts with upstream's
+    /// "Unknown object type" (no key can hold one).
+    pub fn value_type(&self) -> ValueType {
+        match self.object_type() {
+            bindings::OBJ_STRING => ValueType::String,
+            bindings::OBJ_LIST => ValueType::List,
+            bindings::OBJ_SET => ValueType::Set,
+            bindings::OBJ_ZSET => ValueType::SortedSet,
+            bindings::OBJ_HASH => ValueType::Hash,
+            bindings::OBJ_STREAM => ValueType::Stream,
+            bindings::OBJ_MODULE => ValueType::Module,
+            _ => super::process::panic("Unknown object type"),
+        }
+    }
+
+    pub(crate) fn encoding(&self) -> u32 {
         // SAFETY: as above.
         unsafe { (*self.o).encoding() }
     }

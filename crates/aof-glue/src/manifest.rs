@@ -94,7 +94,7 @@ pub fn server_last_incr_name() -> Option<Vec<u8>> {
     }
     super::manifest_c::with_server_manifest(|am| {
         // SAFETY: an entry's file name is a valid sds owned by the lent manifest.
-        am.last_incr_name()
+        am.last_incr_name_raw()
             .map(|name| unsafe { super::sds::bytes(name) }.to_vec())
     })
 }

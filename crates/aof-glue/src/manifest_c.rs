@@ -312,28 +312,30 @@ impl<'a> ManifestMut<'a> {
         self.am().base_aof_info = std::ptr::null_mut();
     }
 
-    /// Replaces the BASE entry (freeing any previous one) and returns its file name,
-    /// owned by the manifest.
-    pub fn set_base(&mut self, entry: &Entry) -> bindings::sds {
+    /// Replaces the BASE entry (freeing any previous one).
+    pub fn set_base(&mut self, entry: &Entry) {
         let old = self.am().base_aof_info;
         if !old.is_null() {
             // SAFETY: the old base is owned by the manifest and dropped from it here.
             unsafe { info_free(old) };
         }
-        let ai = info_from(entry);
-        self.am().base_aof_info = ai;
-        // SAFETY: `ai` is live.
-        unsafe { (*ai).file_name }
+        self.am().base_aof_info = info_from(entry);
     }
 
-    /// Appends an INCR entry and returns its file name, owned by the manifest.
-    pub fn push_incr(&mut self, entry: &Entry) -> bindings::sds {
+    /// Appends an INCR entry.
+    pub fn push_incr(&mut self, entry: &Entry) {
         let ai = info_from(entry);
         // SAFETY: the list takes ownership of the new entry.
-        unsafe {
-            bindings::listAddNodeTail(self.am().incr_aof_list, ai as *mut c_void);
-            (*ai).file_name
-        }
+        unsafe { bindings::listAddNodeTail(self.am().incr_aof_list, ai as *mut c_void) };
+    }
+
+    /// The BASE entry's file name as upstream's functions return it: the sds the manifest
+    /// owns (C callers use it until they next edit or free the manifest). None without a
+    /// BASE.
+    pub fn base_name_raw(&self) -> Option<bindings::sds> {
+        let base = self.am_ref().base_aof_info;
+        // SAFETY: a live manifest's base entry is NULL or a live aofInfo.
+        (!base.is_null()).then(|| unsafe { (*base).file_name })
     }
 
     pub fn incr_len(&self) -> usize {
@@ -346,8 +348,9 @@ impl<'a> ManifestMut<'a> {
         unsafe { super::adlist::len(self.am_ref().history_aof_list) }
     }
 
-    /// The last INCR entry's file name (owned by the manifest), if any.
-    pub fn last_incr_name(&self) -> Option<bindings::sds> {
+    /// The last INCR entry's file name as upstream's functions return it (the sds the
+    /// manifest owns, as [`ManifestMut::base_name_raw`]), if any.
+    pub fn last_incr_name_raw(&self) -> Option<bindings::sds> {
         // SAFETY: live list of aofInfo values.
         unsafe {
             super::adlist::last_value(self.am_ref().incr_aof_list)

@@ -76,7 +76,6 @@ getters! {
     aof_disable_auto_gc: c_int;
     aof_enabled: c_int;
     aof_flush_sleep: c_int;
-    aof_fsync: c_int;
     aof_load_truncated: c_int;
     aof_no_fsync_on_rewrite: c_int;
     aof_rewrite_cpulist: *mut c_char;
@@ -84,7 +83,6 @@ getters! {
     aof_timestamp_enabled: c_int;
     aof_use_rdb_preamble: c_int;
     child_pid: bindings::pid_t;
-    child_type: c_int;
     cluster_enabled: c_int;
     db: *mut bindings::redisDb;
     dbnum: c_int;
@@ -109,18 +107,93 @@ read_write! {
     aof_last_incr_fsync_offset / set_aof_last_incr_fsync_offset: bindings::off_t;
     aof_last_incr_size / set_aof_last_incr_size: bindings::off_t;
     aof_last_write_errno / set_aof_last_write_errno: c_int;
-    aof_last_write_status / set_aof_last_write_status: c_int;
-    aof_lastbgrewrite_status / set_aof_lastbgrewrite_status: c_int;
     aof_rewrite_base_size / set_aof_rewrite_base_size: bindings::off_t;
     aof_rewrite_scheduled / set_aof_rewrite_scheduled: c_int;
     aof_rewrite_time_last / set_aof_rewrite_time_last: bindings::time_t;
     aof_rewrite_time_start / set_aof_rewrite_time_start: bindings::time_t;
     aof_selected_db / set_aof_selected_db: c_int;
-    aof_state / set_aof_state: c_int;
     fsynced_reploff / set_fsynced_reploff: c_longlong;
     master_repl_offset / set_master_repl_offset: c_longlong;
     stat_aof_rewrites / set_stat_aof_rewrites: c_longlong;
     stat_aofrw_consecutive_failures / set_stat_aofrw_consecutive_failures: c_longlong;
+}
+
+/// A field that holds one of a few upstream constants, read and written as a Rust enum.
+pub trait CEnum: Copy {
+    /// The enum for upstream's value; a value upstream never stores there aborts (it
+    /// would mean the layout or the headers are not what this build was made from).
+    fn from_c(value: c_int) -> Self;
+    fn to_c(self) -> c_int;
+}
+
+macro_rules! c_enum {
+    ($(#[$doc:meta])* $name:ident { $($variant:ident = $constant:expr,)* }) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        pub enum $name { $($variant,)* }
+
+        impl CEnum for $name {
+            fn from_c(value: c_int) -> Self {
+                $(if value == $constant as c_int { return $name::$variant; })*
+                crate::process::panic(concat!("unexpected value in a ", stringify!($name), " field"))
+            }
+            fn to_c(self) -> c_int {
+                match self { $($name::$variant => $constant as c_int,)* }
+            }
+        }
+    };
+}
+
+c_enum! {
+    /// `server.aof_state`.
+    AofState { Off = bindings::AOF_OFF, On = bindings::AOF_ON, WaitRewrite = bindings::AOF_WAIT_REWRITE, }
+}
+c_enum! {
+    /// `server.aof_fsync`, the `appendfsync` policy.
+    FsyncPolicy { No = bindings::AOF_FSYNC_NO, Always = bindings::AOF_FSYNC_ALWAYS, Everysec = bindings::AOF_FSYNC_EVERYSEC, }
+}
+c_enum! {
+    /// Upstream's `C_OK`/`C_ERR` as its status fields hold them (the last write, the last
+    /// rewrite, the bio thread's last fsync).
+    Status { Ok = bindings::C_OK, Err = bindings::C_ERR, }
+}
+c_enum! {
+    /// `server.child_type`: which kind of fork child is running, if any.
+    ChildType {
+        None = bindings::CHILD_TYPE_NONE,
+        Rdb = bindings::CHILD_TYPE_RDB,
+        Aof = bindings::CHILD_TYPE_AOF,
+        Ldb = bindings::CHILD_TYPE_LDB,
+        Module = bindings::CHILD_TYPE_MODULE,
+    }
+}
+
+/// A getter (and setter) per field that holds an enum's constants.
+macro_rules! typed {
+    ($($name:ident $(/ $set:ident)? : $ty:ty;)*) => {$(
+        #[doc = concat!("`server.", stringify!($name), "`.")]
+        #[inline]
+        pub fn $name() -> $ty {
+            // SAFETY: as for the getters above; the field is a C int.
+            <$ty>::from_c(unsafe { std::ptr::addr_of!((*ptr()).$name).read() })
+        }
+        $(
+            #[doc = concat!("Sets `server.", stringify!($name), "`.")]
+            #[inline]
+            pub fn $set(value: $ty) {
+                // SAFETY: as for the setters above; only the field's bytes are written.
+                unsafe { std::ptr::addr_of_mut!((*ptr()).$name).write(value.to_c()) }
+            }
+        )?
+    )*};
+}
+
+typed! {
+    aof_fsync: FsyncPolicy;
+    child_type: ChildType;
+    aof_state / set_aof_state: AofState;
+    aof_last_write_status / set_aof_last_write_status: Status;
+    aof_lastbgrewrite_status / set_aof_lastbgrewrite_status: Status;
 }
 
 pointer_read_write! {
@@ -172,11 +245,11 @@ pub fn set_fsynced_reploff_pending(offset: i64) {
 }
 
 /// `atomicGet(server.aof_bio_fsync_status)`: the bio thread records fsync failures here.
-pub fn aof_bio_fsync_status() -> i32 {
-    aof_bio_fsync_status_field().load(Ordering::SeqCst)
+pub fn aof_bio_fsync_status() -> Status {
+    Status::from_c(aof_bio_fsync_status_field().load(Ordering::SeqCst))
 }
 
 /// `atomicSet(server.aof_bio_fsync_status, status)`.
-pub fn set_aof_bio_fsync_status(status: i32) {
-    aof_bio_fsync_status_field().store(status, Ordering::SeqCst);
+pub fn set_aof_bio_fsync_status(status: Status) {
+    aof_bio_fsync_status_field().store(status.to_c(), Ordering::SeqCst);
 }
