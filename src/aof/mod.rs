@@ -4,6 +4,7 @@
 #![forbid(unsafe_code)]
 
 pub mod files;
+pub mod fsync_health;
 pub mod load;
 pub mod load_file;
 pub mod lookahead;

@@ -1,6 +1,6 @@
 //! AOF rewrite: the forked child writes a new BASE while the parent opens a new INCR.
 
-use crate::aof::{files, manifest, write, Reported};
+use crate::aof::{files, fsync_health, manifest, write, Reported};
 use aof_core::rewrite_policy::{RewriteBackoff, RewriteDecision};
 use aof_glue::client::Client;
 use aof_glue::log::{Level, Line};
@@ -147,6 +147,7 @@ pub fn rewrite_background() -> Result<(), Reported> {
         server::set_aof_lastbgrewrite_status(Status::Err);
         return Err(Reported);
     }
+    fsync_health::rewrite_switched_files();
     if server::aof_state() == AofState::WaitRewrite {
         // Fsyncs of the previous AOF must not move fsynced_reploff_pending once the new
         // one counts: let them finish, then start from the current offset.
@@ -200,8 +201,9 @@ fn run_rewrite_child() -> ! {
 /// rewritten INCR files become HISTORY, and the new manifest is persisted before the
 /// server adopts it; any failure leaves the previous files and manifest in charge.
 pub fn rewrite_done(exit_code: i32, by_signal: i32) {
+    let mut adopted = false;
     if by_signal == 0 && exit_code == 0 {
-        adopt_rewritten_base();
+        adopted = adopt_rewritten_base();
     } else if by_signal == 0 {
         record_rewrite_failure();
         aof_glue::server_log!(
@@ -232,6 +234,7 @@ pub fn rewrite_done(exit_code: i32, by_signal: i32) {
     if waiting {
         server::set_aof_rewrite_scheduled(1);
     }
+    fsync_health::rewrite_ended(adopted);
 }
 
 fn record_rewrite_failure() {
@@ -239,7 +242,9 @@ fn record_rewrite_failure() {
     server::set_stat_aofrw_consecutive_failures(server::stat_aofrw_consecutive_failures() + 1);
 }
 
-fn adopt_rewritten_base() {
+/// The success half of the done-handler; false when the new files could not be put in
+/// place (the previous ones stay in charge).
+fn adopt_rewritten_base() -> bool {
     let started = child::ustime();
     aof_glue::server_log!(
         Level::Notice,
@@ -266,7 +271,7 @@ fn adopt_rewritten_base() {
             .text(&errno.message())
             .write(Level::Warning);
         record_rewrite_failure();
-        return;
+        return false;
     }
     runtime::latency_add_sample_if_needed(c"aof-rename", runtime::latency_end(latency));
     Line::new("Successfully renamed the temporary AOF base file ")
@@ -302,7 +307,7 @@ fn adopt_rewritten_base() {
                 .write(Level::Warning);
             let _ = sys::bg_unlink(&base_path);
             record_rewrite_failure();
-            return;
+            return false;
         }
         runtime::latency_add_sample_if_needed(c"aof-rename", runtime::latency_end(latency));
         Line::new("Successfully renamed the temporary AOF incr file ")
@@ -321,7 +326,7 @@ fn adopt_rewritten_base() {
             let _ = sys::bg_unlink(&path);
         }
         record_rewrite_failure();
-        return;
+        return false;
     }
     copy.install_as_server();
 
@@ -349,4 +354,5 @@ fn adopt_rewritten_base() {
         "Background AOF rewrite signal handler took {}us",
         child::ustime() - started
     );
+    true
 }

@@ -1,7 +1,7 @@
 //! Switching AOF on and off at runtime (`CONFIG SET appendonly`, replication, modules),
 //! and stopping a rewrite child.
 
-use crate::aof::{rewrite, write, Reported};
+use crate::aof::{fsync_health, rewrite, write, Reported};
 use aof_glue::log::Level;
 use aof_glue::server::{AofState, ChildType, Status};
 use aof_glue::server_log;
@@ -55,6 +55,7 @@ pub fn stop() {
     server::set_aof_last_incr_fsync_offset(0);
     server::set_fsynced_reploff(-1);
     server::set_fsynced_reploff_pending(0);
+    fsync_health::reset();
     kill_rewrite_child();
     aof_buf::reset();
 }
@@ -117,6 +118,7 @@ pub fn start() -> Result<(), Reported> {
         server_log!(Level::Warning, "AOF reopen, just ignore the last error.");
         server::set_aof_last_write_status(Status::Ok);
     }
+    fsync_health::reset();
     Ok(())
 }
 

@@ -6,6 +6,7 @@
 //!   write waits up to two seconds (`aof_delayed_fsync` counts when it stops waiting);
 //! - `no`: the kernel decides.
 
+use crate::aof::fsync_health;
 use aof_core::resp::{self, Arg, RecordWriter, Region};
 use aof_glue::log::Level;
 use aof_glue::object::{Argv, StringValue};
@@ -150,12 +151,18 @@ pub fn fsync_in_progress() -> bool {
     runtime::bio_fsync_pending()
 }
 
+/// Queues an fsync of `fd` on the bio thread; when it succeeds, the bio thread moves
+/// `fsynced_reploff_pending` to the offset given here (the current one, unless an earlier
+/// fsync failed: [`fsync_health`]).
 pub fn background_fsync(fd: i32) {
-    runtime::bio_fsync(fd, server::master_repl_offset());
+    fsync_health::check();
+    runtime::bio_fsync(fd, fsync_health::offset_for_fsync_job());
 }
 
+/// As [`background_fsync`], then the bio thread closes `fd`.
 pub fn background_fsync_and_close(fd: i32) {
-    runtime::bio_fsync_and_close(fd, server::master_repl_offset());
+    fsync_health::check();
+    runtime::bio_fsync_and_close(fd, fsync_health::offset_for_fsync_job());
 }
 
 /// When the last write error was logged (unix seconds), to log at most one per interval.
@@ -163,6 +170,7 @@ static LAST_WRITE_ERROR_LOG: AtomicI64 = AtomicI64::new(0);
 
 /// Upstream's `flushAppendOnlyFile`. `force` writes even while a background fsync runs.
 pub fn flush(force: bool) {
+    fsync_health::check();
     let buffered = aof_buf::len();
     let fsync_policy = server::aof_fsync();
     let mut sync_in_progress = false;
@@ -176,7 +184,11 @@ pub fn flush(force: bool) {
         if incr_fsynced == incr_size {
             // Everything written is fsynced: let WAITAOF see the current offset even when
             // the offset moved without AOF data (module RM_Call with NO_AOF).
-            if !fsync_in_progress() {
+            if !fsync_in_progress() && {
+                // The fsync that just ended may have failed.
+                fsync_health::check();
+                fsync_health::offsets_count()
+            } {
                 server::set_fsynced_reploff_pending(server::master_repl_offset());
             }
             return;
@@ -351,12 +363,11 @@ fn fsync_by_policy(fsync_policy: FsyncPolicy, sync_in_progress: bool) {
         }
         let elapsed = runtime::latency_end(started);
         runtime::latency_add_sample_if_needed(c"aof-fsync-always", elapsed);
-        let offset = {
-            server::set_aof_last_incr_fsync_offset(server::aof_last_incr_size());
-            server::set_aof_last_fsync(server::mstime());
-            server::master_repl_offset()
-        };
-        server::set_fsynced_reploff_pending(offset);
+        server::set_aof_last_incr_fsync_offset(server::aof_last_incr_size());
+        server::set_aof_last_fsync(server::mstime());
+        if fsync_health::offsets_count() {
+            server::set_fsynced_reploff_pending(server::master_repl_offset());
+        }
     } else if fsync_policy == FsyncPolicy::Everysec {
         let (due, fd) = (
             server::mstime() - server::aof_last_fsync() >= 1000,

@@ -63,6 +63,12 @@ pub fn bio_fsync_pending() -> bool {
     unsafe { bindings::bioPendingJobsOfType(bindings::BIO_AOF_FSYNC as i32) != 0 }
 }
 
+/// Whether the bio thread has an fsync-then-close of an AOF file queued or running.
+pub fn bio_close_pending() -> bool {
+    // SAFETY: bioPendingJobsOfType only reads a counter under the bio mutex.
+    unsafe { bindings::bioPendingJobsOfType(bindings::BIO_CLOSE_AOF as i32) != 0 }
+}
+
 /// `time(NULL)`.
 pub fn unix_time_now() -> i64 {
     // SAFETY: time(NULL) only reads the clock.

@@ -234,6 +234,23 @@ fn aof_bio_fsync_status_field() -> &'static AtomicI32 {
     unsafe { AtomicI32::from_ptr(std::ptr::addr_of_mut!((*ptr()).aof_bio_fsync_status)) }
 }
 
+fn aof_bio_fsync_errno_field() -> &'static AtomicI32 {
+    // SAFETY: as for fsynced_reploff_pending: a `redisAtomic int` in a static.
+    unsafe { AtomicI32::from_ptr(std::ptr::addr_of_mut!((*ptr()).aof_bio_fsync_errno)) }
+}
+
+/// `atomicGet(server.aof_bio_fsync_errno)`: the bio thread stores a failed fsync's errno
+/// here (and nothing on success); upstream reads it only while `aof_bio_fsync_status` is
+/// `C_ERR`, for the -MISCONF reply.
+pub fn aof_bio_fsync_errno() -> i32 {
+    aof_bio_fsync_errno_field().load(Ordering::SeqCst)
+}
+
+/// `atomicSet(server.aof_bio_fsync_errno, errno)`.
+pub fn set_aof_bio_fsync_errno(errno: i32) {
+    aof_bio_fsync_errno_field().store(errno, Ordering::SeqCst);
+}
+
 /// `atomicGet(server.fsynced_reploff_pending)`: the bio thread writes it too.
 pub fn fsynced_reploff_pending() -> i64 {
     fsynced_reploff_pending_field().load(Ordering::SeqCst)
