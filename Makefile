@@ -49,7 +49,7 @@ RUNTEST_ARGS ?= --clients 2 --timeout 1200
 
 export REDIS_SRC := $(PATCHED)/src
 
-.PHONY: all patched stock asan test-asan fuzz run install test test-cargo test-checks test-differential test-differential-rewrite test-edge-cases test-roundtrip test-upstream test-types-aof test-versions test-full test-full-patched test-full-stock test-reliability test-reliability-short miri bench setup links clean
+.PHONY: all patched stock asan test-asan fuzz run install test test-cargo test-checks test-wrapper-contracts test-differential test-differential-rewrite test-edge-cases test-roundtrip test-upstream test-types-aof test-versions test-full test-full-patched test-full-stock test-reliability test-reliability-short miri bench setup links clean
 
 all: patched
 
@@ -131,7 +131,7 @@ run: patched
 	mkdir -p data
 	cd data && $(PATCHED)/src/redis-server --appendonly yes --dir $(ROOT)/data
 
-test: test-cargo test-checks test-differential test-differential-rewrite test-edge-cases test-roundtrip test-upstream test-reliability-short
+test: test-cargo test-checks test-wrapper-contracts test-differential test-differential-rewrite test-edge-cases test-roundtrip test-upstream test-reliability-short
 
 # The pure crate first (it needs no Redis tree), then the staticlib's tests against the
 # patched tree, then lint and format over the whole workspace.
@@ -148,6 +148,12 @@ test-checks: patched
 	$(CARGO) test --release -p redis-aof-glue layout
 	tests/check-signatures.sh
 	tests/check-symbols.sh $(PATCHED)/src/redis-server $(RUST_LIB) $(AOF_SYMBOLS)
+
+# The dataset wrappers' contracts that rest on upstream behaviour (shared integers,
+# listpack and intset integers, stream fields), one exact encoding each, against the real
+# server: the command-form BASE must hold exactly the commands the test writes out.
+test-wrapper-contracts: patched
+	python3 tests/wrapper_contracts.py $(PATCHED)/src/redis-server
 
 # The same command stream into stock and patched: INCR files must be byte-identical.
 test-differential: patched stock
@@ -193,7 +199,7 @@ test-types-aof: patched
 # Every supported version (one, when REDIS_VERSION is given): built, then the checks, both
 # differential tests and the upstream AOF units against it. A failing version does not
 # stop the others; the last line names the ones that failed.
-VERSION_TESTS := test-checks test-differential test-differential-rewrite test-edge-cases test-roundtrip \
+VERSION_TESTS := test-checks test-wrapper-contracts test-differential test-differential-rewrite test-edge-cases test-roundtrip \
 	test-upstream
 TEST_VERSIONS := $(if $(filter file,$(origin REDIS_VERSION)),$(SUPPORTED_VERSIONS),$(REDIS_VERSION))
 test-versions:
