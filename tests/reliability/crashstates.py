@@ -70,7 +70,7 @@ FORMS = ("rdb-preamble", "resp")
 
 # Workload sizes: fill keys (copied by the rewrite), the child's per-key delay (us, so the
 # rewrite lasts long enough for the INCR file to take writes), steps before and after.
-SHORT = {"fill": 40, "delay": 4000, "pre": 4, "post": 3, "sample": 70}
+SHORT = {"fill": 40, "delay": 4000, "pre": 4, "post": 3, "sample": 150}
 LONG = {"fill": 250, "delay": 2000, "pre": 25, "post": 15, "sample": None}
 
 
@@ -162,13 +162,14 @@ def take_trace(binary, so, base, form, size, log):
             time.sleep(0.2)  # the bio thread's closes of the deleted history files
     finally:
         srv.stop()
+    final = {rel: data for rel, (ino, data) in snapshot(root)[0].items()}
     if status != "ok":
         raise RuntimeError("crashstates: the traced rewrite failed (%s)" % status)
     log("    %s %s: traced %d writes (%d while the rewrite ran), %d trace records"
         % (os.path.basename(os.path.dirname(base)), form, len(cmds), 2 * during,
            sum(1 for _ in open(trace, "rb"))))
     return {"root": root, "files": files, "dirs": dirs, "trace": trace, "cmds": cmds,
-            "fill": fill, "form": form}
+            "fill": fill, "form": form, "final": final}
 
 
 def parse_trace(path):
@@ -332,15 +333,17 @@ def enumerate_states(tr, sabotage=False):
             for p in pending_data:
                 dvars.append(("dropped only %s" % norm(files[p].name, root),
                               lambda fid, p=p: "dropped" if fid == p else "kept"))
-        mvars = [("names kept", set()), ("all pending names undone", set(pending_meta))]
+        # The third field: whether ext4's ordered journal can leave it (the undone names
+        # are the latest pending ones); the others are bare-POSIX states.
+        mvars = [("names kept", set(), True), ("all pending names undone", set(pending_meta), True)]
         if len(pending_meta) >= 2:
             for i, j in enumerate(pending_meta):
-                mvars.append(("undone only: %s" % meta[j]["label"], {j}))
-                if i > 0:  # i == 0 is "all undone"
-                    mvars.append(("undone from: %s on" % meta[j]["label"], set(pending_meta[i:])))
+                mvars.append(("undone only: %s" % meta[j]["label"], {j}, i == len(pending_meta) - 1))
+                if 0 < i < len(pending_meta) - 1:  # i == 0 is "all undone", the last "only"
+                    mvars.append(("undone from: %s on" % meta[j]["label"], set(pending_meta[i:]), True))
         sig_base = tuple(milestones)
         for dl, dfn in dvars:
-            for ml, undo in mvars:
+            for ml, undo, ext4 in mvars:
                 content, ds = build(undo, dfn)
                 h = hashlib.sha1()
                 for p in sorted(content):
@@ -352,12 +355,17 @@ def enumerate_states(tr, sabotage=False):
                 if st is None:
                     states[key] = {"key": key, "files": content, "dirs": ds, "need": need,
                                    "allow": allow, "k": k, "label": label, "sig": sig,
-                                   "pending": any(meta[j]["dir"] == aofdir for j in pending_meta) or any(
-                                       not incr_re.search(files[p].name) for p in pending_data),
-                                   "history": list(milestones)}
+                                   # 0: a name in the AOF dir not yet durable; 1: a write
+                                   # outside the INCR files not yet durable; 2: neither
+                                   "tier": 0 if any(meta[j]["dir"] == aofdir for j in pending_meta)
+                                   else 1 if any(not incr_re.search(files[p].name)
+                                                 for p in pending_data) else 2,
+                                   "history": list(milestones), "ext4": ext4}
                 else:
+                    st["tier"] = min(st["tier"], 0 if any(meta[j]["dir"] == aofdir for j in pending_meta) else 2)
                     st["need"] = tuple(max(a, b) for a, b in zip(st["need"], need))
                     st["allow"] = tuple(min(a, b) for a, b in zip(st["allow"], allow))
+                    st["ext4"] = st["ext4"] or ext4
 
     def cover_dir(d, nmeta):
         for j in range(nmeta):
@@ -456,7 +464,8 @@ def enumerate_states(tr, sabotage=False):
             changed = False
         if changed:
             gen(i + 1, "after #%d %s" % (i, what))
-    return states, recs
+    final, _ = build(set(), lambda fid: "kept")
+    return states, recs, final
 
 
 # ----------------------------------------------------------------------------- checks
@@ -548,17 +557,20 @@ def run_states(binary, tr, states, workdir, jobs=2):
 
 
 def pick(states, n, rnd):
-    """n states, deterministic from rnd: two thirds from those with a pending name or a
-    pending write outside the INCR files (the rewrite's own steps), the rest from all."""
+    """n states, deterministic from rnd: every state with a name in the AOF dir not yet
+    durable (the rewrite's renames and the history deletion), then half of the rest from
+    the states with the rewrite child's data not yet durable, half from the others."""
     all_ = sorted(states.values(), key=lambda s: (s["k"], s["label"]))
     if n is None or n >= len(all_):
         return all_
-    crit = [s for s in all_ if s["pending"]]
-    a = rnd.sample(crit, min(len(crit), (2 * n) // 3))
-    chosen = set(s["key"] for s in a)
-    rest = [s for s in all_ if s["key"] not in chosen]
-    b = rnd.sample(rest, min(len(rest), n - len(a)))
-    return sorted(a + b, key=lambda s: (s["k"], s["label"]))
+    t0 = [s for s in all_ if s["tier"] == 0]
+    chosen = rnd.sample(t0, min(len(t0), n))
+    t1 = [s for s in all_ if s["tier"] == 1]
+    chosen += rnd.sample(t1, min(len(t1), (n - len(chosen)) // 2))
+    keys = set(s["key"] for s in chosen)
+    rest = [s for s in all_ if s["key"] not in keys]
+    chosen += rnd.sample(rest, min(len(rest), n - len(chosen)))
+    return sorted(chosen, key=lambda s: (s["k"], s["label"]))
 
 
 def run(ledger, builds, tracer_src, workdir, long_mode, seed, log=print, sabotage=False):
@@ -572,9 +584,15 @@ def run(ledger, builds, tracer_src, workdir, long_mode, seed, log=print, sabotag
         for name, binary in builds.items():
             tr = take_trace(binary, so, os.path.join(base, name, form), form, size, log)
             sab = sabotage and name == "patched"
-            states, recs = enumerate_states(tr, sabotage=sab)
+            states, recs, final = enumerate_states(tr, sabotage=sab)
             traces[(name, form)] = tr
             enum[(name, form)] = states
+            # The tracer saw every change: the model's last state, everything kept, is
+            # the directory the traced server left.
+            diff = sorted(set(final) ^ set(tr["final"])) + sorted(
+                p for p in final if p in tr["final"] and final[p] != tr["final"][p])
+            ledger.check(SEC, "%s %s: the trace rebuilds the files the server left" % (name, form),
+                         not diff, "differs: %s" % ", ".join(diff[:6]))
             ledger.figure(SEC, "%s %s: trace records / commands / distinct crash states"
                           % (name, form), "%d / %d / %d" % (len(recs), len(tr["cmds"]), len(states)))
     log("    traced and enumerated in %.1f s" % (time.time() - t0))
@@ -615,15 +633,23 @@ def run(ledger, builds, tracer_src, workdir, long_mode, seed, log=print, sabotag
             tag = "%s %s" % (name, form)
             ledger.figure(SEC, "%s: states tried / loaded and passed / failed"
                           % tag, "%d / %d / %d" % (len(res), len(res) - len(failed), len(failed)))
-            own = []
+            own, notes = [], {}
             for st, ok, cls, detail, sdir in failed:
-                text = "%s: state %s: %s -- %s (kept: %s)" % (tag, st["label"], cls, detail, sdir)
+                where = "%s [%s]" % (re.sub(r"#\d+ ", "", st["label"]),
+                                     "ext4-reachable" if st["ext4"] else "bare POSIX only")
+                text = "%s: crash %s: %s -- %s (state dir %s)" % (tag, where, cls, detail, sdir)
                 if name == "stock":
-                    ledger.note(SEC, "upstream: " + text)
+                    kind = "upstream"
                 elif (st["sig"], cls) in stock_fail:
-                    ledger.note(SEC, "stock fails the same state the same way: " + text)
+                    kind = "stock fails the same state the same way"
                 else:
                     own.append(text)
+                    continue
+                # One note per kind of crash point and outcome, with a count.
+                n = notes.setdefault((kind, where, cls), [0, text])
+                n[0] += 1
+            for (kind, where, cls), (n, text) in notes.items():
+                ledger.note(SEC, "%s%s: %s" % (kind, (" (%d states like it)" % n) if n > 1 else "", text))
             if name == "patched":
                 ledger.check(SEC, "%s: every crash state of the rewrite loads with every "
                                   "acknowledged write and nothing half-applied (%d states)"
