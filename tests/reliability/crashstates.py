@@ -70,8 +70,11 @@ FORMS = ("rdb-preamble", "resp")
 
 # Workload sizes: fill keys (copied by the rewrite), the child's per-key delay (us, so the
 # rewrite lasts long enough for the INCR file to take writes), steps before and after.
-SHORT = {"fill": 40, "delay": 4000, "pre": 4, "post": 3, "sample": 150}
-LONG = {"fill": 250, "delay": 2000, "pre": 25, "post": 15, "sample": None}
+# "during": about that many steps while the rewrite runs (paced over the child's nominal
+# time, fill x delay), and never more than twice as many (a slow child on a loaded machine
+# then finishes without more writes: the trace, and the run time, stay bounded).
+SHORT = {"fill": 40, "delay": 4000, "pre": 4, "post": 3, "during": 30, "sample": 150}
+LONG = {"fill": 200, "delay": 1500, "pre": 20, "post": 10, "during": 120, "sample": None}
 
 
 def build_tracer(src, outdir):
@@ -149,9 +152,13 @@ def take_trace(binary, so, base, form, size, log):
             c.call("BGREWRITEAOF")
             during = 0
             deadline = time.time() + 60
+            pace = size["fill"] * size["delay"] / 1e6 / size["during"]
             while time.time() < deadline:
-                step()
-                during += 1
+                t = time.time()
+                if during < 2 * size["during"]:
+                    step()
+                    during += 1
+                time.sleep(max(0.0, pace - (time.time() - t)))
                 server.remember_children(srv.pid)
                 i = c.info("persistence")
                 if i.get("aof_rewrite_in_progress") == "0" and i.get("aof_rewrite_scheduled") == "0":
