@@ -21,8 +21,11 @@ may be left in by a crash:
   names         creations, renames, unlinks and mkdirs not yet covered by a completed
                 fsync of their directory (a rename: of its destination) are: all kept /
                 all undone / with two or more pending, each single one undone while the
-                others stay (bare POSIX), and each one undone together with every later
-                one (the states ext4's ordered journal can leave)
+                others stay, and each one undone together with every later one. A state
+                whose undone names are the latest pending ones is labelled "names in
+                order" (a journal that commits in order, as ext4's, can leave it; ext4
+                commits more at once, so this is a superset); the others "out of order:
+                bare POSIX only" (a later name change durable, an earlier one not)
 
 States with the same files and contents are tried once (the requirements of all their
 crash points combined). Each state is started with the same build: it must load (ready,
@@ -41,6 +44,11 @@ way: then it is a note too.
 Self-test (sabotage=True): the model of the patched build's trace ignores the fsync of
 the rewrite child's new BASE, as if the data were never synced before the manifest that
 names it is renamed into place; the loss checks must then fail.
+
+Short mode (`make test`): 40 fill keys, about 60 writes while the rewrite runs, 150
+states per build and base form: every state with a name in the AOF dir not yet durable,
+then states with the child's data not yet durable and others, sampled from the seed.
+Long mode: 200 fill keys, about 240 writes while the rewrite runs, every state.
 
     python3 tests/reliability/crashstates.py --stock S --patched P [--long] [--sabotage]
 """
@@ -340,8 +348,9 @@ def enumerate_states(tr, sabotage=False):
             for p in pending_data:
                 dvars.append(("dropped only %s" % norm(files[p].name, root),
                               lambda fid, p=p: "dropped" if fid == p else "kept"))
-        # The third field: whether ext4's ordered journal can leave it (the undone names
-        # are the latest pending ones); the others are bare-POSIX states.
+        # The third field: whether the undone names are the latest pending ones (a state a
+        # journal committing in order, as ext4's, can leave); the others are bare-POSIX
+        # states, where a later name change is durable and an earlier one is not.
         mvars = [("names kept", set(), True), ("all pending names undone", set(pending_meta), True)]
         if len(pending_meta) >= 2:
             for i, j in enumerate(pending_meta):
@@ -367,7 +376,7 @@ def enumerate_states(tr, sabotage=False):
                                    "tier": 0 if any(meta[j]["dir"] == aofdir for j in pending_meta)
                                    else 1 if any(not incr_re.search(files[p].name)
                                                  for p in pending_data) else 2,
-                                   "history": list(milestones), "ext4": ext4}
+                                   "history": list(milestones), "ext4": ext4}  # in order
                 else:
                     st["tier"] = min(st["tier"], 0 if any(meta[j]["dir"] == aofdir for j in pending_meta) else 2)
                     st["need"] = tuple(max(a, b) for a, b in zip(st["need"], need))
@@ -643,7 +652,7 @@ def run(ledger, builds, tracer_src, workdir, long_mode, seed, log=print, sabotag
             own, notes = [], {}
             for st, ok, cls, detail, sdir in failed:
                 where = "%s [%s]" % (re.sub(r"#\d+ ", "", st["label"]),
-                                     "ext4-reachable" if st["ext4"] else "bare POSIX only")
+                                     "names in order" if st["ext4"] else "out of order: bare POSIX only")
                 text = "%s: crash %s: %s -- %s (state dir %s)" % (tag, where, cls, detail, sdir)
                 if name == "stock":
                     kind = "upstream"
