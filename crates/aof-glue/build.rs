@@ -156,7 +156,7 @@ const ALLOWED_FUNCTIONS: &str = concat!(
     "bioPendingJobsOfType|bioCreateFsyncJob|bioCreateCloseAofJob|bioDrainWorker|",
     "_serverAssert|_serverPanic|mstime|latencyAddSample|hasActiveChildProcess|resetChildState|",
     "bg_unlink|addReplyError|addReplyStatus|",
-    "kvstoreGetDictMetadata|kvstoreIteratorNextDict|dictGenHashFunction|dictSdsHash|",
+    "kvstoreGetDictMetadata|kvstoreIteratorNextDict|dictGenHashFunction|dictSdsHash|dbExpand|dbExpandExpires|kvstoreBuckets|",
     "createClient|freeClient|freeClientArgv|createStringObject|lookupCommand|queueMultiCommand|multiCommand|execCommand|",
     "startLoading|stopLoading|updateLoadingFileName|loadingIncrProgress|loadingAbsProgress|processEventsWhileBlocked|",
     "processModuleLoadingProgressEvent|debugDelay|rioInitWithFile|rdbLoadRio|",

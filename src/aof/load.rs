@@ -137,6 +137,7 @@ pub fn load_all(am: ManifestHandle<'_>) -> i32 {
         } else {
             ShortFile::Keep
         };
+        crate::aof::presize::before_replay(name);
         ret = load_file::load_file(name, short_file);
         if ret == AOF_OK || (ret == AOF_TRUNCATED && last_file) {
             Line::new("DB loaded from ")

@@ -9,6 +9,7 @@ pub mod load;
 pub mod load_file;
 pub mod lookahead;
 pub mod manifest;
+pub mod presize;
 pub mod rewrite;
 pub mod rewrite_child;
 pub mod start_stop;

@@ -6,5 +6,6 @@
 
 pub mod aof_manifest;
 pub mod command_reader;
+pub mod key_estimate;
 pub mod resp;
 pub mod rewrite_policy;

@@ -52,6 +52,31 @@ impl Db {
         // emptied but never freed by FLUSHALL).
         unsafe { bindings::kvstoreSize(self.keys()) }
     }
+
+    /// The number of keys with a time to live.
+    pub fn expires_size(self) -> u64 {
+        // SAFETY: as for `size`: the expires kvstore lives as long as the keys one.
+        unsafe { bindings::kvstoreSize(self.expires()) }
+    }
+
+    /// Grows the keyspace's tables to hold `keys` keys and `expires` TTLs without
+    /// rehashing, as RDB loading does for its RESIZEDB opcode (`dbExpand`,
+    /// `dbExpandExpires`, with `try_expand`: a table that cannot be allocated is left as it
+    /// is). A table that already has that many buckets is not touched: upstream's expand
+    /// to a smaller size than the table's would shrink it.
+    pub fn grow(self, keys: u64, expires: u64) {
+        // SAFETY: a live element of server.db (see the type) whose kvstores are live;
+        // kvstoreBuckets only reads, and dbExpand/dbExpandExpires are upstream's own
+        // resize of those kvstores (allocating through zmalloc, touching nothing else).
+        unsafe {
+            if keys > bindings::kvstoreBuckets(self.keys()) {
+                bindings::dbExpand(self.as_ptr(), keys, 1);
+            }
+            if expires > bindings::kvstoreBuckets(self.expires()) {
+                bindings::dbExpandExpires(self.as_ptr(), expires, 1);
+            }
+        }
+    }
 }
 
 #[cfg(test)]
