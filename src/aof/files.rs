@@ -141,6 +141,24 @@ pub fn open_for_writing(name: &[u8], mode: OpenMode) -> Option<std::fs::File> {
     }
 }
 
+/// Makes the names in `appenddirname` durable (an fsync of the folder): called after a
+/// file was created or renamed into it and before the manifest that names it is renamed
+/// into place. Upstream fsyncs the folder only after that rename, so it relies on the file
+/// system committing the two name changes in order (ext4's journal does; POSIX does not
+/// promise it, and a crash in between could leave a durable manifest naming a file whose
+/// name was lost). The failure is logged with upstream's line for a folder fsync.
+pub fn make_names_durable() -> Result<(), crate::aof::Reported> {
+    // fsyncFileDir syncs the folder holding the path it is given: `<dir>/.`.
+    let probe = path_in_aof_dir(b".");
+    aof_glue::sys::fsync_file_dir(&probe).map_err(|errno| {
+        Line::new("Fail to fsync AOF directory ")
+            .bytes(server::aof_dirname())
+            .text(&format!(": {}.", errno.message()))
+            .write(Level::Warning);
+        crate::aof::Reported
+    })
+}
+
 /// Creates `appenddirname` if missing; logs upstream's line and returns false when it
 /// cannot.
 pub fn create_aof_dir() -> bool {

@@ -106,6 +106,7 @@ pub fn open_new_incr_for_append() -> Result<(), Reported> {
     let file = files::open_for_writing(&name, files::OpenMode::Truncate).ok_or(Reported)?;
     if let Some(copy) = &mut working_copy {
         // On failure the new file is closed (dropped) and the copy freed.
+        files::make_names_durable()?;
         manifest::persist(&mut copy.editor())?;
     }
     Line::new("Creating AOF incr file ")
@@ -319,7 +320,7 @@ fn adopt_rewritten_base() -> bool {
     }
 
     manifest::mark_rewritten_incr_as_history(&mut copy.editor());
-    if manifest::persist(&mut copy.editor()).is_err() {
+    if files::make_names_durable().is_err() || manifest::persist(&mut copy.editor()).is_err() {
         // The new files are not referenced by any manifest on disk: remove them.
         let _ = sys::bg_unlink(&base_path);
         if let Some(path) = new_incr_path {
