@@ -286,7 +286,8 @@ def run_client(build, tool, args, stdin=None, timeout=1800):
 
 def start_write_load(server, rate, keys, seed, prefix="hs:"):
     """bench/writeload.py against server (rate SETs/s of prefix<n>, n < keys), pinned to
-    the client CPUs; stop_write_load() ends it and returns the writes per second it made."""
+    the client CPUs; stop_write_load() ends it and returns the writes per second it made and
+    the longest wait of one batch for its replies, in ms."""
     script = Path(__file__).resolve().parent / "writeload.py"
     return subprocess.Popen([sys.executable, str(script), str(server.port), str(rate),
                              str(keys), str(seed), prefix],
@@ -306,8 +307,8 @@ def stop_write_load(proc, timeout=30):
     if proc.returncode != 0:
         raise RuntimeError("writeload exited with %s: %s" % (proc.returncode,
                                                             err.decode(errors="replace")))
-    writes, seconds = out.split()
-    return int(writes) / float(seconds)
+    writes, seconds, longest_ms = out.split()
+    return int(writes) / float(seconds), float(longest_ms)
 
 
 # ---------------------------------------------------------------------------------------
