@@ -275,6 +275,22 @@ def _three(f, metric):
     return "%s / %s" % (_both(f, metric), peer)
 
 
+def _spread3(f, metric):
+    """Per build: 'median (min–max)' of its raw values, stock, patched, peer, one per line."""
+    if f is None:
+        return "n/a"
+
+    def one(values):
+        if not values:
+            return "—"
+        med = fmt_value(metric, _median(values))
+        if len(values) < 2:
+            return med
+        return "%s (%s–%s)" % (med, fmt_value(metric, min(values)).split()[0],
+                               fmt_value(metric, max(values)).split()[0])
+    return " / ".join(one(v) for v in (f.stock, f.patched, f.peer))
+
+
 def _peer_ratio(f):
     return fmt_ratio(f.vs_peer()) if f is not None and f.peer_ratios else "—"
 
@@ -444,7 +460,7 @@ def _section_restart(figs, meta):
         d = ds.get(n, {})
         rows.append([n, "%s keys; %s%s" % (d.get("keys", "?"), d.get("files", "?"),
                                            "" if d.get("resp_only") else " (RDB: no peer)"),
-                     _three(g("restart_s"), "restart_s"), fmt_ratio(g("restart_s")),
+                     _spread3(g("restart_s"), "restart_s"), fmt_ratio(g("restart_s")),
                      _peer_ratio(g("restart_s"))])
         mem.append([n, _three(g("used_memory"), "used_memory"), _three(g("rss"), "rss"),
                     fmt_ratio(g("rss")), _peer_ratio(g("rss"))])
@@ -453,8 +469,8 @@ def _section_restart(figs, meta):
             "yes` (every other setting its default) on a data dir whose `appendonlydir` holds "
             "the dataset's files (hard links to the files the other builds read; in the page "
             "cache), and timed from just before the exec to the first PONG (a PING every "
-            "millisecond, one at a time; `-LOADING` replies meanwhile). Cells: stock / patched "
-            "/ peer medians; speed ratios patched against stock and against the peer (above "
+            "millisecond, one at a time; `-LOADING` replies meanwhile). Times: stock / patched "
+            "/ peer, each its median (min–max) over pairs; speed ratios patched against stock and against the peer (above "
             "1 = patched up sooner), median (min–max) over pairs. The peer (Valkey) reads "
             "Redis 7+ multi-part AOF directories but not Redis 8's RDB version, so it runs only "
             "on the RESP-only datasets. " + _noise_line(figs), "",
@@ -484,7 +500,9 @@ def _section_rewrite_load(figs, meta, rows_raw):
                               ("write_max_ms", "longest wait of a write batch, whole run")):
             f = g(metric)
             if f is not None:
-                rows.append([c, title, _three(f, metric), fmt_ratio(f), _peer_ratio(f)])
+                cell = (_spread3(f, metric) if metric in ("peak_total_mem", "rewrite_s")
+                        else _three(f, metric))
+                rows.append([c, title, cell, fmt_ratio(f), _peer_ratio(f)])
     rates = _checks(rows_raw, "writes_per_s")
     rate = "; ".join("%s: %s" % (case, " / ".join(
         "%s %.0f/s" % (b, statistics.median(float(x) for x in v)) for b, v in sorted(d.items())))
@@ -502,7 +520,8 @@ def _section_rewrite_load(figs, meta, rows_raw):
             "at once, shared pages counted once. The longest wait is that of one batch of "
             "writes (10 ms of the load) for its replies, over the whole run (warm-up, forks, "
             "both rewrites): the stall a client felt. Writes made per second (the same load on "
-            "every build): %s. Cells: stock / patched / peer medians; ratios: size patched "
+            "every build): %s. Cells: stock / patched / peer medians (for the peak and the "
+            "time, each with its min–max over pairs); ratios: size patched "
             "against stock and the peer (below 1 = smaller), speed for the time (above 1 = "
             "faster). %s"
             % (keys, meta.get("write_load_rps", "?"), rate or "n/a", _noise_line(figs)), "",
