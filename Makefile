@@ -251,6 +251,28 @@ FUZZ_SECONDS ?= 30
 fuzz: patched
 	scripts/fuzz.sh $(FUZZ_SECONDS)
 
+# The bench's peer (scripts/peer-version.tsv: Valkey, from its Debian orig tarball, verified
+# by sha256 like Redis's), built once, unmodified, into build/peer (make peer). make bench
+# adds it as a third column wherever it can load the same files when build/peer holds it;
+# PEER=1 builds it first, PEER=0 leaves it out (bench/README.md).
+PEER_TABLE := $(ROOT)/scripts/peer-version.tsv
+PEER_TGZ := $(CACHE)/$(shell awk -F'\t' '$$1 !~ /^\#/ && NF >= 6 { print $$4; exit }' $(PEER_TABLE))
+PEER_DIR := $(ROOT)/build/peer
+.PHONY: peer
+peer: $(PEER_DIR)/.built
+$(PEER_TGZ):
+	@scripts/setup.sh
+	scripts/fetch-peer.sh $@
+$(PEER_DIR)/.built: $(PEER_TGZ)
+	rm -rf $(PEER_DIR) && mkdir -p $(PEER_DIR)
+	tar xzf $(PEER_TGZ) -C $(PEER_DIR) --strip-components=1
+	$(MAKE) -C $(PEER_DIR) -j$(UPSTREAM_JOBS)
+	touch $@
+bench: $(if $(filter 1,$(PEER)),peer)
+ifeq ($(PEER),0)
+export BENCH_PEER :=
+endif
+
 # Stock and patched of the same version, the report names it.
 bench: patched stock
 	BENCH_STOCK=$(STOCK)/src BENCH_PATCHED=$(PATCHED)/src BENCH_RUST_LIB=$(RUST_LIB) \

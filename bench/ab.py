@@ -5,13 +5,16 @@ run leaves inside its noise (or to compare two versions of the patched build).
     bench/.venv/bin/python bench/ab.py rewrite rdb-base --rounds 4
     bench/.venv/bin/python bench/ab.py rewrite rdb-base --builds stock,/tmp/old,patched
     bench/.venv/bin/python bench/ab.py write SET:32:16:everysec --rounds 10
+    bench/.venv/bin/python bench/ab.py restart heavy-resp --builds stock,patched,peer
 
 Each round runs every build once, in an order that alternates from round to round; each
 run is the full bench's own (`workloads.run_load`: a fresh server, DEBUG LOADAOF of the
 dataset; or a fresh server on the dataset, MEMORY PURGE, and two command-form
 BGREWRITEAOFs; or a fresh server and one redis-benchmark run of the command, value size,
-pipeline and appendfsync policy named, "off" meaning appendonly no). Builds are `stock`, `patched` or a directory holding copies of a
-redis-server and redis-cli. The dataset is generated once by stock (full-run sizes) under
+pipeline and appendfsync policy named, "off" meaning appendonly no; or `workloads.run_restart`:
+an exec on the dataset's files, timed to the first PONG). Builds are `stock`, `patched`,
+`peer` (Valkey, build/peer: restart only, on RESP-only datasets) or a directory holding
+copies of a redis-server and redis-cli. The dataset is generated once by stock (full-run sizes) under
 bench/results/tmp/ab/ and reused by later calls. Prints each build's times, their median,
 and the median and range of the per-round ratios against the first build (speed: stock
 time / other time, or other rps / stock rps).
@@ -35,6 +38,8 @@ WORK = BENCH / "results" / "tmp" / "ab"
 def build_of(spec):
     if spec in ("stock", "patched"):
         return servers.Build(spec, ROOT / "build" / spec / "src")
+    if spec == "peer":
+        return servers.Build(spec, ROOT / "build" / "peer" / "src", "valkey")
     return servers.Build(Path(spec).name, Path(spec).resolve())
 
 
@@ -49,6 +54,11 @@ def dataset_of(name):
         shutil.rmtree(path / "gen", ignore_errors=True)
         marker.write_text(str(made[name]["keys"]))
     return {"name": name, "path": path / "data", "keys": int(marker.read_text())}
+
+
+def time_restart(build, dataset):
+    rows = workloads.run_restart(build, dataset, WORK / "run")
+    return [value for _, _, metric, value in rows if metric == "restart_s"]
 
 
 def time_load(build, dataset):
@@ -90,9 +100,9 @@ def speed_ratio(first, other, unit):
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("workload", choices=["load", "rewrite", "write"])
-    p.add_argument("dataset", help="sets, resp, rdb-incr, large or rdb-base; for write, "
-                   "CMD:SIZE:PIPELINE:POLICY")
+    p.add_argument("workload", choices=["load", "rewrite", "write", "restart"])
+    p.add_argument("dataset", help="sets, resp, rdb-incr, large, heavy, heavy-resp or "
+                   "rdb-base; for write, CMD:SIZE:PIPELINE:POLICY")
     p.add_argument("--rounds", type=int, default=6)
     p.add_argument("--builds", default="stock,patched")
     p.add_argument("--scale", type=float, default=1.0,
@@ -104,7 +114,9 @@ def main():
         dataset, run, unit = write_group(args.dataset, args.scale), rps_of_writes, "rps"
     else:
         dataset = dataset_of(args.dataset)
-        run, unit = (time_load if args.workload == "load" else time_rewrites), "s"
+        run = {"load": time_load, "rewrite": time_rewrites, "restart": time_restart}[
+            args.workload]
+        unit = "s"
     times = {b.bindir: [] for b in builds}
     for r in range(args.rounds):
         for build in builds if r % 2 == 0 else builds[::-1]:

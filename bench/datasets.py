@@ -9,10 +9,26 @@ then loaded by both builds from the very same files (hard links, see stage()).
   rdb-incr  a smaller mixed dataset as an RDB BASE, plus a large INCR file of writes
             (SET, INCR, RPUSH, HSET, SADD, ZADD, DEL, MULTI/EXEC blocks).
   large     64 KiB values, SET commands in a RESP INCR file.
+  heavy-resp  the heavy dataset (below) as a RESP BASE (aof-use-rdb-preamble no) plus an
+            INCR file of later writes: RESP-only, so the peer (Valkey) loads it too.
+  heavy     the same keys with an RDB-preamble BASE (the default form) plus an INCR file of
+            later writes: the restart a Redis 8 user with default settings has.
 
 The mixed-type dataset has strings (some with a TTL), lists, sets (intset and not), zsets
 and hashes; most collections have 8 elements (listpack encodings), one in a thousand has
 300 (quicklist, hashtable, skiplist).
+
+The heavy dataset (1.5 M keys at full size, about 1 GB of used_memory) is shaped like a
+busy instance: half strings of 32 B to 4 KiB (most under 384 B) (a quarter with a TTL), and hashes, lists,
+sets, zsets and streams (entries of three fields) whose sizes run from 1 to 600 elements
+(most small, listpack-encoded; a tail in the hashtable, skiplist and quicklist forms), an
+eighth of them with a TTL. Its string keys are hs:0 .. hs:<strings-1>, the keys the
+rewrite-under-load workload overwrites. Every TTL is far in the future, so the key count
+stays put.
+
+A RESP-only dataset (no file starting with an RDB header) is one the peer can load:
+Valkey reads Redis 7+ multi-part AOF directories (manifest, RESP BASE, INCR files) but not
+Redis 8's RDB version.
 """
 
 import os
@@ -106,6 +122,106 @@ def incr_commands(nkeys, ncmds, seed=2):
                             enc(b"SET", key(b"s", 2), v), enc(b"EXEC")])
 
 
+HEAVY_BIG = 600  # the largest collection of the heavy dataset
+STREAM_MS = 1700000000000  # first stream entry ID of the heavy dataset (ms part)
+TTL_S = 100000000  # far enough that nothing expires between generation and the last load
+
+
+def _heavy_kinds(nkeys):
+    """The kind of each heavy key, in order: of every 40, 20 strings, 6 hashes, 4 lists,
+    4 sets, 5 zsets and 1 stream (a stream's first node preallocates 4 KiB)."""
+    pattern = (["string"] * 20 + ["hash"] * 6 + ["list"] * 4 + ["set"] * 4 + ["zset"] * 5
+               + ["stream"])
+    return (pattern[i % 40] for i in range(nkeys))
+
+
+def heavy_layout(nkeys):
+    """{kind: number of keys of that kind} of heavy_commands(nkeys)."""
+    counts = {}
+    for kind in _heavy_kinds(nkeys):
+        counts[kind] = counts.get(kind, 0) + 1
+    return counts
+
+
+def _heavy_size(rng):
+    """Elements of a collection: 1-16 (75 %), 17-128 (23.5 %), 129-600 (1.5 %)."""
+    r = rng.random()
+    if r < 0.75:
+        return rng.randint(1, 16)
+    if r < 0.985:
+        return rng.randint(17, 128)
+    return rng.randint(129, HEAVY_BIG)
+
+
+def _stream_entry(j, vals):
+    return [b"src", b"host-%d" % (j % 97), b"val", b"%d" % (j * 37 % 100003),
+            b"note", vals[j & 1023][:8]]
+
+
+def heavy_commands(nkeys, seed=5):
+    """Yields RESP-encoded writes building the heavy dataset (module docstring)."""
+    rng = random.Random(seed)
+    small = _values(rng, 1024, 8, 32)
+    strings = _values(rng, 1024, 32, 384) + _values(rng, 64, 512, 4096)
+    enc = servers.encode
+    index = {}
+    for kind in _heavy_kinds(nkeys):
+        j = index[kind] = index.get(kind, -1) + 1
+        if kind == "string":
+            v = strings[rng.randrange(1024 + 64 if rng.random() < 0.05 else 1024)]
+            if j % 4 == 0:
+                yield enc(b"SET", b"hs:%d" % j, v, b"EX", TTL_S + j % 1000)
+            else:
+                yield enc(b"SET", b"hs:%d" % j, v)
+            continue
+        n = _heavy_size(rng)
+        key = b"h%s:%d" % (kind[:2].encode(), j)
+        if kind == "hash":
+            args = []
+            for k in range(n):
+                args += [b"field:%d" % k, small[(j * 7 + k) & 1023]]
+            yield enc(b"HSET", key, *args)
+        elif kind == "list":
+            yield enc(b"RPUSH", key, *(small[(j + k) & 1023] for k in range(n)))
+        elif kind == "set":
+            if j % 3 == 0:
+                yield enc(b"SADD", key, *(j * 1000 + k for k in range(n)))
+            else:
+                yield enc(b"SADD", key, *(b"member:%d:%d" % (j, k) for k in range(n)))
+        elif kind == "zset":
+            args = []
+            for k in range(n):
+                args += [b"%d.%d" % (k * 3, j % 89), b"m:%d:%d" % (j, k)]
+            yield enc(b"ZADD", key, *args)
+        else:  # stream: one XADD per entry, IDs explicit so the data is the same every run
+            for k in range(n):
+                yield enc(b"XADD", key, b"%d-0" % (STREAM_MS + k * 10),
+                          *_stream_entry(j + k, small))
+        if j % 8 == 0:
+            yield enc(b"EXPIRE", key, TTL_S + j % 1000)
+
+
+def heavy_tail_commands(nkeys, ncmds, seed):
+    """Yields ncmds later writes over the keys of heavy_commands(nkeys), for the INCR file:
+    string overwrites (60 %), hash field updates (20 %) and stream appends (20 %, IDs above
+    every entry heavy_commands wrote)."""
+    rng = random.Random(seed)
+    vals = _values(rng, 1024, 32, 512)
+    counts = heavy_layout(nkeys)
+    enc = servers.encode
+    for c in range(ncmds):
+        r = c % 10
+        if r < 6 or not counts.get("hash") or not counts.get("stream"):
+            yield enc(b"SET", b"hs:%d" % rng.randrange(counts["string"]), vals[c & 1023])
+        elif r < 8:
+            yield enc(b"HSET", b"hha:%d" % rng.randrange(counts["hash"]),
+                      b"field:%d" % rng.randrange(32), vals[c & 1023][:40])
+        else:
+            yield enc(b"XADD", b"hst:%d" % rng.randrange(counts["stream"]),
+                      b"%d-%d" % (STREAM_MS + HEAVY_BIG * 10 + seed, c),
+                      *_stream_entry(c, vals))
+
+
 def large_commands(nkeys, size=64 * 1024, seed=3):
     rng = random.Random(seed)
     blob = bytes(rng.getrandbits(8) for _ in range(size + 1024))
@@ -146,6 +262,17 @@ def _snapshot(server, dest):
 def _rewrite(server, preamble):
     servers.call(server, "CONFIG", "SET", "aof-use-rdb-preamble", preamble)
     servers.bgrewrite(server)
+
+
+def resp_only(path):
+    """True when no file of the dataset's appendonlydir starts with an RDB header: every
+    BASE and INCR is RESP, which the peer (Valkey) reads."""
+    for f in (path / "appendonlydir").iterdir():
+        if not f.name.endswith("manifest"):
+            with open(f, "rb") as fh:
+                if fh.read(5) == b"REDIS":
+                    return False
+    return True
 
 
 def describe(path):
@@ -192,8 +319,9 @@ def _generator(stock, workdir):
 
 def generate(stock, workdir, sizes, names):
     """Builds the datasets listed in names with the stock build under workdir.
-    sizes: dict with mixed_keys, incr_base_keys, incr_cmds, large_keys.
-    Returns {name: {"name", "path": Path, "keys": int, "files": str}}."""
+    sizes: dict with mixed_keys, incr_base_keys, incr_cmds, large_keys, heavy_keys.
+    Returns {name: {"name", "path": Path, "keys": int, "files": str, "resp_only": bool}}
+    (and "strings", the number of string keys, for the heavy datasets)."""
     workdir = Path(workdir)
     out = {}
     if {"resp", "rdb-base"} & set(names):
@@ -214,9 +342,28 @@ def generate(stock, workdir, sizes, names):
             _rewrite(s, "yes")
             _pipe(s, incr_commands(sizes["incr_base_keys"], sizes["incr_cmds"]))
             out["rdb-incr"] = _snapshot(s, workdir / "rdb-incr"), servers.call(s, "DBSIZE")
+    if {"heavy", "heavy-resp"} & set(names):
+        # Keys, a command-form rewrite, later writes (the INCR): heavy-resp. Then a rewrite
+        # in the default form (RDB preamble) and later writes again: heavy.
+        tail = max(sizes["heavy_keys"] // 20, 1)
+        with _generator(stock, workdir / "gen-heavy") as s:
+            _pipe(s, heavy_commands(sizes["heavy_keys"]))
+            _rewrite(s, "no")
+            _pipe(s, heavy_tail_commands(sizes["heavy_keys"], tail, seed=6))
+            keys = servers.call(s, "DBSIZE")
+            out["heavy-resp"] = _snapshot(s, workdir / "heavy-resp"), keys
+            if "heavy" in names:
+                _rewrite(s, "yes")
+                _pipe(s, heavy_tail_commands(sizes["heavy_keys"], tail, seed=7))
+                out["heavy"] = _snapshot(s, workdir / "heavy"), servers.call(s, "DBSIZE")
     if "large" in names:
         with _generator(stock, workdir / "gen-large") as s:
             _pipe(s, large_commands(sizes["large_keys"]))
             out["large"] = _snapshot(s, workdir / "large"), servers.call(s, "DBSIZE")
-    return {name: {"name": name, "path": p, "keys": k, "files": describe(p)}
+    made = {name: {"name": name, "path": p, "keys": k, "files": describe(p),
+                   "resp_only": resp_only(p)}
             for name, (p, k) in out.items() if name in names}
+    for name in ("heavy", "heavy-resp"):
+        if name in made:  # the string keys hs:0 .. hs:<strings-1> (rewrite-load writes them)
+            made[name]["strings"] = heavy_layout(sizes["heavy_keys"])["string"]
+    return made

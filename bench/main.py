@@ -2,12 +2,14 @@
 built from the same upstream release (the report names it).
 
 Usage: python3 bench/main.py [--quick] [--pairs N] [--no-pin] [--aa] [--keep-tmp]
-                             [--only REGEX] [--scale F]
+                             [--only REGEX] [--scale F] [--no-peer]
 (bench/run.sh sets up the Python environment and calls this.)
 
 Each pair runs every task on both builds back to back; the order within a pair alternates
 (stock first in even pairs, patched first in odd ones), so neither build always runs
-second. Raw rows go to bench/results/<run>/raw.csv as they are measured.
+second. Where the peer (Valkey, build/peer) takes part, it is the third: stock, patched,
+peer in even pairs and peer, patched, stock in odd ones. Raw rows go to
+bench/results/<run>/raw.csv as they are measured.
 """
 
 import argparse
@@ -36,11 +38,23 @@ TOOLS = ["redis-server", "redis-cli", "redis-benchmark"]
 BUILDS = {"stock": Path(os.environ.get("BENCH_STOCK", ROOT / "build" / "stock" / "src")),
           "patched": Path(os.environ.get("BENCH_PATCHED", ROOT / "build" / "patched" / "src"))}
 RUST_LIB = os.environ.get("BENCH_RUST_LIB")
-HINT = {"stock": "make stock", "patched": "make"}
+HINT = {"stock": "make stock", "patched": "make", "peer": "make peer"}
+# The peer (scripts/peer-version.tsv, `make peer`): BENCH_PEER names its src dir (empty:
+# no peer); unset, build/peer/src when it holds a valkey-server. Its tools are valkey-*.
+PEER_PROG = "valkey"
+_peer_env = os.environ.get("BENCH_PEER")
+PEER = (Path(_peer_env) if _peer_env else None) if _peer_env is not None else (
+    ROOT / "build" / "peer" / "src"
+    if os.access(ROOT / "build" / "peer" / "src" / "valkey-server", os.X_OK) else None)
 
 
-def check_binaries():
-    missing = [(name, d / t) for name, d in BUILDS.items() for t in TOOLS
+def tools_of(name):
+    prog = PEER_PROG if name == "peer" else "redis"
+    return [prog + t[len("redis"):] for t in TOOLS]
+
+
+def check_binaries(builds):
+    missing = [(name, d / t) for name, d in builds.items() for t in tools_of(name)
                if not os.access(d / t, os.X_OK)]
     for name, path in missing:
         print("bench: missing %s binary %s -- run `%s` in %s first"
@@ -49,18 +63,18 @@ def check_binaries():
         sys.exit(2)
 
 
-def snapshot_binaries(tmp, aa=False):
+def snapshot_binaries(tmp, dirs, aa=False):
     """Copies each build's tools, so a rebuild during the run cannot mix binaries.
     aa: an A/A calibration run, where the "patched" side is a copy of stock."""
     builds, shas = {}, {}
-    for name, src in BUILDS.items():
-        src = BUILDS["stock"] if aa else src
+    for name, src in dirs.items():
+        src = dirs["stock"] if aa and name == "patched" else src
         dest = tmp / "bin" / name
         dest.mkdir(parents=True)
-        for t in TOOLS:
+        for t in tools_of(name):
             shutil.copy2(src / t, dest / t)
-        builds[name] = servers.Build(name, dest)
-        shas[name] = machine.sha256(dest / "redis-server")[:16]
+        builds[name] = servers.Build(name, dest, PEER_PROG if name == "peer" else "redis")
+        shas[name] = machine.sha256(builds[name].tool("redis-server"))[:16]
     return builds, shas
 
 
@@ -86,6 +100,8 @@ def parse_args():
                    help="debug: run only the tasks whose label matches (e.g. 'load|rewrite')")
     p.add_argument("--scale", type=float, default=1.0, metavar="F",
                    help="debug: multiply dataset sizes and request counts by F")
+    p.add_argument("--no-peer", action="store_true",
+                   help="leave the peer (build/peer, Valkey) out even when it is built")
     return p.parse_args()
 
 
@@ -118,17 +134,22 @@ class RawWriter:
 
 
 def run_pairs(plan, pairs, builds, data, tmp, raw, phases):
-    """The measurements: for each pair, every task on both builds back to back."""
+    """The measurements: for each pair, every task on both builds back to back (and on the
+    peer, third, where it takes part)."""
     expected = datasets.fingerprint(data)
     for pair in range(pairs):
-        order = ["stock", "patched"] if pair % 2 == 0 else ["patched", "stock"]
         for task in plan["tasks"]:
+            order = ["stock", "patched"]
+            if "peer" in builds and workloads.runs_on_peer(task, data.get(task.arg)):
+                order.append("peer")
+            if pair % 2:
+                order.reverse()
             for slot, name in enumerate(order):
                 t = time.monotonic()
                 rows = workloads.run_task(task, builds[name], data, tmp / "run", pair == 0)
                 raw.add(pair, slot, name, rows)
                 phases[task.kind] = phases.get(task.kind, 0) + time.monotonic() - t
-                print("bench: pair %d/%d %-8s %-28s %5.1fs" % (pair + 1, pairs, name, task.label,
+                print("bench: pair %d/%d %-8s %-32s %5.1fs" % (pair + 1, pairs, name, task.label,
                                                              time.monotonic() - t), flush=True)
                 if datasets.fingerprint(data) != expected:
                     raise RuntimeError("a dataset file changed during %s on %s"
@@ -150,7 +171,10 @@ def publish(out, rows, meta, kind):
 
 def main():
     args = parse_args()
-    check_binaries()
+    dirs = dict(BUILDS)
+    if PEER is not None and not args.no_peer and not args.aa:
+        dirs["peer"] = PEER
+    check_binaries(dirs)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     plan = workloads.plan(args.quick, args.scale, args.only)
     if not plan["tasks"]:
@@ -166,12 +190,14 @@ def main():
             "aa": args.aa, "debug": debug, "only": args.only, "scale": args.scale,
             "machine": machine.describe(ROOT, out), "loadavg_start": machine.loadavg(),
             "sizes": plan["sizes"],
-            "requests": workloads.REQUESTS, "phases": {}}
+            "requests": workloads.REQUESTS, "write_load_rps": workloads.WRITE_LOAD_RPS,
+            "phases": {}}
     raw = RawWriter(out / "raw.csv")
     try:
-        builds, meta["sha256"] = snapshot_binaries(tmp, args.aa)
+        builds, meta["sha256"] = snapshot_binaries(tmp, dirs, args.aa)
         meta["version"] = {name: servers.version(b) for name, b in builds.items()}
         releases = {name: servers.release(v) for name, v in meta["version"].items()}
+        meta["peer_version"] = releases.get("peer")
         if releases["stock"] != releases["patched"]:
             sys.exit("bench: stock is Redis %s and patched Redis %s: compare like with like "
                      "(make REDIS_VERSION=... bench builds both)"
@@ -181,16 +207,18 @@ def main():
                                 / "libredis_aof.a")
         meta["ported"] = machine.ported_count(ROOT, rust_lib)
         meta["pinning"] = pinning(not args.no_pin)
-        print("bench: Redis %s, %s mode, %d pairs, %d tasks, results in %s"
-              % (meta["redis_version"], meta["mode"] + " debug" * debug, pairs,
-                 len(plan["tasks"]), out), flush=True)
+        print("bench: Redis %s%s, %s mode, %d pairs, %d tasks, results in %s"
+              % (meta["redis_version"], ", peer Valkey %s" % meta["peer_version"]
+                 if meta["peer_version"] else " (no peer)", meta["mode"] + " debug" * debug,
+                 pairs, len(plan["tasks"]), out), flush=True)
 
         t = time.monotonic()
         print("bench: generating datasets %s with the stock build ..."
               % ", ".join(plan["datasets"]), flush=True)
         data = datasets.generate(builds["stock"], tmp / "datasets", plan["sizes"],
                                  plan["datasets"])
-        meta["datasets"] = {k: {"keys": v["keys"], "files": v["files"]} for k, v in data.items()}
+        meta["datasets"] = {k: {"keys": v["keys"], "files": v["files"],
+                                "resp_only": v["resp_only"]} for k, v in data.items()}
         meta["phases"]["datasets"] = time.monotonic() - t
         run_pairs(plan, pairs, builds, data, tmp, raw, meta["phases"])
     except BaseException:

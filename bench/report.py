@@ -6,6 +6,9 @@ A figure is one (workload, case, metric). For each pair, ratio = patched against
   time figures (seconds, latency):    stock_time / patched_time   (i.e. a ratio of speeds)
   size figures (memory, COW):         patched_bytes / stock_bytes
 so a speed ratio above 1 is faster and a size ratio below 1 is smaller.
+
+Where the peer (Valkey) ran too, a second ratio compares patched with it the same way, the
+peer in stock's place: peer_time / patched_time, patched_bytes / peer_bytes.
 """
 
 import csv
@@ -17,10 +20,14 @@ from pathlib import Path
 
 KIND = {"rps": "speed", "p50_ms": "time", "p99_ms": "time", "load_s": "time",
         "rewrite_s": "time", "used_memory": "size", "rss": "size", "rss_empty": "size",
-        "cow_bytes": "size", "child_peak_private_dirty": "size", "child_peak_rss": "size"}
+        "cow_bytes": "size", "child_peak_private_dirty": "size", "child_peak_rss": "size",
+        "restart_s": "time", "peak_total_mem": "size", "parent_peak_rss": "size",
+        "parent_rss_start": "size", "write_max_ms": "time"}
 UNIT = {"rps": "ops/s", "p50_ms": "ms", "p99_ms": "ms", "load_s": "s", "rewrite_s": "s",
         "used_memory": "B", "rss": "B", "rss_empty": "B", "cow_bytes": "B",
-        "child_peak_private_dirty": "B", "child_peak_rss": "B"}
+        "child_peak_private_dirty": "B", "child_peak_rss": "B", "restart_s": "s",
+        "peak_total_mem": "B", "parent_peak_rss": "B", "parent_rss_start": "B",
+        "write_max_ms": "ms"}
 POLICIES = ["off", "no", "everysec", "always"]
 COMMAND_ORDER = ["SET", "INCR", "LPUSH", "HSET", "MSET"]
 README_BEGIN = "<!-- latest-result:begin (written by bench/main.py after a full run) -->"
@@ -39,13 +46,16 @@ def _median(values):
 
 @dataclass
 class Figure:
-    """A series of per-pair values; for A/B figures, ratios patched/stock."""
+    """A series of per-pair values; for A/B figures, ratios patched/stock (and, where the
+    peer ran, peer_ratios: patched against the peer)."""
     workload: str
     case: str
     metric: str
     stock: list = field(default_factory=list)
     patched: list = field(default_factory=list)
     ratios: list = field(default_factory=list)
+    peer: list = field(default_factory=list)
+    peer_ratios: list = field(default_factory=list)
 
     @property
     def kind(self):
@@ -62,6 +72,13 @@ class Figure:
     @property
     def label(self):
         return "%s %s" % (self.case, self.metric)
+
+    def vs_peer(self):
+        """The same figure with the peer in stock's place (None when the peer did not run)."""
+        if not self.peer_ratios:
+            return None
+        return Figure(self.workload, self.case, self.metric + " vs peer", self.peer,
+                      self.patched, self.peer_ratios)
 
 
 def ratio(kind, stock, patched):
@@ -82,10 +99,15 @@ def figures(rows):
         for _, v in sorted(pairs.items()):
             f.stock += [v["stock"]] if "stock" in v else []
             f.patched += [v["patched"]] if "patched" in v else []
+            f.peer += [v["peer"]] if "peer" in v else []
             if "stock" in v and "patched" in v:
                 r = ratio(f.kind, v["stock"], v["patched"])
                 if r is not None:
                     f.ratios.append(r)
+            if "peer" in v and "patched" in v:
+                r = ratio(f.kind, v["peer"], v["patched"])
+                if r is not None:
+                    f.peer_ratios.append(r)
         out[key] = f
     return out
 
@@ -245,6 +267,51 @@ def _both(f, metric):
     return "%s / %s" % (fmt_value(metric, _median(f.stock)), fmt_value(metric, _median(f.patched)))
 
 
+def _three(f, metric):
+    """'stock / patched / peer' medians ('—' for the peer where it did not run)."""
+    if f is None:
+        return "n/a"
+    peer = fmt_value(metric, _median(f.peer)) if f.peer else "—"
+    return "%s / %s" % (_both(f, metric), peer)
+
+
+def _spread3(f, metric):
+    """Per build: 'median (min–max)' of its raw values, stock, patched, peer, one per line."""
+    if f is None:
+        return "n/a"
+
+    def one(values):
+        if not values:
+            return "—"
+        med = fmt_value(metric, _median(values))
+        if len(values) < 2:
+            return med
+        return "%s (%s–%s)" % (med, fmt_value(metric, min(values)).split()[0],
+                               fmt_value(metric, max(values)).split()[0])
+    return " / ".join(one(v) for v in (f.stock, f.patched, f.peer))
+
+
+def _peer_ratio(f):
+    return fmt_ratio(f.vs_peer()) if f is not None and f.peer_ratios else "—"
+
+
+def noise_floor(figs):
+    """(min, max) of the `appendonly no` write ratios (no AOF code runs there, so each
+    should be 1.0), or None when the run measured none."""
+    off = [f.median for f in figs.values() if f.workload == "write" and f.metric == "rps"
+           and f.case.endswith(" off") and f.median]
+    return (min(off), max(off)) if off else None
+
+
+def _noise_line(figs):
+    floor = noise_floor(figs)
+    if floor is None:
+        return ("Noise floor: this run measured no `appendonly no` writes, so it has no "
+                "floor of its own; read each ratio with its min–max range.")
+    return ("Noise floor of this run (the `appendonly no` write ratios, where no AOF code "
+            "runs): %.3f–%.3f; a ratio inside it is no difference." % floor)
+
+
 def _section_goals(figs, rows):
     table, misses = [], []
     for g in GOALS:
@@ -381,6 +448,86 @@ def _section_rewrite(figs, meta):
                     "child peak RSS (VmHWM)"], rows)]
 
 
+def _section_restart(figs, meta):
+    names = [n for n in ("sets", "resp", "rdb-incr", "large", "heavy", "heavy-resp")
+             if ("restart", n, "restart_s") in figs]
+    if not names:
+        return []
+    ds = meta.get("datasets", {})
+    rows, mem = [], []
+    for n in names:
+        g = lambda m: figs.get(("restart", n, m))
+        d = ds.get(n, {})
+        rows.append([n, "%s keys; %s%s" % (d.get("keys", "?"), d.get("files", "?"),
+                                           "" if d.get("resp_only") else " (RDB: no peer)"),
+                     _spread3(g("restart_s"), "restart_s"), fmt_ratio(g("restart_s")),
+                     _peer_ratio(g("restart_s"))])
+        mem.append([n, _three(g("used_memory"), "used_memory"), _three(g("rss"), "rss"),
+                    fmt_ratio(g("rss")), _peer_ratio(g("rss"))])
+    return ["", "## Restart",
+            "", "What a user waits for after a restart: each build is exec'd with `appendonly "
+            "yes` (every other setting its default) on a data dir whose `appendonlydir` holds "
+            "the dataset's files (hard links to the files the other builds read; in the page "
+            "cache), and timed from just before the exec to the first PONG (a PING every "
+            "millisecond, one at a time; `-LOADING` replies meanwhile). Times: stock / patched "
+            "/ peer, each its median (min–max) over pairs; speed ratios patched against stock and against the peer (above "
+            "1 = patched up sooner), median (min–max) over pairs. The peer (Valkey) reads "
+            "Redis 7+ multi-part AOF directories but not Redis 8's RDB version, so it runs only "
+            "on the RESP-only datasets. " + _noise_line(figs), "",
+            _table(["dataset", "files", "time to first PONG stock / patched / peer",
+                    "vs stock", "vs peer"], rows),
+            "", "Memory right after the restart: `used_memory` (INFO) and RSS "
+            "(`/proc/<pid>/status`); size ratio of RSS, patched against each (below 1 = "
+            "patched smaller).", "",
+            _table(["dataset", "used_memory stock / patched / peer",
+                    "RSS stock / patched / peer", "RSS vs stock", "RSS vs peer"], mem)]
+
+
+def _section_rewrite_load(figs, meta, rows_raw):
+    cases = sorted({f.case for f in figs.values() if f.workload == "rewrite-load"},
+                   key=lambda c: (c.split()[0], c.endswith("load"), c.endswith("no")))
+    if not cases:
+        return []
+    rows = []
+    for c in cases:
+        g = lambda m: figs.get(("rewrite-load", c, m))
+        for metric, title in (("peak_total_mem", "peak parent RSS + child Private_Dirty"),
+                              ("rewrite_s", "BGREWRITEAOF time"),
+                              ("parent_rss_start", "parent RSS before"),
+                              ("parent_peak_rss", "parent peak RSS"),
+                              ("child_peak_private_dirty", "child peak Private_Dirty"),
+                              ("cow_bytes", "COW (INFO)"),
+                              ("write_max_ms", "longest wait of a write batch, whole run")):
+            f = g(metric)
+            if f is not None:
+                cell = (_spread3(f, metric) if metric in ("peak_total_mem", "rewrite_s")
+                        else _three(f, metric))
+                rows.append([c, title, cell, fmt_ratio(f), _peer_ratio(f)])
+    rates = _checks(rows_raw, "writes_per_s")
+    rate = "; ".join("%s: %s" % (case, " / ".join(
+        "%s %.0f/s" % (b, statistics.median(float(x) for x in v)) for b, v in sorted(d.items())))
+        for case, d in sorted(rates.items()))
+    names = sorted({c.split()[0] for c in cases})
+    keys = ", ".join("%s %s keys" % (n, meta.get("datasets", {}).get(n, {}).get("keys", "?"))
+                     for n in names)
+    return ["", "## Memory across a rewrite under write load",
+            "", "Each build starts on a copy of the dataset (%s); a steady write load "
+            "(`bench/writeload.py`, %s SETs/s of existing string keys, 64–400 B values, "
+            "pinned to the client CPU) runs throughout; BGREWRITEAOF in the default form (RDB "
+            "preamble), then in command form, each after MEMORY PURGE. The peak is of parent "
+            "RSS + the child's `Private_Dirty` (`/proc/<child>/smaps_rollup` and the parent's "
+            "VmRSS read together every 10 ms while the child lives): the memory the two hold "
+            "at once, shared pages counted once. The longest wait is that of one batch of "
+            "writes (10 ms of the load) for its replies, over the whole run (warm-up, forks, "
+            "both rewrites): the stall a client felt. Writes made per second (the same load on "
+            "every build): %s. Cells: stock / patched / peer medians (for the peak and the "
+            "time, each with its min–max over pairs); ratios: size patched "
+            "against stock and the peer (below 1 = smaller), speed for the time (above 1 = "
+            "faster). %s"
+            % (keys, meta.get("write_load_rps", "?"), rate or "n/a", _noise_line(figs)), "",
+            _table(["case", "figure", "stock / patched / peer", "vs stock", "vs peer"], rows)]
+
+
 def _checks(rows, metric):
     """{case: {build: [values]}} of a check metric."""
     out = defaultdict(lambda: defaultdict(list))
@@ -392,12 +539,24 @@ def _checks(rows, metric):
 
 def _section_checks(rows, figs):
     out = ["", "## Sanity checks", ""]
-    for case, d in sorted(_checks(rows, "digest").items()):
+    for case, d in sorted(_checks(rows, "digest").items(),
+                          key=lambda kv: (kv[0].startswith("restart "), kv[0])):
+        if case.startswith("restart "):
+            same = d.get("stock") == d.get("patched")
+            peer = ("" if "peer" not in d else "; the peer's %s" % (
+                "is the same" if d["peer"] == d.get("stock") else "differs (%s; Valkey's "
+                "digest leaves out hash field TTLs, for one; the key count matched)"
+                % d["peer"][0][:16]))
+            out.append("- %s: DEBUG DIGEST after the restart %s (%s)%s"
+                       % (case, "identical on stock and patched" if same else "**DIFFERS**",
+                          (d.get("stock") or ["?"])[0][:16], peer))
+            continue
         same = d.get("stock") == d.get("patched")
         out.append("- load `%s`: DEBUG DIGEST after loading %s (%s)"
                    % (case, "identical on both builds" if same else "**DIFFERS**",
                       (d.get("stock") or ["?"])[0][:16]))
-    loaded = {case: d.get("stock", [None])[0] for case, d in _checks(rows, "digest").items()}
+    loaded = {case: d.get("stock", [None])[0] for case, d in _checks(rows, "digest").items()
+              if not case.startswith("restart ")}
     for case, d in sorted(_checks(rows, "reload_digest").items()):
         got = {v for b in d.values() for v in b}
         same_data = loaded.get("resp") in got  # resp holds the same keys as rdb-base
@@ -423,16 +582,22 @@ def _section_checks(rows, figs):
                    "bytes): identical on both builds in %d of %d cases%s"
                    % (len(aof) - len(differ), len(aof),
                       "; **differ**: " + ", ".join(sorted(differ)) if differ else ""))
-    off = [f.median for f in figs.values() if f.workload == "write" and f.metric == "rps"
-           and f.case.endswith(" off") and f.median]
-    if off:
+    floor = noise_floor(figs)
+    if floor:
         out.append("- `appendonly no` throughput (no AOF code runs, so both builds should be "
                    "equal): speed ratios from %.3f to %.3f — the noise floor of this run."
-                   % (min(off), max(off)))
+                   % floor)
     spreads = [f.spread[1] - f.spread[0] for f in figs.values() if len(f.ratios) > 1]
     if spreads:
         out.append("- min–max spread of the ratios: median %.3f, largest %.3f."
                    % (statistics.median(spreads), max(spreads)))
+    rates = _checks(rows, "writes_per_s")
+    for case, d in sorted(rates.items()):
+        med = {b: statistics.median(float(x) for x in v) for b, v in d.items()}
+        lo, hi = min(med.values()), max(med.values())
+        out.append("- rewrite `%s`: the write load ran at %s writes/s%s"
+                   % (case, " / ".join("%s %.0f" % kv for kv in sorted(med.items())),
+                      "" if hi <= lo * 1.02 else " — **not the same load on every build**"))
     return out
 
 
@@ -442,8 +607,10 @@ def _header(meta, run_dir):
     pin = meta.get("pinning")
     sizes = meta.get("sizes", {})
     # Runs before the version was recorded were all of 8.0.2.
-    out = ["# Benchmark: patched (Rust AOF) vs stock Redis %s — %s"
-           % (meta.get("redis_version", "8.0.2"), meta["stamp"]), ""]
+    peer = meta.get("peer_version")
+    out = ["# Benchmark: patched (Rust AOF) vs stock Redis %s%s — %s"
+           % (meta.get("redis_version", "8.0.2"), ", beside Valkey %s" % peer if peer else "",
+              meta["stamp"]), ""]
     if meta.get("aa"):
         out += ["> **A/A calibration run:** the side labelled *patched* is a copy of the "
                 "stock binary, so every ratio should be 1.0; the spread and the distance "
@@ -463,22 +630,36 @@ def _header(meta, run_dir):
         "of the per-pair ratios in parentheses; raw numbers are in `%s/raw.csv`."
         % (meta["pairs"], run_dir), "",
         "- mode: **%s**, %d pairs (A B in each pair; the order alternates: stock first in "
-        "even pairs, patched first in odd), took %.0f s"
-        % (meta["mode"], meta["pairs"], meta.get("duration_s", 0)),
+        "even pairs, patched first in odd%s), took %.0f s"
+        % (meta["mode"], meta["pairs"], "; where the peer runs: stock, patched, peer in even "
+           "pairs, peer, patched, stock in odd" if peer else "", meta.get("duration_s", 0)),
         "- datasets: %s SETs of distinct keys (RESP-only AOF, the issue's load figure); "
         "%s mixed keys (RESP-only AOF, and RDB base for the rewrite); RDB base of "
-        "%s keys + INCR of %s writes; %s values of 64 KiB. %s Load figures come from "
-        "`DEBUG LOADAOF`, never a restart (the rewrite workload's start-up load is not timed)."
+        "%s keys + INCR of %s writes; %s values of 64 KiB%s. %s Load figures come from "
+        "`DEBUG LOADAOF`%s."
         % (tuple(format(sizes.get(k, 0), ",") for k in
                  ("set_keys", "mixed_keys", "incr_base_keys", "incr_cmds", "large_keys"))
-           + (SIZES_NOTE[meta["mode"]],)),
+           + ("; the heavy dataset, %s keys (strings, hashes, lists, sets, zsets, streams of "
+              "up to 600 elements, TTLs) as an RDB-preamble and as a RESP BASE, each with an "
+              "INCR" % format(sizes["heavy_keys"], ",") if "heavy_keys" in sizes else "",
+              SIZES_NOTE[meta["mode"]],
+              "; restart figures from an exec on the files (the rewrite workloads' start-up "
+              "loads are not timed)" if "heavy_keys" in sizes else
+              ", never a restart (the rewrite workload's start-up load is not timed)")),
         "- source: commit `%s`%s; Rust library defines %s of upstream aof.c's functions"
         % (m["git_commit"], " (with uncommitted changes)" if m["git_dirty"] else "",
            "%d/%d" % tuple(ported) if ported else "an unknown number"),
-        "- binaries: stock `%s…`, patched `%s…` (sha256 of redis-server)"
-        % (meta["sha256"]["stock"], meta["sha256"]["patched"])]
+        "- binaries: stock `%s…`, patched `%s…`%s (sha256 of the server binary)"
+        % (meta["sha256"]["stock"], meta["sha256"]["patched"],
+           ", peer `%s…`" % meta["sha256"]["peer"] if "peer" in meta["sha256"] else ""),
+        "- peer: %s" % ("Valkey %s (`make peer`: its Debian orig tarball, sha256-verified, "
+                        "built unmodified with its own defaults), third in the restart and "
+                        "rewrite-under-load tasks on RESP-only datasets; the ratio *vs peer* "
+                        "puts it in stock's place" % peer if peer else
+                        "none (`make peer` builds it; `--no-peer` leaves it out)")]
     for name, v in sorted(meta.get("version", {}).items()):
-        out.append("- `redis-server --version`, %s: `%s`" % (name, v))
+        out.append("- `%s-server --version`, %s: `%s`"
+                   % ("valkey" if name == "peer" else "redis", name, v))
     out += [
         "- machine: %s" % machine_line(meta),
         "- load average at start %s, at end %s" % (meta["loadavg_start"],
@@ -501,13 +682,18 @@ def render(rows, meta, image, run_dir):
     figs = figures(rows)
     body = _section_goals(figs, rows) + ["", "![ratios](%s)" % image]
     body += _section_writes(figs) + _section_cost(rows) + _section_load(figs, meta)
-    body += _section_rewrite(figs, meta) + _section_checks(rows, figs)
+    body += _section_rewrite(figs, meta) + _section_restart(figs, meta)
+    body += _section_rewrite_load(figs, meta, rows) + _section_checks(rows, figs)
     every = [[f.workload, f.case, f.metric, fmt_value(f.metric, _median(f.stock)),
               fmt_value(f.metric, _median(f.patched)), fmt_ratio(f), len(f.ratios)]
+             + ([fmt_value(f.metric, _median(f.peer)) if f.peer else "—", _peer_ratio(f)]
+                if meta.get("peer_version") else [])
              for f in sorted(figs.values(), key=lambda f: (f.workload, f.case, f.metric))]
     body += ["", "<details><summary>Every figure</summary>", "",
              _table(["workload", "case", "metric", "stock median", "patched median",
-                     "ratio (min–max)", "pairs"], every), "", "</details>", ""]
+                     "ratio (min–max)", "pairs"]
+                    + (["peer median", "vs peer (min–max)"] if meta.get("peer_version") else []),
+                    every), "", "</details>", ""]
     return "\n".join(_header(meta, run_dir) + body)
 
 
@@ -535,11 +721,15 @@ def write_summary(path, figs):
     with open(path, "w", newline="") as f:
         w = csv.writer(f)
         w.writerow(["workload", "case", "metric", "kind", "unit", "stock_median",
-                    "patched_median", "ratio_median", "ratio_min", "ratio_max", "pairs"])
+                    "patched_median", "ratio_median", "ratio_min", "ratio_max", "pairs",
+                    "peer_median", "vs_peer_median", "vs_peer_min", "vs_peer_max"])
         for x in sorted(figs.values(), key=lambda f: (f.workload, f.case, f.metric)):
             lo, hi = x.spread
+            v = x.vs_peer()
             w.writerow([x.workload, x.case, x.metric, x.kind, UNIT[x.metric], _median(x.stock),
-                        _median(x.patched), x.median, lo, hi, len(x.ratios)])
+                        _median(x.patched), x.median, lo, hi, len(x.ratios),
+                        _median(x.peer), v and v.median, v and v.spread[0],
+                        v and v.spread[1]])
 
 
 # ---------------------------------------------------------------------------------------
@@ -572,12 +762,26 @@ def _write_panel(ax, figs):
 
 
 def _figure_panel(ax, rows):
+    """One row per figure: the ratio against stock (purple) and, where the peer ran, the
+    ratio against the peer (teal, just below)."""
     for y, f in enumerate(rows):
         lo, hi = f.spread
         ax.errorbar(f.median, y, xerr=[[f.median - lo], [hi - f.median]], fmt="o",
                     color="tab:purple", ms=4, capsize=2, lw=1)
+        v = f.vs_peer()
+        if v is not None:
+            lo, hi = v.spread
+            ax.errorbar(v.median, y + 0.3, xerr=[[v.median - lo], [hi - v.median]], fmt="s",
+                        color="tab:cyan", ms=3, capsize=2, lw=1)
     ax.set_yticks(range(len(rows)))
-    ax.set_yticklabels([f.label for f in rows], fontsize=7)
+    ax.set_yticklabels([("%s: %s" % (f.workload, f.label)) if f.workload != "load" else f.label
+                        for f in rows], fontsize=7)
+    if any(f.peer_ratios for f in rows):
+        from matplotlib.lines import Line2D
+        ax.legend(handles=[Line2D([], [], marker="o", ls="", color="tab:purple",
+                                  label="patched vs stock"),
+                           Line2D([], [], marker="s", ls="", color="tab:cyan",
+                                  label="patched vs peer (Valkey)")], fontsize=7, loc="best")
 
 
 def chart(path, figs):
@@ -589,16 +793,20 @@ def chart(path, figs):
         return [f for f in sorted(figs.values(), key=lambda f: (f.workload, f.case, f.metric))
                 if sel(f) and f.median is not None]
     nwrite = len({write_case(f.case)[:3] for f in figs.values() if f.workload == "write"})
-    speeds = pick(lambda f: f.workload in ("load", "rewrite") and f.kind == "time")
+    speeds = pick(lambda f: f.workload in ("load", "rewrite") and f.kind == "time"
+                  or f.workload == "restart" and f.metric == "restart_s"
+                  or f.workload == "rewrite-load" and f.metric == "rewrite_s")
     sizes = pick(lambda f: f.workload in ("load", "rewrite") and f.kind == "size"
-                 and f.metric != "rss_empty")  # the empty server's RSS is in the table only
+                 and f.metric != "rss_empty"  # the empty server's RSS is in the table only
+                 or f.workload == "rewrite-load" and f.metric == "peak_total_mem")
     panels = [p for p in [
         ("Write throughput — speed ratio patched/stock", nwrite, None, [1.0, 1.15]),
-        ("AOF load and rewrite — speed ratio", len(speeds), speeds, [1.0, 1.5, 2.0]),
+        ("AOF load, rewrite, restart — speed ratio", len(speeds), speeds, [1.0, 1.5, 2.0]),
         ("Memory — size ratio (below 1 = smaller)", len(sizes), sizes, [1.0, 1.01])] if p[1]]
     if not panels:
         return
-    heights = [max(n, 2) * 0.28 + 0.8 for _, n, _, _ in panels]
+    heights = [max(n, 2) * (0.4 if rows and any(f.peer_ratios for f in rows) else 0.28) + 0.8
+               for _, n, rows, _ in panels]
     fig, axes = plt.subplots(len(panels), 1, figsize=(9, sum(heights) + 0.6),
                              gridspec_kw={"height_ratios": heights}, squeeze=False)
     for ax, (title, _, rows, lines) in zip(axes[:, 0], panels):
@@ -613,8 +821,8 @@ def chart(path, figs):
         ax.set_title(title, fontsize=9)
         ax.tick_params(axis="x", labelsize=7)
         ax.grid(axis="x", alpha=0.3)
-    axes[-1, 0].set_xlabel("patched vs stock: median, bars = min–max over pairs; "
-                           "dashed = goal thresholds", fontsize=8)
+    axes[-1, 0].set_xlabel("patched vs stock (and vs the peer): median, bars = min–max over "
+                           "pairs; dashed = goal thresholds", fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # make bench [QUICK=1]: the A/B benchmark of the patched build against stock, same release.
 # Usage: bench/run.sh [--quick] [--pairs N] [--no-pin] [--aa] [--keep-tmp] [--only REGEX] [--scale F]
+#                     [--no-peer]
+# The peer (Valkey, `make peer`) joins when build/peer/src/valkey-server exists, or BENCH_PEER
+# names its src dir (BENCH_PEER= for none).
 # (bench/README.md)
 set -euo pipefail
 BENCH="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"

@@ -12,6 +12,7 @@ import re
 import signal
 import socket
 import subprocess
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,15 +30,20 @@ class RedisError(Exception):
 
 @dataclass
 class Build:
-    name: str  # "stock" or "patched"
+    name: str  # "stock", "patched" or "peer"
     bindir: Path
+    prog: str = "redis"  # the tools' prefix: redis-server, or valkey-server for the peer
 
     def tool(self, name):
+        """The path of a tool named as Redis names it (redis-server, redis-cli, ...)."""
+        if name.startswith("redis-"):
+            name = self.prog + name[len("redis"):]
         return str(self.bindir / name)
 
 
 def version(build):
-    """The first line of `redis-server --version` (version, allocator, bits, build id)."""
+    """The first line of `redis-server --version` (version, allocator, bits, build id); the
+    peer's `valkey-server --version` says "Valkey server v=..." alike."""
     out = subprocess.run([build.tool("redis-server"), "--version"], capture_output=True,
                          text=True, timeout=30)
     return out.stdout.strip()
@@ -56,8 +62,9 @@ class Server:
     port: int
     dir: Path
     log: Path
-    started: float
+    started: float  # time.monotonic() just before the exec
     conn: object = field(default=None, repr=False)
+    ready: float = None  # time.monotonic() when the first PING got its PONG
 
 
 def set_pinning(server_cpus, client_cpus):
@@ -149,8 +156,10 @@ def info(server, section):
 # ---------------------------------------------------------------------------------------
 # Servers
 
-def start(build, workdir, config, wait_timeout=900):
-    """Starts build's redis-server on loopback with data in workdir/data, waits for PONG.
+def start(build, workdir, config, wait_timeout=900, poll=0.005):
+    """Starts build's redis-server on loopback with data in workdir/data, waits for PONG
+    (a PING every `poll` seconds, one at a time; server.ready - server.started is the time
+    from the exec to the first PONG).
 
     config: dict of extra directives (name -> value). Every server has RDB snapshots
     and automatic AOF rewrites off, so no unplanned fork lands in a measurement."""
@@ -169,11 +178,11 @@ def start(build, workdir, config, wait_timeout=900):
                             stderr=subprocess.DEVNULL, preexec_fn=_preexec("server"))
     server = Server(build, proc, port, datadir, log, t0)
     _live.append(server)
-    _wait_ready(server, wait_timeout)
+    _wait_ready(server, wait_timeout, poll)
     return server
 
 
-def _wait_ready(server, timeout):
+def _wait_ready(server, timeout, poll):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if server.proc.poll() is not None:
@@ -182,13 +191,14 @@ def _wait_ready(server, timeout):
                                   log_tail(server)))
         try:
             if call(server, "PING", timeout=5) == "PONG":
+                server.ready = time.monotonic()
                 return
         except (OSError, ConnectionError):
             server.conn = None  # not listening yet
         except RedisError as e:
             if not str(e).startswith("LOADING"):
                 raise
-        time.sleep(0.005)
+        time.sleep(poll)
     raise RuntimeError("%s redis-server not ready after %ss" % (server.build.name, timeout))
 
 
@@ -274,6 +284,33 @@ def run_client(build, tool, args, stdin=None, timeout=1800):
     return out.decode(errors="replace")
 
 
+def start_write_load(server, rate, keys, seed, prefix="hs:"):
+    """bench/writeload.py against server (rate SETs/s of prefix<n>, n < keys), pinned to
+    the client CPUs; stop_write_load() ends it and returns the writes per second it made and
+    the longest wait of one batch for its replies, in ms."""
+    script = Path(__file__).resolve().parent / "writeload.py"
+    return subprocess.Popen([sys.executable, str(script), str(server.port), str(rate),
+                             str(keys), str(seed), prefix],
+                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, preexec_fn=_preexec("client"))
+
+
+def stop_write_load(proc, timeout=30):
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    if proc.returncode != 0:
+        raise RuntimeError("writeload exited with %s: %s" % (proc.returncode,
+                                                            err.decode(errors="replace")))
+    writes, seconds, longest_ms = out.split()
+    return int(writes) / float(seconds), float(longest_ms)
+
+
 # ---------------------------------------------------------------------------------------
 # Background rewrite, timed by polling INFO at ~10 ms
 
@@ -296,16 +333,23 @@ def rss(server):
     return kib * 1024
 
 
-def bgrewrite(server, poll=0.01, rollup_every=5, timeout=1800):
+def bgrewrite(server, poll=0.01, rollup_every=5, timeout=1800, total=False):
     """BGREWRITEAOF and wait until the parent has finished it (hz should be raised so the
     parent notices the child's exit promptly). Returns wall seconds, the COW size the child
     reported (INFO aof_last_cow_size) and the child's peak private-dirty and peak RSS
-    (VmHWM) sampled from /proc (every rollup_every polls for smaps_rollup)."""
+    (VmHWM) sampled from /proc (every rollup_every polls for smaps_rollup).
+
+    total=True: smaps_rollup every poll instead, each time with the parent's VmRSS read
+    beside it, and two more figures: the peak of parent RSS + child Private_Dirty (the
+    memory the pair holds: the pages they share count once, in the parent's RSS; each page
+    either side has copied since the fork counts again, in the child's Private_Dirty) and
+    the parent's peak RSS, both over the samples taken while the child lived."""
+    every = 1 if total else rollup_every
     t0 = time.monotonic()
     call(server, "BGREWRITEAOF")
     kids = children(server.proc.pid)
     child = kids[0] if kids else None
-    peak_dirty = peak_hwm = None
+    peak_dirty = peak_hwm = peak_total = peak_parent = None
     polls = 0
     while True:
         p = info(server, "persistence")
@@ -317,16 +361,24 @@ def bgrewrite(server, poll=0.01, rollup_every=5, timeout=1800):
             hwm = _proc_kib(child, "status", "VmHWM")
             if hwm is not None:
                 peak_hwm = max(peak_hwm or 0, hwm)
-            if polls % rollup_every == 0:
+            if polls % every == 0:
                 dirty = _proc_kib(child, "smaps_rollup", "Private_Dirty")
                 if dirty is not None:
                     peak_dirty = max(peak_dirty or 0, dirty)
+                    parent = _proc_kib(server.proc.pid, "status", "VmRSS") if total else None
+                    if parent is not None:
+                        peak_parent = max(peak_parent or 0, parent)
+                        peak_total = max(peak_total or 0, parent + dirty)
         polls += 1
         time.sleep(poll)
     elapsed = time.monotonic() - t0
     if p["aof_last_bgrewrite_status"] != "ok":
         raise RuntimeError("%s: BGREWRITEAOF failed:\n%s" % (server.build.name, log_tail(server)))
-    return {"rewrite_s": elapsed,
-            "cow_bytes": int(p["aof_last_cow_size"]),
-            "child_peak_private_dirty": None if peak_dirty is None else peak_dirty * 1024,
-            "child_peak_rss": None if peak_hwm is None else peak_hwm * 1024}
+    out = {"rewrite_s": elapsed,
+           "cow_bytes": int(p["aof_last_cow_size"]),
+           "child_peak_private_dirty": None if peak_dirty is None else peak_dirty * 1024,
+           "child_peak_rss": None if peak_hwm is None else peak_hwm * 1024}
+    if total:
+        out["peak_total_mem"] = None if peak_total is None else peak_total * 1024
+        out["parent_peak_rss"] = None if peak_parent is None else peak_parent * 1024
+    return out

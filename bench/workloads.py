@@ -34,10 +34,20 @@ REQUESTS = {16: {"SET": 400000, "INCR": 400000, "LPUSH": 300000, "HSET": 150000,
 # Dataset sizes. The issue fixes 2 M keys for the RESP-only AOF and the rewrite dataset and
 # 64 KiB for the large values; the INCR dataset and the number of large values are ours,
 # chosen so that each load takes seconds, not minutes.
+# The heavy dataset (1.5 M keys, about 1 GB; datasets.py) is the size of a busy instance,
+# for the figures a user feels: restart time and memory across a rewrite.
 FULL_SIZES = {"set_keys": 2000000, "mixed_keys": 2000000, "incr_base_keys": 200000,
-              "incr_cmds": 2000000, "large_keys": 8192}
+              "incr_cmds": 2000000, "large_keys": 8192, "heavy_keys": 1500000}
 QUICK_SIZES = {"set_keys": 300000, "mixed_keys": 300000, "incr_base_keys": 30000,
-               "incr_cmds": 300000, "large_keys": 1024}
+               "incr_cmds": 300000, "large_keys": 1024, "heavy_keys": 50000}
+RESTART_DATASETS = ("sets", "resp", "rdb-incr", "large", "heavy", "heavy-resp")
+QUICK_RESTART_DATASETS = ("sets", "heavy", "heavy-resp")  # a RESP INCR, an RDB and a RESP BASE
+# The rewrite under a steady write load: SETs per second (bench/writeload.py, pinned to the
+# client CPU), running for WRITE_LOAD_WARMUP seconds before the first rewrite.
+WRITE_LOAD_RPS = 10000
+WRITE_LOAD_WARMUP = 2.0
+# The kinds of task the peer runs too, on the datasets it can load (RESP-only files).
+PEER_KINDS = ("restart", "rewrite-load")
 
 
 @dataclass(frozen=True)
@@ -207,11 +217,83 @@ def run_rewrite(build, dataset, tmp, check=False):
     return rows
 
 
+def run_restart(build, dataset, tmp, check=False):
+    """A restart as a user has it: the build is exec'd with appendonly yes on a data dir
+    whose appendonlydir holds the dataset's files (hard links; the server opens the last
+    INCR for appending but writes nothing, and main.py checks the files are unchanged),
+    and timed from just before the exec to its first PONG (a PING every millisecond, one
+    at a time; -LOADING replies while it loads). Every other setting is the default
+    (aof-use-rdb-preamble yes). Then the key count (a check), used_memory and RSS, and
+    (check=True, first pair) DEBUG DIGEST."""
+    datasets.stage(dataset, Path(tmp) / "data", writable=False)
+    rows = []
+    server = servers.start(build, tmp, {"appendonly": "yes"}, poll=0.001)
+    try:
+        case = dataset["name"]
+        restart_s = server.ready - server.started
+        keys = servers.call(server, "DBSIZE")
+        if keys != dataset["keys"]:
+            raise RuntimeError("%s restarted with %d keys from %s, expected %d"
+                               % (build.name, keys, case, dataset["keys"]))
+        used = int(servers.info(server, "memory")["used_memory"])
+        rows += [("restart", case, "restart_s", restart_s),
+                 ("restart", case, "used_memory", used),
+                 ("restart", case, "rss", servers.rss(server))]
+        if check:
+            rows.append(("check", "restart " + case, "digest",
+                         servers.call(server, "DEBUG", "DIGEST")))
+    finally:
+        servers.stop(server)
+        shutil.rmtree(tmp, ignore_errors=True)
+    return rows
+
+
+def run_rewrite_load(build, dataset, tmp, check=False):
+    """Memory across a rewrite under a steady write load. The build starts on (a copy of)
+    the dataset with hz 100; bench/writeload.py overwrites its string keys at
+    WRITE_LOAD_RPS SETs/s; after WRITE_LOAD_WARMUP seconds, BGREWRITEAOF with the RDB
+    preamble (the default form), then in command form, each after MEMORY PURGE (see
+    run_rewrite). Per rewrite: wall time, the peak of parent RSS + child Private_Dirty
+    (smaps_rollup and the parent's VmRSS read together every 10 ms while the child lives),
+    the parent's RSS just before and its peak, the child's peak Private_Dirty and the COW
+    it reported. Over the whole run, the longest a batch of writes waited for its replies
+    (write_max_ms: the stall a client felt, the forks' among them); and a check row with
+    the writes per second the load made (the same on every build, or the builds carried
+    different loads)."""
+    datasets.stage(dataset, Path(tmp) / "data", writable=True)
+    rows = []
+    server = servers.start(build, tmp, {"appendonly": "yes", "hz": 100})
+    load = None
+    try:
+        load = servers.start_write_load(server, WRITE_LOAD_RPS, dataset["strings"], SEED)
+        time.sleep(WRITE_LOAD_WARMUP)
+        for preamble in ("yes", "no"):
+            servers.call(server, "CONFIG", "SET", "aof-use-rdb-preamble", preamble)
+            servers.call(server, "MEMORY", "PURGE")
+            case = "%s preamble %s" % (dataset["name"], preamble)
+            rows.append(("rewrite-load", case, "parent_rss_start", servers.rss(server)))
+            for metric, value in servers.bgrewrite(server, total=True).items():
+                if value is not None and metric != "child_peak_rss":
+                    rows.append(("rewrite-load", case, metric, value))
+        rate, longest_ms = servers.stop_write_load(load)
+        load = None
+        rows.append(("rewrite-load", "%s under load" % dataset["name"], "write_max_ms",
+                     longest_ms))
+        rows.append(("check", "%s under load" % dataset["name"], "writes_per_s", rate))
+    finally:
+        if load is not None:
+            load.kill()
+            load.wait()
+        servers.stop(server)
+        shutil.rmtree(tmp, ignore_errors=True)
+    return rows
+
+
 @dataclass(frozen=True)
 class Task:
     """One unit run on each build per pair."""
     label: str
-    kind: str  # write | load | rewrite
+    kind: str  # write | load | rewrite | restart | rewrite-load
     arg: object  # a WriteGroup, or a dataset name
 
 
@@ -237,6 +319,9 @@ def plan(quick, scale=1.0, only=None):
     tasks = _write_tasks(groups)
     tasks += [Task("load " + name, "load", name) for name in ("sets", "resp", "rdb-incr", "large")]
     tasks.append(Task("rewrite rdb-base", "rewrite", "rdb-base"))
+    tasks += [Task("restart " + name, "restart", name)
+              for name in (QUICK_RESTART_DATASETS if quick else RESTART_DATASETS)]
+    tasks.append(Task("rewrite-load heavy-resp", "rewrite-load", "heavy-resp"))
     if only:
         tasks = [t for t in tasks if re.search(only, t.label)]
     needed = sorted({t.arg for t in tasks if t.kind != "write"})
@@ -251,4 +336,13 @@ def run_task(task, build, data, tmp, first_pair):
         return run_load(build, data[task.arg], tmp, digest=first_pair)
     if task.kind == "rewrite":
         return run_rewrite(build, data[task.arg], tmp, check=first_pair)
+    if task.kind == "restart":
+        return run_restart(build, data[task.arg], tmp, check=first_pair)
+    if task.kind == "rewrite-load":
+        return run_rewrite_load(build, data[task.arg], tmp, check=first_pair)
     raise ValueError(task.kind)
+
+
+def runs_on_peer(task, dataset):
+    """Whether the peer runs this task: a kind it takes part in, on files it can read."""
+    return task.kind in PEER_KINDS and dataset is not None and dataset["resp_only"]
