@@ -137,8 +137,9 @@ pub fn load_all(am: ManifestHandle<'_>) -> i32 {
         } else {
             ShortFile::Keep
         };
-        crate::aof::presize::before_replay(name);
+        crate::aof::presize::plan(name);
         ret = load_file::load_file(name, short_file);
+        crate::aof::presize::forget();
         if ret == AOF_OK || (ret == AOF_TRUNCATED && last_file) {
             Line::new("DB loaded from ")
                 .text(kind.word())

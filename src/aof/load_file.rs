@@ -352,6 +352,7 @@ impl<'n> Replay<'n> {
                 loading::add_progress((self.position - self.progress_reported) as i64);
                 self.progress_reported = self.position;
                 loading::serve_clients();
+                crate::aof::presize::apply_planned();
             }
             self.items += 1;
 
