@@ -160,11 +160,13 @@ test-differential: patched stock
 	python3 tests/differential_incr.py $(STOCK)/src/redis-server $(PATCHED)/src/redis-server
 
 # The same dataset (with a module type) rewritten by stock and patched: equivalent BASE
-# files, cross-loadable.
+# files, cross-loadable; and an RDB preamble byte-identical to stock's for the same key
+# order.
 test-differential-rewrite: patched stock
 	$(MAKE) -C $(STOCK)/tests/modules blockonkeys.so >/dev/null
 	python3 tests/differential_rewrite.py $(STOCK)/src/redis-server $(PATCHED)/src/redis-server \
 	    $(STOCK)/tests/modules/blockonkeys.so
+	python3 tests/preamble_bytes.py $(STOCK)/src/redis-server $(PATCHED)/src/redis-server
 
 # Each divergence from upstream once found (stream integer fields, long values, module
 # types without aof_rewrite, MODULE UNLOAD in the file, aof-load-truncated toggled while

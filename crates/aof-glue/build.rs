@@ -123,7 +123,7 @@ fn generate_bindings(manifest_dir: &Path, out_dir: &Path, redis_src: &Path, cfla
         .clang_args(preprocessor_flags(cflags))
         .allowlist_type("redisServer|client|robj|redisObject|rio|_rio|aofInfo|aofManifest|list|listNode|listIter|redisDb|redisCommand|bio_job_type_t|aof_file_type|childInfoType|listTypeEntry|listTypeIterator|setTypeIterator|hashTypeIterator|zset|functionLibInfo|kvstoreIterator|dictIterator|stream|streamID|streamCG|streamConsumer|streamNACK|streamIterator|raxIterator|rax|RedisModuleIO|moduleValue|moduleType|RedisModuleType|sdshdr8|sdshdr16|sdshdr32|sdshdr64|dict|dictType")
         .allowlist_var("server|redis_aof_c_layout.*")
-        .allowlist_var("(LL|C|AOF|AOFRW|OBJ|BIO|CHILD_TYPE|CHILD_INFO|PROTO|RDB|RDBFLAGS|REDISMODULE_AOF|EXEC|CMD|CLIENT|SLAVE_STATE|SLAVE_REQ|REDIS_AUTOSYNC|LIST|MANIFEST|TEMP_FILE|BASE|INCR|HISTORY|SDS)_.*")
+        .allowlist_var("(LL|C|AOF|AOFRW|OBJ|BIO|CHILD_TYPE|CHILD_INFO|PROTO|RDB|RDBFLAGS|REDISMODULE_AOF|REDISMODULE_AUX|EXEC|CMD|CLIENT|SLAVE_STATE|SLAVE_REQ|REDIS_AUTOSYNC|LIST|MANIFEST|TEMP_FILE|BASE|INCR|HISTORY|SDS)_.*")
         .allowlist_function(ALLOWED_FUNCTIONS)
         .derive_default(false)
         .derive_debug(false)
@@ -151,6 +151,7 @@ const ALLOWED_FUNCTIONS: &str = concat!(
     "hashTypeLength|hashTypeGetMinExpire|hashTypeInitIterator|hashTypeNext|hashTypeCurrentFromListpack|",
     "hashTypeCurrentFromHashTable|hashTypeReleaseIterator|kvstoreSize|kvstoreIteratorInit|kvstoreIteratorNext|",
     "kvstoreIteratorRelease|functionsLibGet|dismissObject|sendChildInfo|fpconv_dtoa|rdbSaveRio|startSaving|stopSaving|",
+    "rdbWriteRaw|rdbSaveType|rdbSaveLen|rdbSaveInfoAuxFields|rdbSaveModulesAux|rdbSaveFunctions|rioGenericUpdateChecksum|",
     "rioSetAutoSync|rioSetReclaimCache|reclaimFilePageCache|decrRefCount|",
     "moduleFreeContext|streamIteratorStart|streamIteratorGetID|streamIteratorGetField|streamIteratorStop|streamDecodeID|raxStart|raxSeek|raxNext|raxStop|raxSize|",
     "bioPendingJobsOfType|bioCreateFsyncJob|bioCreateCloseAofJob|bioDrainWorker|",

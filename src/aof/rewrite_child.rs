@@ -468,7 +468,7 @@ pub fn rewrite_to_file(filename: &[u8]) -> Result<(), Reported> {
         file.unbuffered();
     }
     let written = if rdb_preamble {
-        file.save_rdb()
+        file.save_rdb_prefetching()
     } else if rewrite_dataset(&file.sink()).is_ok() {
         Ok(())
     } else {

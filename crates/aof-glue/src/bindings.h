@@ -23,7 +23,11 @@ void redis_aof_shim_sdssetlen(sds s, size_t len);
 uint64_t redis_aof_shim_client_id_aof(void);
 size_t redis_aof_shim_rio_write(rio *r, const void *buf, size_t len);
 long long redis_aof_shim_get_expire(redisDb *db, sds key);
+int redis_aof_shim_rdb_save_key_value(rio *rdb, sds key, robj *val, long long expire, int dbid);
 unsigned long long redis_aof_shim_eb_expire_time_invalid(void);
 void redis_aof_shim_module_io_init(struct RedisModuleIO *io, moduleType *mt, rio *r, robj *key, int db);
+
+/* Global in rdb.c (rdbSaveRio's first step) but declared in no header of upstream's. */
+int rdbSaveInfoAuxFields(rio *rdb, int rdbflags, rdbSaveInfo *rsi);
 
 #endif

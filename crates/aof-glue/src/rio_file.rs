@@ -3,7 +3,8 @@
 //! upstream's).
 
 use super::bindings;
-use super::dataset::RioSink;
+use super::dataset::{self, RioSink};
+use super::db::Db;
 use super::sys::Errno;
 use std::ffi::CString;
 use std::mem::MaybeUninit;
@@ -80,6 +81,104 @@ impl RioFile {
         } else {
             Ok(())
         }
+    }
+
+    /// Upstream's `rdbSaveRio` for an AOF preamble (`SLAVE_REQ_NONE`,
+    /// `RDBFLAGS_AOF_PREAMBLE`, no replication info), driven from Rust so the keyspace is
+    /// walked with [`dataset::for_each_key`]'s prefetching: the same upstream writers in
+    /// upstream's order (header, aux fields, module aux before, functions, per db SELECTDB
+    /// and RESIZEDB then `rdbSaveKeyValuePair` per key, module aux after, EOF, checksum),
+    /// with its `dismissObject` after each key and its child-info report about once a
+    /// second. The keys come in the kvstore iterator's order, so for the same dataset in
+    /// the same process the bytes are upstream's. A cluster's slot-info opcodes are not
+    /// written here: with cluster mode on, upstream's own function runs.
+    pub fn save_rdb_prefetching(&mut self) -> Result<(), Errno> {
+        if super::server::cluster_enabled() != 0 {
+            return self.save_rdb();
+        }
+        let rdb = self.rio_ptr();
+        let failed = || Err(Errno::last());
+        // SAFETY: an initialised rio over the open file; every call is upstream's writer
+        // with the arguments rdbSaveRio passes (rdb.c), on the main (only) thread of the
+        // fork child, whose dataset nothing else changes.
+        unsafe {
+            if super::server::rdb_checksum() != 0 {
+                (*rdb).update_cksum = Some(bindings::rioGenericUpdateChecksum);
+            }
+            let magic = format!("REDIS{:04}", bindings::RDB_VERSION);
+            if bindings::rdbWriteRaw(rdb, magic.as_ptr() as *mut _, 9) == -1
+                || bindings::rdbSaveInfoAuxFields(
+                    rdb,
+                    bindings::RDBFLAGS_AOF_PREAMBLE as i32,
+                    std::ptr::null_mut(),
+                ) == -1
+                || bindings::rdbSaveModulesAux(rdb, bindings::REDISMODULE_AUX_BEFORE_RDB as i32)
+                    == -1
+                || bindings::rdbSaveFunctions(rdb) == -1
+            {
+                return failed();
+            }
+            let mut key_counter: i64 = 0;
+            let mut info_updated_time: i64 = 0;
+            let in_fork_child = super::server::in_fork_child() != 0;
+            for index in 0..super::server::dbnum() {
+                let Some(db) = Db::of_index(index) else {
+                    continue;
+                };
+                let db_size = db.size();
+                if db_size == 0 {
+                    continue;
+                }
+                if bindings::rdbSaveType(rdb, bindings::RDB_OPCODE_SELECTDB as u8) < 0
+                    || bindings::rdbSaveLen(rdb, index as u64) < 0
+                    || bindings::rdbSaveType(rdb, bindings::RDB_OPCODE_RESIZEDB as u8) < 0
+                    || bindings::rdbSaveLen(rdb, db_size) < 0
+                    || bindings::rdbSaveLen(rdb, db.expires_size()) < 0
+                {
+                    return failed();
+                }
+                let written = dataset::for_each_key(db, |key, value, expire| {
+                    let before = (*rdb).processed_bytes;
+                    // `key` is `sds::bytes` of the entry's key, so it starts at that sds.
+                    if bindings::redis_aof_shim_rdb_save_key_value(
+                        rdb,
+                        key.as_ptr() as bindings::sds,
+                        value.as_ptr(),
+                        expire,
+                        index,
+                    ) < 0
+                    {
+                        return false;
+                    }
+                    if in_fork_child {
+                        value.dismiss((*rdb).processed_bytes - before);
+                    }
+                    let counted = key_counter;
+                    key_counter += 1;
+                    if counted & 1023 == 0 {
+                        let now = super::runtime::mstime();
+                        if now - info_updated_time >= 1000 {
+                            dataset::report_keys_done(key_counter as usize);
+                            info_updated_time = now;
+                        }
+                    }
+                    true
+                });
+                if !written {
+                    return failed();
+                }
+            }
+            if bindings::rdbSaveModulesAux(rdb, bindings::REDISMODULE_AUX_AFTER_RDB as i32) == -1
+                || bindings::rdbSaveType(rdb, bindings::RDB_OPCODE_EOF as u8) == -1
+            {
+                return failed();
+            }
+            let cksum = (*rdb).cksum.to_le_bytes();
+            if bindings::redis_aof_shim_rio_write(rdb, cksum.as_ptr() as *const _, 8) == 0 {
+                return failed();
+            }
+        }
+        Ok(())
     }
 
     /// fflush + fsync: the data is on disk.

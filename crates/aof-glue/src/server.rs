@@ -91,6 +91,7 @@ getters! {
     key_load_delay: c_int;
     latency_monitor_threshold: c_longlong;
     mstime: bindings::mstime_t;
+    rdb_checksum: c_int;
     rdb_key_save_delay: c_int;
     unixtime: bindings::time_t;
     verbosity: c_int;

@@ -13,6 +13,12 @@ long long redis_aof_shim_get_expire(redisDb *db, sds key) {
     initStaticStringObject(keyobj, key);
     return getExpire(db, &keyobj);
 }
+/* rdbSaveKeyValuePair wants the key as an object too, as rdbSaveDb builds it. */
+int redis_aof_shim_rdb_save_key_value(rio *rdb, sds key, robj *val, long long expire, int dbid) {
+    robj keyobj;
+    initStaticStringObject(keyobj, key);
+    return rdbSaveKeyValuePair(rdb, &keyobj, val, expire, dbid);
+}
 unsigned long long redis_aof_shim_eb_expire_time_invalid(void) { return EB_EXPIRE_TIME_INVALID; }
 void redis_aof_shim_module_io_init(struct RedisModuleIO *io, moduleType *mt, rio *r, robj *key, int db) {
     moduleInitIOContext((*io), mt, r, key, db);
