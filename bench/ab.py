@@ -4,6 +4,7 @@ run leaves inside its noise (or to compare two versions of the patched build).
     bench/.venv/bin/python bench/ab.py load large --rounds 12
     bench/.venv/bin/python bench/ab.py rewrite rdb-base --rounds 4
     bench/.venv/bin/python bench/ab.py rewrite rdb-base --builds stock,/tmp/old,patched
+    bench/.venv/bin/python bench/ab.py rewrite sets --preamble yes --builds stock,patched,peer
     bench/.venv/bin/python bench/ab.py write SET:32:16:everysec --rounds 10
     bench/.venv/bin/python bench/ab.py restart heavy-resp --builds stock,patched,peer
 
@@ -79,10 +80,13 @@ def rps_of_writes(build, group):
     return [value for _, _, metric, value in rows if metric == "rps"]
 
 
+REWRITE_PREAMBLE = "no"
+
+
 def time_rewrites(build, dataset, count=2):
     datasets.stage(dataset, WORK / "run" / "data", writable=True)
     server = servers.start(build, WORK / "run",
-                           {"appendonly": "yes", "hz": 100, "aof-use-rdb-preamble": "no"})
+                           {"appendonly": "yes", "hz": 100, "aof-use-rdb-preamble": REWRITE_PREAMBLE})
     try:
         times = []
         for _ in range(count):
@@ -107,7 +111,11 @@ def main():
     p.add_argument("--builds", default="stock,patched")
     p.add_argument("--scale", type=float, default=1.0,
                    help="write: multiplies the requests per run (longer runs, less noise)")
+    p.add_argument("--preamble", choices=["no", "yes"], default="no",
+                   help="rewrite: aof-use-rdb-preamble (no: the command form; yes: the default form)")
     args = p.parse_args()
+    global REWRITE_PREAMBLE
+    REWRITE_PREAMBLE = args.preamble
 
     builds = [build_of(spec) for spec in args.builds.split(",")]
     if args.workload == "write":
