@@ -465,6 +465,16 @@ def run_case(server_bin, so, base, label, policy, moment, spec, seed, sabotage):
             v = run.model.verify(state)
             out["lost"], out["violations"] = v["lost"], v["violations"]
             out["digest_match"] = live_digest is None or digest == live_digest
+        if any(r.startswith("op=fsync") and ".incr." in r for r in rules):
+            # A failed fsync of an INCR file: the power-loss image too (files cut to their
+            # last successful fsync, the dropped range zeroed).
+            pimg = os.path.join(base, "powerloss")
+            out["power_image"] = make_image(run.datadir, pimg, run.flog, True, sabotage)
+            state, _, _, err = load_image(server_bin, pimg, run.model, os.path.join(base, "powerloss.log"))
+            out["power_load_error"] = err
+            if state is not None:
+                v = run.model.verify(state)
+                out["power_lost"], out["power_violations"] = v["lost"], v["violations"]
         return out
     finally:
         run.close()
@@ -493,14 +503,23 @@ def files_outcome(o):
         bad.append("LOST %d" % o["lost"])
     if o.get("violations"):
         bad.append("%d violations" % len(o["violations"]))
-    return ", ".join(bad) if bad else "ok"
+    res = ", ".join(bad) if bad else "ok"
+    if "power_load_error" in o:
+        if o["power_load_error"]:
+            res += "; power: NO LOAD"
+        else:
+            res += "; power: %s" % ("lost %d" % o["power_lost"] if o.get("power_lost") else "ok")
+    return res
 
 
 # ----------------------------------------------------------------------------- fsyncgate
 
 
-def run_fsyncgate(server_bin, so, base, seed, sabotage, policy="everysec"):
-    """fsync EIO of the INCR file under everysec, plain writing; see the module doc."""
+def run_fsyncgate(server_bin, so, base, seed, sabotage, policy="everysec", expiring=True):
+    """fsync EIO of the INCR file under everysec, plain writing; see the module doc.
+    expiring: a few keys expire ~2 s after the failure; upstream appends their DEL and its
+    next background fsync succeeds, which clears the error (without them nothing is
+    written and upstream's error stays until a rewrite)."""
     out = {"injected": 0, "died": None}
     run = Run(server_bin, so, base, policy, seed)
     gate = {"acked": [], "refused": 0}  # acked: (key, value, numlocal of its WAITAOF)
@@ -533,7 +552,8 @@ def run_fsyncgate(server_bin, so, base, seed, sabotage, policy="everysec"):
     try:
         # Keys that expire after the failure: upstream writes their DEL to the AOF, whose
         # next background fsync succeeds and clears the error (the path back stock takes).
-        run.c.pipeline([("SET", "exp:%d" % i, "x", "PX", 3500 + 20 * i) for i in range(10)])
+        if expiring:
+            run.c.pipeline([("SET", "exp:%d" % i, "x", "PX", 3500 + 20 * i) for i in range(10)])
         mt = threading.Thread(target=marker, daemon=True)
         mt.start()
         time.sleep(1.3)
@@ -552,24 +572,25 @@ def run_fsyncgate(server_bin, so, base, seed, sabotage, policy="everysec"):
         deadline = t_fail + GATE_RECOVER_WAIT
         while failed and time.time() < deadline and run.srv.alive():
             run.sample()
-            ts = time.time()
             try:
                 n = run.c.call("WAITAOF", 1, 0, 100)[0]
             except (RespError, OSError, ConnectionError) as e:
                 n = "error: %s" % e
-            waits.append((ts, time.time(), n))
+            t1 = time.time()
             if run.probe():
                 if refused or time.time() - t_fail > 2.5:
                     t_rec = time.time()
                     break
             else:
+                # Still refusing writes after this WAITAOF: not recovered when it replied.
                 refused = True
+                waits.append((t1, n))
             time.sleep(0.05)
         out["refused"] = refused
         out["seen_write"] = sorted(x for x in run.seen["write"] if x)
-        out["waits_before_recovery"] = [n for (_, _, n) in waits]
-        out["waitaof_one_during_error"] = sum(1 for (_, _, n) in waits if n == 1)
-        out["first_one_after"] = next((round(t1 - t_fail, 1) for (_, t1, n) in waits if n == 1), None)
+        out["waits_before_recovery"] = [n for (_, n) in waits]
+        out["waitaof_one_during_error"] = sum(1 for (_, n) in waits if n == 1)
+        out["first_one_after"] = next((round(t1 - t_fail, 1) for (t1, n) in waits if n == 1), None)
         out["recovered"] = round(t_rec - t_fail, 1) if t_rec else None
         out["rewrites_by_itself"] = run.seen["rewrites"]
         if not t_rec and run.srv.alive():
@@ -649,6 +670,73 @@ def _both(builds, fn):
     return res
 
 
+def _fsyncgate_record(ledger, table, vname, g, builds, log):
+    key = ("fsync EIO" if vname == "fsyncgate" else "fsync EIO (no expiring keys)", "plain", "everysec")
+    table[key] = {}
+    for name in builds:
+        o = g[name]
+        log("    %s %s: %s" % (vname, name, _gate_summary(o)))
+        ledger.figure(SEC, "%s %s" % (vname, name), _gate_summary(o))
+        if o.get("traceback"):
+            log(o["traceback"])
+        rx = "misconf" if o.get("refused") else "quiet"
+        if o.get("died"):
+            rx = "SIGNAL" if o["died"].startswith("signal") else "exit"
+        elif o.get("operator_rewrite"):
+            rx += "-stuck"
+        fl = "NO LOAD" if o.get("load_error") else ("LOST %d" % len(o["markers_lost"]) if o.get("markers_lost") else "ok")
+        if o.get("waitaof_one_during_error"):
+            fl += ", WAITAOF lied"
+        if o.get("error"):
+            rx, fl = "harness error", "?"
+        table[key][name] = (rx, fl)
+    p, s = g.get("patched", {}), g.get("stock", {})
+    if s and not s.get("error"):
+        if s.get("waitaof_one_during_error"):
+            ledger.note(SEC, "%s, stock: WAITAOF 1 0 reported numlocal 1 (%d times) for a write in the "
+                        "range the failed fsync dropped, from %ss after the failure, while writes were "
+                        "still refused" % (vname, s["waitaof_one_during_error"], s.get("first_one_after")))
+        if s.get("load_error") or s.get("markers_lost"):
+            ledger.note(SEC, "%s, stock: the power-loss image taken after it resumed %s" %
+                        (vname, "does not load: %s" % s["load_error"] if s.get("load_error") else
+                         "lost %d WAITAOF-fsynced writes" % len(s["markers_lost"])))
+        if s.get("recovered") is None:
+            ledger.note(SEC, "%s, stock: writes stayed refused (-MISCONF) until an operator's "
+                        "BGREWRITEAOF" % vname)
+        elif s.get("rewrites_by_itself", 0) == 0:
+            ledger.note(SEC, "%s, stock: took writes again %ss after the failed fsync without a rewrite "
+                        "(the next background fsync of the same INCR file succeeded)" % (vname, s["recovered"]))
+        if s.get("died", "") and s["died"].startswith("signal"):
+            ledger.note(SEC, "%s, stock: died by %s" % (vname, s["died"]))
+    if not p:
+        return
+    err = p.get("error", "")
+    ledger.check(SEC, "%s everysec: the injected fsync failure happened (patched)" % vname,
+                 p.get("injected", 0) > 0 and not err, err or "nothing injected")
+    ledger.check(SEC, "%s everysec: writes refused with -MISCONF, aof_last_write_status:err" % vname,
+                 p.get("refused") and "err" in (p.get("seen_write") or []),
+                 "refused %r, aof_last_write_status seen %r" % (p.get("refused"), p.get("seen_write")))
+    ledger.check(SEC, "%s everysec: WAITAOF 1 0 reports numlocal 0 for a write before the failure while "
+                      "writes are refused" % vname,
+                 p.get("waitaof_one_during_error", 1) == 0 and p.get("waits_before_recovery"),
+                 "WAITAOF replies while refused: %r" % (p.get("waits_before_recovery") or [])[:40])
+    ledger.check(SEC, "%s everysec: the server rewrites the AOF by itself, then accepts writes again "
+                      "(no operator BGREWRITEAOF) and WAITAOF counts again" % vname,
+                 p.get("recovered") is not None and p.get("rewrites_by_itself", 0) > 0
+                 and p.get("waitaof_after_recovery") == 1 and not p.get("died"),
+                 "recovered %r, rewrites %r, WAITAOF after %r, bgrewrite status %r, died %r"
+                 % (p.get("recovered"), p.get("rewrites_by_itself"), p.get("waitaof_after_recovery"),
+                    p.get("bgrw_status"), p.get("died")))
+    ledger.check(SEC, "%s everysec: the power-loss image (dropped range zeroed) loads and keeps every "
+                      "write WAITAOF acknowledged as fsynced" % vname,
+                 not err and not p.get("load_error") and p.get("markers_lost") == []
+                 and p.get("markers_fsynced", 0) > 0,
+                 "load %r, %s WAITAOF-fsynced markers, lost %r" % (p.get("load_error"), p.get("markers_fsynced"),
+                                                                  (p.get("markers_lost") or [])[:10]),
+                 loss=True)
+
+
+
 def _gate_summary(o):
     if o.get("error"):
         return "harness error: %s" % o["error"]
@@ -674,66 +762,18 @@ def run(ledger, builds, shim_src, workdir, long_mode, seed, log=print, sabotage=
     table = {}  # (label, moment, policy) -> {build: (reaction, files)}
     counts = {}
 
-    # -- fsyncgate, everysec
-    log("    fsyncgate: fsync EIO on the INCR file, everysec, both builds at once")
-    g = _both(builds, lambda name, b: run_fsyncgate(b, so, os.path.join(base, "fsyncgate", name),
-                                                    rnd.randrange(1 << 30), sabotage))
-    for name in builds:
-        log("    fsyncgate %s: %s" % (name, _gate_summary(g[name])))
-        ledger.figure(SEC, "fsyncgate %s" % name, _gate_summary(g[name]))
-        if g[name].get("traceback"):
-            log(g[name]["traceback"])
-    for name in builds:
-        o = g[name]
-        table[("fsync EIO", "plain", "everysec")] = table.get(("fsync EIO", "plain", "everysec"), {})
-        rx = "misconf" if o.get("refused") else "quiet"
-        if o.get("died"):
-            rx = "SIGNAL" if o["died"].startswith("signal") else "exit"
-        elif o.get("operator_rewrite"):
-            rx += "-stuck"
-        fl = "NO LOAD" if o.get("load_error") else ("LOST %d" % len(o["markers_lost"]) if o.get("markers_lost") else "ok")
-        if o.get("error"):
-            rx, fl = "harness error", "?"
-        table[("fsync EIO", "plain", "everysec")][name] = (rx, fl)
-    p, s = g.get("patched", {}), g.get("stock", {})
-    if s and not s.get("error"):
-        if s.get("waitaof_one_during_error"):
-            ledger.note(SEC, "fsyncgate, stock: WAITAOF 1 0 reported numlocal 1 for a write in the range "
-                        "the failed fsync dropped, %ss after the failure, while writes were still refused"
-                        % s.get("first_one_after"))
-        if s.get("load_error") or s.get("markers_lost"):
-            ledger.note(SEC, "fsyncgate, stock: the power-loss image taken after it resumed %s" %
-                        ("does not load: %s" % s["load_error"] if s.get("load_error") else
-                         "lost %d WAITAOF-fsynced writes" % len(s["markers_lost"])))
-        if s.get("recovered") is None:
-            ledger.note(SEC, "fsyncgate, stock: writes stayed refused (-MISCONF) until an operator's "
-                        "BGREWRITEAOF")
-        if s.get("died", "") and s["died"].startswith("signal"):
-            ledger.note(SEC, "fsyncgate, stock: died by %s" % s["died"])
-    if p:
-        err = p.get("error", "")
-        ledger.check(SEC, "fsyncgate everysec: the injected fsync failure happened (patched)",
-                     p.get("injected", 0) > 0 and not err, err or "nothing injected")
-        ledger.check(SEC, "fsyncgate everysec: writes refused with -MISCONF, aof_last_write_status:err",
-                     p.get("refused") and "err" in (p.get("seen_write") or []),
-                     "refused %r, aof_last_write_status seen %r" % (p.get("refused"), p.get("seen_write")))
-        ledger.check(SEC, "fsyncgate everysec: WAITAOF 1 0 reports numlocal 0 for a write before the "
-                          "failure until the server recovered",
-                     p.get("waitaof_one_during_error", 1) == 0 and p.get("waits_before_recovery"),
-                     "WAITAOF replies until recovery: %r" % (p.get("waits_before_recovery") or [])[:40])
-        ledger.check(SEC, "fsyncgate everysec: the server rewrites the AOF by itself and accepts writes "
-                          "again (no operator BGREWRITEAOF), WAITAOF counts again",
-                     p.get("recovered") is not None and p.get("rewrites_by_itself", 0) > 0
-                     and p.get("waitaof_after_recovery") == 1 and not p.get("died"),
-                     "recovered %r, rewrites %r, WAITAOF after %r, bgrewrite status %r, died %r"
-                     % (p.get("recovered"), p.get("rewrites_by_itself"), p.get("waitaof_after_recovery"),
-                        p.get("bgrw_status"), p.get("died")))
-        ledger.check(SEC, "fsyncgate everysec: the power-loss image (dropped range zeroed) loads and keeps "
-                          "every write WAITAOF acknowledged as fsynced (%s markers)" % p.get("markers_fsynced"),
-                     not err and not p.get("load_error") and p.get("markers_lost") == []
-                     and p.get("markers_fsynced", 0) > 0,
-                     "load %r, markers lost %r" % (p.get("load_error"), (p.get("markers_lost") or [])[:10]),
-                     loss=True)
+    # -- fsyncgate, everysec (long: also without the expiring keys)
+    variants = [("fsyncgate", True)] + ([("fsyncgate, no expiring keys", False)] if long_mode else [])
+    g = {}
+    for vname, expiring in variants:
+        log("    %s: fsync EIO on the INCR file, everysec, both builds at once" % vname)
+        gseed = rnd.randrange(1 << 30)
+        sub = re.sub(r"[^a-z]+", "-", vname)
+        res = _both(builds, lambda name, b: run_fsyncgate(b, so, os.path.join(base, sub, name), gseed,
+                                                          sabotage and name == "patched", expiring=expiring))
+        if expiring:
+            g = res
+        _fsyncgate_record(ledger, table, vname, res, builds, log)
 
     # -- the matrix
     cases = []
@@ -754,7 +794,8 @@ def run(ledger, builds, shim_src, workdir, long_mode, seed, log=print, sabotage=
         cseed = rnd.randrange(1 << 30)
         tag = re.sub(r"[^a-z0-9]+", "-", "%s-%s-%s" % (label.lower(), moment, policy)).strip("-")
         res = _both(builds, lambda name, b: run_case(b, so, os.path.join(base, "cases", tag, name), label,
-                                                     policy, moment, spec, cseed, sabotage))
+                                                     policy, moment, spec, cseed,
+                                                     sabotage and name == "patched"))
         cell = {}
         for name in builds:
             o = res[name]
@@ -774,6 +815,9 @@ def run(ledger, builds, shim_src, workdir, long_mode, seed, log=print, sabotage=
                 ledger.note(SEC, "%s: stock died by %s (%s)" % (name, s["died"], s.get("last_warning")))
             if s.get("load_error") or s.get("lost") or s.get("violations"):
                 ledger.note(SEC, "%s: stock's files after the SIGKILL: %s" % (name, files_outcome(s)))
+            if s.get("power_load_error"):
+                ledger.note(SEC, "%s: stock's power-loss image (dropped range zeroed) does not load: %s"
+                            % (name, s["power_load_error"]))
             if s.get("operator_rewrite"):
                 ledger.note(SEC, "%s: stock kept refusing writes until an operator's BGREWRITEAOF" % name)
         if p is None:
@@ -808,6 +852,15 @@ def run(ledger, builds, shim_src, workdir, long_mode, seed, log=print, sabotage=
                      "load %r, lost %r, violations %r" % (p.get("load_error"), p.get("lost"),
                                                           (p.get("violations") or [])[:3]),
                      loss=True)
+        if "power_load_error" in p:
+            always = policy == "always"
+            ledger.check(SEC, "%s: the power-loss image (dropped range zeroed) loads%s" % (
+                name, ", every acknowledged write there" if always else ""),
+                not p["power_load_error"] and (not always or p.get("power_lost") == 0)
+                and not p.get("power_violations"),
+                "load %r, lost %r, violations %r" % (p["power_load_error"], p.get("power_lost"),
+                                                     (p.get("power_violations") or [])[:3]),
+                loss=always)
 
     # -- the table
     lines = render_table(table, list(builds))
