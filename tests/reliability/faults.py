@@ -611,7 +611,7 @@ def run_fsyncgate(server_bin, so, base, seed, sabotage, policy="everysec", expir
         # Markers after recovery, each WAITAOF-acknowledged; then stop right after a
         # marker's WAITAOF said 1 (an fsync just covered it) and fail the power.
         n_before = len(gate["acked"])
-        _wait(lambda: sum(1 for a in gate["acked"][n_before:] if a[2] == 1) >= 5 or not run.srv.alive(),
+        _wait(lambda: sum(1 for a in gate["acked"][n_before:] if a[2] == 1) >= 2 or not run.srv.alive(),
               8, 0.05)
         run.stop.set()
         for w in run.ws:
@@ -789,9 +789,10 @@ def run(ledger, builds, shim_src, workdir, long_mode, seed, log=print, sabotage=
                 if not long_mode and (label, policy, moment) not in SHORT_CASES:
                     continue
                 cases.append((label, moment, policy, spec))
-    log("    %d cases x %d builds" % (len(cases), len(builds)))
+    log("    %d cases x %d builds (fsyncgate took %.1f s)" % (len(cases), len(builds), time.time() - t_start))
     for i, (label, moment, policy, spec) in enumerate(cases):
         cseed = rnd.randrange(1 << 30)
+        t_case = time.time()
         tag = re.sub(r"[^a-z0-9]+", "-", "%s-%s-%s" % (label.lower(), moment, policy)).strip("-")
         res = _both(builds, lambda name, b: run_case(b, so, os.path.join(base, "cases", tag, name), label,
                                                      policy, moment, spec, cseed,
@@ -806,8 +807,9 @@ def run(ledger, builds, shim_src, workdir, long_mode, seed, log=print, sabotage=
             if o.get("traceback"):
                 log(o["traceback"])
         table[(label, moment, policy)] = cell
-        log("    [%d/%d] %s, %s, %s: %s" % (i + 1, len(cases), label, moment, policy,
-                                            "; ".join("%s %s / %s" % (n, cell[n][0], cell[n][1]) for n in builds)))
+        log("    [%d/%d] %s, %s, %s: %s (%.1f s)" % (i + 1, len(cases), label, moment, policy,
+                                                    "; ".join("%s %s / %s" % (n, cell[n][0], cell[n][1])
+                                                              for n in builds), time.time() - t_case))
         s, p = res.get("stock"), res.get("patched")
         name = "%s, %s, %s" % (label, moment, policy)
         if s and not s.get("error"):
@@ -907,6 +909,7 @@ def render_table(table, names):
     hdr = "  %-*s %-8s" % (w, "fault", "moment") + "".join("  %-40s" % p for p in POLICIES)
     out.append(hdr)
     seen = [(label, m) for label, _ in _catalogue() for m in MOMENTS]
+    seen += [(label, m) for (label, m, _) in table if (label, m) not in seen]
     for label, moment in seen:
         cells = []
         any_run = False
