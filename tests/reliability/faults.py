@@ -558,42 +558,76 @@ def run_fsyncgate(server_bin, so, base, seed, sabotage, policy="everysec", expir
         mt.start()
         time.sleep(1.3)
         run.sample()
+        misconf0 = run.model.errors.get("MISCONF", 0)
+        pc = run.srv.client(timeout=10)  # probes: the control client's last write stays gate:pre
+
+        def probe():
+            try:
+                return pc.call("SET", "probe", "x") == "OK"
+            except RespError as e:
+                return False
         run.ctl.set([_rule("fsync", "EIO", ".incr.aof", count=1)])
         run.c.call("SET", "gate:pre", "p")
         t_armed = time.time()
-        failed = _wait(lambda: any(r[0] == "L" for r in read_log(run.flog)) or not run.srv.alive(),
-                       5, 0.02)
-        out["injected"] = run.injected()
-        t_fail = time.time()
-        run.ctl.clear()
-        # Until the server takes writes again: WAITAOF on gate:pre, probes, INFO.
+        # From here until the server counts gate:pre as fsynced again: WAITAOF on it (the
+        # control client's last write), a probe write on another connection, INFO.
         refused = False
-        t_rec = None
-        deadline = t_fail + GATE_RECOVER_WAIT
-        while failed and time.time() < deadline and run.srv.alive():
+        t_fail = t_rec = None
+        deadline = t_armed + 5
+        while time.time() < deadline and run.srv.alive():
             run.sample()
             try:
-                n = run.c.call("WAITAOF", 1, 0, 100)[0]
+                n = run.c.call("WAITAOF", 1, 0, 20)[0]
             except (RespError, OSError, ConnectionError) as e:
                 n = "error: %s" % e
-            t1 = time.time()
-            if run.probe():
-                if refused or time.time() - t_fail > 2.5:
-                    t_rec = time.time()
-                    break
-            else:
-                # Still refusing writes after this WAITAOF: not recovered when it replied.
-                refused = True
-                waits.append((t1, n))
-            time.sleep(0.05)
-        out["refused"] = refused
+            waits.append((time.time(), n))
+            if t_fail is None:
+                if any(r[0] == "L" for r in read_log(run.flog)):
+                    t_fail = time.time()
+                    deadline = t_fail + GATE_RECOVER_WAIT
+                    run.ctl.clear()
+                continue
+            if t_rec is None:
+                if probe():
+                    if refused or run.model.errors.get("MISCONF", 0) > misconf0 or time.time() - t_fail > 2.5:
+                        t_rec = time.time()
+                else:
+                    refused = True
+            if t_rec is not None and (n == 1 or time.time() - t_rec > 3):
+                break
+            time.sleep(0.01)
+        run.ctl.clear()
+        pc.close()
+        out["injected"] = run.injected()
+        failed = t_fail is not None
+        out["refused"] = refused or run.model.errors.get("MISCONF", 0) > misconf0
         out["seen_write"] = sorted(x for x in run.seen["write"] if x)
-        out["waits_before_recovery"] = [n for (_, n) in waits]
-        out["waitaof_one_during_error"] = sum(1 for (_, n) in waits if n == 1)
-        out["first_one_after"] = next((round(t1 - t_fail, 1) for (t1, n) in waits if n == 1), None)
+        # When gate:pre really became durable again: the end of the first successful fsync
+        # of another INCR file after the failure, or of the manifest that named a BASE the
+        # child fsynced after it (that BASE holds gate:pre).
+        recs = read_log(run.flog)
+        t_l = next((int(r[5]) / 1000.0 for r in recs if r[0] == "L"), None)
+        bad_ino = next((r[2] for r in recs if r[0] == "L"), None)
+        t_ok, child_base = None, False
+        for r in recs:
+            if r[0] != "F" or t_l is None or int(r[4]) / 1000.0 < t_l:
+                continue
+            if "temp-rewrite" in r[6]:
+                child_base = True
+            elif (".incr.aof" in r[6] and r[2] != bad_ino) or (child_base and MANIFEST in r[6]):
+                t_ok = int(r[5]) / 1000.0
+                break
+        out["t_durable_again"] = round(t_ok - t_l, 2) if t_ok and t_l else None
+        lies = [(t, n) for (t, n) in waits if n == 1 and (t_ok is None or t < t_ok)]
+        after_fail = [n for (t, n) in waits if t_l is not None and t >= t_l and (t_ok is None or t < t_ok)]
+        out["waits_before_recovery"] = after_fail
+        out["waitaof_one_during_error"] = len(lies)
+        out["first_one_after"] = round(lies[0][0] - t_l, 1) if lies and t_l else None
+        out["waitaof_counts_again"] = next((round(t - t_l, 1) for (t, n) in waits
+                                            if n == 1 and t_ok and t >= t_ok), None)
         out["recovered"] = round(t_rec - t_fail, 1) if t_rec else None
         out["rewrites_by_itself"] = run.seen["rewrites"]
-        if not t_rec and run.srv.alive():
+        if failed and not t_rec and run.srv.alive():
             out["operator_rewrite"] = True
             run.wait_rewrite_done()
             run.bgrewrite()
@@ -639,7 +673,7 @@ def run_fsyncgate(server_bin, so, base, seed, sabotage, policy="everysec", expir
                                    if (got.decode() if isinstance(got, bytes) else got) != v]
         out["lost_ranges"] = [(int(r[3]), int(r[4])) for r in read_log(run.flog) if r[0] == "L"]
         out["gate_refused"] = gate["refused"]
-        out["t_armed_to_fail"] = round(t_fail - t_armed, 2)
+        out["t_armed_to_fail"] = round(t_fail - t_armed, 2) if t_fail else None
         return out
     finally:
         mstop.set()
@@ -693,9 +727,10 @@ def _fsyncgate_record(ledger, table, vname, g, builds, log):
     p, s = g.get("patched", {}), g.get("stock", {})
     if s and not s.get("error"):
         if s.get("waitaof_one_during_error"):
-            ledger.note(SEC, "%s, stock: WAITAOF 1 0 reported numlocal 1 (%d times) for a write in the "
-                        "range the failed fsync dropped, from %ss after the failure, while writes were "
-                        "still refused" % (vname, s["waitaof_one_during_error"], s.get("first_one_after")))
+            ledger.note(SEC, "%s, stock: WAITAOF 1 0 reported numlocal 1 (%d times) for a write inside the "
+                        "range the failed fsync dropped, the first %ss after the failure, while nothing had "
+                        "made that write durable again (writes were refused for %ss)"
+                        % (vname, s["waitaof_one_during_error"], s.get("first_one_after"), s.get("recovered")))
         if s.get("load_error") or s.get("markers_lost"):
             ledger.note(SEC, "%s, stock: the power-loss image taken after it resumed %s" %
                         (vname, "does not load: %s" % s["load_error"] if s.get("load_error") else
@@ -716,10 +751,12 @@ def _fsyncgate_record(ledger, table, vname, g, builds, log):
     ledger.check(SEC, "%s everysec: writes refused with -MISCONF, aof_last_write_status:err" % vname,
                  p.get("refused") and "err" in (p.get("seen_write") or []),
                  "refused %r, aof_last_write_status seen %r" % (p.get("refused"), p.get("seen_write")))
-    ledger.check(SEC, "%s everysec: WAITAOF 1 0 reports numlocal 0 for a write before the failure while "
-                      "writes are refused" % vname,
+    ledger.check(SEC, "%s everysec: WAITAOF 1 0 reports numlocal 0 for a write before the failure until "
+                      "it is durable again (new BASE and manifest, or a new INCR, fsynced)" % vname,
                  p.get("waitaof_one_during_error", 1) == 0 and p.get("waits_before_recovery"),
-                 "WAITAOF replies while refused: %r" % (p.get("waits_before_recovery") or [])[:40])
+                 "WAITAOF replies from the failure until then: %r (%d said 1, the first %ss after the failure)"
+                 % ((p.get("waits_before_recovery") or [])[:40], p.get("waitaof_one_during_error", 0),
+                    p.get("first_one_after")))
     ledger.check(SEC, "%s everysec: the server rewrites the AOF by itself, then accepts writes again "
                       "(no operator BGREWRITEAOF) and WAITAOF counts again" % vname,
                  p.get("recovered") is not None and p.get("rewrites_by_itself", 0) > 0
@@ -727,6 +764,10 @@ def _fsyncgate_record(ledger, table, vname, g, builds, log):
                  "recovered %r, rewrites %r, WAITAOF after %r, bgrewrite status %r, died %r"
                  % (p.get("recovered"), p.get("rewrites_by_itself"), p.get("waitaof_after_recovery"),
                     p.get("bgrw_status"), p.get("died")))
+    ledger.figure(SEC, "%s patched: WAITAOF from the failure until durable again" % vname,
+                  "%s; durable again %ss after the failure, WAITAOF counted again after %ss"
+                  % (_runs(p.get("waits_before_recovery") or []), p.get("t_durable_again"),
+                     p.get("waitaof_counts_again")))
     ledger.check(SEC, "%s everysec: the power-loss image (dropped range zeroed) loads and keeps every "
                       "write WAITAOF acknowledged as fsynced" % vname,
                  not err and not p.get("load_error") and p.get("markers_lost") == []
@@ -737,6 +778,17 @@ def _fsyncgate_record(ledger, table, vname, g, builds, log):
 
 
 
+def _runs(xs):
+    """[0, 0, 1, 1, 1] -> '0 x2, 1 x3'."""
+    out = []
+    for x in xs:
+        if out and out[-1][0] == x:
+            out[-1][1] += 1
+        else:
+            out.append([x, 1])
+    return ", ".join("%s x%d" % (x, n) for x, n in out) or "none"
+
+
 def _gate_summary(o):
     if o.get("error"):
         return "harness error: %s" % o["error"]
@@ -745,7 +797,7 @@ def _gate_summary(o):
     img = "NO LOAD (%s)" % o["load_error"] if o.get("load_error") else \
         "loads, %d of %d WAITAOF-fsynced markers lost" % (len(o.get("markers_lost") or []),
                                                           o.get("markers_fsynced", 0))
-    return ("injected %d, refused %s, WAITAOF=1 during the error %d time(s)%s, %s, rewrites by "
+    return ("injected %d, refused %s, WAITAOF=1 before durable again %d time(s)%s, %s, rewrites by "
             "itself %s, WAITAOF after %s, image: %s, zeroed %s, died %s"
             % (o.get("injected"), o.get("refused"), o.get("waitaof_one_during_error", 0),
                (" (first %ss after the failure)" % o["first_one_after"]) if o.get("first_one_after") is not None else "",
@@ -886,7 +938,7 @@ def rules_is_fsync(spec):
 def _gate_short(o):
     if not o or o.get("error"):
         return "harness error"
-    return "%s, WAITAOF=1 while refused %d, %s" % (
+    return "%s, WAITAOF=1 before durable again %d, %s" % (
         "recovered by itself in %ss" % o["recovered"] if o.get("recovered") is not None else "stuck until BGREWRITEAOF",
         o.get("waitaof_one_during_error", 0),
         "image NO LOAD" if o.get("load_error") else "image lost %d fsynced markers" % len(o.get("markers_lost") or []))
