@@ -43,6 +43,13 @@
  *                                        writeback, so a later fsync that succeeds does not
  *                                        write them: the harness zeroes the range in its
  *                                        power-loss images, whatever fsync came later.
+ *   C pid ino path                       open(O_CREAT|O_TRUNC) of a watched path: a new
+ *                                        (or emptied) file from here on
+ *   U pid ino path                       unlink of a watched path succeeded; X pid ino path:
+ *                                        a rename replaced this inode. Either way the inode
+ *                                        number may now be reused by an unrelated new file
+ *                                        (the rewrite child's fopen is not seen here), so
+ *                                        the harness forgets what it knew about it.
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -324,6 +331,17 @@ static int file_slot(dev_t dev, ino_t ino, long long size_if_new) {
     return i;
 }
 
+/* The inode lost its name: a later file may get the same number. */
+static void forget(dev_t dev, ino_t ino) {
+    lock();
+    for (int i = 0; i < nfiles; i++)
+        if (files[i].dev == dev && files[i].ino == ino) {
+            files[i] = files[--nfiles];
+            break;
+        }
+    unlock();
+}
+
 static void first_sight(int fd) {
     struct stat st;
     if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
@@ -413,7 +431,16 @@ int rename(const char *from, const char *to) {
     errno = saved;
     int err = decide(OP_RENAME, a, b);
     if (err) { errno = err < 0 ? EIO : err; return -1; }
-    return real_rename(from, to);
+    struct stat sf, st;
+    int replaced = (watched(b) && lstat(b, &st) == 0 && S_ISREG(st.st_mode) &&
+                    !(lstat(a, &sf) == 0 && sf.st_ino == st.st_ino && sf.st_dev == st.st_dev));
+    errno = saved;
+    int ret = real_rename(from, to);
+    if (ret == 0 && replaced) {
+        forget(st.st_dev, st.st_ino);
+        logrec("X %d %llu %s", (int)getpid(), (unsigned long long)st.st_ino, b);
+    }
+    return ret;
 }
 
 static int open_common(int dirfd, const char *path, int flags) {
@@ -425,6 +452,24 @@ static int open_common(int dirfd, const char *path, int flags) {
     if (err) { errno = err < 0 ? EIO : err; return -1; }
     (void)flags;
     return 0;
+}
+
+/* After a successful open: a file created or emptied starts afresh. */
+static int opened(int fd, int dirfd, const char *path, int flags) {
+    if (fd < 0 || !root() || (flags & (O_CREAT | O_TRUNC)) != (O_CREAT | O_TRUNC)) return fd;
+    int saved = errno;
+    char a[PATH_MAX];
+    struct stat st;
+    absolute_at(dirfd, path, a, sizeof(a));
+    if (watched(a) && fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
+        forget(st.st_dev, st.st_ino);
+        lock();
+        file_slot(st.st_dev, st.st_ino, 0);
+        unlock();
+        logrec("C %d %llu %s", (int)getpid(), (unsigned long long)st.st_ino, a);
+    }
+    errno = saved;
+    return fd;
 }
 
 #define OPEN_MODE(flags, mode)                                    \
@@ -440,28 +485,28 @@ int open(const char *path, int flags, ...) {
     resolve();
     OPEN_MODE(flags, mode);
     if (root() && open_common(AT_FDCWD, path, flags) == -1) return -1;
-    return real_open(path, flags, mode);
+    return opened(real_open(path, flags, mode), AT_FDCWD, path, flags);
 }
 
 int open64(const char *path, int flags, ...) {
     resolve();
     OPEN_MODE(flags, mode);
     if (root() && open_common(AT_FDCWD, path, flags) == -1) return -1;
-    return real_open64(path, flags, mode);
+    return opened(real_open64(path, flags, mode), AT_FDCWD, path, flags);
 }
 
 int openat(int dirfd, const char *path, int flags, ...) {
     resolve();
     OPEN_MODE(flags, mode);
     if (root() && open_common(dirfd, path, flags) == -1) return -1;
-    return real_openat(dirfd, path, flags, mode);
+    return opened(real_openat(dirfd, path, flags, mode), dirfd, path, flags);
 }
 
 int openat64(int dirfd, const char *path, int flags, ...) {
     resolve();
     OPEN_MODE(flags, mode);
     if (root() && open_common(dirfd, path, flags) == -1) return -1;
-    return real_openat64(dirfd, path, flags, mode);
+    return opened(real_openat64(dirfd, path, flags, mode), dirfd, path, flags);
 }
 
 static int trunc_common(int fd) {
@@ -492,7 +537,15 @@ int unlink(const char *path) {
     errno = saved;
     int err = decide(OP_UNLINK, a, NULL);
     if (err) { errno = err < 0 ? EIO : err; return -1; }
-    return real_unlink(path);
+    struct stat st;
+    int known = watched(a) && lstat(a, &st) == 0 && S_ISREG(st.st_mode);
+    errno = saved;
+    int ret = real_unlink(path);
+    if (ret == 0 && known) {
+        forget(st.st_dev, st.st_ino);
+        logrec("U %d %llu %s", (int)getpid(), (unsigned long long)st.st_ino, a);
+    }
+    return ret;
 }
 
 int unlinkat(int dirfd, const char *path, int flags) {
@@ -503,7 +556,15 @@ int unlinkat(int dirfd, const char *path, int flags) {
     errno = saved;
     int err = decide(OP_UNLINK, a, NULL);
     if (err) { errno = err < 0 ? EIO : err; return -1; }
-    return real_unlinkat(dirfd, path, flags);
+    struct stat st;
+    int known = !(flags & AT_REMOVEDIR) && watched(a) && lstat(a, &st) == 0 && S_ISREG(st.st_mode);
+    errno = saved;
+    int ret = real_unlinkat(dirfd, path, flags);
+    if (ret == 0 && known) {
+        forget(st.st_dev, st.st_ino);
+        logrec("U %d %llu %s", (int)getpid(), (unsigned long long)st.st_ino, a);
+    }
+    return ret;
 }
 
 pid_t fork(void) {

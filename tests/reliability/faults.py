@@ -219,7 +219,8 @@ def make_image(datadir, dst, flog, power, sabotage):
     synced, lost = {}, {}
     for r in read_log(flog):
         try:
-            if r[0] == "C":
+            if r[0] in ("C", "U", "X"):
+                # A new file, or the inode lost its name (its number may be reused).
                 synced.pop(int(r[2]), None)
                 lost.pop(int(r[2]), None)
             elif r[0] == "F":
@@ -607,14 +608,14 @@ def run_fsyncgate(server_bin, so, base, seed, sabotage, policy="everysec", expir
         # child fsynced after it (that BASE holds gate:pre).
         recs = read_log(run.flog)
         t_l = next((int(r[5]) / 1000.0 for r in recs if r[0] == "L"), None)
-        bad_ino = next((r[2] for r in recs if r[0] == "L"), None)
+        bad_path = next((r[6] for r in recs if r[0] == "L"), None)
         t_ok, child_base = None, False
         for r in recs:
             if r[0] != "F" or t_l is None or int(r[4]) / 1000.0 < t_l:
                 continue
             if "temp-rewrite" in r[6]:
                 child_base = True
-            elif (".incr.aof" in r[6] and r[2] != bad_ino) or (child_base and MANIFEST in r[6]):
+            elif (".incr.aof" in r[6] and r[6] != bad_path) or (child_base and MANIFEST in r[6]):
                 t_ok = int(r[5]) / 1000.0
                 break
         out["t_durable_again"] = round(t_ok - t_l, 2) if t_ok and t_l else None
@@ -805,7 +806,9 @@ def _gate_summary(o):
                (o.get("image") or {}).get("zeroed"), o.get("died")))
 
 
-def run(ledger, builds, shim_src, workdir, long_mode, seed, log=print, sabotage=False):
+def run(ledger, builds, shim_src, workdir, long_mode, seed, log=print, sabotage=False, only=None):
+    """only: substrings; run just the cases whose 'fault, moment, policy' holds one of them
+    (and the fsyncgate variants if one of them is 'fsyncgate')."""
     t_start = time.time()
     base = os.path.join(workdir, "faults")
     os.makedirs(base, exist_ok=True)
@@ -816,6 +819,9 @@ def run(ledger, builds, shim_src, workdir, long_mode, seed, log=print, sabotage=
 
     # -- fsyncgate, everysec (long: also without the expiring keys)
     variants = [("fsyncgate", True)] + ([("fsyncgate, no expiring keys", False)] if long_mode else [])
+    if only:
+        variants = [v for v in variants + [("fsyncgate, no expiring keys", False)][:0 if long_mode else 1]
+                    if any(o in v[0] for o in only)]
     g = {}
     for vname, expiring in variants:
         log("    %s: fsync EIO on the INCR file, everysec, both builds at once" % vname)
@@ -838,7 +844,10 @@ def run(ledger, builds, shim_src, workdir, long_mode, seed, log=print, sabotage=
                     continue
                 if label == "fsync EIO" and moment == "plain" and policy == "everysec":
                     continue  # the fsyncgate case above
-                if not long_mode and (label, policy, moment) not in SHORT_CASES:
+                if only:
+                    if not any(o in "%s, %s, %s" % (label, moment, policy) for o in only):
+                        continue
+                elif not long_mode and (label, policy, moment) not in SHORT_CASES:
                     continue
                 cases.append((label, moment, policy, spec))
     log("    %d cases x %d builds (fsyncgate took %.1f s)" % (len(cases), len(builds), time.time() - t_start))
@@ -918,8 +927,6 @@ def run(ledger, builds, shim_src, workdir, long_mode, seed, log=print, sabotage=
 
     # -- the table
     lines = render_table(table, list(builds))
-    for line in lines:
-        log(line)
     for name in builds:
         c = counts.get(name, {})
         ledger.summary(SEC, "%s: %d cases + fsyncgate: %s; fsyncgate: %s"
@@ -989,6 +996,8 @@ def main():
     ap.add_argument("--sabotage", action="store_true", help="self-test: the loss checks must fail")
     ap.add_argument("--seed", type=int, default=None)
     ap.add_argument("--keep", action="store_true")
+    ap.add_argument("--only", default=None, help="comma-separated substrings of 'fault, moment, policy' "
+                    "(or 'fsyncgate'): run just those cases")
     args = ap.parse_args()
     seed = args.seed if args.seed is not None else int(time.time()) % 100000
     workdir = tempfile.mkdtemp(prefix="reliability-faults-", dir="/tmp")
@@ -1002,7 +1011,8 @@ def main():
     ledger = server.Ledger()
     t0 = time.time()
     try:
-        run(ledger, builds, os.path.join(HERE, "faults.c"), workdir, args.long, seed, sabotage=args.sabotage)
+        run(ledger, builds, os.path.join(HERE, "faults.c"), workdir, args.long, seed, sabotage=args.sabotage,
+            only=[o.strip() for o in args.only.split(",")] if args.only else None)
     except Exception:
         import traceback
         tb = traceback.format_exc()
