@@ -626,7 +626,8 @@ def run_fsyncgate(server_bin, so, base, seed, sabotage, policy="everysec", expir
         out["first_one_after"] = round(lies[0][0] - t_l, 1) if lies and t_l else None
         out["waitaof_counts_again"] = next((round(t - t_l, 1) for (t, n) in waits
                                             if n == 1 and t_ok and t >= t_ok), None)
-        out["recovered"] = round(t_rec - t_fail, 1) if t_rec else None
+        # From the failure as the shim logged it (the harness notices it a little later).
+        out["recovered"] = round(t_rec - (t_l or t_fail), 2) if t_rec else None
         out["rewrites_by_itself"] = run.seen["rewrites"]
         if failed and not t_rec and run.srv.alive():
             out["operator_rewrite"] = True
@@ -895,6 +896,13 @@ def run(ledger, builds, shim_src, workdir, long_mode, seed, log=print, sabotage=
                 problems.append("the fault was never injected")
             if rx not in expect:
                 problems.append("reaction %s, expected %s" % (rx, "/".join(expect)))
+            # What a client can see must tell what happened.
+            if rx == "misconf" and not (p["misconf"] and "err" in p["seen_write"]):
+                problems.append("writes refused %d times with -MISCONF, aof_last_write_status seen %r"
+                                % (p["misconf"], p["seen_write"]))
+            if rx == "rwfail" and not ("err" in p["seen_bgrw"] and p["fail_max"] >= 1):
+                problems.append("aof_last_bgrewrite_status seen %r, aof_rewrites_consecutive_failures "
+                                "up to %d" % (p["seen_bgrw"], p["fail_max"]))
             if rx == "exit":
                 want = "fsync" if label.startswith("fsync") and rules_is_fsync(spec) else "write"
                 if p.get("rc") != 1 or not p.get("message"):
