@@ -19,7 +19,9 @@ and are then SIGKILLed and restarted:
             quiet     nothing visible (EINTR is retried; a history file left behind)
             ...-stuck writes stayed refused until the harness ran BGREWRITEAOF itself
   files     the directory left by the SIGKILL (page cache kept) loads, with every
-            acknowledged write and no violation (workload.verify)
+            acknowledged write and no violation (workload.verify); after a failed fsync
+            of an INCR file also the power-loss image below ("power"), which must load
+            and, under `always`, keep every acknowledged write
 
 The fsyncgate case (fsync EIO, everysec, plain writing) runs on its own: on Linux a failed
 fsync may have dropped the dirty pages it could not write, so a later successful fsync
@@ -29,15 +31,19 @@ power-loss image cuts every file to its size at its last successful fsync and re
 lost range inside that with zeros (what a file system that persisted the size with a later
 fsync, but not the dropped pages, shows; cutting the file there instead would throw away
 the bytes of later fsyncs, which did reach the disk). Checks, on the patched build: after
-the failure writes are refused with -MISCONF and WAITAOF 1 0 reports numlocal 0 for a write
-acknowledged before it; the server rewrites the AOF by itself and then accepts writes and
-counts WAITAOF again; a power-loss image taken right after an fsync loads and keeps every
-write WAITAOF acknowledged as locally fsynced. Stock's outcome is recorded beside it.
+the failure writes are refused with -MISCONF, and WAITAOF 1 0 on a write made before it
+reports numlocal 0 until that write is durable again (the shim's log tells when: the new
+BASE and the manifest naming it fsynced, or a new INCR file fsynced); the server rewrites
+the AOF by itself and then accepts writes and counts WAITAOF again; a power-loss image
+taken right after an fsync a WAITAOF reported loads and keeps every write WAITAOF
+acknowledged as locally fsynced. The long form runs it again without keys that expire
+after the failure (upstream appends their DEL, and the next background fsync, which
+succeeds, clears its error). Stock's outcome is recorded beside it.
 
 Checks hold the patched build; where stock dies by a signal or loses acknowledged writes it
-is a note (an upstream flaw). Self-test (sabotage=True): every image loses the last 300
-bytes of its last INCR file (the fsyncgate image: 300 bytes before its last fsync), so the
-loss checks must fail.
+is a note (an upstream flaw). Self-test (sabotage=True): every image of the patched build's
+files loses the last 300 bytes of its last INCR file (power-loss images: the 300 bytes
+before its last fsync are zeroed), so every loss check must fail.
 """
 
 import os
