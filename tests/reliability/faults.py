@@ -236,8 +236,8 @@ def make_image(datadir, dst, flog, power, sabotage):
         except (ValueError, IndexError):
             pass
     incrs = [n for n, t in manifest_files(src) if t == "i"]
-    last_incr = incrs[-1] if incrs else None
     fig = {"cut": 0, "zeroed": 0, "sabotaged": 0}
+    image = {}
     for n in sorted(os.listdir(src)):
         p = os.path.join(src, n)
         if not os.path.isfile(p):
@@ -255,13 +255,20 @@ def make_image(datadir, dst, flog, power, sabotage):
                 if a < b:
                     data[a:b] = b"\0" * (b - a)
                     fig["zeroed"] += b - a
-        if sabotage and n == last_incr:
-            cut = min(SABOTAGE_BYTES, len(data))
-            if power:
-                data[len(data) - cut:] = b"\0" * cut
-            else:
-                del data[len(data) - cut:]
-            fig["sabotaged"] += cut
+        image[n] = data
+    # Sabotage: the last INCR file the manifest names that holds anything (a rewrite that
+    # had just switched to a new, still empty, INCR when the server exited leaves the
+    # acknowledged writes at the end of the one before).
+    full = [n for n in incrs if image.get(n)]
+    if sabotage and full:
+        data = image[full[-1]]
+        cut = min(SABOTAGE_BYTES, len(data))
+        if power:
+            data[len(data) - cut:] = b"\0" * cut
+        else:
+            del data[len(data) - cut:]
+        fig["sabotaged"] += cut
+    for n, data in image.items():
         with open(os.path.join(d, n), "wb") as f:
             f.write(bytes(data))
     return fig
