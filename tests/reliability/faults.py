@@ -119,6 +119,9 @@ def _catalogue():
         "rewrite": ([_rule("rename", "EIO", MANIFEST)], "before", rw),
         "done": ([_rule("rename", "EIO", MANIFEST)], "after", rw)}))
     rows.append(("rename EIO, temp BASE", {
+        # rewrite: the child's own rename of its temp file to temp-rewriteaof-bg-PID.aof;
+        # done: the parent's rename of that file to the new BASE
+        "rewrite": ([_rule("rename", "EIO", "temp-rewrite", proc="child")], "before", rw),
         "done": ([_rule("rename", "EIO", "temp-rewriteaof-bg")], "after", rw)}))
     rows.append(("open EACCES", {
         # rewrite: the new INCR file; done: the temporary manifest
