@@ -751,8 +751,10 @@ def _fsyncgate_record(ledger, table, vname, g, builds, log):
         if s.get("waitaof_one_during_error"):
             ledger.note(SEC, "%s, stock: WAITAOF 1 0 reported numlocal 1 (%d times) for a write inside the "
                         "range the failed fsync dropped, the first %ss after the failure, while nothing had "
-                        "made that write durable again (writes were refused for %ss)"
-                        % (vname, s["waitaof_one_during_error"], s.get("first_one_after"), s.get("recovered")))
+                        "made that write durable again (%s)"
+                        % (vname, s["waitaof_one_during_error"], s.get("first_one_after"),
+                           "writes were refused for %ss" % s["recovered"] if s.get("recovered") is not None
+                           else "writes stayed refused until a BGREWRITEAOF"))
         if s.get("load_error") or s.get("markers_lost"):
             ledger.note(SEC, "%s, stock: the power-loss image taken after it resumed %s" %
                         (vname, "does not load: %s" % s["load_error"] if s.get("load_error") else
