@@ -9,7 +9,9 @@
 PATH is a build's src directory (or its redis-server). Parts: kill (SIGKILL under load),
 powerloss (LD_PRELOAD journal of fsyncs, files cut back to what was durable), fulldisk
 (4 MB tmpfs), corpus (damaged AOF directories on both builds), crashstates (every crash
-state of a traced BGREWRITEAOF cycle, on both builds). See README.md.
+state of a traced BGREWRITEAOF cycle, on both builds), faults (system calls on the data dir
+made to fail by an LD_PRELOAD shim, every fault x fsync policy x moment, on both builds).
+See README.md.
 
 Prints every figure, a summary per part, every check, then `reliability: N passed, N
 failed`; exits non-zero on any failure (with --sabotage: zero when every loss check
@@ -33,7 +35,7 @@ ROOT = os.path.dirname(os.path.dirname(HERE))
 
 import server  # noqa: E402
 
-PARTS = ("kill", "powerloss", "fulldisk", "corpus", "crashstates")
+PARTS = ("kill", "powerloss", "fulldisk", "corpus", "crashstates", "faults")
 
 
 def resolve_build(path):
@@ -51,7 +53,7 @@ def main():
     ap.add_argument("--stock", default=os.path.join(ROOT, "build", "stock", "src"))
     ap.add_argument("--patched", default=os.path.join(ROOT, "build", "patched", "src"))
     ap.add_argument("--only", default=None, help="comma-separated subset of " + ",".join(PARTS)
-                    + " (default: all; with --sabotage: kill,powerloss,crashstates)")
+                    + " (default: all; with --sabotage: kill,powerloss,crashstates,faults)")
     ap.add_argument("--seed", type=int, default=None, help="random seed (default: time-based, printed)")
     ap.add_argument("--workdir", default=None, help="scratch dir (default: a new dir under /tmp)")
     ap.add_argument("--keep", action="store_true", help="keep the scratch dir even when all passes")
@@ -61,7 +63,8 @@ def main():
                     help="self-test: lose acknowledged data on purpose in the patched build's "
                          "files (kill: drop the tail of the last INCR after each kill; powerloss: "
                          "cut every INCR file at its next-to-last fsync; crashstates: ignore the "
-                         "fsync of the new BASE); the loss checks of "
+                         "fsync of the new BASE; faults: every image loses the last 300 bytes of "
+                         "its last INCR file); the loss checks of "
                          "those parts must then FAIL, and the run exits 0 only if all of them did")
     args = ap.parse_args()
     long_mode = bool(args.long)
@@ -69,7 +72,7 @@ def main():
     kill_cycles = args.kill_cycles or (200 if long_mode else 30)
     pl_cycles = args.powerloss_cycles or (20 if long_mode else 4)
     if args.only is None:
-        args.only = "kill,powerloss,crashstates" if args.sabotage else ",".join(PARTS)
+        args.only = "kill,powerloss,crashstates,faults" if args.sabotage else ",".join(PARTS)
     only = [p.strip() for p in args.only.split(",") if p.strip()]
     for p in only:
         if p not in PARTS:
@@ -139,12 +142,18 @@ def main():
         crashstates.run(ledger, builds, os.path.join(HERE, "crashtrace.c"), workdir, long_mode, seed,
                         log=print, sabotage=args.sabotage)
 
+    def do_faults():
+        import faults
+        faults.run(ledger, builds, os.path.join(HERE, "faults.c"), workdir, long_mode, seed, log=print,
+                   sabotage=args.sabotage)
+
     try:
         part("kill", do_kill)
         part("powerloss", do_powerloss)
         part("fulldisk", do_fulldisk)
         part("corpus", do_corpus)
         part("crashstates", do_crashstates)
+        part("faults", do_faults)
     finally:
         server._cleanup_servers()
 
