@@ -33,6 +33,7 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from differential_rewrite import parse_commands  # noqa: E402
 from edge_cases import Server, aof_dir  # noqa: E402
 
 I64_MIN, I64_MAX = -(2 ** 63), 2 ** 63 - 1
@@ -93,29 +94,12 @@ CASES = [
 ]
 
 
-def parse_resp_commands(data):
-    """The commands of a RESP AOF (no annotations are written in these runs)."""
-    commands, pos = [], 0
-    while pos < len(data):
-        end = data.index(b"\r\n", pos)
-        assert data[pos:pos + 1] == b"*", "not a command at %d: %r" % (pos, data[pos:pos + 20])
-        argc, pos = int(data[pos + 1:end]), end + 2
-        args = []
-        for _ in range(argc):
-            end = data.index(b"\r\n", pos)
-            n = int(data[pos + 1:end])
-            args.append(data[end + 2:end + 2 + n])
-            pos = end + 2 + n + 2
-        commands.append(args)
-    return commands
-
-
 def base_commands(workdir):
     d = aof_dir(workdir)
     bases = [f for f in os.listdir(d) if ".base." in f]
     assert len(bases) == 1, bases
     with open(os.path.join(d, bases[0]), "rb") as f:
-        return parse_resp_commands(f.read())
+        return [list(c) for c in parse_commands(f.read())]
 
 
 def normalise(command, ordered, claim_time):
