@@ -3,7 +3,8 @@
 //! loader) optionally followed by RESP commands, replayed through the AOF client.
 
 use crate::aof::files;
-use crate::aof::load_file::{self, ShortFile};
+use crate::aof::load_file;
+use aof_core::load_machine::ShortFile;
 use aof_glue::log::{Level, Line};
 use aof_glue::manifest::{ManifestHandle, ManifestRef, AOF_FILE_TYPE_BASE, AOF_FILE_TYPE_INCR};
 use aof_glue::server_log;
