@@ -1,14 +1,11 @@
 //! The files in `appenddirname`: naming, the manifest on disk, open/upgrade/delete.
 
+use crate::aof::status::LoadStatus;
 use aof_glue::log::{Level, Line};
 use aof_glue::manifest::{ManifestRef, AOF_FILE_TYPE_BASE, AOF_FILE_TYPE_INCR};
 use aof_glue::sys::Errno;
 use aof_glue::{bindings, process, runtime, sds, server};
 use std::os::unix::ffi::OsStrExt;
-
-const AOF_OK: i32 = bindings::AOF_OK as i32;
-const AOF_NOT_EXIST: i32 = bindings::AOF_NOT_EXIST as i32;
-const AOF_OPEN_ERR: i32 = bindings::AOF_OPEN_ERR as i32;
 
 const MANIFEST_NAME_SUFFIX: &[u8] = b".manifest";
 const TEMP_FILE_NAME_PREFIX: &[u8] = b"temp-";
@@ -48,27 +45,28 @@ pub fn file_exists(name: &[u8]) -> bool {
     metadata(&path_in_aof_dir(name)).is_ok_and(|m| m.is_file())
 }
 
-/// Upstream's `getAppendOnlyFileSize`: the size of an AOF file and `AOF_OK`, or 0 and
-/// `AOF_NOT_EXIST` / `AOF_OPEN_ERR` (logged). The stat is a latency event ("aof-fstat").
-pub fn file_size(name: &[u8]) -> (i64, i32) {
+/// Upstream's `getAppendOnlyFileSize`: the size of an AOF file, or (logged)
+/// [`LoadStatus::NotExist`] / [`LoadStatus::OpenErr`], where upstream returns 0 with that
+/// status. The stat is a latency event ("aof-fstat").
+pub fn file_size(name: &[u8]) -> Result<i64, LoadStatus> {
     let started = runtime::latency_start();
     let result = metadata(&path_in_aof_dir(name));
     let elapsed = runtime::latency_end(started);
     let outcome = match result {
-        Ok(m) => (m.len() as i64, AOF_OK),
+        Ok(m) => Ok(m.len() as i64),
         Err(err) => {
             let errno = Errno(err.raw_os_error().unwrap_or(0));
             let status = if errno.0 == libc::ENOENT {
-                AOF_NOT_EXIST
+                LoadStatus::NotExist
             } else {
-                AOF_OPEN_ERR
+                LoadStatus::OpenErr
             };
             Line::new("Unable to obtain the AOF file ")
                 .bytes(name)
                 .text(" length. stat: ")
                 .text(&errno.message())
                 .write(Level::Warning);
-            (0, status)
+            Err(status)
         }
     };
     runtime::latency_add_sample_if_needed(c"aof-fstat", elapsed);
@@ -76,8 +74,8 @@ pub fn file_size(name: &[u8]) -> (i64, i32) {
 }
 
 /// Upstream's `getBaseAndIncrAppendOnlyFilesSize`: the BASE and INCR files' total size,
-/// or 0 with the first file's error status.
-pub fn base_and_incr_size(am: ManifestRef<'_>) -> (i64, i32) {
+/// or the first file's error status (where upstream returns 0 with it).
+pub fn base_and_incr_size(am: ManifestRef<'_>) -> Result<i64, LoadStatus> {
     let base = am.base().inspect(|info| {
         process::assert(
             info.file_type == AOF_FILE_TYPE_BASE,
@@ -85,7 +83,6 @@ pub fn base_and_incr_size(am: ManifestRef<'_>) -> (i64, i32) {
         );
     });
     let mut total = 0;
-    let mut status = AOF_OK;
     for info in base.into_iter().chain(am.incr()) {
         if info.file_type != AOF_FILE_TYPE_BASE {
             process::assert(
@@ -93,14 +90,9 @@ pub fn base_and_incr_size(am: ManifestRef<'_>) -> (i64, i32) {
                 c"ai->file_type == AOF_FILE_TYPE_INCR",
             );
         }
-        let (size, file_status) = file_size(info.file_name);
-        status = file_status;
-        if status != AOF_OK {
-            return (0, status);
-        }
-        total += size;
+        total += file_size(info.file_name)?;
     }
-    (total, status)
+    Ok(total)
 }
 
 /// Upstream's `getBaseAndIncrAppendOnlyFilesNum`.

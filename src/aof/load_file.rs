@@ -9,13 +9,14 @@
 //! `aof-load-truncated` makes of it) is [`aof_core::load_machine`]'s; this module does
 //! what touches Redis: files, the RDB part, the AOF client, command lookup and execution,
 //! progress, serving clients, cutting the file, and upstream's log lines. Outcomes:
-//! - a clean end: `AOF_OK` (an unfinished MULTI at the end is reverted like a short read);
+//! - a clean end: `Ok` (an unfinished MULTI at the end is reverted like a short read);
 //! - a short read at the end: with `aof-load-truncated yes` the file is cut back to the
-//!   end of the last complete command and `AOF_TRUNCATED` is returned, else `AOF_FAILED`;
-//! - bad framing or an unknown command: `AOF_FAILED`, the file untouched.
+//!   end of the last complete command and `Truncated` is returned, else `Failed`;
+//! - bad framing or an unknown command: `Failed`, the file untouched.
 
 use crate::aof::files;
 use crate::aof::lookahead::Lookahead;
+use crate::aof::status::LoadStatus;
 use aof_core::command_reader::{CommandParser, Step};
 use aof_core::load_machine::{self, CommandKind, LoadMachine, ShortFile, Stop, Verdict};
 use aof_glue::aof_client::{AofClient, Command, CurrentAofClient};
@@ -27,14 +28,6 @@ use std::io::Read;
 use std::os::unix::ffi::OsStrExt;
 
 const AOF_OFF: i32 = bindings::AOF_OFF as i32;
-
-// Upstream's loading statuses (server.h), as C callers receive them.
-pub const AOF_OK: i32 = bindings::AOF_OK as i32;
-pub const AOF_NOT_EXIST: i32 = bindings::AOF_NOT_EXIST as i32;
-pub const AOF_EMPTY: i32 = bindings::AOF_EMPTY as i32;
-pub const AOF_OPEN_ERR: i32 = bindings::AOF_OPEN_ERR as i32;
-pub const AOF_FAILED: i32 = bindings::AOF_FAILED as i32;
-pub const AOF_TRUNCATED: i32 = bindings::AOF_TRUNCATED as i32;
 /// Clients are served (and progress reported) once per this many items.
 const ITEMS_BETWEEN_EVENTS: u64 = 1024;
 /// The read buffer. It holds at most a line plus one argument shorter than
@@ -163,12 +156,12 @@ fn os_path(path: &[u8]) -> &std::path::Path {
 }
 
 /// Upstream's `loadSingleAppendOnlyFile`.
-pub fn load_single_file(name: &[u8]) -> i32 {
+pub fn load_single_file(name: &[u8]) -> LoadStatus {
     load_file(name, ShortFile::MayCut)
 }
 
 /// Loads one file; `short_file` says whether a short one may be cut back.
-pub fn load_file(name: &[u8], short_file: ShortFile) -> i32 {
+pub fn load_file(name: &[u8], short_file: ShortFile) -> LoadStatus {
     let path = files::path_in_aof_dir(name);
     let file = match File::open(os_path(&path)) {
         Ok(f) => f,
@@ -181,7 +174,7 @@ pub fn load_file(name: &[u8], short_file: ShortFile) -> i32 {
                         .text(" doesn't exist: ")
                         .text(&Errno(libc::ENOENT).message())
                         .write(Level::Warning);
-                    AOF_NOT_EXIST
+                    LoadStatus::NotExist
                 }
                 _ => {
                     Line::new("Fatal error: can't open the append log file ")
@@ -189,14 +182,14 @@ pub fn load_file(name: &[u8], short_file: ShortFile) -> i32 {
                         .text(" for reading: ")
                         .text(&open_errno.message())
                         .write(Level::Warning);
-                    AOF_OPEN_ERR
+                    LoadStatus::OpenErr
                 }
             };
         }
     };
     let file_len = file.metadata().map(|m| m.len()).unwrap_or(u64::MAX);
     if file_len == 0 {
-        return AOF_EMPTY;
+        return LoadStatus::Empty;
     }
 
     // While replaying, EXEC must not feed a MULTI into the very file being read.
@@ -206,7 +199,7 @@ pub fn load_file(name: &[u8], short_file: ShortFile) -> i32 {
     let mut replay = Replay::new(name, client);
     let ending = replay.run(file, file_len, &path);
     let status = report(name, &path, ending, short_file);
-    if status == AOF_OK || status == AOF_TRUNCATED {
+    if status == LoadStatus::Ok || status == LoadStatus::Truncated {
         loading::add_progress((replay.machine.position() - replay.progress_reported) as i64);
         server::set_aof_state(old_aof_state);
     }
@@ -489,17 +482,17 @@ fn seek(file: &mut File, offset: u64) -> Result<(), Errno> {
 
 /// Turns how the replay ended into upstream's status, with upstream's log lines, cutting
 /// a short file back when the machine's verdict says so.
-fn report(name: &[u8], path: &[u8], ending: Ending, short_file: ShortFile) -> i32 {
+fn report(name: &[u8], path: &[u8], ending: Ending, short_file: ShortFile) -> LoadStatus {
     let ending = match ending {
         Ending::Replayed(ending) => ending,
-        Ending::RdbFailed => return AOF_FAILED,
+        Ending::RdbFailed => return LoadStatus::Failed,
         Ending::UnknownCommand(command) => {
             Line::new("Unknown command '")
                 .bytes(&command)
                 .text("' reading the append only file ")
                 .bytes(name)
                 .write(Level::Warning);
-            return AOF_FAILED;
+            return LoadStatus::Failed;
         }
         Ending::WrongArity(command) => {
             Line::new("Wrong number of arguments for command '")
@@ -507,7 +500,7 @@ fn report(name: &[u8], path: &[u8], ending: Ending, short_file: ShortFile) -> i3
                 .text("' reading the append only file ")
                 .bytes(name)
                 .write(Level::Warning);
-            return AOF_FAILED;
+            return LoadStatus::Failed;
         }
         Ending::ReadFailed(errno) => {
             Line::new("Unrecoverable error reading the append only file ")
@@ -515,27 +508,27 @@ fn report(name: &[u8], path: &[u8], ending: Ending, short_file: ShortFile) -> i3
                 .text(": ")
                 .text(&errno.message())
                 .write(Level::Warning);
-            return AOF_FAILED;
+            return LoadStatus::Failed;
         }
     };
     match ending.verdict(server::aof_load_truncated() != 0, short_file) {
-        Verdict::Loaded => return AOF_OK,
+        Verdict::Loaded => return LoadStatus::Ok,
         Verdict::BadFormat => {
             Line::new("Bad file format reading the append only file ")
                 .bytes(name)
                 .text(": make a backup of your AOF file, then use ./redis-check-aof --fix <filename.manifest>")
                 .write(Level::Warning);
-            return AOF_FAILED;
+            return LoadStatus::Failed;
         }
         Verdict::ShortRefused => {}
         Verdict::ShortKept => {
             short_read_warning(name);
-            return AOF_TRUNCATED;
+            return LoadStatus::Truncated;
         }
         Verdict::CutBack { to } => {
             short_read_warning(name);
             if truncate_short_file(name, path, to) {
-                return AOF_TRUNCATED;
+                return LoadStatus::Truncated;
             }
         }
     }
@@ -547,7 +540,7 @@ fn report(name: &[u8], path: &[u8], ending: Ending, short_file: ShortFile) -> i3
              configuration option to yes and restart the server.",
         )
         .write(Level::Warning);
-    AOF_FAILED
+    LoadStatus::Failed
 }
 
 /// A short file `aof-load-truncated` forgives.

@@ -331,7 +331,7 @@ pub fn open_on_server_start() {
         }
         (incr_name, had_incr)
     });
-    let size = files::file_size(&incr_name).0;
+    let size = files::file_size(&incr_name).unwrap_or(0);
     server::set_aof_last_incr_size(size);
     server::set_aof_last_incr_fsync_offset(size);
     let verb = if had_incr { "Opening" } else { "Creating" };
@@ -395,7 +395,7 @@ pub fn restore_repl_offset_from_last_incr() {
         }
     } else {
         let name = manifest_view::server_last_incr_name().unwrap_or_default();
-        let offset = start_offset + files::file_size(&name).0;
+        let offset = start_offset + files::file_size(&name).unwrap_or(0);
         server::set_master_repl_offset(offset);
     }
 }

@@ -11,4 +11,5 @@ pub mod manifest;
 pub mod rewrite;
 pub mod rewrite_child;
 pub mod start_stop;
+pub mod status;
 pub mod write;

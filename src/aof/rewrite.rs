@@ -335,7 +335,7 @@ fn adopt_rewritten_base() {
     copy.install_as_server();
 
     if server::aof_state() != AOF_OFF {
-        let base_size = files::file_size(&base_name).0;
+        let base_size = files::file_size(&base_name).unwrap_or(0);
         server::set_aof_current_size(base_size + server::aof_last_incr_size());
         server::set_aof_rewrite_base_size(server::aof_current_size());
     }

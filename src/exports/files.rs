@@ -1,4 +1,6 @@
+use super::load::status_code;
 use crate::aof::files;
+use crate::aof::status::LoadStatus;
 use aof_glue::bindings::{aofManifest, sds};
 use aof_glue::manifest::ManifestRef;
 use libc::off_t;
@@ -35,6 +37,14 @@ pub unsafe extern "C" fn aofFileExist(filename: *mut c_char) -> c_int {
     files::file_exists(name) as c_int
 }
 
+/// Upstream's pair for a size: the size and `AOF_OK`, or 0 and the error status.
+fn sized(size: Result<i64, LoadStatus>) -> (off_t, c_int) {
+    match size {
+        Ok(size) => (size as off_t, status_code(LoadStatus::Ok)),
+        Err(status) => (0, status_code(status)),
+    }
+}
+
 /// # Safety
 /// `filename` must be NUL-terminated (typed `sds`, read as a C string as upstream does) and
 /// stay allocated and unmodified for the call; `status` NULL or a writable `int`. No
@@ -44,7 +54,9 @@ pub unsafe extern "C" fn aofFileExist(filename: *mut c_char) -> c_int {
 pub unsafe extern "C" fn getAppendOnlyFileSize(filename: sds, status: *mut c_int) -> off_t {
     // SAFETY: `filename` is NUL-terminated and live for this call (`# Safety`); the borrow
     // ends when file_size returns.
-    let (size, file_status) = files::file_size(unsafe { CStr::from_ptr(filename) }.to_bytes());
+    let (size, file_status) = sized(files::file_size(
+        unsafe { CStr::from_ptr(filename) }.to_bytes(),
+    ));
     if !status.is_null() {
         // SAFETY: checked non-null; a non-null `status` is a writable int (`# Safety`).
         unsafe { *status = file_status };
@@ -63,7 +75,9 @@ pub unsafe extern "C" fn getBaseAndIncrAppendOnlyFilesSize(
 ) -> off_t {
     // SAFETY: `am` is a live manifest that nothing modifies during this call (`# Safety`);
     // the view ends with base_and_incr_size.
-    let (size, files_status) = files::base_and_incr_size(unsafe { ManifestRef::from_raw(am) });
+    let (size, files_status) = sized(files::base_and_incr_size(unsafe {
+        ManifestRef::from_raw(am)
+    }));
     // SAFETY: `status` is non-null and writable (`# Safety`).
     unsafe { *status = files_status };
     size
