@@ -49,7 +49,7 @@ RUNTEST_ARGS ?= --clients 2 --timeout 1200
 
 export REDIS_SRC := $(PATCHED)/src
 
-.PHONY: all patched stock asan test-asan fuzz run install test test-cargo test-checks test-wrapper-contracts test-differential test-differential-rewrite test-edge-cases test-roundtrip test-upstream test-types-aof test-versions test-full test-full-patched test-full-stock test-reliability test-reliability-short miri bench setup links clean
+.PHONY: all patched stock asan test-asan fuzz run install test test-cargo test-checks test-wrapper-contracts test-differential test-differential-rewrite test-edge-cases test-roundtrip test-upstream test-types-aof test-versions test-full test-full-patched test-full-stock test-reliability test-reliability-short miri fuzz-long bench setup links clean
 
 all: patched
 
@@ -274,6 +274,12 @@ bench: $(if $(filter 1,$(PEER)),peer)
 ifeq ($(PEER),0)
 export BENCH_PEER :=
 endif
+# Every cargo-fuzz target for FUZZ_RUNS executions each (libFuzzer's -runs; 10 million by
+# default), printing each one's executions and wall time. The targets fuzz the pure crate
+# only, so nothing of Redis is built.
+FUZZ_RUNS ?= 10000000
+fuzz-long:
+	scripts/fuzz.sh --runs $(FUZZ_RUNS)
 
 # Stock and patched of the same version, the report names it.
 bench: patched stock

@@ -1,5 +1,6 @@
 //! The files in `appenddirname`: naming, the manifest on disk, open/upgrade/delete.
 
+use crate::aof::status::LoadStatus;
 use aof_glue::log::{Level, Line};
 use aof_glue::manifest::{ManifestRef, AOF_FILE_TYPE_BASE, AOF_FILE_TYPE_INCR};
 use aof_glue::sys::Errno;
@@ -44,16 +45,10 @@ pub fn file_exists(name: &[u8]) -> bool {
     metadata(&path_in_aof_dir(name)).is_ok_and(|m| m.is_file())
 }
 
-/// Why the size of an AOF file is unknown (upstream's `AOF_NOT_EXIST`, `AOF_OPEN_ERR`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum StatError {
-    NotExist,
-    OpenErr,
-}
-
-/// Upstream's `getAppendOnlyFileSize`: the size of an AOF file, or why it is unknown
-/// (logged). The stat is a latency event ("aof-fstat").
-pub fn file_size(name: &[u8]) -> Result<i64, StatError> {
+/// Upstream's `getAppendOnlyFileSize`: the size of an AOF file, or (logged)
+/// [`LoadStatus::NotExist`] / [`LoadStatus::OpenErr`], where upstream returns 0 with that
+/// status. The stat is a latency event ("aof-fstat").
+pub fn file_size(name: &[u8]) -> Result<i64, LoadStatus> {
     let started = runtime::latency_start();
     let result = metadata(&path_in_aof_dir(name));
     let elapsed = runtime::latency_end(started);
@@ -62,9 +57,9 @@ pub fn file_size(name: &[u8]) -> Result<i64, StatError> {
         Err(err) => {
             let errno = Errno(err.raw_os_error().unwrap_or(0));
             let status = if errno.0 == libc::ENOENT {
-                StatError::NotExist
+                LoadStatus::NotExist
             } else {
-                StatError::OpenErr
+                LoadStatus::OpenErr
             };
             Line::new("Unable to obtain the AOF file ")
                 .bytes(name)
@@ -79,8 +74,8 @@ pub fn file_size(name: &[u8]) -> Result<i64, StatError> {
 }
 
 /// Upstream's `getBaseAndIncrAppendOnlyFilesSize`: the BASE and INCR files' total size,
-/// or the first file's error.
-pub fn base_and_incr_size(am: ManifestRef<'_>) -> Result<i64, StatError> {
+/// or the first file's error status (where upstream returns 0 with it).
+pub fn base_and_incr_size(am: ManifestRef<'_>) -> Result<i64, LoadStatus> {
     let base = am.base().inspect(|info| {
         process::assert(
             info.file_type == AOF_FILE_TYPE_BASE,

@@ -3,16 +3,15 @@
 //! loader) optionally followed by RESP commands, replayed through the AOF client.
 
 use crate::aof::files;
-use crate::aof::load_file::{self, ShortFile};
+use crate::aof::load_file;
+use aof_core::load_machine::ShortFile;
 use aof_glue::log::{Level, Line};
 use aof_glue::manifest::{ManifestHandle, ManifestRef, AOF_FILE_TYPE_BASE, AOF_FILE_TYPE_INCR};
 use aof_glue::server_log;
 use aof_glue::{loading, process, server};
 use std::time::Instant;
 
-pub use crate::aof::load_file::{
-    AOF_EMPTY, AOF_FAILED, AOF_NOT_EXIST, AOF_OK, AOF_OPEN_ERR, AOF_TRUNCATED,
-};
+pub use crate::aof::status::LoadStatus;
 
 /// A single-file AOF from before Redis 7 sits in `dir`: convert the set-up to a manifest
 /// when there is no AOF folder, no manifest entries, or only a BASE entry naming that
@@ -59,26 +58,28 @@ impl FileKind {
 /// before any file is read. Takes the manifest handle by value: it ends here, before the
 /// first command replays (from then on a replayed command, or a client served while
 /// loading, such as DEBUG LOADAOF, may edit or free the manifest).
-fn files_to_load(mut am: ManifestHandle<'_>) -> Result<LoadPlan, i32> {
+fn files_to_load(mut am: ManifestHandle<'_>) -> Result<LoadPlan, LoadStatus> {
     if needs_upgrade(am.view()) {
         crate::aof::manifest::upgrade_prepare(&mut am.editor());
     }
     let manifest = am.view();
     if manifest.base().is_none() && manifest.incr_count() == 0 {
-        return Err(AOF_NOT_EXIST);
+        return Err(LoadStatus::NotExist);
     }
     let total_files = files::base_and_incr_count(manifest);
     process::assert(total_files > 0, c"total_num > 0");
 
     // The total is known up front so INFO can report loading progress.
-    let total_size = match files::base_and_incr_size(manifest) {
-        Ok(size) => size,
+    let total_size = files::base_and_incr_size(manifest).map_err(|status| {
         // A file the manifest lists but the disk lacks is fatal.
-        Err(files::StatError::NotExist) => return Err(AOF_FAILED),
-        Err(files::StatError::OpenErr) => return Err(AOF_OPEN_ERR),
-    };
+        if status == LoadStatus::NotExist {
+            LoadStatus::Failed
+        } else {
+            status
+        }
+    })?;
     if total_size == 0 {
-        return Err(AOF_EMPTY);
+        return Err(LoadStatus::Empty);
     }
 
     // The names are copied, so nothing refers to the manifest once loading starts.
@@ -110,7 +111,7 @@ struct LoadPlan {
 }
 
 /// Upstream's `loadAppendOnlyFiles`.
-pub fn load_all(am: ManifestHandle<'_>) -> i32 {
+pub fn load_all(am: ManifestHandle<'_>) -> LoadStatus {
     let LoadPlan {
         files: to_load,
         total_size,
@@ -120,7 +121,7 @@ pub fn load_all(am: ManifestHandle<'_>) -> i32 {
     };
 
     loading::start(total_size as u64);
-    let mut ret = AOF_OK;
+    let mut ret = LoadStatus::Ok;
     let mut base_size = 0;
     for (index, (kind, name)) in to_load.iter().enumerate() {
         let (kind, name) = (*kind, name.as_slice());
@@ -140,7 +141,7 @@ pub fn load_all(am: ManifestHandle<'_>) -> i32 {
         crate::aof::presize::plan(name);
         ret = load_file::load_file(name, short_file);
         crate::aof::presize::forget();
-        if ret == AOF_OK || (ret == AOF_TRUNCATED && last_file) {
+        if ret == LoadStatus::Ok || (ret == LoadStatus::Truncated && last_file) {
             Line::new("DB loaded from ")
                 .text(kind.word())
                 .text(" file ")
@@ -149,17 +150,17 @@ pub fn load_all(am: ManifestHandle<'_>) -> i32 {
                 .write(Level::Notice);
         }
         // Some file has data (total_size > 0), so an empty INCR is not an empty AOF.
-        if kind == FileKind::Incr && ret == AOF_EMPTY {
-            ret = AOF_OK;
+        if kind == FileKind::Incr && ret == LoadStatus::Empty {
+            ret = LoadStatus::Ok;
         }
-        if ret == AOF_TRUNCATED && !last_file {
-            ret = AOF_FAILED;
+        if ret == LoadStatus::Truncated && !last_file {
+            ret = LoadStatus::Failed;
             server_log!(
                 Level::Warning,
                 "Fatal error: the truncated file is not the last file"
             );
         }
-        if ret == AOF_OPEN_ERR || ret == AOF_FAILED {
+        if ret == LoadStatus::OpenErr || ret == LoadStatus::Failed {
             loading::stop(false);
             return ret;
         }
@@ -169,6 +170,6 @@ pub fn load_all(am: ManifestHandle<'_>) -> i32 {
     // Not persisted anywhere: the BASE size is the best estimate after a restart
     // (the first automatic rewrite may come a little early).
     server::set_aof_rewrite_base_size(base_size);
-    loading::stop(ret == AOF_OK || ret == AOF_TRUNCATED);
+    loading::stop(ret == LoadStatus::Ok || ret == LoadStatus::Truncated);
     ret
 }

@@ -4,30 +4,29 @@
 //! arguments become string objects straight from the read buffer (one allocation for
 //! small strings), and an argument too large for the buffer is read from the file
 //! straight into its own string, so the buffer never grows: loading a value of N bytes
-//! takes N bytes and a constant, as upstream's. Outcomes and log lines are upstream's:
-//! - a clean end: `AOF_OK` (an unfinished MULTI at the end is reverted like a short read);
+//! takes N bytes and a constant, as upstream's. The bookkeeping (position, the offset a
+//! short file is cut back to, MULTI/EXEC, how the replay ended and what
+//! `aof-load-truncated` makes of it) is [`aof_core::load_machine`]'s; this module does
+//! what touches Redis: files, the RDB part, the AOF client, command lookup and execution,
+//! progress, serving clients, cutting the file, and upstream's log lines. Outcomes:
+//! - a clean end: `Ok` (an unfinished MULTI at the end is reverted like a short read);
 //! - a short read at the end: with `aof-load-truncated yes` the file is cut back to the
-//!   end of the last complete command and `AOF_TRUNCATED` is returned, else `AOF_FAILED`;
-//! - bad framing or an unknown command: `AOF_FAILED`, the file untouched.
+//!   end of the last complete command and `Truncated` is returned, else `Failed`;
+//! - bad framing or an unknown command: `Failed`, the file untouched.
 
 use crate::aof::files;
 use crate::aof::lookahead::Lookahead;
-use aof_core::command_reader::{CommandParser, ReadError, Step};
+use crate::aof::status::LoadStatus;
+use aof_core::command_reader::{CommandParser, Step};
+use aof_core::load_machine::{self, CommandKind, LoadMachine, ShortFile, Stop, Verdict};
 use aof_glue::aof_client::{AofClient, Command, CurrentAofClient};
 use aof_glue::log::{Level, Line};
 use aof_glue::sys::{self, Errno};
-use aof_glue::{bindings, loading, server};
+use aof_glue::{loading, process, server};
 use std::fs::File;
 use std::io::Read;
 use std::os::unix::ffi::OsStrExt;
 
-// Upstream's loading statuses (server.h), as C callers receive them.
-pub const AOF_OK: i32 = bindings::AOF_OK as i32;
-pub const AOF_NOT_EXIST: i32 = bindings::AOF_NOT_EXIST as i32;
-pub const AOF_EMPTY: i32 = bindings::AOF_EMPTY as i32;
-pub const AOF_OPEN_ERR: i32 = bindings::AOF_OPEN_ERR as i32;
-pub const AOF_FAILED: i32 = bindings::AOF_FAILED as i32;
-pub const AOF_TRUNCATED: i32 = bindings::AOF_TRUNCATED as i32;
 /// Clients are served (and progress reported) once per this many items.
 const ITEMS_BETWEEN_EVENTS: u64 = 1024;
 /// The read buffer. It holds at most a line plus one argument shorter than
@@ -39,10 +38,9 @@ const _: () = assert!(
 
 /// How a file's replay ended, before upstream's reporting turns it into a status.
 enum Ending {
-    Clean,
-    /// A short read at the end (or a reverted MULTI): data after `valid_up_to` is lost.
-    ShortRead,
-    BadFormat,
+    /// The reading stopped by itself (a clean end, a short file, bad framing): the
+    /// machine's ending.
+    Replayed(load_machine::Ending),
     ReadFailed(Errno),
     UnknownCommand(Vec<u8>),
     /// A command with more or fewer arguments than it takes. Upstream runs it anyway and
@@ -156,24 +154,13 @@ fn os_path(path: &[u8]) -> &std::path::Path {
     std::path::Path::new(std::ffi::OsStr::from_bytes(path))
 }
 
-/// Whether a short file may be cut back (`aof-load-truncated` permitting).
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub enum ShortFile {
-    /// Upstream's rule for any file: cut it, return `AOF_TRUNCATED`.
-    MayCut,
-    /// A file other than the last one: its truncation is refused by the caller anyway
-    /// (upstream cuts it first, losing its tail on a load that fails); it is left as it is
-    /// and `AOF_TRUNCATED` returned without cutting.
-    Keep,
-}
-
 /// Upstream's `loadSingleAppendOnlyFile`.
-pub fn load_single_file(name: &[u8]) -> i32 {
+pub fn load_single_file(name: &[u8]) -> LoadStatus {
     load_file(name, ShortFile::MayCut)
 }
 
 /// Loads one file; `short_file` says whether a short one may be cut back.
-pub fn load_file(name: &[u8], short_file: ShortFile) -> i32 {
+pub fn load_file(name: &[u8], short_file: ShortFile) -> LoadStatus {
     let path = files::path_in_aof_dir(name);
     let file = match File::open(os_path(&path)) {
         Ok(f) => f,
@@ -186,7 +173,7 @@ pub fn load_file(name: &[u8], short_file: ShortFile) -> i32 {
                         .text(" doesn't exist: ")
                         .text(&Errno(libc::ENOENT).message())
                         .write(Level::Warning);
-                    AOF_NOT_EXIST
+                    LoadStatus::NotExist
                 }
                 _ => {
                     Line::new("Fatal error: can't open the append log file ")
@@ -194,14 +181,14 @@ pub fn load_file(name: &[u8], short_file: ShortFile) -> i32 {
                         .text(" for reading: ")
                         .text(&open_errno.message())
                         .write(Level::Warning);
-                    AOF_OPEN_ERR
+                    LoadStatus::OpenErr
                 }
             };
         }
     };
     let file_len = file.metadata().map(|m| m.len()).unwrap_or(u64::MAX);
     if file_len == 0 {
-        return AOF_EMPTY;
+        return LoadStatus::Empty;
     }
 
     // While replaying, EXEC must not feed a MULTI into the very file being read.
@@ -210,9 +197,9 @@ pub fn load_file(name: &[u8], short_file: ShortFile) -> i32 {
     let client = AofClient::create().into_current();
     let mut replay = Replay::new(name, client);
     let ending = replay.run(file, file_len, &path);
-    let status = report(name, &path, ending, &replay, short_file);
-    if status == AOF_OK || status == AOF_TRUNCATED {
-        loading::add_progress((replay.position - replay.progress_reported) as i64);
+    let status = report(name, &path, ending, short_file);
+    if status == LoadStatus::Ok || status == LoadStatus::Truncated {
+        loading::add_progress((replay.machine.position() - replay.progress_reported) as i64);
         server::set_aof_state(old_aof_state);
     }
     // The server's current client is the previous one again before this one is freed.
@@ -253,17 +240,9 @@ struct Replay<'n> {
     parser: CommandParser,
     last_command: LastCommand,
     lookahead: Lookahead,
-    /// File offset just after the last item consumed.
-    position: u64,
+    /// Position, cut-back offset, MULTI/EXEC: everything the replay decides by.
+    machine: LoadMachine,
     progress_reported: u64,
-    /// End of the last complete command; where a short file is cut back to. Tracked
-    /// whatever `aof-load-truncated` says, which is read once, when a short end is
-    /// reported: upstream tracks only while the setting is on and reads it again at the
-    /// end, so a CONFIG SET while loading could cut the file back to an offset never
-    /// tracked (0, losing the whole file at the next restart).
-    valid_up_to: u64,
-    /// `valid_up_to` before the MULTI of an open transaction.
-    valid_before_multi: u64,
     items: u64,
 }
 
@@ -275,10 +254,8 @@ impl<'n> Replay<'n> {
             parser: CommandParser::new(),
             last_command: LastCommand::default(),
             lookahead: Lookahead::new(),
-            position: 0,
+            machine: LoadMachine::new(0),
             progress_reported: 0,
-            valid_up_to: 0,
-            valid_before_multi: 0,
             items: 0,
         }
     }
@@ -297,7 +274,7 @@ impl<'n> Replay<'n> {
         if let Err(errno) = seek(&mut file, start) {
             return Ending::ReadFailed(errno);
         }
-        self.position = start;
+        self.machine = LoadMachine::new(start);
         self.replay_commands(BlockReader::new(file, file_len, start))
     }
 
@@ -347,10 +324,11 @@ impl<'n> Replay<'n> {
 
     fn replay_commands_until_end(&mut self, reader: &mut BlockReader) -> Ending {
         let key_load_delay = server::key_load_delay();
-        loop {
+        let stop = loop {
             if self.items.is_multiple_of(ITEMS_BETWEEN_EVENTS) && !self.parser.in_command() {
-                loading::add_progress((self.position - self.progress_reported) as i64);
-                self.progress_reported = self.position;
+                let position = self.machine.position();
+                loading::add_progress((position - self.progress_reported) as i64);
+                self.progress_reported = position;
                 loading::serve_clients();
                 crate::aof::presize::apply_planned();
             }
@@ -369,13 +347,12 @@ impl<'n> Replay<'n> {
                 }
                 Step::End => {
                     self.items -= 1;
-                    break;
+                    break Stop::End;
                 }
-                Step::Error(ReadError::Truncated) => return Ending::ShortRead,
-                Step::Error(_) => return Ending::BadFormat,
+                Step::Error(error) => break Stop::from(error),
                 Step::Annotation { consumed } => {
                     reader.consume(consumed);
-                    self.position += consumed as u64;
+                    self.machine.consumed(consumed);
                 }
                 Step::Partial { consumed, args } => {
                     self.items -= 1;
@@ -383,7 +360,7 @@ impl<'n> Replay<'n> {
                     self.client
                         .push_args(args.iter().map(|span| &window[span.clone()]));
                     reader.consume(consumed);
-                    self.position += consumed as u64;
+                    self.machine.consumed(consumed);
                 }
                 Step::LargeArgument {
                     consumed,
@@ -398,18 +375,21 @@ impl<'n> Replay<'n> {
                         .client
                         .push_filled_arg(len, |payload| match reader.read_into(payload) {
                             Ok(true) => Ok(()),
-                            Ok(false) => Err(Ending::ShortRead),
-                            Err(errno) => Err(Ending::ReadFailed(errno)),
+                            Ok(false) => Err(None),
+                            Err(errno) => Err(Some(errno)),
                         })
                         .and_then(|()| match reader.skip_payload_end() {
                             Ok(true) => Ok(()),
-                            Ok(false) => Err(Ending::ShortRead),
-                            Err(errno) => Err(Ending::ReadFailed(errno)),
+                            Ok(false) => Err(None),
+                            Err(errno) => Err(Some(errno)),
                         });
-                    if let Err(ending) = read {
-                        return ending;
+                    match read {
+                        Ok(()) => {}
+                        // The file ended inside the payload: a short file.
+                        Err(None) => break Stop::Truncated,
+                        Err(Some(errno)) => return Ending::ReadFailed(errno),
                     }
-                    self.position += (consumed + len + 2) as u64;
+                    self.machine.consumed(consumed + len + 2);
                     if self.parser.in_command() {
                         self.items -= 1;
                     } else if let Err(ending) = self.run_command(None, reader, key_load_delay) {
@@ -431,26 +411,35 @@ impl<'n> Replay<'n> {
                         })
                     });
                     reader.consume(consumed);
-                    self.position += consumed as u64;
+                    self.machine.consumed(consumed);
                     if let Err(ending) = self.run_command(found, reader, key_load_delay) {
                         return ending;
                     }
                 }
             }
-        }
-        if self.client.in_multi() {
+        };
+        // The machine follows MULTI/EXEC from what each command was; the client's own
+        // flag is the truth upstream decides by.
+        process::assert(
+            self.machine.in_multi() == self.client.in_multi(),
+            c"the load machine's MULTI state is the AOF client's",
+        );
+        let ending = self.machine.finish(stop);
+        if let load_machine::Ending::Short {
+            reverted_multi: true,
+            ..
+        } = ending
+        {
             Line::new("Revert incomplete MULTI/EXEC transaction in AOF file ")
                 .bytes(self.name)
                 .write(Level::Warning);
-            self.valid_up_to = self.valid_before_multi;
-            return Ending::ShortRead;
         }
-        Ending::Clean
+        Ending::Replayed(ending)
     }
 
     /// Runs the command whose arguments the client holds (`found`: already looked up),
-    /// which ended at `self.position`. Inlined into both callers: it is the per-command
-    /// path of the replay loop.
+    /// which ended at the machine's position. Inlined into both callers: it is the
+    /// per-command path of the replay loop.
     #[inline(always)]
     fn run_command(
         &mut self,
@@ -465,14 +454,18 @@ impl<'n> Replay<'n> {
         if !cmd.accepts_argc(args_len) {
             return Err(Ending::WrongArity(self.client.command_name()));
         }
-        if cmd.is_multi() {
-            self.valid_before_multi = self.valid_up_to;
-        }
+        let kind = if cmd.is_multi() {
+            CommandKind::Multi
+        } else if cmd.is_exec() {
+            CommandKind::Exec
+        } else {
+            CommandKind::Other
+        };
         self.lookahead
-            .before_running(self.client.db(), reader.window(), self.position);
+            .before_running(self.client.db(), reader.window(), self.machine.position());
         self.client.execute(cmd);
         self.client.free_argv();
-        self.valid_up_to = self.position;
+        self.machine.executed(kind);
         if key_load_delay != 0 {
             loading::debug_delay(key_load_delay);
         }
@@ -488,24 +481,18 @@ fn seek(file: &mut File, offset: u64) -> Result<(), Errno> {
 }
 
 /// Turns how the replay ended into upstream's status, with upstream's log lines, cutting
-/// a short file back when `aof-load-truncated` allows it.
-fn report(
-    name: &[u8],
-    path: &[u8],
-    ending: Ending,
-    replay: &Replay<'_>,
-    short_file: ShortFile,
-) -> i32 {
-    match ending {
-        Ending::Clean => AOF_OK,
-        Ending::RdbFailed => AOF_FAILED,
+/// a short file back when the machine's verdict says so.
+fn report(name: &[u8], path: &[u8], ending: Ending, short_file: ShortFile) -> LoadStatus {
+    let ending = match ending {
+        Ending::Replayed(ending) => ending,
+        Ending::RdbFailed => return LoadStatus::Failed,
         Ending::UnknownCommand(command) => {
             Line::new("Unknown command '")
                 .bytes(&command)
                 .text("' reading the append only file ")
                 .bytes(name)
                 .write(Level::Warning);
-            AOF_FAILED
+            return LoadStatus::Failed;
         }
         Ending::WrongArity(command) => {
             Line::new("Wrong number of arguments for command '")
@@ -513,7 +500,7 @@ fn report(
                 .text("' reading the append only file ")
                 .bytes(name)
                 .write(Level::Warning);
-            AOF_FAILED
+            return LoadStatus::Failed;
         }
         Ending::ReadFailed(errno) => {
             Line::new("Unrecoverable error reading the append only file ")
@@ -521,38 +508,47 @@ fn report(
                 .text(": ")
                 .text(&errno.message())
                 .write(Level::Warning);
-            AOF_FAILED
+            return LoadStatus::Failed;
         }
-        Ending::BadFormat => {
+    };
+    match ending.verdict(server::aof_load_truncated() != 0, short_file) {
+        Verdict::Loaded => return LoadStatus::Ok,
+        Verdict::BadFormat => {
             Line::new("Bad file format reading the append only file ")
                 .bytes(name)
                 .text(": make a backup of your AOF file, then use ./redis-check-aof --fix <filename.manifest>")
                 .write(Level::Warning);
-            AOF_FAILED
+            return LoadStatus::Failed;
         }
-        Ending::ShortRead => {
-            if server::aof_load_truncated() != 0 {
-                Line::new("!!! Warning: short read while loading the AOF file ")
-                    .bytes(name)
-                    .text("!!!")
-                    .write(Level::Warning);
-                if short_file == ShortFile::Keep
-                    || truncate_short_file(name, path, replay.valid_up_to)
-                {
-                    return AOF_TRUNCATED;
-                }
+        Verdict::ShortRefused => {}
+        Verdict::ShortKept => {
+            short_read_warning(name);
+            return LoadStatus::Truncated;
+        }
+        Verdict::CutBack { to } => {
+            short_read_warning(name);
+            if truncate_short_file(name, path, to) {
+                return LoadStatus::Truncated;
             }
-            Line::new("Unexpected end of file reading the append only file ")
-                .bytes(name)
-                .text(
-                    ". You can: 1) Make a backup of your AOF file, then use ./redis-check-aof --fix \
-                     <filename.manifest>. 2) Alternatively you can set the 'aof-load-truncated' \
-                     configuration option to yes and restart the server.",
-                )
-                .write(Level::Warning);
-            AOF_FAILED
         }
     }
+    Line::new("Unexpected end of file reading the append only file ")
+        .bytes(name)
+        .text(
+            ". You can: 1) Make a backup of your AOF file, then use ./redis-check-aof --fix \
+             <filename.manifest>. 2) Alternatively you can set the 'aof-load-truncated' \
+             configuration option to yes and restart the server.",
+        )
+        .write(Level::Warning);
+    LoadStatus::Failed
+}
+
+/// A short file `aof-load-truncated` forgives.
+fn short_read_warning(name: &[u8]) {
+    Line::new("!!! Warning: short read while loading the AOF file ")
+        .bytes(name)
+        .text("!!!")
+        .write(Level::Warning);
 }
 
 /// Cuts the file back to `valid_up_to` and points `aof_fd` at the new end. Returns

@@ -13,6 +13,7 @@ pub mod presize;
 pub mod rewrite;
 pub mod rewrite_child;
 pub mod start_stop;
+pub mod status;
 pub mod write;
 
 /// A failed operation whose cause is already in the log. Upstream reports each failure

@@ -1,5 +1,7 @@
+use super::load::status_code;
 use crate::aof::files;
-use aof_glue::bindings::{self, aofManifest, sds};
+use crate::aof::status::LoadStatus;
+use aof_glue::bindings::{aofManifest, sds};
 use aof_glue::manifest::ManifestRef;
 use aof_glue::sds as glue_sds;
 use libc::off_t;
@@ -13,15 +15,6 @@ pub extern "C" fn getAofManifestFileName() -> sds {
 #[no_mangle]
 pub extern "C" fn getTempAofManifestFileName() -> sds {
     glue_sds::new(&files::temp_manifest_file_name())
-}
-
-/// Upstream's size-or-status pair: the size and `AOF_OK`, or 0 and the error's status.
-fn size_and_status(size: Result<off_t, files::StatError>) -> (off_t, c_int) {
-    match size {
-        Ok(size) => (size, bindings::AOF_OK as c_int),
-        Err(files::StatError::NotExist) => (0, bindings::AOF_NOT_EXIST as c_int),
-        Err(files::StatError::OpenErr) => (0, bindings::AOF_OPEN_ERR as c_int),
-    }
 }
 
 #[no_mangle]
@@ -45,6 +38,14 @@ pub unsafe extern "C" fn aofFileExist(filename: *mut c_char) -> c_int {
     files::file_exists(name) as c_int
 }
 
+/// Upstream's pair for a size: the size and `AOF_OK`, or 0 and the error status.
+fn sized(size: Result<i64, LoadStatus>) -> (off_t, c_int) {
+    match size {
+        Ok(size) => (size as off_t, status_code(LoadStatus::Ok)),
+        Err(status) => (0, status_code(status)),
+    }
+}
+
 /// # Safety
 /// `filename` must be NUL-terminated (typed `sds`, read as a C string as upstream does) and
 /// stay allocated and unmodified for the call; `status` NULL or a writable `int`. No
@@ -54,7 +55,7 @@ pub unsafe extern "C" fn aofFileExist(filename: *mut c_char) -> c_int {
 pub unsafe extern "C" fn getAppendOnlyFileSize(filename: sds, status: *mut c_int) -> off_t {
     // SAFETY: `filename` is NUL-terminated and live for this call (`# Safety`); the borrow
     // ends when file_size returns.
-    let (size, file_status) = size_and_status(files::file_size(
+    let (size, file_status) = sized(files::file_size(
         unsafe { CStr::from_ptr(filename) }.to_bytes(),
     ));
     if !status.is_null() {
@@ -75,7 +76,7 @@ pub unsafe extern "C" fn getBaseAndIncrAppendOnlyFilesSize(
 ) -> off_t {
     // SAFETY: `am` is a live manifest that nothing modifies during this call (`# Safety`);
     // the view ends with base_and_incr_size.
-    let (size, files_status) = size_and_status(files::base_and_incr_size(unsafe {
+    let (size, files_status) = sized(files::base_and_incr_size(unsafe {
         ManifestRef::from_raw(am)
     }));
     // SAFETY: `status` is non-null and writable (`# Safety`).

@@ -1,8 +1,22 @@
+use crate::aof::status::LoadStatus;
 use crate::aof::{load, load_file};
 use aof_glue::aof_client;
-use aof_glue::bindings::{aofManifest, client};
+use aof_glue::bindings::{self, aofManifest, client};
 use aof_glue::manifest::ManifestHandle;
 use std::ffi::{c_char, c_int, CStr};
+
+/// The one place a loading status becomes upstream's int (server.h's `AOF_OK` ...
+/// `AOF_TRUNCATED`), for C callers.
+pub(crate) fn status_code(status: LoadStatus) -> c_int {
+    (match status {
+        LoadStatus::Ok => bindings::AOF_OK,
+        LoadStatus::NotExist => bindings::AOF_NOT_EXIST,
+        LoadStatus::Empty => bindings::AOF_EMPTY,
+        LoadStatus::OpenErr => bindings::AOF_OPEN_ERR,
+        LoadStatus::Failed => bindings::AOF_FAILED,
+        LoadStatus::Truncated => bindings::AOF_TRUNCATED,
+    }) as c_int
+}
 
 #[no_mangle]
 pub extern "C" fn createAOFClient() -> *mut client {
@@ -20,7 +34,7 @@ pub unsafe extern "C" fn loadSingleAppendOnlyFile(filename: *mut c_char) -> c_in
     // SAFETY: `filename` is NUL-terminated and live until this call returns (`# Safety`);
     // the borrow ends with load_single_file.
     let name = unsafe { CStr::from_ptr(filename) }.to_bytes();
-    load_file::load_single_file(name)
+    status_code(load_file::load_single_file(name))
 }
 
 /// # Safety
@@ -38,5 +52,5 @@ pub unsafe extern "C" fn loadAppendOnlyFiles(am: *mut aofManifest) -> c_int {
     // touches until the first replayed command (`# Safety`); load_all reads and edits it
     // only before then.
     let manifest = unsafe { ManifestHandle::from_raw(am) };
-    load::load_all(manifest)
+    status_code(load::load_all(manifest))
 }

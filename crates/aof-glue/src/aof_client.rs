@@ -53,14 +53,17 @@ impl Command {
         unsafe { &*self.cmd }
     }
 
+    #[inline]
     fn proc_address(&self) -> usize {
         self.get().proc_.map_or(0, |f| f as usize)
     }
 
+    #[inline]
     pub fn is_multi(&self) -> bool {
         self.proc_address() == bindings::multiCommand as *const () as usize
     }
 
+    #[inline]
     pub fn is_exec(&self) -> bool {
         self.proc_address() == bindings::execCommand as *const () as usize
     }

@@ -1,0 +1,595 @@
+//! The bookkeeping of one AOF file's replay: upstream's `loadSingleAppendOnlyFile` without
+//! anything that touches the server. It knows where the reading is, where the last
+//! command that ran ended (the offset a short file is cut back to), whether a MULTI is
+//! open and where the file stood before it, and decides how the replay ended and what
+//! `aof-load-truncated` makes of that.
+//!
+//! The loader (`src/aof/load_file.rs`) drives it with the
+//! [`command_reader`](crate::command_reader)'s steps: every byte a step consumes goes
+//! through [`LoadMachine::consumed`], every command that ran (or was queued inside MULTI)
+//! through [`LoadMachine::executed`] with what it was ([`CommandKind`]), and the step that
+//! ends the reading through [`LoadMachine::finish`]. A command the loader refuses (unknown,
+//! wrong number of arguments) or a read error ends the file on the loader's side and never
+//! reaches the machine. [`replay`] is the same drive over an in-memory file, shared by the
+//! unit tests and the fuzz target.
+//!
+//! The rules, all upstream's:
+//! - annotations move the position only; the cut-back offset moves when a command has
+//!   run, to the offset it ended at; it starts at 0 whatever came before the commands (an
+//!   RDB preamble included, as upstream's `valid_up_to` does);
+//! - a MULTI (any, even one queued inside an open MULTI) remembers the cut-back offset
+//!   before it; EXEC closes the MULTI;
+//! - the file ending cleanly inside an open MULTI is a short file cut back to before that
+//!   MULTI (upstream's "Revert incomplete MULTI/EXEC transaction"); a file ending inside a
+//!   command is cut back to the last command that ran, open MULTI or not;
+//! - a short file: with `aof-load-truncated no` loading fails and the file is left as it
+//!   is; with `yes` the file is cut back (or, for a file that is not the last one,
+//!   [`ShortFile::Keep`], left as it is, its caller failing the load anyway).
+
+use crate::command_reader::{CommandParser, ReadError, Step};
+
+/// What a command that ran was, as far as the replay's bookkeeping cares.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CommandKind {
+    Multi,
+    Exec,
+    Other,
+}
+
+impl CommandKind {
+    /// By the name in the file, case-insensitively, as the command table finds commands.
+    /// The loader itself asks the command it looked up (a renamed MULTI is still MULTI);
+    /// this is for callers without a command table ([`replay`], tests, fuzzing).
+    pub fn of_name(name: &[u8]) -> CommandKind {
+        if name.eq_ignore_ascii_case(b"multi") {
+            CommandKind::Multi
+        } else if name.eq_ignore_ascii_case(b"exec") {
+            CommandKind::Exec
+        } else {
+            CommandKind::Other
+        }
+    }
+}
+
+/// What ended the reading of the file's commands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stop {
+    /// The file ended between items ([`Step::End`]).
+    End,
+    /// The file ended inside a command ([`ReadError::Truncated`], or a payload the caller
+    /// read directly came short).
+    Truncated,
+    /// Bytes that are not an AOF command ([`ReadError::BadFormat`]).
+    BadFormat,
+}
+
+impl From<ReadError> for Stop {
+    #[inline]
+    fn from(error: ReadError) -> Stop {
+        match error {
+            ReadError::Truncated => Stop::Truncated,
+            ReadError::BadFormat => Stop::BadFormat,
+        }
+    }
+}
+
+/// How a file's replay ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ending {
+    /// The file ended between commands, outside any MULTI.
+    Clean,
+    /// A short file: data after `cut_to` is lost. `reverted_multi`: the file ended
+    /// cleanly but inside a MULTI, and `cut_to` is where the file stood before it (the
+    /// loader logs upstream's "Revert incomplete MULTI/EXEC transaction" line).
+    Short { cut_to: u64, reverted_multi: bool },
+    /// Bad framing: loading fails, the file is left as it is.
+    BadFormat,
+}
+
+/// Whether a short file may be cut back (`aof-load-truncated` permitting).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ShortFile {
+    /// Upstream's rule for any file: cut it, `AOF_TRUNCATED`.
+    MayCut,
+    /// A file other than the last one: its truncation is refused by the caller anyway
+    /// (upstream cuts it first, losing its tail on a load that fails); it is left as it
+    /// is and `AOF_TRUNCATED` returned without cutting.
+    Keep,
+}
+
+/// What the loader does at the end of a file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// `AOF_OK`.
+    Loaded,
+    /// `AOF_FAILED` with upstream's bad-format line, the file untouched.
+    BadFormat,
+    /// A short file `aof-load-truncated no` does not forgive: `AOF_FAILED` with upstream's
+    /// "Unexpected end of file" line, the file untouched.
+    ShortRefused,
+    /// A short file forgiven: cut it back to `to`, then `AOF_TRUNCATED` (or, if the cut
+    /// fails, `AOF_FAILED` as for [`Verdict::ShortRefused`]).
+    CutBack { to: u64 },
+    /// A short file forgiven but not the last one ([`ShortFile::Keep`]): `AOF_TRUNCATED`,
+    /// the file left as it is.
+    ShortKept,
+}
+
+impl Ending {
+    /// The verdict under `aof-load-truncated` (`load_truncated`, read once, when the end
+    /// is reported) for a file that may or may not be cut.
+    pub fn verdict(self, load_truncated: bool, short_file: ShortFile) -> Verdict {
+        match self {
+            Ending::Clean => Verdict::Loaded,
+            Ending::BadFormat => Verdict::BadFormat,
+            Ending::Short { cut_to, .. } => match (load_truncated, short_file) {
+                (false, _) => Verdict::ShortRefused,
+                (true, ShortFile::Keep) => Verdict::ShortKept,
+                (true, ShortFile::MayCut) => Verdict::CutBack { to: cut_to },
+            },
+        }
+    }
+}
+
+/// The state of one file's replay. The per-step methods are `#[inline]`: they sit on the
+/// loader's per-command path, in another crate.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LoadMachine {
+    /// File offset just after the last item consumed.
+    position: u64,
+    /// End of the last command that ran; where a short file is cut back to. Tracked
+    /// whatever `aof-load-truncated` says, which is read once, when a short end is
+    /// reported: upstream tracks only while the setting is on and reads it again at the
+    /// end, so a CONFIG SET while loading could cut the file back to an offset never
+    /// tracked (0, losing the whole file at the next restart).
+    valid_up_to: u64,
+    /// `valid_up_to` before the last MULTI.
+    valid_before_multi: u64,
+    /// A MULTI ran and no EXEC after it.
+    in_multi: bool,
+}
+
+impl LoadMachine {
+    /// A replay whose commands start at file offset `start` (after any RDB part).
+    pub fn new(start: u64) -> LoadMachine {
+        LoadMachine {
+            position: start,
+            valid_up_to: 0,
+            valid_before_multi: 0,
+            in_multi: false,
+        }
+    }
+
+    /// File offset just after the last item (or piece of one) consumed. Between items it
+    /// is where the file stands; a reading that stops inside a command stands wherever the
+    /// windows cut it (only progress reporting reads it then).
+    #[inline]
+    pub fn position(&self) -> u64 {
+        self.position
+    }
+
+    /// Where a short file would be cut back to now.
+    #[inline]
+    pub fn valid_up_to(&self) -> u64 {
+        self.valid_up_to
+    }
+
+    /// Whether a MULTI ran with no EXEC after it.
+    #[inline]
+    pub fn in_multi(&self) -> bool {
+        self.in_multi
+    }
+
+    /// `bytes` of the file consumed: an annotation, a piece of a command, a whole command,
+    /// or a directly read argument with its line and the two bytes after its payload.
+    #[inline]
+    pub fn consumed(&mut self, bytes: usize) {
+        self.position += bytes as u64;
+    }
+
+    /// The command that ends at [`LoadMachine::position`] ran (or was queued inside the
+    /// open MULTI); `kind` says what it was.
+    #[inline]
+    pub fn executed(&mut self, kind: CommandKind) {
+        match kind {
+            CommandKind::Other => {}
+            CommandKind::Multi => {
+                self.valid_before_multi = self.valid_up_to;
+                self.in_multi = true;
+            }
+            CommandKind::Exec => self.in_multi = false,
+        }
+        self.valid_up_to = self.position;
+    }
+
+    /// The reading stopped: how the replay ended. A clean end inside a MULTI reverts it.
+    pub fn finish(&mut self, stop: Stop) -> Ending {
+        match stop {
+            Stop::End if self.in_multi => {
+                self.valid_up_to = self.valid_before_multi;
+                Ending::Short {
+                    cut_to: self.valid_up_to,
+                    reverted_multi: true,
+                }
+            }
+            Stop::End => Ending::Clean,
+            Stop::Truncated => Ending::Short {
+                cut_to: self.valid_up_to,
+                reverted_multi: false,
+            },
+            Stop::BadFormat => Ending::BadFormat,
+        }
+    }
+}
+
+/// A command [`replay`] ran: its arguments, what it was, and the file offset it ended at.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RanCommand {
+    pub args: Vec<Vec<u8>>,
+    pub kind: CommandKind,
+    pub end: u64,
+}
+
+/// What [`replay`] did with a file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Replayed {
+    /// Every command run, in order (those of a reverted MULTI included: they ran).
+    pub commands: Vec<RanCommand>,
+    pub ending: Ending,
+    /// The machine when the reading stopped.
+    pub machine: LoadMachine,
+}
+
+/// Replays a whole in-memory file of commands the way the loader drives the machine:
+/// windows of at most `block` new bytes, commands put together from their pieces, large
+/// payloads taken from the file directly, each command's kind told by its name. Every
+/// command runs (the loader's refusals end the file on its side, outside the machine).
+pub fn replay(mut parser: CommandParser, file: &[u8], block: usize) -> Replayed {
+    let mut machine = LoadMachine::new(0);
+    let mut commands = Vec::new();
+    let mut current: Vec<Vec<u8>> = Vec::new();
+    let mut start = 0; // file offset of the window
+    let mut end = 0; // file offset of the window's end
+    let stop = loop {
+        debug_assert_eq!(start as u64, machine.position());
+        let at_eof = end == file.len();
+        let window = &file[start..end];
+        let left = (file.len() - start) as u64;
+        match parser.parse_next(window, at_eof, left) {
+            Step::NeedMore { min_bytes } => {
+                assert!(!at_eof, "asked for more at the end of the file");
+                end = (end + block.max(1)).max(start + min_bytes).min(file.len());
+            }
+            Step::End => break Stop::End,
+            Step::Error(error) => break Stop::from(error),
+            Step::Annotation { consumed } => {
+                start += consumed;
+                machine.consumed(consumed);
+            }
+            Step::Partial { consumed, args } => {
+                current.extend(args.iter().map(|r| window[r.clone()].to_vec()));
+                start += consumed;
+                machine.consumed(consumed);
+            }
+            Step::LargeArgument {
+                consumed,
+                args,
+                len,
+            } => {
+                current.extend(args.iter().map(|r| window[r.clone()].to_vec()));
+                let payload = start + consumed;
+                // The loader's direct read (and the two bytes after it) may come short.
+                if payload + len + 2 > file.len() {
+                    break Stop::Truncated;
+                }
+                current.push(file[payload..payload + len].to_vec());
+                start = payload + len + 2;
+                end = end.max(start);
+                machine.consumed(consumed + len + 2);
+                if !parser.in_command() {
+                    let args = std::mem::take(&mut current);
+                    run(&mut machine, &mut commands, args);
+                }
+            }
+            Step::Command { consumed, args } => {
+                current.extend(args.iter().map(|r| window[r.clone()].to_vec()));
+                start += consumed;
+                machine.consumed(consumed);
+                let args = std::mem::take(&mut current);
+                run(&mut machine, &mut commands, args);
+            }
+        }
+    };
+    let ending = machine.finish(stop);
+    Replayed {
+        commands,
+        ending,
+        machine,
+    }
+}
+
+fn run(machine: &mut LoadMachine, commands: &mut Vec<RanCommand>, args: Vec<Vec<u8>>) {
+    let kind = CommandKind::of_name(&args[0]);
+    machine.executed(kind);
+    commands.push(RanCommand {
+        args,
+        kind,
+        end: machine.position(),
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cmd(args: &[&str]) -> Vec<u8> {
+        let mut out = format!("*{}\r\n", args.len()).into_bytes();
+        for a in args {
+            out.extend_from_slice(format!("${}\r\n{a}\r\n", a.len()).as_bytes());
+        }
+        out
+    }
+
+    fn file(items: &[Vec<u8>]) -> Vec<u8> {
+        items.concat()
+    }
+
+    fn replay_all(file: &[u8]) -> Replayed {
+        let whole = replay(CommandParser::new(), file, file.len().max(1));
+        for block in [1, 2, 5, 64] {
+            let mut parser = CommandParser::new();
+            parser.set_direct_read_min(3);
+            assert_eq!(replay(parser, file, block), whole, "block {block}");
+            assert_eq!(replay(CommandParser::new(), file, block), whole);
+        }
+        whole
+    }
+
+    fn names(replayed: &Replayed) -> Vec<String> {
+        replayed
+            .commands
+            .iter()
+            .map(|c| String::from_utf8_lossy(&c.args[0]).into_owned())
+            .collect()
+    }
+
+    #[test]
+    fn a_clean_file_ends_clean_at_its_end() {
+        let f = file(&[
+            cmd(&["SELECT", "0"]),
+            b"#TS:1\r\n".to_vec(),
+            cmd(&["multi"]),
+            cmd(&["SET", "k", "v"]),
+            cmd(&["Exec"]),
+        ]);
+        let r = replay_all(&f);
+        assert_eq!(r.ending, Ending::Clean);
+        assert_eq!(r.machine.position(), f.len() as u64);
+        assert_eq!(r.machine.valid_up_to(), f.len() as u64);
+        assert!(!r.machine.in_multi());
+        assert_eq!(names(&r), ["SELECT", "multi", "SET", "Exec"]);
+        let kinds: Vec<_> = r.commands.iter().map(|c| c.kind).collect();
+        use CommandKind::*;
+        assert_eq!(kinds, [Other, Multi, Other, Exec]);
+    }
+
+    #[test]
+    fn annotations_move_the_position_but_not_the_cut_back_offset() {
+        let first = cmd(&["SET", "a", "1"]);
+        let mut f = file(&[first.clone(), b"#TS:2\r\n".to_vec()]);
+        let r = replay_all(&f);
+        assert_eq!(r.ending, Ending::Clean);
+        assert_eq!(r.machine.position(), f.len() as u64);
+        assert_eq!(r.machine.valid_up_to(), first.len() as u64);
+        f.extend_from_slice(b"*2\r\n$3\r\nGET");
+        let r = replay_all(&f);
+        assert_eq!(
+            r.ending,
+            Ending::Short {
+                cut_to: first.len() as u64,
+                reverted_multi: false
+            }
+        );
+    }
+
+    #[test]
+    fn a_short_file_before_any_command_is_cut_to_zero() {
+        let r = replay_all(b"#note\r\n*1\r\n$4\r\nPI");
+        assert_eq!(
+            r.ending,
+            Ending::Short {
+                cut_to: 0,
+                reverted_multi: false
+            }
+        );
+        assert!(r.commands.is_empty());
+    }
+
+    #[test]
+    fn the_cut_back_offset_starts_at_zero_even_after_an_rdb_part() {
+        // Upstream's valid_up_to starts at 0 whatever the RDB part read.
+        let mut machine = LoadMachine::new(100);
+        assert_eq!(machine.position(), 100);
+        assert_eq!(
+            machine.finish(Stop::Truncated),
+            Ending::Short {
+                cut_to: 0,
+                reverted_multi: false
+            }
+        );
+        let mut machine = LoadMachine::new(100);
+        machine.consumed(20);
+        machine.executed(CommandKind::Other);
+        assert_eq!(machine.valid_up_to(), 120);
+    }
+
+    #[test]
+    fn an_unfinished_multi_is_reverted_at_a_clean_end() {
+        let before = file(&[cmd(&["SET", "a", "1"]), b"#TS:3\r\n".to_vec()]);
+        let f = file(&[before.clone(), cmd(&["MULTI"]), cmd(&["INCR", "n"])]);
+        let r = replay_all(&f);
+        assert_eq!(
+            r.ending,
+            Ending::Short {
+                // Before the MULTI's own command boundary: the annotation goes too.
+                cut_to: cmd(&["SET", "a", "1"]).len() as u64,
+                reverted_multi: true
+            }
+        );
+        assert_eq!(names(&r), ["SET", "MULTI", "INCR"]);
+    }
+
+    #[test]
+    fn a_file_cut_inside_a_multi_is_cut_after_the_last_queued_command() {
+        // Upstream reverts a MULTI only at a clean end: a short read inside one cuts
+        // after the last command queued (the next load reverts the MULTI).
+        let upto = file(&[cmd(&["MULTI"]), cmd(&["INCR", "n"])]);
+        let mut f = upto.clone();
+        f.extend_from_slice(b"*1\r\n$4\r\nEX");
+        let r = replay_all(&f);
+        assert_eq!(
+            r.ending,
+            Ending::Short {
+                cut_to: upto.len() as u64,
+                reverted_multi: false
+            }
+        );
+        let again = replay_all(&upto);
+        assert_eq!(
+            again.ending,
+            Ending::Short {
+                cut_to: 0,
+                reverted_multi: true
+            }
+        );
+    }
+
+    #[test]
+    fn a_nested_multi_remembers_the_offset_before_the_inner_one() {
+        // Upstream sets valid_before_multi at every MULTI, one queued inside an open
+        // MULTI included.
+        let outer = file(&[cmd(&["MULTI"]), cmd(&["SET", "a", "1"])]);
+        let f = file(&[outer.clone(), cmd(&["multi"]), cmd(&["SET", "b", "2"])]);
+        let r = replay_all(&f);
+        assert_eq!(
+            r.ending,
+            Ending::Short {
+                cut_to: outer.len() as u64,
+                reverted_multi: true
+            }
+        );
+    }
+
+    #[test]
+    fn exec_closes_the_multi_and_exec_alone_changes_nothing() {
+        let f = file(&[
+            cmd(&["EXEC"]),
+            cmd(&["MULTI"]),
+            cmd(&["EXEC"]),
+            cmd(&["EXEC"]),
+        ]);
+        let r = replay_all(&f);
+        assert_eq!(r.ending, Ending::Clean);
+        assert!(!r.machine.in_multi());
+    }
+
+    #[test]
+    fn bad_format_ends_without_a_cut() {
+        let f = file(&[cmd(&["SET", "a", "1"]), b"GARBAGE\r\n".to_vec()]);
+        let r = replay_all(&f);
+        assert_eq!(r.ending, Ending::BadFormat);
+        assert_eq!(names(&r), ["SET"]);
+    }
+
+    #[test]
+    fn large_arguments_read_directly_end_their_command() {
+        let f = file(&[
+            cmd(&["SET", "big", "0123456789abcdef"]),
+            cmd(&["MULTI"]),
+            cmd(&["APPEND", "big", "0123456789abcdef", "x"]),
+        ]);
+        let mut parser = CommandParser::new();
+        parser.set_direct_read_min(4);
+        let r = replay(parser, &f, 6);
+        assert_eq!(r, replay_all(&f));
+        assert_eq!(
+            r.commands[0].end,
+            cmd(&["SET", "big", "0123456789abcdef"]).len() as u64
+        );
+        assert_eq!(
+            r.ending,
+            Ending::Short {
+                cut_to: r.commands[0].end,
+                reverted_multi: true
+            }
+        );
+    }
+
+    #[test]
+    fn verdicts_follow_aof_load_truncated_and_the_short_file_rule() {
+        let short = Ending::Short {
+            cut_to: 7,
+            reverted_multi: false,
+        };
+        for short_file in [ShortFile::MayCut, ShortFile::Keep] {
+            for on in [false, true] {
+                assert_eq!(Ending::Clean.verdict(on, short_file), Verdict::Loaded);
+                assert_eq!(
+                    Ending::BadFormat.verdict(on, short_file),
+                    Verdict::BadFormat
+                );
+                assert_eq!(short.verdict(false, short_file), Verdict::ShortRefused);
+            }
+        }
+        assert_eq!(
+            short.verdict(true, ShortFile::MayCut),
+            Verdict::CutBack { to: 7 }
+        );
+        assert_eq!(short.verdict(true, ShortFile::Keep), Verdict::ShortKept);
+    }
+
+    #[test]
+    fn command_kinds_are_recognised_case_insensitively() {
+        assert_eq!(CommandKind::of_name(b"MuLtI"), CommandKind::Multi);
+        assert_eq!(CommandKind::of_name(b"exec"), CommandKind::Exec);
+        assert_eq!(CommandKind::of_name(b"EXECUTE"), CommandKind::Other);
+        assert_eq!(CommandKind::of_name(b"multi\0"), CommandKind::Other);
+        assert_eq!(CommandKind::of_name(b""), CommandKind::Other);
+    }
+
+    /// Every cut of a file with a transaction: the cut-back offset is the end of a
+    /// command that ran (or 0), never beyond the cut, and replaying the file cut there
+    /// runs the same commands up to it and ends clean (after reverting any MULTI left
+    /// open, which a second cut removes).
+    #[test]
+    fn every_cut_gives_a_cut_back_offset_at_a_command_boundary() {
+        let f = file(&[
+            cmd(&["SET", "a", "1"]),
+            b"#TS:4\r\n".to_vec(),
+            cmd(&["MULTI"]),
+            cmd(&["INCR", "n"]),
+            cmd(&["EXEC"]),
+            cmd(&["MULTI"]),
+            cmd(&["DEL", "a"]),
+        ]);
+        for cut in 0..=f.len() {
+            let r = replay_all(&f[..cut]);
+            let Ending::Short { cut_to, .. } = r.ending else {
+                assert_eq!(r.ending, Ending::Clean, "cut {cut}");
+                continue;
+            };
+            assert!(cut_to <= cut as u64);
+            assert!(cut_to == 0 || r.commands.iter().any(|c| c.end == cut_to));
+            let mut again = replay_all(&f[..cut_to as usize]);
+            if let Ending::Short {
+                cut_to: second,
+                reverted_multi: true,
+            } = again.ending
+            {
+                again = replay_all(&f[..second as usize]);
+            }
+            assert_eq!(again.ending, Ending::Clean, "cut {cut}");
+            assert!(r.commands.starts_with(&again.commands));
+        }
+    }
+}

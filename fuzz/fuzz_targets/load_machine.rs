@@ -1,0 +1,207 @@
+//! Any bytes as the command part of an AOF file: the loader's state machine
+//! (`aof_core::load_machine`), driven as the loader drives it (`load_machine::replay`),
+//! with `aof-load-truncated` on and off and both short-file rules. Asserted:
+//! - the same replay whether the file arrives whole or in small blocks, with commands in
+//!   pieces and arguments read directly (the position where the reading stopped inside a
+//!   command aside: how much of it was consumed depends on the windows);
+//! - the commands run are exactly the reader's (`command_reader::read_all`), and the
+//!   ending matches the reader's (a clean end is clean unless a MULTI is left open);
+//! - the bookkeeping, recomputed here from the commands alone (MULTI and EXEC recognised
+//!   case-insensitively, as the command table finds them): the open MULTI, the cut-back
+//!   offset (the end of the last command run, or, for a reverted MULTI, of the command
+//!   before the last MULTI; 0 when there is none), a command boundary never beyond the
+//!   bytes read; a clean end has read the whole file;
+//! - the verdicts: a clean end is never cut and always loads, bad format always fails
+//!   untouched, a short file fails untouched with `aof-load-truncated no`, is kept whole
+//!   with `ShortFile::Keep`, and is cut back to the machine's offset otherwise;
+//! - loading the cut file again (as the next start-up does) runs the same commands up to
+//!   the cut and ends clean, or reverts a MULTI left open and, cut again, ends clean: the
+//!   commands of the first replay minus the reverted MULTI; repeated loads converge (up
+//!   to 8 start-ups are checked; nested MULTIs take one each).
+#![no_main]
+
+use aof_core::command_reader::{read_all, CommandParser, ReadError};
+use aof_core::load_machine::{replay, CommandKind, Ending, Replayed, ShortFile, Verdict};
+use libfuzzer_sys::fuzz_target;
+
+fn run(file: &[u8], block: usize, direct_read_min: usize) -> Replayed {
+    let mut parser = CommandParser::new();
+    parser.set_direct_read_min(direct_read_min);
+    replay(parser, file, block)
+}
+
+fn whole(file: &[u8]) -> Replayed {
+    run(file, file.len().max(1), usize::MAX)
+}
+
+/// What must not depend on how the file arrives: everything but the position when the
+/// reading stopped inside a command (the pieces of it consumed depend on the windows).
+fn outcome(r: &Replayed) -> impl PartialEq + std::fmt::Debug + '_ {
+    let stopped_between_items = matches!(
+        r.ending,
+        Ending::Clean
+            | Ending::Short {
+                reverted_multi: true,
+                ..
+            }
+    );
+    (
+        &r.commands,
+        r.ending,
+        r.machine.valid_up_to(),
+        r.machine.in_multi(),
+        stopped_between_items.then(|| r.machine.position()),
+    )
+}
+
+/// MULTI/EXEC by name, independently of `CommandKind::of_name`.
+fn kind_of(name: &[u8]) -> CommandKind {
+    match name.to_ascii_uppercase().as_slice() {
+        b"MULTI" => CommandKind::Multi,
+        b"EXEC" => CommandKind::Exec,
+        _ => CommandKind::Other,
+    }
+}
+
+/// Checks one replay against the bookkeeping recomputed from its commands.
+fn check(file: &[u8], r: &Replayed) {
+    let position = r.machine.position();
+    assert!(position <= file.len() as u64);
+    let mut previous_end = 0;
+    let mut open_multi = false;
+    let mut before_last_multi = 0;
+    for c in &r.commands {
+        assert_eq!(c.kind, kind_of(&c.args[0]));
+        assert!(
+            c.end > previous_end && c.end <= position,
+            "command ends in order"
+        );
+        match c.kind {
+            CommandKind::Multi => {
+                open_multi = true;
+                before_last_multi = previous_end;
+            }
+            CommandKind::Exec => open_multi = false,
+            CommandKind::Other => {}
+        }
+        previous_end = c.end;
+    }
+    let last_end = previous_end;
+    assert_eq!(r.machine.in_multi(), open_multi);
+    match r.ending {
+        Ending::Clean => {
+            assert!(!open_multi);
+            assert_eq!(
+                position,
+                file.len() as u64,
+                "a clean end read the whole file"
+            );
+            assert_eq!(r.machine.valid_up_to(), last_end);
+        }
+        Ending::BadFormat => assert_eq!(r.machine.valid_up_to(), last_end),
+        Ending::Short {
+            cut_to,
+            reverted_multi,
+        } => {
+            assert_eq!(cut_to, r.machine.valid_up_to());
+            assert!(cut_to <= position, "cut back beyond the bytes read");
+            assert!(
+                cut_to == 0 || r.commands.iter().any(|c| c.end == cut_to),
+                "cut back to {cut_to}, not a command boundary"
+            );
+            if reverted_multi {
+                assert!(open_multi);
+                assert_eq!(position, file.len() as u64);
+                assert_eq!(cut_to, before_last_multi);
+            } else {
+                assert_eq!(cut_to, last_end);
+            }
+        }
+    }
+    for short_file in [ShortFile::MayCut, ShortFile::Keep] {
+        for load_truncated in [false, true] {
+            let verdict = r.ending.verdict(load_truncated, short_file);
+            match r.ending {
+                Ending::Clean => assert_eq!(verdict, Verdict::Loaded),
+                Ending::BadFormat => assert_eq!(verdict, Verdict::BadFormat),
+                Ending::Short { cut_to, .. } => assert_eq!(
+                    verdict,
+                    match (load_truncated, short_file) {
+                        (false, _) => Verdict::ShortRefused,
+                        (true, ShortFile::Keep) => Verdict::ShortKept,
+                        (true, ShortFile::MayCut) => Verdict::CutBack { to: cut_to },
+                    }
+                ),
+            }
+        }
+    }
+}
+
+fuzz_target!(|data: &[u8]| {
+    let first = whole(data);
+    for block in [1, 7] {
+        assert_eq!(outcome(&run(data, block, usize::MAX)), outcome(&first));
+        assert_eq!(outcome(&run(data, block, 4)), outcome(&first));
+    }
+    let (commands, read, _) = read_all(CommandParser::new(), data, data.len().max(1));
+    assert!(first.commands.iter().map(|c| &c.args).eq(commands.iter()));
+    match (read, first.ending) {
+        (Ok(()), Ending::Clean)
+        | (
+            Ok(()),
+            Ending::Short {
+                reverted_multi: true,
+                ..
+            },
+        )
+        | (
+            Err(ReadError::Truncated),
+            Ending::Short {
+                reverted_multi: false,
+                ..
+            },
+        )
+        | (Err(ReadError::BadFormat), Ending::BadFormat) => {}
+        (read, ending) => panic!("reader {read:?}, machine {ending:?}"),
+    }
+    check(data, &first);
+
+    // Start-ups with aof-load-truncated yes, each loading what the previous one left
+    // (nested MULTIs are reverted one per start-up); every cut shortens the file. Each
+    // start-up replays the whole file again, so an input of many nested MULTIs would cost
+    // a replay per MULTI: the first STARTUPS are checked, which covers every kind of step
+    // (a cut inside a command, then reverts, nested or not).
+    const STARTUPS: usize = 8;
+    let mut file = data;
+    let mut replayed = first.clone();
+    let mut cuts = 0;
+    while cuts < STARTUPS {
+        match replayed.ending.verdict(true, ShortFile::MayCut) {
+            Verdict::CutBack { to } => {
+                let to = to as usize;
+                assert!(to < file.len(), "a cut shortens the file");
+                file = &file[..to];
+                cuts += 1;
+                let again = whole(file);
+                check(file, &again);
+                let kept = first.commands.iter().take_while(|c| c.end <= to as u64);
+                assert!(
+                    again.commands.iter().eq(kept),
+                    "same commands up to the cut"
+                );
+                replayed = again;
+            }
+            Verdict::Loaded => break,
+            other => {
+                assert_eq!(other, Verdict::BadFormat);
+                assert_eq!(cuts, 0, "a file cut back never has bad format");
+                break;
+            }
+        }
+    }
+    if cuts < STARTUPS && replayed.ending == Ending::Clean {
+        assert!(!replayed.machine.in_multi());
+        // Clean ends are never cut: loading again changes nothing.
+        assert_eq!(whole(file), replayed);
+    }
+});

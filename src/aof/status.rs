@@ -1,0 +1,22 @@
+//! Upstream's loading statuses (`server.h`'s `AOF_OK` ... `AOF_TRUNCATED`) as a Rust enum.
+//! Only the `src/exports` skin turns them into upstream's ints, for C callers. A leaf:
+//! it imports no other `aof` module, so `files` (sizes) and `load_file`/`load` (loading)
+//! share it without importing each other.
+
+/// How loading (a file, or the whole AOF) ended, or why a file's size is unknown.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LoadStatus {
+    /// `AOF_OK`.
+    Ok,
+    /// `AOF_NOT_EXIST`: no such file (or, for the whole AOF, no manifest entries).
+    NotExist,
+    /// `AOF_EMPTY`: the file (or every file) is empty.
+    Empty,
+    /// `AOF_OPEN_ERR`: the file exists but cannot be opened (or stat'ed).
+    OpenErr,
+    /// `AOF_FAILED`: loading failed (bad format, short file not forgiven, an unknown
+    /// command, a read error, an RDB part that does not load...).
+    Failed,
+    /// `AOF_TRUNCATED`: a short file forgiven by `aof-load-truncated`.
+    Truncated,
+}
