@@ -226,18 +226,18 @@ test-full-patched: patched
 test-full-stock: stock
 	tests/run-full-suite.sh $(STOCK) stock 41111
 
-# Crashes, power loss, full disks and corrupt input against both builds
-# (tests/reliability/README.md): the bounded form in make test, the long one here
-# (>= 200 kill cycles, about 7 minutes), 200 seeds of the randomized round trip (about 5
-# minutes), then short fuzz runs of every target and the AOF
+# Crashes, power loss, full disks, corrupt input, failing system calls and the crash
+# states of a rewrite against both builds (tests/reliability/README.md): the bounded form
+# in make test, the long one here (>= 200 kill cycles, the 82-case fault matrix, every
+# crash state: about 15 minutes), 200 seeds of the randomized round trip (about 5
+# minutes), then 10 million executions of every fuzz target (make fuzz-long) and the AOF
 # units on the AddressSanitizer build, each printing its figures. The full-disk part
 # mounts a tmpfs (root).
-RELIABILITY_FUZZ_SECONDS ?= 20
 RELIABILITY_BUILDS := --stock $(STOCK)/src --patched $(PATCHED)/src
 test-reliability: patched stock
 	python3 tests/reliability/run.py --long $(RELIABILITY_BUILDS)
 	$(MAKE) test-roundtrip ROUNDTRIP_ARGS="--seeds 200 --first-seed 1000"
-	scripts/fuzz.sh $(RELIABILITY_FUZZ_SECONDS)
+	$(MAKE) fuzz-long
 	$(MAKE) test-asan
 test-reliability-short: patched stock
 	python3 tests/reliability/run.py --short $(RELIABILITY_BUILDS)
