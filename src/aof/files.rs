@@ -141,7 +141,8 @@ pub fn open_for_writing(name: &[u8], mode: OpenMode) -> Option<std::fs::File> {
 /// into place. Upstream fsyncs the folder only after that rename, so it relies on the file
 /// system committing the two name changes in order (ext4's journal does; POSIX does not
 /// promise it, and a crash in between could leave a durable manifest naming a file whose
-/// name was lost). The failure is logged with upstream's line for a folder fsync.
+/// name was lost). A failure is logged in the words of upstream's line for the folder
+/// fsync after a manifest rename, naming the folder.
 pub fn make_names_durable() -> Result<(), crate::aof::Reported> {
     // fsyncFileDir syncs the folder holding the path it is given: `<dir>/.`.
     let probe = path_in_aof_dir(b".");

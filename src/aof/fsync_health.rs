@@ -7,15 +7,22 @@
 //! `fsynced_reploff_pending`, and so `WAITAOF`, past the range that may be lost. Here the
 //! dataset in memory is the truth:
 //! - a failure (the bio thread's `aof_bio_fsync_status`/`aof_bio_fsync_errno`, noticed
-//!   before every flush and before any fsync is queued) *poisons* the AOF: the fsynced
-//!   offset goes back to the last one known good and stays there, and a rewrite is
-//!   scheduled (a new BASE from memory and a new INCR);
-//! - writes are refused with `-MISCONF` while the failure stands, as upstream does, until
-//!   that rewrite starts: once the server has switched to the new INCR the failure is
-//!   consumed (the rewrite covers the old files) and writes are taken again;
+//!   before every flush and before any fsync is queued) *poisons* the AOF: once the bio
+//!   thread's queue has drained (a job queued before the failure must not post its offset
+//!   afterwards), the fsynced offset goes back to the last one known good and stays there,
+//!   and a rewrite is scheduled (a new BASE from memory and a new INCR);
+//! - writes are refused with `-MISCONF` while `aof_bio_fsync_status` says the failure, as
+//!   upstream does: until a later fsync succeeds, or at the latest until that rewrite has
+//!   switched to the new INCR, which consumes the failure (the rewrite covers the old files);
 //! - the fsynced offset stays frozen until that rewrite has finished (its BASE and the
 //!   manifest naming it are fsynced by then); a failure of the new INCR meanwhile, or a
 //!   failed rewrite, poisons it again and another rewrite follows.
+//!
+//! One more rule holds even when nothing fails: while the old INCR's fsync-and-close
+//! (queued when a rewrite switches files) has not finished, the fsynced offset does not
+//! move past what it was. Upstream counts a later fsync of the new INCR, which the same bio
+//! thread runs after the old file's, as covering everything, and the empty-buffer path of
+//! its flush does the same while the old file's fsync still runs.
 //!
 //! `aof_bio_fsync_errno` serves as the sticky record of a failure: the bio thread sets it
 //! on every failed fsync and never clears it, and upstream reads it only while the status
@@ -64,7 +71,13 @@ pub fn check() {
             HEALTH.store(POISONED, Relaxed);
             server::set_aof_rewrite_scheduled(1);
         }
-        _ => {}
+        _ => {
+            // Nothing may have moved the frozen offset; put it back if anything did.
+            let frozen = FROZEN_OFFSET.load(Relaxed);
+            if server::fsynced_reploff_pending() != frozen {
+                server::set_fsynced_reploff_pending(frozen);
+            }
+        }
     }
 }
 
@@ -79,6 +92,9 @@ fn note_clean_offset(pending: i64) {
 
 fn poison() {
     HEALTH.store(POISONED, Relaxed);
+    // A job queued before the failure (the new INCR's fsync behind the old one's close)
+    // would post its offset when it succeeds: let every queued job end first.
+    child::drain_bio_fsync();
     let frozen = LAST_CLEAN_OFFSET.load(Relaxed);
     FROZEN_OFFSET.store(frozen, Relaxed);
     server::set_fsynced_reploff_pending(frozen);
@@ -91,15 +107,29 @@ fn poison() {
     );
 }
 
-/// Whether the fsynced offset may move with what is fsynced now.
+/// Whether the fsynced offset may move to the current offset now: no failure stands, and
+/// no earlier INCR's fsync-and-close is still to end.
 #[inline]
 pub fn offsets_count() -> bool {
-    HEALTH.load(Relaxed) == HEALTHY
+    HEALTH.load(Relaxed) == HEALTHY && !runtime::bio_close_pending()
 }
 
-/// The offset a background fsync queued now reports when it succeeds.
+/// The offset an fsync of the current INCR queued now reports when it succeeds: the
+/// current one, or, while [`offsets_count`] says no, the one that counts already.
 pub fn offset_for_fsync_job() -> i64 {
     if offsets_count() {
+        server::master_repl_offset()
+    } else if HEALTH.load(Relaxed) == HEALTHY {
+        server::fsynced_reploff_pending()
+    } else {
+        FROZEN_OFFSET.load(Relaxed)
+    }
+}
+
+/// The offset the fsync-and-close of the INCR being replaced reports: its data up to the
+/// current offset, unless a failure stands.
+pub fn offset_for_close_job() -> i64 {
+    if HEALTH.load(Relaxed) == HEALTHY {
         server::master_repl_offset()
     } else {
         FROZEN_OFFSET.load(Relaxed)

@@ -319,7 +319,8 @@ pub fn open_on_server_start() {
         // The descriptor now belongs to the server (closed by upstream code).
         let fd = std::os::fd::IntoRawFd::into_raw_fd(file);
         server::set_aof_fd(fd);
-        if files::make_names_durable().is_err() || persist(am).is_err() {
+        // A manifest that changes names a file just created: make its name durable first.
+        if (am.is_dirty() && files::make_names_durable().is_err()) || persist(am).is_err() {
             process::exit(1);
         }
         (incr_name, had_incr)

@@ -162,7 +162,7 @@ pub fn background_fsync(fd: i32) {
 /// As [`background_fsync`], then the bio thread closes `fd`.
 pub fn background_fsync_and_close(fd: i32) {
     fsync_health::check();
-    runtime::bio_fsync_and_close(fd, fsync_health::offset_for_fsync_job());
+    runtime::bio_fsync_and_close(fd, fsync_health::offset_for_close_job());
 }
 
 /// When the last write error was logged (unix seconds), to log at most one per interval.

@@ -2,13 +2,15 @@
 //! database, estimated from the file's first bytes, so the loader can size each keyspace
 //! once instead of letting it double (and rehash every key) as it grows.
 //!
-//! The estimate counts the distinct keys (a command's first argument) per database in the
-//! sample and scales the count by the file's size over the sample's: exact when the
-//! sample is the whole file, and right for the files rewrites and steady write loads
-//! produce (their records look alike from start to end). A file whose sample misleads (a
-//! burst of new keys first, then many commands on few keys) gets a larger table than it
-//! needs, bounded by [`MIN_KEY_RECORD_BYTES`]: no more keys than the file could create,
-//! and Redis shrinks an underfilled table in its cron once the load is done.
+//! The estimate counts the keys (a command's first argument) per database that are alive
+//! at the end of the sample (a `DEL`, `UNLINK` or `GETDEL` ends a key, a `PERSIST` its TTL)
+//! and scales the count by the file's size over the sample's: exact for keys written by
+//! name when the sample is the whole file, and right for the files rewrites and steady
+//! write loads produce (their records look alike from start to end). A file whose sample
+//! misleads (a burst of new keys first, then many commands on few keys; keys that expire
+//! while loading) gets a larger table than it needs, bounded by [`MIN_KEY_RECORD_BYTES`]:
+//! no more keys than the file could create. Such a table stays as large until Redis's cron
+//! finds it under an eighth full, and its buckets count in `used_memory`.
 
 use crate::command_reader::{CommandParser, Step};
 use std::collections::HashSet;
@@ -148,6 +150,13 @@ pub fn estimate_keys(sample: &[u8], file_len: u64) -> Vec<KeyEstimate> {
         .collect()
 }
 
+/// Commands that end every key they name.
+fn deletes_keys(name: &[u8]) -> bool {
+    [&b"del"[..], b"unlink", b"getdel"]
+        .iter()
+        .any(|n| name.eq_ignore_ascii_case(n))
+}
+
 fn count(dbs: &mut Vec<(i64, Counts)>, db: &mut i64, args: &[&[u8]], hasher: &RandomState) {
     let Some(&name) = args.first() else { return };
     if name.eq_ignore_ascii_case(b"select") {
@@ -169,10 +178,25 @@ fn count(dbs: &mut Vec<(i64, Counts)>, db: &mut i64, args: &[&[u8]], hasher: &Ra
             &mut dbs.last_mut().expect("just pushed").1
         }
     };
+    if deletes_keys(name) {
+        let last = if name.eq_ignore_ascii_case(b"getdel") {
+            2
+        } else {
+            args.len()
+        };
+        for key in &args[1..last.min(args.len())] {
+            let key = hasher.hash_one(key);
+            counts.keys.remove(&key);
+            counts.expires.remove(&key);
+        }
+        return;
+    }
     let key = hasher.hash_one(args[1]);
     counts.keys.insert(key);
     if sets_ttl(args) {
         counts.expires.insert(key);
+    } else if name.eq_ignore_ascii_case(b"persist") {
+        counts.expires.remove(&key);
     }
 }
 
@@ -255,6 +279,44 @@ mod tests {
         assert!(got[0].keys <= (1 << 20) / MIN_KEY_RECORD_BYTES);
         let whole = estimate_keys(&aof, aof.len() as u64);
         assert_eq!(whole[0].keys, 2);
+    }
+
+    #[test]
+    fn deleted_keys_and_ttls_are_not_counted() {
+        let aof = file(&[
+            vec!["SET", "a", "1"],
+            vec!["SET", "b", "1", "PXAT", "9"],
+            vec!["SET", "c", "1", "PXAT", "9"],
+            vec!["SET", "d", "1"],
+            vec!["DEL", "a", "b"],
+            vec!["PERSIST", "c"],
+            vec!["GETDEL", "d"],
+            vec!["SET", "e", "1"],
+        ]);
+        let got = estimate_keys(&aof, aof.len() as u64);
+        assert_eq!(
+            got,
+            vec![KeyEstimate {
+                db: 0,
+                keys: 2,
+                expires: 0
+            }]
+        );
+        // A queue's keys come and go: a table for the few alive, not for all ever written.
+        let churn: Vec<Vec<String>> = (0..500)
+            .flat_map(|i| {
+                [
+                    vec!["SET".to_string(), format!("job:{i}"), "x".to_string()],
+                    vec!["DEL".to_string(), format!("job:{i}")],
+                ]
+            })
+            .collect();
+        let aof: Vec<u8> = churn
+            .iter()
+            .flat_map(|r| record(&r.iter().map(String::as_str).collect::<Vec<_>>()))
+            .collect();
+        let got = estimate_keys(&aof[..aof.len() / 2], aof.len() as u64);
+        assert!(got[0].keys <= 2, "{got:?}");
     }
 
     #[test]

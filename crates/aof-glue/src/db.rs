@@ -62,25 +62,25 @@ impl Db {
     /// Grows the keyspace's tables to hold `keys` keys and `expires` TTLs without
     /// rehashing, as RDB loading does for its RESIZEDB opcode (`dbExpand`,
     /// `dbExpandExpires`, with `try_expand`: a table that cannot be allocated is left as it
-    /// is). A table that already has that many buckets is not touched: upstream's expand
-    /// to a smaller size than the table's would shrink it. Upstream creates a kvstore's
-    /// table only when its first key is added (`KVSTORE_ALLOCATE_DICTS_ON_DEMAND`) and
-    /// its expand skips a table not created yet, so each half is done only once its table
-    /// exists: returns whether the keys' and the TTLs' tables were there to grow.
+    /// is). Upstream creates a kvstore's table only when its first key is added
+    /// (`KVSTORE_ALLOCATE_DICTS_ON_DEMAND`), its expand skips a table not created yet, and
+    /// it refuses to expand a table that is rehashing: returns whether the keys' and the
+    /// TTLs' tables now have at least the buckets asked for (false: try again later).
     pub fn grow(self, keys: u64, expires: u64) -> (bool, bool) {
         // SAFETY: a live element of server.db (see the type) whose kvstores are live;
         // kvstoreBuckets only reads, and dbExpand/dbExpandExpires are upstream's own
         // resize of those kvstores (allocating through zmalloc, touching nothing else).
         unsafe {
-            let keys_buckets = bindings::kvstoreBuckets(self.keys());
-            if keys_buckets > 0 && keys > keys_buckets {
+            if keys > bindings::kvstoreBuckets(self.keys()) {
                 bindings::dbExpand(self.as_ptr(), keys, 1);
             }
-            let expires_buckets = bindings::kvstoreBuckets(self.expires());
-            if expires_buckets > 0 && expires > expires_buckets {
+            if expires > bindings::kvstoreBuckets(self.expires()) {
                 bindings::dbExpandExpires(self.as_ptr(), expires, 1);
             }
-            (keys_buckets > 0, expires_buckets > 0)
+            (
+                bindings::kvstoreBuckets(self.keys()) >= keys,
+                bindings::kvstoreBuckets(self.expires()) >= expires,
+            )
         }
     }
 }

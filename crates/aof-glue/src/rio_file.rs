@@ -99,8 +99,9 @@ impl RioFile {
         let rdb = self.rio_ptr();
         let failed = || Err(Errno::last());
         // SAFETY: an initialised rio over the open file; every call is upstream's writer
-        // with the arguments rdbSaveRio passes (rdb.c), on the main (only) thread of the
-        // fork child, whose dataset nothing else changes.
+        // with the arguments rdbSaveRio passes (rdb.c), on the thread that owns the
+        // keyspace (the fork child's only thread, or the server's main thread when the
+        // first BASE is written at start-up), so nothing changes the dataset meanwhile.
         unsafe {
             if super::server::rdb_checksum() != 0 {
                 (*rdb).update_cksum = Some(bindings::rioGenericUpdateChecksum);
