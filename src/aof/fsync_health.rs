@@ -26,7 +26,8 @@
 //!
 //! `aof_bio_fsync_errno` serves as the sticky record of a failure: the bio thread sets it
 //! on every failed fsync and never clears it, and upstream reads it only while the status
-//! is `C_ERR`. It is cleared here only when no fsync is queued or running.
+//! is `C_ERR`. It is cleared here when a recovery consumes the failure (once the bio queue
+//! has drained) and when AOF is switched on or off (the files it concerned are closed).
 
 use aof_glue::log::Level;
 use aof_glue::server::Status;
