@@ -134,10 +134,13 @@ macro_rules! c_enum {
         pub enum $name { $($variant,)* }
 
         impl CEnum for $name {
+            // Inlined into the accessors: feed() reads aof_state and child_type per command.
+            #[inline]
             fn from_c(value: c_int) -> Self {
                 $(if value == $constant as c_int { return $name::$variant; })*
                 crate::process::panic(concat!("unexpected value in a ", stringify!($name), " field"))
             }
+            #[inline]
             fn to_c(self) -> c_int {
                 match self { $($name::$variant => $constant as c_int,)* }
             }
