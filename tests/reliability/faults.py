@@ -626,7 +626,9 @@ def run_fsyncgate(server_bin, so, base, seed, sabotage, policy="everysec", expir
         failed = t_fail is not None
         out["refused"] = refused or run.model.errors.get("MISCONF", 0) > misconf0
         out["seen_write"] = sorted(x for x in run.seen["write"] if x)
-        out["misconf_aof"] = run.misconf_aof_probe
+        # The servers run with `save ""`, so every -MISCONF a writer got in the window is
+        # upstream's AOF disk error (no RDB save can have failed).
+        out["misconf_aof"] = run.misconf_aof_probe + (run.model.errors.get("MISCONF", 0) - misconf0)
         # When gate:pre really became durable again: the end of the first successful fsync
         # of another INCR file after the failure, or of the manifest that named a BASE the
         # child fsynced after it (that BASE holds gate:pre).
