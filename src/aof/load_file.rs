@@ -14,8 +14,10 @@
 //!   end of the last complete command and `Truncated` is returned, else `Failed`;
 //! - bad framing or an unknown command: `Failed`, the file untouched.
 
+use crate::aof::block_reader::{BlockReader, READ_BLOCK};
 use crate::aof::files;
 use crate::aof::lookahead::Lookahead;
+use crate::aof::read_ahead::{self, Feed, Item};
 use crate::aof::status::LoadStatus;
 use aof_core::command_reader::{CommandParser, Step};
 use aof_core::load_machine::{self, CommandKind, LoadMachine, ShortFile, Stop, Verdict};
@@ -29,13 +31,6 @@ use std::os::unix::ffi::OsStrExt;
 
 /// Clients are served (and progress reported) once per this many items.
 const ITEMS_BETWEEN_EVENTS: u64 = 1024;
-/// The read buffer. It holds at most a line plus one argument shorter than
-/// [`aof_core::command_reader::DIRECT_READ_MIN`], which is less than this.
-const READ_BLOCK: usize = 1 << 20;
-const _: () = assert!(
-    aof_core::command_reader::DIRECT_READ_MIN + aof_core::command_reader::LINE_MAX + 2 < READ_BLOCK
-);
-
 /// How a file's replay ended, before upstream's reporting turns it into a status.
 enum Ending {
     /// The reading stopped by itself (a clean end, a short file, bad framing): the
@@ -48,106 +43,6 @@ enum Ending {
     /// here with a line that names it, the file left as it is.
     WrongArity(Vec<u8>),
     RdbFailed,
-}
-
-/// A file read in large blocks; the unconsumed bytes are `buf[start..filled]`.
-struct BlockReader {
-    file: File,
-    file_len: u64,
-    buf: Vec<u8>,
-    start: usize,
-    filled: usize,
-    /// File offset of `buf[start]`.
-    offset: u64,
-    at_eof: bool,
-}
-
-impl BlockReader {
-    fn new(file: File, file_len: u64, start_offset: u64) -> BlockReader {
-        BlockReader {
-            file,
-            file_len,
-            buf: vec![0; READ_BLOCK],
-            start: 0,
-            filled: 0,
-            offset: start_offset,
-            at_eof: false,
-        }
-    }
-
-    fn window(&self) -> &[u8] {
-        &self.buf[self.start..self.filled]
-    }
-
-    /// The file's bytes from the window's start on.
-    fn left_in_file(&self) -> u64 {
-        self.file_len.saturating_sub(self.offset)
-    }
-
-    fn consume(&mut self, n: usize) {
-        self.start += n;
-        self.offset += n as u64;
-    }
-
-    /// Reads more so the window holds at least `min_window` bytes (or the rest of the
-    /// file); the unconsumed tail moves to the front once per refill. The parser asks
-    /// for more than the buffer holds only when told "at least this much" for the next
-    /// block: a line and an argument below the direct-read size always fit (see
-    /// [`READ_BLOCK`]), so the buffer grows only if that ever stops holding.
-    fn refill(&mut self, min_window: usize) -> Result<(), Errno> {
-        self.buf.copy_within(self.start..self.filled, 0);
-        self.filled -= self.start;
-        self.start = 0;
-        if min_window > self.buf.len() {
-            self.buf.resize(min_window, 0);
-        }
-        while self.filled < min_window && !self.at_eof {
-            match self.file.read(&mut self.buf[self.filled..]) {
-                Ok(0) => self.at_eof = true,
-                Ok(n) => self.filled += n,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(Errno(e.raw_os_error().unwrap_or(libc::EIO))),
-            }
-        }
-        Ok(())
-    }
-
-    /// Fills `dest` with the next bytes of the file: first what the window holds, then
-    /// straight from the file. `Ok(false)`: the file ended first.
-    fn read_into(&mut self, dest: &mut [u8]) -> Result<bool, Errno> {
-        let from_window = dest.len().min(self.filled - self.start);
-        dest[..from_window].copy_from_slice(&self.buf[self.start..self.start + from_window]);
-        self.consume(from_window);
-        let mut done = from_window;
-        while done < dest.len() {
-            match self.file.read(&mut dest[done..]) {
-                Ok(0) => {
-                    self.at_eof = true;
-                    return Ok(false);
-                }
-                Ok(n) => {
-                    done += n;
-                    self.offset += n as u64;
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(Errno(e.raw_os_error().unwrap_or(libc::EIO))),
-            }
-        }
-        Ok(true)
-    }
-
-    /// Skips the two bytes after a payload (unchecked, as upstream skips them).
-    /// `Ok(false)`: the file ended first.
-    fn skip_payload_end(&mut self) -> Result<bool, Errno> {
-        if self.filled - self.start < 2 {
-            self.refill(2)?;
-        }
-        if self.filled - self.start < 2 {
-            return Ok(false);
-        }
-        self.consume(2);
-        Ok(true)
-    }
 }
 
 fn os_path(path: &[u8]) -> &std::path::Path {
@@ -315,8 +210,16 @@ impl<'n> Replay<'n> {
         }
     }
 
-    fn replay_commands(&mut self, mut reader: BlockReader) -> Ending {
-        let ending = self.replay_commands_until_end(&mut reader);
+    fn replay_commands(&mut self, reader: BlockReader) -> Ending {
+        let ending = if read_ahead::enabled() {
+            match read_ahead::with_reading_thread(reader, |feed| self.replay_items(feed)) {
+                Ok(ending) => ending,
+                Err(mut reader) => self.replay_commands_until_end(&mut reader),
+            }
+        } else {
+            let mut reader = reader;
+            self.replay_commands_until_end(&mut reader)
+        };
         // A command cut off by the end (or an error) leaves the pieces read so far.
         self.client.free_argv();
         ending
@@ -326,11 +229,7 @@ impl<'n> Replay<'n> {
         let key_load_delay = server::key_load_delay();
         let stop = loop {
             if self.items.is_multiple_of(ITEMS_BETWEEN_EVENTS) && !self.parser.in_command() {
-                let position = self.machine.position();
-                loading::add_progress((position - self.progress_reported) as i64);
-                self.progress_reported = position;
-                loading::serve_clients();
-                crate::aof::presize::apply_planned();
+                self.serve_clients();
             }
             self.items += 1;
 
@@ -392,8 +291,11 @@ impl<'n> Replay<'n> {
                     self.machine.consumed(consumed + len + 2);
                     if self.parser.in_command() {
                         self.items -= 1;
-                    } else if let Err(ending) = self.run_command(None, reader, key_load_delay) {
-                        return ending;
+                    } else {
+                        self.hint_upcoming(reader);
+                        if let Err(ending) = self.run_command(None, key_load_delay) {
+                            return ending;
+                        }
                     }
                 }
                 Step::Command { consumed, args } => {
@@ -412,12 +314,29 @@ impl<'n> Replay<'n> {
                     });
                     reader.consume(consumed);
                     self.machine.consumed(consumed);
-                    if let Err(ending) = self.run_command(found, reader, key_load_delay) {
+                    self.hint_upcoming(reader);
+                    if let Err(ending) = self.run_command(found, key_load_delay) {
                         return ending;
                     }
                 }
             }
         };
+        self.finish_replay(stop)
+    }
+
+    /// Between items, every [`ITEMS_BETWEEN_EVENTS`]: reports progress, serves clients
+    /// and applies a planned keyspace size once the tables exist.
+    fn serve_clients(&mut self) {
+        let position = self.machine.position();
+        loading::add_progress((position - self.progress_reported) as i64);
+        self.progress_reported = position;
+        loading::serve_clients();
+        crate::aof::presize::apply_planned();
+    }
+
+    /// The reading stopped: how the replay ended, with upstream's line for a reverted
+    /// MULTI.
+    fn finish_replay(&mut self, stop: Stop) -> Ending {
         // The machine follows MULTI/EXEC from what each command was; the client's own
         // flag is the truth upstream decides by.
         process::assert(
@@ -437,16 +356,62 @@ impl<'n> Replay<'n> {
         Ending::Replayed(ending)
     }
 
+    /// The pipelined replay: the reading thread's items (see [`read_ahead`]), run in file
+    /// order with the same machine steps, events and checks as
+    /// [`replay_commands_until_end`](Self::replay_commands_until_end).
+    fn replay_items(&mut self, feed: &mut Feed) -> Ending {
+        let key_load_delay = server::key_load_delay();
+        let stop = loop {
+            if self.items.is_multiple_of(ITEMS_BETWEEN_EVENTS) {
+                self.serve_clients();
+            }
+            let (seq, item) = feed.take_next();
+            match item {
+                Item::Annotation { consumed } => {
+                    self.items += 1;
+                    self.machine.consumed(consumed);
+                }
+                Item::Command { args, consumed } => {
+                    self.items += 1;
+                    self.client.take_args(args);
+                    let found = self.client.arg(0).and_then(|name| {
+                        self.last_command.found_again(name).or_else(|| {
+                            let cmd = self.client.lookup_command()?;
+                            self.last_command.remember(name, cmd);
+                            Some(cmd)
+                        })
+                    });
+                    self.machine.consumed(consumed);
+                    self.lookahead
+                        .before_running_item(self.client.db(), seq, |seq| {
+                            feed.peek(seq).map(Item::key)
+                        });
+                    if let Err(ending) = self.run_command(found, key_load_delay) {
+                        return ending;
+                    }
+                }
+                Item::Stop { stop, consumed } => {
+                    self.machine.consumed(consumed);
+                    break stop;
+                }
+                Item::ReadFailed(errno) => return Ending::ReadFailed(errno),
+            }
+        };
+        self.finish_replay(stop)
+    }
+
+    /// The cache hints before running the command that ends where the window starts.
+    #[inline(always)]
+    fn hint_upcoming(&mut self, reader: &BlockReader) {
+        self.lookahead
+            .before_running(self.client.db(), reader.window(), self.machine.position());
+    }
+
     /// Runs the command whose arguments the client holds (`found`: already looked up),
     /// which ended at the machine's position. Inlined into both callers: it is the
     /// per-command path of the replay loop.
     #[inline(always)]
-    fn run_command(
-        &mut self,
-        found: Option<Command>,
-        reader: &BlockReader,
-        key_load_delay: i32,
-    ) -> Result<(), Ending> {
+    fn run_command(&mut self, found: Option<Command>, key_load_delay: i32) -> Result<(), Ending> {
         let args_len = self.client.argc();
         let Some(cmd) = found.or_else(|| self.client.lookup_command()) else {
             return Err(Ending::UnknownCommand(self.client.command_name()));
@@ -461,8 +426,6 @@ impl<'n> Replay<'n> {
         } else {
             CommandKind::Other
         };
-        self.lookahead
-            .before_running(self.client.db(), reader.window(), self.machine.position());
         self.client.execute(cmd);
         self.client.free_argv();
         self.machine.executed(kind);

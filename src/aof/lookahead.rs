@@ -12,9 +12,9 @@ const DEPTH: usize = 3;
 
 pub struct Lookahead {
     prefetch: KeyspacePrefetch,
-    /// File offset of the first command not looked at yet.
+    /// The first command not looked at yet (its file offset, or its item number).
     seen_up_to: u64,
-    /// The commands looked at and not run yet, nearest first: where each starts, and its
+    /// The commands looked at and not run yet, nearest first: each one's id, and its
     /// key's hash (none for a command without a key, or no dict to hint at).
     upcoming: VecDeque<(u64, Option<KeyHash>)>,
 }
@@ -31,27 +31,52 @@ impl Lookahead {
     /// Before running a command: `after` is what the window holds after it, from file
     /// offset `end` (where the command ends) on. Forgets what was looked at up to there,
     /// looks at the commands the window holds whole, and moves each upcoming command one
-    /// step further.
+    /// step further. Commands are known by the file offset they start at.
     pub fn before_running(&mut self, db: Option<Db>, after: &[u8], end: u64) {
-        while self.upcoming.front().is_some_and(|&(at, _)| at < end) {
+        self.advance(db, end, |at| {
+            let command = peek_upcoming(after, (at - end) as usize)?;
+            Some((command.key.map(|key| &after[key]), end + command.end as u64))
+        });
+    }
+
+    /// The same for the pipelined loader, whose items are known by their sequence number:
+    /// before running item `running`, `upcoming(seq)` is item `seq`'s key (`Some(None)`
+    /// for an item without one), or `None` past the items handed over.
+    pub fn before_running_item<'k>(
+        &mut self,
+        db: Option<Db>,
+        running: u64,
+        upcoming: impl Fn(u64) -> Option<Option<&'k [u8]>>,
+    ) {
+        self.advance(db, running + 1, |seq| Some((upcoming(seq)?, seq + 1)));
+    }
+
+    /// The common step: `next` is the command after the one running, known by `next`'s
+    /// id (ids grow in file order); `peek(id)` gives the command known by `id` (its key,
+    /// and the id of the command after it), or `None` when it cannot be seen yet.
+    fn advance<'k>(
+        &mut self,
+        db: Option<Db>,
+        next: u64,
+        peek: impl Fn(u64) -> Option<(Option<&'k [u8]>, u64)>,
+    ) {
+        while self.upcoming.front().is_some_and(|&(at, _)| at < next) {
             self.upcoming.pop_front();
         }
-        if self.seen_up_to < end {
+        if self.seen_up_to < next {
             // A restart (first command, or after an annotation or a window refill).
             self.upcoming.clear();
-            self.seen_up_to = end;
+            self.seen_up_to = next;
         }
         while self.upcoming.len() < DEPTH {
-            let at = (self.seen_up_to - end) as usize;
-            let Some(command) = peek_upcoming(after, at) else {
+            let Some((key, after)) = peek(self.seen_up_to) else {
                 break;
             };
-            let hash = command
-                .key
+            let hash = key
                 .zip(db)
-                .and_then(|(key, db)| self.prefetch.bucket(db, &after[key]));
+                .and_then(|(key, db)| self.prefetch.bucket(db, key));
             self.upcoming.push_back((self.seen_up_to, hash));
-            self.seen_up_to = end + command.end as u64;
+            self.seen_up_to = after;
         }
         let Some(db) = db else {
             return;

@@ -3,6 +3,7 @@
 //! a glue wrapper, and the compiler holds this floor to it.
 #![forbid(unsafe_code)]
 
+pub mod block_reader;
 pub mod files;
 pub mod fsync_health;
 pub mod load;
@@ -10,6 +11,7 @@ pub mod load_file;
 pub mod lookahead;
 pub mod manifest;
 pub mod presize;
+pub mod read_ahead;
 pub mod rewrite;
 pub mod rewrite_child;
 pub mod start_stop;

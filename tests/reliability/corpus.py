@@ -372,14 +372,14 @@ def _materialize(files, d):
         os.rmdir(os.path.join(d, AOFDIR))
 
 
-def run_one(server_bin, files, d, timeout):
+def run_one(server_bin, files, d, timeout, env=None):
     shutil.rmtree(d, ignore_errors=True)
     data = os.path.join(d, "data")
     os.makedirs(data)
     _materialize(files, data)
     before = dir_hash(data)
     srv = Server(server_bin, data, {"appendfsync": "everysec", "aof-load-truncated": "yes"},
-                 logfile=os.path.join(d, "redis.log")).start()
+                 logfile=os.path.join(d, "redis.log"), env=env).start()
     res = {}
     try:
         st = srv.wait_ready(timeout)
@@ -433,6 +433,10 @@ def _comparable(hashes, before, data):
         out[rel] = "an RDB file" if rdb else h
     return out
 
+
+# The patched build again, with its pipelined loader's reading thread switched off.
+ONE_THREAD = "patched-one-thread"
+ONE_THREAD_ENV = {"REDIS_AOF_LOAD_THREAD": "no"}
 
 # The patched build's refusal of a command with the wrong number of arguments.
 WRONG_ARITY_LINE = "Wrong number of arguments for command"
@@ -506,14 +510,19 @@ def run(ledger, builds, workdir, long_mode, seed, timeout, log=print):
     inputs = cases(sd, rnd, long_mode)
     names = [n for n, _ in inputs]
     assert len(names) == len(set(names)), "duplicate case names"
+    # The patched build loads with its reading thread (the default); ONE_THREAD runs it
+    # again without, and every outcome must be the same (issue #20).
+    runs = dict(builds)
+    runs[ONE_THREAD] = builds["patched"]
     jobs = [(i, name, files, b, bin_) for i, (name, files) in enumerate(inputs)
-            for b, bin_ in builds.items()]
+            for b, bin_ in runs.items()]
     results = {}
 
     def work(job):
         i, name, files, b, bin_ = job
         slot = "%s-%04d" % (b, i)
-        return name, b, run_one(bin_, files, os.path.join(base, "runs", slot), timeout)
+        env = ONE_THREAD_ENV if b == ONE_THREAD else None
+        return name, b, run_one(bin_, files, os.path.join(base, "runs", slot), timeout, env)
 
     t0 = time.time()
     with concurrent.futures.ThreadPoolExecutor(max_workers=2) as ex:
@@ -534,12 +543,13 @@ def run(ledger, builds, workdir, long_mode, seed, timeout, log=print):
     # Every input's outcome on both builds, for a reader who wants more than the summary
     # (kept with the scratch dir when something fails).
     with open(os.path.join(base, "outcomes.tsv"), "w") as f:
-        f.write("input\trun dir (stock, patched: runs/BUILD-N)\tstock\tpatched\n")
+        f.write("input\trun dir (runs/BUILD-N)\tstock\tpatched\tpatched, one thread\n")
         for i, name in enumerate(names):
-            f.write("%s\t%04d\t%s\t%s\n" % (name, i, describe(results[(name, "stock")]) if (name, "stock") in results else "-",
-                                              describe(results[(name, "patched")]) if (name, "patched") in results else "-"))
+            f.write("%s\t%04d\t%s\n" % (name, i, "\t".join(
+                describe(results[(name, b)]) if (name, b) in results else "-"
+                for b in ("stock", "patched", ONE_THREAD))))
 
-    counts = {b: {} for b in builds}
+    counts = {b: {} for b in runs}
     for (name, b), res in results.items():
         counts[b][res["outcome"]] = counts[b].get(res["outcome"], 0) + 1
 
@@ -591,6 +601,15 @@ def run(ledger, builds, workdir, long_mode, seed, timeout, log=print):
                       "(%d inputs compared, %d disagree)" % (len(both) - sum(
                           1 for n in both if st[n]["outcome"] == "signal"), len(disagree)),
                  not disagree, "; ".join(disagree[:12]))
+    # The reading thread changes nothing a user sees: the same outcome (digest, or exit
+    # status and log line) and the same files left, input by input.
+    one = {n: results[(n, ONE_THREAD)] for n in names if (n, ONE_THREAD) in results}
+    thread_differs = [n for n in both if n not in one or key(one[n]) != key(pt[n])
+                      or one[n]["after"] != pt[n]["after"]]
+    ledger.check(sec, "the patched build reaches the same outcome and leaves the same files with "
+                      "its loading thread on and off (%d inputs)" % len(both), not thread_differs,
+                 "; ".join("%s: on %s | off %s" % (n, describe(pt[n]), describe(one[n]) if n in one else "-")
+                           for n in thread_differs[:6]))
     arity_inputs = [n for n in both if n.startswith("wrong-arity-") and n not in ARITY_CORRECT]
     ledger.check(sec, "a record with the wrong number of arguments is refused with a line naming "
                       "the command, files untouched (%d inputs; upstream runs it past its "

@@ -179,6 +179,22 @@ impl AofClient {
         }
     }
 
+    /// Appends arguments built on the reading thread (see [`ArgVec`]) after those the
+    /// client holds; the client owns them from here on, as with [`push_args`](Self::push_args).
+    pub fn take_args(&mut self, mut args: ArgVec) {
+        let count = args.len();
+        let first = self.reserve_args(count);
+        // SAFETY: reserve_args made room for `count` arguments after the first `first`;
+        // the objects move from the vector (emptied, so its drop frees none) to the client.
+        unsafe {
+            let argv = (*self.raw).argv;
+            for (i, obj) in args.objects.drain(..).enumerate() {
+                *argv.add(first + i) = obj;
+            }
+            (*self.raw).argc = (first + count) as i32;
+        }
+    }
+
     /// Appends an argument of `len` bytes that `fill` writes in place (a large argument
     /// read straight from the file into its own string, as upstream's loader reads every
     /// argument). The argument is part of the vector whether `fill` succeeds or not, so
@@ -258,6 +274,20 @@ impl AofClient {
     pub fn argc(&self) -> usize {
         // SAFETY: plain field read of a live client.
         unsafe { (*self.raw).argc.max(0) as usize }
+    }
+
+    /// The bytes of argument `index` the client holds (every argument a loader builds is
+    /// a raw or embstr string object; `None` past the arguments).
+    pub fn arg(&self, index: usize) -> Option<&[u8]> {
+        if index >= self.argc() {
+            return None;
+        }
+        // SAFETY: the first argc entries of argv are live objects the client owns, left
+        // as they are until free_argv or a command run, both of which take `&mut self`.
+        match unsafe { super::object::string_value(*(*self.raw).argv.add(index)) } {
+            super::object::StringValue::Bytes(bytes) => Some(bytes),
+            super::object::StringValue::Int(_) => None,
+        }
     }
 
     pub fn lookup_command(&self) -> Option<Command> {
@@ -398,6 +428,103 @@ unsafe fn is_same_string(o: *mut robj, bytes: &[u8]) -> bool {
     match unsafe { super::object::string_value(o) } {
         super::object::StringValue::Bytes(b) => b == bytes,
         super::object::StringValue::Int(_) => false,
+    }
+}
+
+/// A command's arguments built away from the main thread (by the pipelined loader's
+/// reading thread), owned here until [`AofClient::take_args`] gives them to the AOF
+/// client on the main thread, or freed by `drop`.
+///
+/// Building them off the main thread is what upstream's own IO threads do with every
+/// query since 8.0: `processMultibulkBuffer` runs on an IO thread (iothread.c) and calls
+/// the same `createStringObject`, which allocates through zmalloc (thread-safe, with
+/// per-thread memory counters) and otherwise reads only the LRU clock and the eviction
+/// policy, as that IO thread does. The objects are new, so nothing else refers to them
+/// until they are handed over through a channel (which orders their writes before the
+/// main thread's reads).
+pub struct ArgVec {
+    objects: Vec<*mut robj>,
+    /// Payload bytes of the arguments, for the reading thread's memory budget.
+    payload_bytes: usize,
+}
+
+// SAFETY: the objects are owned by the vector alone (see the type); moving the vector to
+// another thread moves that ownership, and `createStringObject`/`decrRefCount` of such an
+// unshared string object are thread-safe as explained on the type.
+unsafe impl Send for ArgVec {}
+
+impl ArgVec {
+    pub fn new() -> ArgVec {
+        ArgVec {
+            objects: Vec::new(),
+            payload_bytes: 0,
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.objects.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.objects.is_empty()
+    }
+
+    pub fn payload_bytes(&self) -> usize {
+        self.payload_bytes
+    }
+
+    /// Appends an argument (one string object, built as [`AofClient::push_args`] builds
+    /// it).
+    pub fn push(&mut self, arg: &[u8]) {
+        // SAFETY: createStringObject copies `arg` into a new object (see the type for why
+        // any thread may call it).
+        let obj = unsafe { bindings::createStringObject(arg.as_ptr().cast(), arg.len()) };
+        self.objects.push(obj);
+        self.payload_bytes += arg.len();
+    }
+
+    /// Appends an argument of `len` bytes that `fill` writes in place, as
+    /// [`AofClient::push_filled_arg`] does; the argument is part of the vector whether
+    /// `fill` succeeds or not.
+    pub fn push_filled<E>(
+        &mut self,
+        len: usize,
+        fill: impl FnOnce(&mut [u8]) -> Result<(), E>,
+    ) -> Result<(), E> {
+        // SAFETY: createStringObject(NULL, len) returns a new string object whose sds
+        // holds `len` zeroed bytes (as in push_filled_arg); nothing else refers to it, so
+        // its bytes may be written through a unique slice.
+        unsafe {
+            let obj = bindings::createStringObject(std::ptr::null(), len);
+            self.objects.push(obj);
+            self.payload_bytes += len;
+            fill(std::slice::from_raw_parts_mut((*obj).ptr as *mut u8, len))
+        }
+    }
+
+    /// The bytes of argument `index` (every argument is a raw or embstr string object).
+    pub fn arg(&self, index: usize) -> Option<&[u8]> {
+        let obj = *self.objects.get(index)?;
+        // SAFETY: an object this vector owns and nothing modifies while it is borrowed.
+        match unsafe { super::object::string_value(obj) } {
+            super::object::StringValue::Bytes(bytes) => Some(bytes),
+            super::object::StringValue::Int(_) => None,
+        }
+    }
+}
+
+impl Default for ArgVec {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Drop for ArgVec {
+    fn drop(&mut self) {
+        for &obj in &self.objects {
+            // SAFETY: objects this vector alone owns (see the type), released once.
+            unsafe { bindings::decrRefCount(obj) };
+        }
     }
 }
 

@@ -1,0 +1,114 @@
+//! The file a replay reads: large blocks, a window of unconsumed bytes, and arguments too
+//! large for the window read straight into their own strings (see
+//! [`crate::aof::load_file`]).
+
+use aof_glue::sys::Errno;
+use std::fs::File;
+use std::io::Read;
+
+/// The read buffer. It holds at most a line plus one argument shorter than
+/// [`aof_core::command_reader::DIRECT_READ_MIN`], which is less than this.
+pub const READ_BLOCK: usize = 1 << 20;
+const _: () = assert!(
+    aof_core::command_reader::DIRECT_READ_MIN + aof_core::command_reader::LINE_MAX + 2 < READ_BLOCK
+);
+
+/// A file read in large blocks; the unconsumed bytes are `buf[start..filled]`.
+pub struct BlockReader {
+    file: File,
+    file_len: u64,
+    buf: Vec<u8>,
+    start: usize,
+    filled: usize,
+    /// File offset of `buf[start]`.
+    offset: u64,
+    pub at_eof: bool,
+}
+
+impl BlockReader {
+    pub fn new(file: File, file_len: u64, start_offset: u64) -> BlockReader {
+        BlockReader {
+            file,
+            file_len,
+            buf: vec![0; READ_BLOCK],
+            start: 0,
+            filled: 0,
+            offset: start_offset,
+            at_eof: false,
+        }
+    }
+
+    pub fn window(&self) -> &[u8] {
+        &self.buf[self.start..self.filled]
+    }
+
+    /// The file's bytes from the window's start on.
+    pub fn left_in_file(&self) -> u64 {
+        self.file_len.saturating_sub(self.offset)
+    }
+
+    pub fn consume(&mut self, n: usize) {
+        self.start += n;
+        self.offset += n as u64;
+    }
+
+    /// Reads more so the window holds at least `min_window` bytes (or the rest of the
+    /// file); the unconsumed tail moves to the front once per refill. The parser asks
+    /// for more than the buffer holds only when told "at least this much" for the next
+    /// block: a line and an argument below the direct-read size always fit (see
+    /// [`READ_BLOCK`]), so the buffer grows only if that ever stops holding.
+    pub fn refill(&mut self, min_window: usize) -> Result<(), Errno> {
+        self.buf.copy_within(self.start..self.filled, 0);
+        self.filled -= self.start;
+        self.start = 0;
+        if min_window > self.buf.len() {
+            self.buf.resize(min_window, 0);
+        }
+        while self.filled < min_window && !self.at_eof {
+            match self.file.read(&mut self.buf[self.filled..]) {
+                Ok(0) => self.at_eof = true,
+                Ok(n) => self.filled += n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(Errno(e.raw_os_error().unwrap_or(libc::EIO))),
+            }
+        }
+        Ok(())
+    }
+
+    /// Fills `dest` with the next bytes of the file: first what the window holds, then
+    /// straight from the file. `Ok(false)`: the file ended first.
+    pub fn read_into(&mut self, dest: &mut [u8]) -> Result<bool, Errno> {
+        let from_window = dest.len().min(self.filled - self.start);
+        dest[..from_window].copy_from_slice(&self.buf[self.start..self.start + from_window]);
+        self.consume(from_window);
+        let mut done = from_window;
+        while done < dest.len() {
+            match self.file.read(&mut dest[done..]) {
+                Ok(0) => {
+                    self.at_eof = true;
+                    return Ok(false);
+                }
+                Ok(n) => {
+                    done += n;
+                    self.offset += n as u64;
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(Errno(e.raw_os_error().unwrap_or(libc::EIO))),
+            }
+        }
+        Ok(true)
+    }
+
+    /// Skips the two bytes after a payload (unchecked, as upstream skips them).
+    /// `Ok(false)`: the file ended first.
+    pub fn skip_payload_end(&mut self) -> Result<bool, Errno> {
+        if self.filled - self.start < 2 {
+            self.refill(2)?;
+        }
+        if self.filled - self.start < 2 {
+            return Ok(false);
+        }
+        self.consume(2);
+        Ok(true)
+    }
+}

@@ -1,0 +1,277 @@
+//! Pipelined loading: a reading thread reads, frames and builds each command's argument
+//! objects a bounded distance ahead of the main thread, which runs them in file order.
+//!
+//! The reading thread touches no server state: it owns the file and the parser and
+//! builds string objects as upstream's IO threads build a query's (see
+//! [`aof_glue::aof_client::ArgVec`]). Everything else stays on the main thread, in file
+//! order, exactly as in the one-thread loop of [`crate::aof::load_file`]: command lookup
+//! and execution, the load machine (positions, MULTI/EXEC, endings), the cache hints,
+//! serving clients, progress, truncation and every log line. The thread hands over
+//! [`Item`]s that mirror the machine calls that loop makes, so both give the same
+//! outcomes (the round-trip and corrupt-corpus tests run both).
+//!
+//! Memory in flight is bounded: a batch closes at [`BATCH_FILE_BYTES`] of the file or
+//! [`BATCH_COMMANDS`] commands, and at most [`BATCHES_QUEUED`] wait in the channel, so
+//! besides the one the main thread is running and the one being built, in flight are
+//! those batches plus the command that overflowed each (the largest argument is read
+//! once, into its own string, as without the thread).
+//!
+//! The thread is scoped: [`with_reading_thread`] returns only after it has ended, on
+//! every path. When the main thread stops early (a bad command), it drops its end of the
+//! channel, and the thread ends at its next hand-over.
+//!
+//! The switch: `REDIS_AOF_LOAD_THREAD=no` in the server's environment at start-up turns
+//! the thread off (it is read once); anything else, or nothing, leaves it on.
+
+use crate::aof::block_reader::{BlockReader, READ_BLOCK};
+use aof_core::command_reader::{CommandParser, Step};
+use aof_core::load_machine::Stop;
+use aof_glue::aof_client::ArgVec;
+use aof_glue::sys::Errno;
+use std::collections::VecDeque;
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TryRecvError};
+use std::sync::OnceLock;
+
+/// A batch closes once it holds this many bytes of the file...
+pub const BATCH_FILE_BYTES: u64 = 256 << 10;
+/// ...or this many commands.
+pub const BATCH_COMMANDS: usize = 2048;
+/// Batches the reading thread may finish before the main thread takes one.
+pub const BATCHES_QUEUED: usize = 4;
+
+/// The environment variable that turns the reading thread off (`no`).
+pub const SWITCH_VARIABLE: &str = "REDIS_AOF_LOAD_THREAD";
+
+/// Whether loading uses the reading thread (read once, at the first load).
+pub fn enabled() -> bool {
+    static ENABLED: OnceLock<bool> = OnceLock::new();
+    *ENABLED.get_or_init(|| {
+        std::env::var_os(SWITCH_VARIABLE).is_none_or(|value| value.as_encoded_bytes() != b"no")
+    })
+}
+
+/// What the reading thread hands over, in file order: the same steps the one-thread loop
+/// takes on the load machine.
+pub enum Item {
+    /// An annotation of `consumed` bytes (the machine consumes it; nothing runs).
+    Annotation { consumed: usize },
+    /// A whole command: its arguments and its bytes (all its pieces).
+    Command { args: ArgVec, consumed: usize },
+    /// The reading stopped; `consumed` bytes of an unfinished command were consumed
+    /// before it (the one-thread loop consumes pieces as they come). Always last.
+    Stop { stop: Stop, consumed: usize },
+    /// Reading the file failed. Always last.
+    ReadFailed(Errno),
+}
+
+impl Item {
+    fn ends_reading(&self) -> bool {
+        matches!(self, Item::Stop { .. } | Item::ReadFailed(_))
+    }
+
+    /// The key of a command (its second argument), for the cache hints.
+    pub fn key(&self) -> Option<&[u8]> {
+        match self {
+            Item::Command { args, .. } => args.arg(1),
+            _ => None,
+        }
+    }
+}
+
+/// The main thread's end: the items handed over and not taken yet.
+pub struct Feed {
+    from_thread: Receiver<Vec<Item>>,
+    queued: VecDeque<Item>,
+    /// Sequence number of `queued`'s front (items are numbered from 0 in file order).
+    front_seq: u64,
+}
+
+/// Items the main thread wants to see ahead of the one it runs (the cache hints' depth
+/// and one more), taken from the channel early when it has them.
+const LOOK_AHEAD_ITEMS: usize = 4;
+
+impl Feed {
+    /// The next item and its sequence number. A reading thread that ended without a last
+    /// item cannot happen (it always sends one); it is reported as a failed read.
+    pub fn take_next(&mut self) -> (u64, Item) {
+        if self.queued.is_empty() {
+            match self.from_thread.recv() {
+                Ok(batch) => self.queued.extend(batch),
+                Err(_) => return (self.front_seq, Item::ReadFailed(Errno(libc::EIO))),
+            }
+        }
+        if self.queued.len() <= LOOK_AHEAD_ITEMS {
+            match self.from_thread.try_recv() {
+                Ok(batch) => self.queued.extend(batch),
+                Err(TryRecvError::Empty | TryRecvError::Disconnected) => {}
+            }
+        }
+        let seq = self.front_seq;
+        self.front_seq += 1;
+        let item = self.queued.pop_front().expect("refilled above");
+        (seq, item)
+    }
+
+    /// The item numbered `seq`, if it was handed over and not taken yet.
+    pub fn peek(&self, seq: u64) -> Option<&Item> {
+        let index = usize::try_from(seq.checked_sub(self.front_seq)?).ok()?;
+        self.queued.get(index)
+    }
+}
+
+/// Runs `replay` with a reading thread working on `reader`, and returns what it returns
+/// once the thread has ended. `Err(reader)`: the thread could not be started (the caller
+/// replays on its own thread instead).
+pub fn with_reading_thread<R>(
+    reader: BlockReader,
+    replay: impl FnOnce(&mut Feed) -> R,
+) -> Result<R, BlockReader> {
+    let (to_main, from_thread) = sync_channel::<Vec<Item>>(BATCHES_QUEUED);
+    // The reader goes to the thread only once it runs, so a failed start keeps it.
+    let (give_reader, take_reader) = sync_channel::<BlockReader>(1);
+    std::thread::scope(|scope| {
+        let started = std::thread::Builder::new()
+            .name("aof-load-read".into())
+            .spawn_scoped(scope, move || {
+                if let Ok(reader) = take_reader.recv() {
+                    read_ahead(reader, &to_main);
+                }
+            });
+        if started.is_err() {
+            return Err(reader);
+        }
+        give_reader
+            .send(reader)
+            .unwrap_or_else(|_| unreachable!("the thread waits for the reader"));
+        let mut feed = Feed {
+            from_thread,
+            queued: VecDeque::new(),
+            front_seq: 0,
+        };
+        let result = replay(&mut feed);
+        // Unblocks a thread waiting to hand over a batch; what was handed over and not
+        // run (after an early stop) is freed here.
+        drop(feed);
+        Ok(result)
+    })
+}
+
+/// The reading thread: parses the file and hands over batches of items until the
+/// reading stops or the main thread stops taking them.
+fn read_ahead(mut reader: BlockReader, to_main: &SyncSender<Vec<Item>>) {
+    let mut parser = CommandParser::new();
+    let mut batch = Vec::new();
+    let mut batch_bytes = 0u64;
+    let mut batch_commands = 0usize;
+    let mut args = ArgVec::new();
+    // Bytes of the pieces of `args`'s command consumed so far.
+    let mut pending = 0usize;
+    loop {
+        let left_in_file = reader.left_in_file();
+        let item = match parser.parse_next(reader.window(), reader.at_eof, left_in_file) {
+            Step::NeedMore { min_bytes } => match reader.refill(min_bytes.max(READ_BLOCK)) {
+                Ok(()) => continue,
+                Err(errno) => Item::ReadFailed(errno),
+            },
+            Step::End => Item::Stop {
+                stop: Stop::End,
+                consumed: pending,
+            },
+            Step::Error(error) => Item::Stop {
+                stop: Stop::from(error),
+                consumed: pending,
+            },
+            Step::Annotation { consumed } => {
+                reader.consume(consumed);
+                Item::Annotation { consumed }
+            }
+            Step::Partial {
+                consumed,
+                args: spans,
+            } => {
+                let window = reader.window();
+                for span in spans {
+                    args.push(&window[span.clone()]);
+                }
+                reader.consume(consumed);
+                pending += consumed;
+                continue;
+            }
+            Step::LargeArgument {
+                consumed,
+                args: spans,
+                len,
+            } => {
+                let window = reader.window();
+                for span in spans {
+                    args.push(&window[span.clone()]);
+                }
+                reader.consume(consumed);
+                let read = args
+                    .push_filled(len, |payload| match reader.read_into(payload) {
+                        Ok(true) => Ok(()),
+                        Ok(false) => Err(None),
+                        Err(errno) => Err(Some(errno)),
+                    })
+                    .and_then(|()| match reader.skip_payload_end() {
+                        Ok(true) => Ok(()),
+                        Ok(false) => Err(None),
+                        Err(errno) => Err(Some(errno)),
+                    });
+                match read {
+                    // The file ended inside the payload: a short file. The one-thread
+                    // loop has not consumed this piece then.
+                    Err(None) => Item::Stop {
+                        stop: Stop::Truncated,
+                        consumed: pending,
+                    },
+                    Err(Some(errno)) => Item::ReadFailed(errno),
+                    Ok(()) => {
+                        pending += consumed + len + 2;
+                        if parser.in_command() {
+                            continue;
+                        }
+                        Item::Command {
+                            args: std::mem::take(&mut args),
+                            consumed: std::mem::take(&mut pending),
+                        }
+                    }
+                }
+            }
+            Step::Command {
+                consumed,
+                args: spans,
+            } => {
+                let window = reader.window();
+                for span in spans {
+                    args.push(&window[span.clone()]);
+                }
+                reader.consume(consumed);
+                pending += consumed;
+                Item::Command {
+                    args: std::mem::take(&mut args),
+                    consumed: std::mem::take(&mut pending),
+                }
+            }
+        };
+        let last = item.ends_reading();
+        match &item {
+            Item::Command { consumed, .. } => {
+                batch_commands += 1;
+                batch_bytes += *consumed as u64;
+            }
+            Item::Annotation { consumed } => batch_bytes += *consumed as u64,
+            _ => {}
+        }
+        batch.push(item);
+        if last || batch_bytes >= BATCH_FILE_BYTES || batch_commands >= BATCH_COMMANDS {
+            if to_main.send(std::mem::take(&mut batch)).is_err() || last {
+                // The main thread stopped taking items (it drops what it was sent), or
+                // the reading is over.
+                return;
+            }
+            batch_bytes = 0;
+            batch_commands = 0;
+        }
+    }
+}
