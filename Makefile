@@ -49,7 +49,7 @@ RUNTEST_ARGS ?= --clients 2 --timeout 1200
 
 export REDIS_SRC := $(PATCHED)/src
 
-.PHONY: all patched stock asan test-asan fuzz run install test test-cargo test-checks test-wrapper-contracts test-differential test-differential-rewrite test-edge-cases test-roundtrip test-upstream test-types-aof test-versions test-full test-full-patched test-full-stock test-reliability test-reliability-short miri fuzz-long bench setup links clean
+.PHONY: all patched stock asan test-asan fuzz run install test test-cargo test-checks test-wrapper-contracts test-differential test-differential-rewrite test-edge-cases test-roundtrip test-load-thread test-upstream test-types-aof test-versions test-full test-full-patched test-full-stock test-reliability test-reliability-short miri fuzz-long bench setup links clean
 
 all: patched
 
@@ -131,7 +131,7 @@ run: patched
 	mkdir -p data
 	cd data && $(PATCHED)/src/redis-server --appendonly yes --dir $(ROOT)/data
 
-test: test-cargo test-checks test-wrapper-contracts test-differential test-differential-rewrite test-edge-cases test-roundtrip test-upstream test-reliability-short
+test: test-cargo test-checks test-wrapper-contracts test-differential test-differential-rewrite test-edge-cases test-roundtrip test-load-thread test-upstream test-reliability-short
 
 # The pure crate first (it needs no Redis tree), then the staticlib's tests against the
 # patched tree, then lint and format over the whole workspace.
@@ -185,6 +185,11 @@ test-roundtrip: patched stock
 	python3 tests/roundtrip_random.py $(STOCK)/src/redis-server $(PATCHED)/src/redis-server \
 	    --module $(STOCK)/tests/modules/blockonkeys.so $(ROUNDTRIP_ARGS)
 
+# The pipelined loader's reading thread on and off (REDIS_AOF_LOAD_THREAD=no): files of
+# many batches, clean, short, in a MULTI, cut inside a large argument, bad, must give the
+# same dataset, log lines, exit status and files (tests/load_thread.py).
+test-load-thread: patched
+	python3 tests/load_thread.py $(PATCHED)/src/redis-server
 test-upstream: patched
 	$(MAKE) -C $(PATCHED)/tests/modules -j$(UPSTREAM_JOBS) >/dev/null
 	tests/run-upstream-units.sh $(PATCHED) $(RUNTEST_ARGS) $(addprefix --single ,$(AOF_UNITS))
@@ -201,7 +206,7 @@ test-types-aof: patched
 # Every supported version (one, when REDIS_VERSION is given): built, then the checks, both
 # differential tests and the upstream AOF units against it. A failing version does not
 # stop the others; the last line names the ones that failed.
-VERSION_TESTS := test-checks test-wrapper-contracts test-differential test-differential-rewrite test-edge-cases test-roundtrip \
+VERSION_TESTS := test-checks test-wrapper-contracts test-differential test-differential-rewrite test-edge-cases test-roundtrip test-load-thread \
 	test-upstream
 TEST_VERSIONS := $(if $(filter file,$(origin REDIS_VERSION)),$(SUPPORTED_VERSIONS),$(REDIS_VERSION))
 test-versions:

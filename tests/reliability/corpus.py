@@ -18,6 +18,8 @@ Checks (issue #4 and #5):
     its input kept under WORKDIR/corpus/kept/NAME/data (a redis `dir`) for reproduction;
   - where they agree, the files are left in the same state (RDB files a build created
     are compared by name only: they hold a timestamp);
+  - the patched build runs every input a second time with its loading thread off
+    (REDIS_AOF_LOAD_THREAD=no): the same outcome and the same files left (issue #20);
   - one sequel: a transaction cut inside a command, appended to, reloaded (torn_multi).
 Every input's outcome on both builds is written to WORKDIR/corpus/outcomes.tsv.
 
