@@ -188,8 +188,13 @@ test-roundtrip: patched stock
 # The pipelined loader's reading thread on and off (REDIS_AOF_LOAD_THREAD=no): files of
 # many batches, clean, short, in a MULTI, cut inside a large argument, bad, must give the
 # same dataset, log lines, exit status and files (tests/load_thread.py).
-test-load-thread: patched
+# Then 10 seeds of the randomized round trip with the thread off (make test-roundtrip runs
+# it on, the default).
+test-load-thread: patched stock
 	python3 tests/load_thread.py $(PATCHED)/src/redis-server
+	$(MAKE) -C $(STOCK)/tests/modules blockonkeys.so >/dev/null
+	REDIS_AOF_LOAD_THREAD=no python3 tests/roundtrip_random.py $(STOCK)/src/redis-server \
+	    $(PATCHED)/src/redis-server --module $(STOCK)/tests/modules/blockonkeys.so --seeds 10 --first-seed 500
 test-upstream: patched
 	$(MAKE) -C $(PATCHED)/tests/modules -j$(UPSTREAM_JOBS) >/dev/null
 	tests/run-upstream-units.sh $(PATCHED) $(RUNTEST_ARGS) $(addprefix --single ,$(AOF_UNITS))
