@@ -373,7 +373,7 @@ impl<'n> Replay<'n> {
                 }
                 Item::Command { args, consumed } => {
                     self.items += 1;
-                    self.client.take_args(args);
+                    feed.take_args(&mut self.client, args);
                     let found = self.client.arg(0).and_then(|name| {
                         self.last_command.found_again(name).or_else(|| {
                             let cmd = self.client.lookup_command()?;
@@ -383,9 +383,7 @@ impl<'n> Replay<'n> {
                     });
                     self.machine.consumed(consumed);
                     self.lookahead
-                        .before_running_item(self.client.db(), seq, |seq| {
-                            feed.peek(seq).map(Item::key)
-                        });
+                        .before_running_item(self.client.db(), seq, |seq| feed.key(seq));
                     if let Err(ending) = self.run_command(found, key_load_delay) {
                         return ending;
                     }

@@ -3,7 +3,7 @@
 //!
 //! The reading thread touches no server state: it owns the file and the parser and
 //! builds string objects as upstream's IO threads build a query's (see
-//! [`aof_glue::aof_client::ArgVec`]). Everything else stays on the main thread, in file
+//! [`aof_glue::aof_client::ArgPool`]). Everything else stays on the main thread, in file
 //! order, exactly as in the one-thread loop of [`crate::aof::load_file`]: command lookup
 //! and execution, the load machine (positions, MULTI/EXEC, endings), the cache hints,
 //! serving clients, progress, truncation and every log line. The thread hands over
@@ -26,9 +26,9 @@
 use crate::aof::block_reader::{BlockReader, READ_BLOCK};
 use aof_core::command_reader::{CommandParser, Step};
 use aof_core::load_machine::Stop;
-use aof_glue::aof_client::ArgVec;
+use aof_glue::aof_client::{AofClient, ArgPool};
 use aof_glue::sys::Errno;
-use std::collections::VecDeque;
+use std::ops::Range;
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TryRecvError};
 use std::sync::OnceLock;
 
@@ -52,11 +52,13 @@ pub fn enabled() -> bool {
 
 /// What the reading thread hands over, in file order: the same steps the one-thread loop
 /// takes on the load machine.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Item {
     /// An annotation of `consumed` bytes (the machine consumes it; nothing runs).
     Annotation { consumed: usize },
-    /// A whole command: its arguments and its bytes (all its pieces).
-    Command { args: ArgVec, consumed: usize },
+    /// A whole command: its argument objects in the batch's pool, and its bytes (all its
+    /// pieces).
+    Command { args: Range<usize>, consumed: usize },
     /// The reading stopped; `consumed` bytes of an unfinished command were consumed
     /// before it (the one-thread loop consumes pieces as they come). Always last.
     Stop { stop: Stop, consumed: usize },
@@ -68,54 +70,93 @@ impl Item {
     fn ends_reading(&self) -> bool {
         matches!(self, Item::Stop { .. } | Item::ReadFailed(_))
     }
+}
 
-    /// The key of a command (its second argument), for the cache hints.
-    pub fn key(&self) -> Option<&[u8]> {
-        match self {
-            Item::Command { args, .. } => args.arg(1),
+/// Items in file order and the argument objects of their commands.
+struct Batch {
+    items: Vec<Item>,
+    args: ArgPool,
+}
+
+impl Batch {
+    fn new() -> Batch {
+        Batch {
+            items: Vec::with_capacity(BATCH_COMMANDS + 1),
+            args: ArgPool::with_capacity(3 * BATCH_COMMANDS),
+        }
+    }
+
+    /// The key (second argument) of item `index`'s command, for the cache hints.
+    fn key(&self, index: usize) -> Option<&[u8]> {
+        match self.items.get(index)? {
+            Item::Command { args, .. } if args.len() > 1 => self.args.arg(args.start + 1),
             _ => None,
         }
     }
 }
 
-/// The main thread's end: the items handed over and not taken yet.
+/// The main thread's end: the batch being run and, when the thread has it ready, the
+/// next one.
 pub struct Feed {
-    from_thread: Receiver<Vec<Item>>,
-    queued: VecDeque<Item>,
-    /// Sequence number of `queued`'s front (items are numbered from 0 in file order).
-    front_seq: u64,
+    from_thread: Receiver<Batch>,
+    current: Batch,
+    /// Index in `current` of the next item to take.
+    cursor: usize,
+    ahead: Option<Batch>,
+    /// Sequence number of the next item to take (items are numbered from 0 in file order).
+    next_seq: u64,
 }
 
 /// Items the main thread wants to see ahead of the one it runs (the cache hints' depth
-/// and one more), taken from the channel early when it has them.
+/// and one more): the next batch is taken from the channel early when it is ready.
 const LOOK_AHEAD_ITEMS: usize = 4;
 
 impl Feed {
     /// The next item and its sequence number. A reading thread that ended without a last
     /// item cannot happen (it always sends one); it is reported as a failed read.
     pub fn take_next(&mut self) -> (u64, Item) {
-        if self.queued.is_empty() {
-            match self.from_thread.recv() {
-                Ok(batch) => self.queued.extend(batch),
-                Err(_) => return (self.front_seq, Item::ReadFailed(Errno(libc::EIO))),
-            }
+        if self.cursor == self.current.items.len() {
+            let next = match self.ahead.take() {
+                Some(batch) => batch,
+                None => match self.from_thread.recv() {
+                    Ok(batch) => batch,
+                    Err(_) => return (self.next_seq, Item::ReadFailed(Errno(libc::EIO))),
+                },
+            };
+            // The batch run so far is freed here, with any objects not taken.
+            self.current = next;
+            self.cursor = 0;
         }
-        if self.queued.len() <= LOOK_AHEAD_ITEMS {
+        if self.ahead.is_none() && self.current.items.len() - self.cursor <= LOOK_AHEAD_ITEMS {
             match self.from_thread.try_recv() {
-                Ok(batch) => self.queued.extend(batch),
+                Ok(batch) => self.ahead = Some(batch),
                 Err(TryRecvError::Empty | TryRecvError::Disconnected) => {}
             }
         }
-        let seq = self.front_seq;
-        self.front_seq += 1;
-        let item = self.queued.pop_front().expect("refilled above");
+        let item = self.current.items[self.cursor].clone();
+        self.cursor += 1;
+        let seq = self.next_seq;
+        self.next_seq += 1;
         (seq, item)
     }
 
-    /// The item numbered `seq`, if it was handed over and not taken yet.
-    pub fn peek(&self, seq: u64) -> Option<&Item> {
-        let index = usize::try_from(seq.checked_sub(self.front_seq)?).ok()?;
-        self.queued.get(index)
+    /// Moves the argument objects of the command just taken to `client`.
+    pub fn take_args(&mut self, client: &mut AofClient, args: Range<usize>) {
+        client.take_args(&mut self.current.args, args);
+    }
+
+    /// The key of item `seq` (`Some(None)`: an item without one), if it was handed over
+    /// and not taken yet.
+    pub fn key(&self, seq: u64) -> Option<Option<&[u8]>> {
+        let offset = usize::try_from(seq.checked_sub(self.next_seq)?).ok()?;
+        let in_current = self.current.items.len() - self.cursor;
+        if offset < in_current {
+            let index = self.cursor + offset;
+            return Some(self.current.key(index));
+        }
+        let ahead = self.ahead.as_ref()?;
+        let index = offset - in_current;
+        (index < ahead.items.len()).then(|| ahead.key(index))
     }
 }
 
@@ -126,7 +167,7 @@ pub fn with_reading_thread<R>(
     reader: BlockReader,
     replay: impl FnOnce(&mut Feed) -> R,
 ) -> Result<R, BlockReader> {
-    let (to_main, from_thread) = sync_channel::<Vec<Item>>(BATCHES_QUEUED);
+    let (to_main, from_thread) = sync_channel::<Batch>(BATCHES_QUEUED);
     // The reader goes to the thread only once it runs, so a failed start keeps it.
     let (give_reader, take_reader) = sync_channel::<BlockReader>(1);
     std::thread::scope(|scope| {
@@ -145,8 +186,13 @@ pub fn with_reading_thread<R>(
             .unwrap_or_else(|_| unreachable!("the thread waits for the reader"));
         let mut feed = Feed {
             from_thread,
-            queued: VecDeque::new(),
-            front_seq: 0,
+            current: Batch {
+                items: Vec::new(),
+                args: ArgPool::with_capacity(0),
+            },
+            cursor: 0,
+            ahead: None,
+            next_seq: 0,
         };
         let result = replay(&mut feed);
         // Unblocks a thread waiting to hand over a batch; what was handed over and not
@@ -158,13 +204,15 @@ pub fn with_reading_thread<R>(
 
 /// The reading thread: parses the file and hands over batches of items until the
 /// reading stops or the main thread stops taking them.
-fn read_ahead(mut reader: BlockReader, to_main: &SyncSender<Vec<Item>>) {
+fn read_ahead(mut reader: BlockReader, to_main: &SyncSender<Batch>) {
     let mut parser = CommandParser::new();
-    let mut batch = Vec::new();
+    let mut batch = Batch::new();
     let mut batch_bytes = 0u64;
     let mut batch_commands = 0usize;
-    let mut args = ArgVec::new();
-    // Bytes of the pieces of `args`'s command consumed so far.
+    // Where the current command's objects start in the batch's pool. A batch is handed
+    // over only between items, so a command's pieces all land in one pool.
+    let mut args_start = 0usize;
+    // Bytes of the pieces of the current command consumed so far.
     let mut pending = 0usize;
     loop {
         let left_in_file = reader.left_in_file();
@@ -191,7 +239,7 @@ fn read_ahead(mut reader: BlockReader, to_main: &SyncSender<Vec<Item>>) {
             } => {
                 let window = reader.window();
                 for span in spans {
-                    args.push(&window[span.clone()]);
+                    batch.args.push(&window[span.clone()]);
                 }
                 reader.consume(consumed);
                 pending += consumed;
@@ -204,10 +252,11 @@ fn read_ahead(mut reader: BlockReader, to_main: &SyncSender<Vec<Item>>) {
             } => {
                 let window = reader.window();
                 for span in spans {
-                    args.push(&window[span.clone()]);
+                    batch.args.push(&window[span.clone()]);
                 }
                 reader.consume(consumed);
-                let read = args
+                let read = batch
+                    .args
                     .push_filled(len, |payload| match reader.read_into(payload) {
                         Ok(true) => Ok(()),
                         Ok(false) => Err(None),
@@ -232,7 +281,7 @@ fn read_ahead(mut reader: BlockReader, to_main: &SyncSender<Vec<Item>>) {
                             continue;
                         }
                         Item::Command {
-                            args: std::mem::take(&mut args),
+                            args: args_start..batch.args.len(),
                             consumed: std::mem::take(&mut pending),
                         }
                     }
@@ -244,12 +293,12 @@ fn read_ahead(mut reader: BlockReader, to_main: &SyncSender<Vec<Item>>) {
             } => {
                 let window = reader.window();
                 for span in spans {
-                    args.push(&window[span.clone()]);
+                    batch.args.push(&window[span.clone()]);
                 }
                 reader.consume(consumed);
                 pending += consumed;
                 Item::Command {
-                    args: std::mem::take(&mut args),
+                    args: args_start..batch.args.len(),
                     consumed: std::mem::take(&mut pending),
                 }
             }
@@ -263,15 +312,21 @@ fn read_ahead(mut reader: BlockReader, to_main: &SyncSender<Vec<Item>>) {
             Item::Annotation { consumed } => batch_bytes += *consumed as u64,
             _ => {}
         }
-        batch.push(item);
+        batch.items.push(item);
+        args_start = batch.args.len();
         if last || batch_bytes >= BATCH_FILE_BYTES || batch_commands >= BATCH_COMMANDS {
-            if to_main.send(std::mem::take(&mut batch)).is_err() || last {
-                // The main thread stopped taking items (it drops what it was sent), or
+            if to_main
+                .send(std::mem::replace(&mut batch, Batch::new()))
+                .is_err()
+                || last
+            {
+                // The main thread stopped taking items (it frees what it was sent), or
                 // the reading is over.
                 return;
             }
             batch_bytes = 0;
             batch_commands = 0;
+            args_start = 0;
         }
     }
 }

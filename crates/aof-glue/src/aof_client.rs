@@ -179,19 +179,28 @@ impl AofClient {
         }
     }
 
-    /// Appends arguments built on the reading thread (see [`ArgVec`]) after those the
-    /// client holds; the client owns them from here on, as with [`push_args`](Self::push_args).
-    pub fn take_args(&mut self, mut args: ArgVec) {
-        let count = args.len();
-        let first = self.reserve_args(count);
-        // SAFETY: reserve_args made room for `count` arguments after the first `first`;
-        // the objects move from the vector (emptied, so its drop frees none) to the client.
+    /// Moves the objects `args` of `pool` (built on the reading thread, see [`ArgPool`])
+    /// after the arguments the client holds; the client owns them from here on, as with
+    /// [`push_args`](Self::push_args). Objects already taken are skipped (none are, for
+    /// the ranges of distinct commands).
+    pub fn take_args(&mut self, pool: &mut ArgPool, args: std::ops::Range<usize>) {
+        let Some(objects) = pool.objects.get_mut(args) else {
+            return;
+        };
+        let first = self.reserve_args(objects.len());
+        let mut argc = first;
+        // SAFETY: reserve_args made room for these objects after the first `first`; each
+        // moves from the pool (nulled there, so its drop frees none) to the client.
         unsafe {
             let argv = (*self.raw).argv;
-            for (i, obj) in args.objects.drain(..).enumerate() {
-                *argv.add(first + i) = obj;
+            for slot in objects {
+                let obj = std::mem::replace(slot, std::ptr::null_mut());
+                if !obj.is_null() {
+                    *argv.add(argc) = obj;
+                    argc += 1;
+                }
             }
-            (*self.raw).argc = (first + count) as i32;
+            (*self.raw).argc = argc as i32;
         }
     }
 
@@ -431,46 +440,43 @@ unsafe fn is_same_string(o: *mut robj, bytes: &[u8]) -> bool {
     }
 }
 
-/// A command's arguments built away from the main thread (by the pipelined loader's
-/// reading thread), owned here until [`AofClient::take_args`] gives them to the AOF
-/// client on the main thread, or freed by `drop`.
+/// The argument objects of a batch of commands built away from the main thread (by the
+/// pipelined loader's reading thread), owned here until [`AofClient::take_args`] moves a
+/// command's to the AOF client on the main thread; `drop` frees those not taken. One
+/// vector serves a whole batch, so a command costs no allocation besides its objects.
 ///
 /// Building them off the main thread is what upstream's own IO threads do with every
-/// query since 8.0: `processMultibulkBuffer` runs on an IO thread (iothread.c) and calls
-/// the same `createStringObject`, which allocates through zmalloc (thread-safe, with
-/// per-thread memory counters) and otherwise reads only the LRU clock and the eviction
-/// policy, as that IO thread does. The objects are new, so nothing else refers to them
-/// until they are handed over through a channel (which orders their writes before the
-/// main thread's reads).
-pub struct ArgVec {
+/// query since 8.0: `processInputBuffer` runs on an IO thread (`running_tid` is not the
+/// main thread's, networking.c) and its `processMultibulkBuffer` calls the same
+/// `createStringObject`, which allocates through zmalloc (thread-safe: each thread counts
+/// its memory in its own slot, zmalloc.c) and sets no field from server state
+/// (`createObject` sets `lru` to 0). The objects are new, so nothing else refers to them
+/// until they are handed over through a channel, which orders their writes before the
+/// main thread's reads.
+pub struct ArgPool {
+    /// The objects in the order built; a taken one is null.
     objects: Vec<*mut robj>,
-    /// Payload bytes of the arguments, for the reading thread's memory budget.
-    payload_bytes: usize,
 }
 
-// SAFETY: the objects are owned by the vector alone (see the type); moving the vector to
+// SAFETY: the objects are owned by the pool alone (see the type); moving the pool to
 // another thread moves that ownership, and `createStringObject`/`decrRefCount` of such an
 // unshared string object are thread-safe as explained on the type.
-unsafe impl Send for ArgVec {}
+unsafe impl Send for ArgPool {}
 
-impl ArgVec {
-    pub fn new() -> ArgVec {
-        ArgVec {
-            objects: Vec::new(),
-            payload_bytes: 0,
+impl ArgPool {
+    pub fn with_capacity(capacity: usize) -> ArgPool {
+        ArgPool {
+            objects: Vec::with_capacity(capacity),
         }
     }
 
+    /// Objects built (taken or not).
     pub fn len(&self) -> usize {
         self.objects.len()
     }
 
     pub fn is_empty(&self) -> bool {
         self.objects.is_empty()
-    }
-
-    pub fn payload_bytes(&self) -> usize {
-        self.payload_bytes
     }
 
     /// Appends an argument (one string object, built as [`AofClient::push_args`] builds
@@ -480,12 +486,11 @@ impl ArgVec {
         // any thread may call it).
         let obj = unsafe { bindings::createStringObject(arg.as_ptr().cast(), arg.len()) };
         self.objects.push(obj);
-        self.payload_bytes += arg.len();
     }
 
     /// Appends an argument of `len` bytes that `fill` writes in place, as
-    /// [`AofClient::push_filled_arg`] does; the argument is part of the vector whether
-    /// `fill` succeeds or not.
+    /// [`AofClient::push_filled_arg`] does; the argument is in the pool whether `fill`
+    /// succeeds or not.
     pub fn push_filled<E>(
         &mut self,
         len: usize,
@@ -497,15 +502,17 @@ impl ArgVec {
         unsafe {
             let obj = bindings::createStringObject(std::ptr::null(), len);
             self.objects.push(obj);
-            self.payload_bytes += len;
             fill(std::slice::from_raw_parts_mut((*obj).ptr as *mut u8, len))
         }
     }
 
-    /// The bytes of argument `index` (every argument is a raw or embstr string object).
+    /// The bytes of object `index`, unless taken (every object is a raw or embstr string).
     pub fn arg(&self, index: usize) -> Option<&[u8]> {
         let obj = *self.objects.get(index)?;
-        // SAFETY: an object this vector owns and nothing modifies while it is borrowed.
+        if obj.is_null() {
+            return None;
+        }
+        // SAFETY: an object this pool owns and nothing modifies while it is borrowed.
         match unsafe { super::object::string_value(obj) } {
             super::object::StringValue::Bytes(bytes) => Some(bytes),
             super::object::StringValue::Int(_) => None,
@@ -513,16 +520,10 @@ impl ArgVec {
     }
 }
 
-impl Default for ArgVec {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl Drop for ArgVec {
+impl Drop for ArgPool {
     fn drop(&mut self) {
-        for &obj in &self.objects {
-            // SAFETY: objects this vector alone owns (see the type), released once.
+        for &obj in self.objects.iter().filter(|obj| !obj.is_null()) {
+            // SAFETY: objects this pool alone owns (see the type), released once.
             unsafe { bindings::decrRefCount(obj) };
         }
     }
