@@ -293,7 +293,9 @@ impl<'n> Replay<'n> {
                         self.items -= 1;
                     } else {
                         self.hint_upcoming(reader);
-                        if let Err(ending) = self.run_command(None, key_load_delay) {
+                        let ran = self.run_command(None, key_load_delay);
+                        self.client.free_argv();
+                        if let Err(ending) = ran {
                             return ending;
                         }
                     }
@@ -315,7 +317,9 @@ impl<'n> Replay<'n> {
                     reader.consume(consumed);
                     self.machine.consumed(consumed);
                     self.hint_upcoming(reader);
-                    if let Err(ending) = self.run_command(found, key_load_delay) {
+                    let ran = self.run_command(found, key_load_delay);
+                    self.client.free_argv();
+                    if let Err(ending) = ran {
                         return ending;
                     }
                 }
@@ -384,7 +388,9 @@ impl<'n> Replay<'n> {
                     self.machine.consumed(consumed);
                     self.lookahead
                         .before_running_item(self.client.db(), seq, |seq| feed.key(seq));
-                    if let Err(ending) = self.run_command(found, key_load_delay) {
+                    let ran = self.run_command(found, key_load_delay);
+                    feed.release_args(&mut self.client);
+                    if let Err(ending) = ran {
                         return ending;
                     }
                 }
@@ -425,7 +431,6 @@ impl<'n> Replay<'n> {
             CommandKind::Other
         };
         self.client.execute(cmd);
-        self.client.free_argv();
         self.machine.executed(kind);
         if key_load_delay != 0 {
             loading::debug_delay(key_load_delay);

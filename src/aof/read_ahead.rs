@@ -29,7 +29,7 @@ use aof_core::load_machine::Stop;
 use aof_glue::aof_client::{AofClient, ArgPool};
 use aof_glue::sys::Errno;
 use std::ops::Range;
-use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TryRecvError};
+use std::sync::mpsc::{channel, sync_channel, Receiver, Sender, SyncSender, TryRecvError};
 use std::sync::OnceLock;
 
 /// A batch closes once it holds this many bytes of the file...
@@ -86,6 +86,12 @@ impl Batch {
         }
     }
 
+    /// Frees the objects and forgets the items, keeping the room.
+    fn clear(&mut self) {
+        self.items.clear();
+        self.args.clear();
+    }
+
     /// The key (second argument) of item `index`'s command, for the cache hints.
     fn key(&self, index: usize) -> Option<&[u8]> {
         match self.items.get(index)? {
@@ -99,6 +105,9 @@ impl Batch {
 /// next one.
 pub struct Feed {
     from_thread: Receiver<Batch>,
+    /// Batches run, back to the reading thread, which frees their objects (see
+    /// [`Feed::release_args`]) and reuses their room.
+    to_thread: Sender<Batch>,
     current: Batch,
     /// Index in `current` of the next item to take.
     cursor: usize,
@@ -123,9 +132,10 @@ impl Feed {
                     Err(_) => return (self.next_seq, Item::ReadFailed(Errno(libc::EIO))),
                 },
             };
-            // The batch run so far is freed here, with any objects not taken.
-            self.current = next;
+            let done = std::mem::replace(&mut self.current, next);
             self.cursor = 0;
+            // A thread that has ended leaves the batch to be freed here.
+            let _ = self.to_thread.send(done);
         }
         if self.ahead.is_none() && self.current.items.len() - self.cursor <= LOOK_AHEAD_ITEMS {
             match self.from_thread.try_recv() {
@@ -135,6 +145,10 @@ impl Feed {
         }
         let item = self.current.items[self.cursor].clone();
         self.cursor += 1;
+        // The next command's objects, while this one runs.
+        if let Some(Item::Command { args, .. }) = self.current.items.get(self.cursor) {
+            self.current.args.hint(args.clone());
+        }
         let seq = self.next_seq;
         self.next_seq += 1;
         (seq, item)
@@ -143,6 +157,12 @@ impl Feed {
     /// Moves the argument objects of the command just taken to `client`.
     pub fn take_args(&mut self, client: &mut AofClient, args: Range<usize>) {
         client.take_args(&mut self.current.args, args);
+    }
+
+    /// Releases the arguments of the command that ran: the objects the command left to
+    /// no one go back with the batch, to be freed by the thread that built them.
+    pub fn release_args(&mut self, client: &mut AofClient) {
+        client.release_args_into(&mut self.current.args);
     }
 
     /// The key of item `seq` (`Some(None)`: an item without one), if it was handed over
@@ -168,6 +188,8 @@ pub fn with_reading_thread<R>(
     replay: impl FnOnce(&mut Feed) -> R,
 ) -> Result<R, BlockReader> {
     let (to_main, from_thread) = sync_channel::<Batch>(BATCHES_QUEUED);
+    // Unbounded, but holds no more than the batches handed over: each comes back once.
+    let (to_thread, from_main) = channel::<Batch>();
     // The reader goes to the thread only once it runs, so a failed start keeps it.
     let (give_reader, take_reader) = sync_channel::<BlockReader>(1);
     std::thread::scope(|scope| {
@@ -175,7 +197,7 @@ pub fn with_reading_thread<R>(
             .name("aof-load-read".into())
             .spawn_scoped(scope, move || {
                 if let Ok(reader) = take_reader.recv() {
-                    read_ahead(reader, &to_main);
+                    read_ahead(reader, &to_main, &from_main);
                 }
             });
         if started.is_err() {
@@ -186,6 +208,7 @@ pub fn with_reading_thread<R>(
             .unwrap_or_else(|_| unreachable!("the thread waits for the reader"));
         let mut feed = Feed {
             from_thread,
+            to_thread,
             current: Batch {
                 items: Vec::new(),
                 args: ArgPool::with_capacity(0),
@@ -204,9 +227,11 @@ pub fn with_reading_thread<R>(
 
 /// The reading thread: parses the file and hands over batches of items until the
 /// reading stops or the main thread stops taking them.
-fn read_ahead(mut reader: BlockReader, to_main: &SyncSender<Batch>) {
+fn read_ahead(mut reader: BlockReader, to_main: &SyncSender<Batch>, from_main: &Receiver<Batch>) {
     let mut parser = CommandParser::new();
     let mut batch = Batch::new();
+    // Batches the main thread has run: freed here, and the last one's room reused.
+    let mut spare = None;
     let mut batch_bytes = 0u64;
     let mut batch_commands = 0usize;
     // Where the current command's objects start in the batch's pool. A batch is handed
@@ -315,11 +340,12 @@ fn read_ahead(mut reader: BlockReader, to_main: &SyncSender<Batch>) {
         batch.items.push(item);
         args_start = batch.args.len();
         if last || batch_bytes >= BATCH_FILE_BYTES || batch_commands >= BATCH_COMMANDS {
-            if to_main
-                .send(std::mem::replace(&mut batch, Batch::new()))
-                .is_err()
-                || last
-            {
+            while let Ok(mut done) = from_main.try_recv() {
+                done.clear();
+                spare = Some(done);
+            }
+            let next = spare.take().unwrap_or_else(Batch::new);
+            if to_main.send(std::mem::replace(&mut batch, next)).is_err() || last {
                 // The main thread stopped taking items (it frees what it was sent), or
                 // the reading is over.
                 return;

@@ -356,6 +356,33 @@ impl AofClient {
         }
     }
 
+    /// Releases the arguments as [`free_argv`](Self::free_argv) does, except that an
+    /// object no one else holds (reference count 1: the command kept no reference, and no
+    /// shared object has that count) goes to `pool`, to be freed with it, on the thread
+    /// that drops or clears the pool: the reading thread that built it, whose allocator
+    /// cache it returns to (freeing it here would hand it across threads in the
+    /// allocator, which costs more than building it did).
+    pub fn release_args_into(&mut self, pool: &mut ArgPool) {
+        // SAFETY: live client; its first `argc` argv entries are objects it owns (zero
+        // when MULTI queueing took the array). An object with reference count 1 is held
+        // by argv alone, so moving it to the pool moves its only reference.
+        unsafe {
+            let c = &mut *self.raw;
+            for j in 0..c.argc.max(0) as usize {
+                let arg = *c.argv.add(j);
+                if (*arg).refcount == 1 {
+                    pool.objects.push(arg);
+                } else {
+                    bindings::decrRefCount(arg);
+                }
+            }
+            c.argc = 0;
+            c.cmd = std::ptr::null_mut();
+            c.iolookedcmd = std::ptr::null_mut();
+            c.argv_len_sum = 0;
+        }
+    }
+
     /// Releases the arguments as `freeClientArgv` does, but keeps the array for the next
     /// command (commands may have replaced argv; the client's own view is what is freed).
     pub fn free_argv(&mut self) {
@@ -503,6 +530,26 @@ impl ArgPool {
             let obj = bindings::createStringObject(std::ptr::null(), len);
             self.objects.push(obj);
             fill(std::slice::from_raw_parts_mut((*obj).ptr as *mut u8, len))
+        }
+    }
+
+    /// Frees the objects, keeping the vector's room for the next batch.
+    pub fn clear(&mut self) {
+        for &obj in self.objects.iter().filter(|obj| !obj.is_null()) {
+            // SAFETY: objects this pool alone owns (see the type), released once.
+            unsafe { bindings::decrRefCount(obj) };
+        }
+        self.objects.clear();
+    }
+
+    /// Cache hints for the objects `args` (not taken yet): the reading thread wrote them
+    /// on another core, so the main thread's first touch of each would otherwise wait for
+    /// the line to come over. Each object's header and the start of its string (an
+    /// embstr's string follows its header in the same allocation) are hinted.
+    pub fn hint(&self, args: std::ops::Range<usize>) {
+        for &obj in self.objects.get(args).unwrap_or(&[]) {
+            super::prefetch::hint(obj.cast());
+            super::prefetch::hint(obj.cast::<u8>().wrapping_add(64));
         }
     }
 
