@@ -375,7 +375,7 @@ impl<'n> Replay<'n> {
                     self.items += 1;
                     self.machine.consumed(consumed);
                 }
-                Item::Command { args, consumed } => {
+                Item::Command { args, consumed, .. } => {
                     self.items += 1;
                     feed.take_args(&mut self.client, args);
                     let found = self.client.arg(0).and_then(|name| {
@@ -387,7 +387,7 @@ impl<'n> Replay<'n> {
                     });
                     self.machine.consumed(consumed);
                     self.lookahead
-                        .before_running_item(self.client.db(), seq, |seq| feed.key(seq));
+                        .before_running_item(self.client.db(), seq, |seq| feed.key_hash(seq));
                     let ran = self.run_command(found, key_load_delay);
                     feed.release_args(&mut self.client);
                     if let Err(ending) = ran {

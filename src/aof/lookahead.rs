@@ -10,6 +10,12 @@ use std::collections::VecDeque;
 /// Commands looked at ahead of the running one: one per prefetch step.
 const DEPTH: usize = 3;
 
+/// An upcoming command's key: its bytes, or its hash computed already.
+enum UpcomingKey<'k> {
+    Bytes(&'k [u8]),
+    Hash(KeyHash),
+}
+
 pub struct Lookahead {
     prefetch: KeyspacePrefetch,
     /// The first command not looked at yet (its file offset, or its item number).
@@ -35,20 +41,24 @@ impl Lookahead {
     pub fn before_running(&mut self, db: Option<Db>, after: &[u8], end: u64) {
         self.advance(db, end, |at| {
             let command = peek_upcoming(after, (at - end) as usize)?;
-            Some((command.key.map(|key| &after[key]), end + command.end as u64))
+            let key = command.key.map(|key| UpcomingKey::Bytes(&after[key]));
+            Some((key, end + command.end as u64))
         });
     }
 
     /// The same for the pipelined loader, whose items are known by their sequence number:
-    /// before running item `running`, `upcoming(seq)` is item `seq`'s key (`Some(None)`
-    /// for an item without one), or `None` past the items handed over.
-    pub fn before_running_item<'k>(
+    /// before running item `running`, `upcoming(seq)` is the hash of item `seq`'s key
+    /// (computed on the reading thread; `Some(None)` for an item without a key), or
+    /// `None` past the items handed over.
+    pub fn before_running_item(
         &mut self,
         db: Option<Db>,
         running: u64,
-        upcoming: impl Fn(u64) -> Option<Option<&'k [u8]>>,
+        upcoming: impl Fn(u64) -> Option<Option<KeyHash>>,
     ) {
-        self.advance(db, running + 1, |seq| Some((upcoming(seq)?, seq + 1)));
+        self.advance(db, running + 1, |seq| {
+            Some((upcoming(seq)?.map(UpcomingKey::Hash), seq + 1))
+        });
     }
 
     /// The common step: `next` is the command after the one running, known by `next`'s
@@ -58,7 +68,7 @@ impl Lookahead {
         &mut self,
         db: Option<Db>,
         next: u64,
-        peek: impl Fn(u64) -> Option<(Option<&'k [u8]>, u64)>,
+        peek: impl Fn(u64) -> Option<(Option<UpcomingKey<'k>>, u64)>,
     ) {
         while self.upcoming.front().is_some_and(|&(at, _)| at < next) {
             self.upcoming.pop_front();
@@ -72,9 +82,10 @@ impl Lookahead {
             let Some((key, after)) = peek(self.seen_up_to) else {
                 break;
             };
-            let hash = key
-                .zip(db)
-                .and_then(|(key, db)| self.prefetch.bucket(db, key));
+            let hash = key.zip(db).and_then(|(key, db)| match key {
+                UpcomingKey::Bytes(key) => self.prefetch.bucket(db, key),
+                UpcomingKey::Hash(hash) => self.prefetch.bucket_of_hash(db, hash),
+            });
             self.upcoming.push_back((self.seen_up_to, hash));
             self.seen_up_to = after;
         }

@@ -27,6 +27,7 @@ use crate::aof::block_reader::{BlockReader, READ_BLOCK};
 use aof_core::command_reader::{CommandParser, Step};
 use aof_core::load_machine::Stop;
 use aof_glue::aof_client::{AofClient, ArgPool};
+use aof_glue::prefetch::KeyHash;
 use aof_glue::sys::Errno;
 use std::ops::Range;
 use std::sync::mpsc::{channel, sync_channel, Receiver, Sender, SyncSender, TryRecvError};
@@ -56,9 +57,13 @@ pub fn enabled() -> bool {
 pub enum Item {
     /// An annotation of `consumed` bytes (the machine consumes it; nothing runs).
     Annotation { consumed: usize },
-    /// A whole command: its argument objects in the batch's pool, and its bytes (all its
-    /// pieces).
-    Command { args: Range<usize>, consumed: usize },
+    /// A whole command: its argument objects in the batch's pool, its bytes (all its
+    /// pieces), and the hash of its key (second argument) for the cache hints.
+    Command {
+        args: Range<usize>,
+        consumed: usize,
+        key_hash: Option<KeyHash>,
+    },
     /// The reading stopped; `consumed` bytes of an unfinished command were consumed
     /// before it (the one-thread loop consumes pieces as they come). Always last.
     Stop { stop: Stop, consumed: usize },
@@ -92,10 +97,22 @@ impl Batch {
         self.args.clear();
     }
 
-    /// The key (second argument) of item `index`'s command, for the cache hints.
-    fn key(&self, index: usize) -> Option<&[u8]> {
+    /// The item of a command whose objects are `args` in the pool, with its key's hash.
+    fn command(&self, args: Range<usize>, consumed: usize) -> Item {
+        let key_hash = (args.len() > 1)
+            .then(|| self.args.arg(args.start + 1).map(KeyHash::of))
+            .flatten();
+        Item::Command {
+            args,
+            consumed,
+            key_hash,
+        }
+    }
+
+    /// The hash of item `index`'s key, for the cache hints.
+    fn key_hash(&self, index: usize) -> Option<KeyHash> {
         match self.items.get(index)? {
-            Item::Command { args, .. } if args.len() > 1 => self.args.arg(args.start + 1),
+            Item::Command { key_hash, .. } => *key_hash,
             _ => None,
         }
     }
@@ -165,18 +182,18 @@ impl Feed {
         client.release_args_into(&mut self.current.args);
     }
 
-    /// The key of item `seq` (`Some(None)`: an item without one), if it was handed over
-    /// and not taken yet.
-    pub fn key(&self, seq: u64) -> Option<Option<&[u8]>> {
+    /// The hash of item `seq`'s key (`Some(None)`: an item without one), if it was handed
+    /// over and not taken yet.
+    pub fn key_hash(&self, seq: u64) -> Option<Option<KeyHash>> {
         let offset = usize::try_from(seq.checked_sub(self.next_seq)?).ok()?;
         let in_current = self.current.items.len() - self.cursor;
         if offset < in_current {
             let index = self.cursor + offset;
-            return Some(self.current.key(index));
+            return Some(self.current.key_hash(index));
         }
         let ahead = self.ahead.as_ref()?;
         let index = offset - in_current;
-        (index < ahead.items.len()).then(|| ahead.key(index))
+        (index < ahead.items.len()).then(|| ahead.key_hash(index))
     }
 }
 
@@ -305,10 +322,7 @@ fn read_ahead(mut reader: BlockReader, to_main: &SyncSender<Batch>, from_main: &
                         if parser.in_command() {
                             continue;
                         }
-                        Item::Command {
-                            args: args_start..batch.args.len(),
-                            consumed: std::mem::take(&mut pending),
-                        }
+                        batch.command(args_start..batch.args.len(), std::mem::take(&mut pending))
                     }
                 }
             }
@@ -322,10 +336,7 @@ fn read_ahead(mut reader: BlockReader, to_main: &SyncSender<Batch>, from_main: &
                 }
                 reader.consume(consumed);
                 pending += consumed;
-                Item::Command {
-                    args: args_start..batch.args.len(),
-                    consumed: std::mem::take(&mut pending),
-                }
+                batch.command(args_start..batch.args.len(), std::mem::take(&mut pending))
             }
         };
         let last = item.ends_reading();

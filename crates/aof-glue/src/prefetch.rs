@@ -38,8 +38,19 @@ pub struct KeyspacePrefetch {
 }
 
 /// Where a key would be looked up: its hash, kept between the steps.
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct KeyHash(u64);
+
+impl KeyHash {
+    /// The hash a db's dict gives `key` (`dictSdsHash`, which is `dictGenHashFunction`;
+    /// [`KeyspacePrefetch`] hints at no dict of another type). Any thread may compute
+    /// it: `dictGenHashFunction` is siphash keyed by `dict_hash_function_seed`, which
+    /// upstream sets once in `main()` before anything is loaded and never again.
+    pub fn of(key: &[u8]) -> KeyHash {
+        // SAFETY: dictGenHashFunction reads `key.len()` bytes of `key` and the seed.
+        KeyHash(unsafe { bindings::dictGenHashFunction(key.as_ptr().cast(), key.len()) })
+    }
+}
 
 impl KeyspacePrefetch {
     pub fn new() -> KeyspacePrefetch {
@@ -55,10 +66,13 @@ impl KeyspacePrefetch {
 
     /// Step one: the key's hash, and a hint for its bucket.
     pub fn bucket(&mut self, db: Db, key: &[u8]) -> Option<KeyHash> {
+        self.main_dict(db)?;
+        self.bucket_of_hash(db, KeyHash::of(key))
+    }
+
+    /// Step one for a key whose hash was computed already ([`KeyHash::of`]).
+    pub fn bucket_of_hash(&mut self, db: Db, hash: KeyHash) -> Option<KeyHash> {
         let d = self.main_dict(db)?;
-        // SAFETY: dictGenHashFunction reads `key.len()` bytes of `key`.
-        let hash =
-            KeyHash(unsafe { bindings::dictGenHashFunction(key.as_ptr().cast(), key.len()) });
         if let Some(slot) = bucket_slot(d, hash) {
             hint(slot.cast());
         }
