@@ -324,7 +324,13 @@ impl StagedRio {
             let this = &mut *(r as *mut StagedRio);
             let buf = buf as *const u8;
             if len <= this.stage.len() - this.used {
-                std::ptr::copy_nonoverlapping(buf, this.stage.as_mut_ptr().add(this.used), len);
+                let to = this.stage.as_mut_ptr().add(this.used);
+                // Half the writes are one byte (a type, a short length): no memcpy call.
+                if len == 1 {
+                    *to = *buf;
+                } else {
+                    std::ptr::copy_nonoverlapping(buf, to, len);
+                }
                 this.used += len;
                 return 1;
             }
