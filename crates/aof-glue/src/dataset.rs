@@ -316,6 +316,7 @@ pub fn for_each_key(db: Db, mut f: impl FnMut(&[u8], Value<'_>, i64) -> bool) ->
     // in the fork child nothing else modifies the dataset.
     unsafe {
         let mut walk = KeyWalkPrefetch::new(db);
+        let no_expires = db.expires_size() == 0;
         let it = bindings::kvstoreIteratorInit(db.keys());
         let mut ok = true;
         let mut exhausted = false;
@@ -356,7 +357,14 @@ pub fn for_each_key(db: Db, mut f: impl FnMut(&[u8], Value<'_>, i64) -> bool) ->
             let Some(Upcoming { key, value, .. }) = upcoming.pop_front() else {
                 break;
             };
-            let expire = bindings::redis_aof_shim_get_expire(db.as_ptr(), key);
+            // getExpire finds nothing in an empty expires dict (dbFindExpires: an empty
+            // kvstore dict finds no key, and without cluster mode the slot is 0 with no
+            // side effect), and nothing is added to it in the child: skip the lookup.
+            let expire = if no_expires {
+                -1
+            } else {
+                bindings::redis_aof_shim_get_expire(db.as_ptr(), key)
+            };
             if !f(super::sds::bytes(key), Value::from_raw(value), expire) {
                 ok = false;
                 break;
