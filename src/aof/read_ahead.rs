@@ -10,11 +10,20 @@
 //! [`Item`]s that mirror the machine calls that loop makes, so both give the same
 //! outcomes (the round-trip and corrupt-corpus tests run both).
 //!
+//! The reading thread also hashes each command's key for the cache hints, and frees the
+//! argument objects the commands left to no one when their batch comes back: memory the
+//! reading thread allocated returns to its own allocator cache, where freeing it on the
+//! main thread would cross jemalloc's thread caches (which cost the main thread more than
+//! building the objects did).
+//!
 //! Memory in flight is bounded: a batch closes at [`BATCH_FILE_BYTES`] of the file or
 //! [`BATCH_COMMANDS`] commands, and at most [`BATCHES_QUEUED`] wait in the channel, so
 //! besides the one the main thread is running and the one being built, in flight are
 //! those batches plus the command that overflowed each (the largest argument is read
-//! once, into its own string, as without the thread).
+//! once, into its own string, as without the thread). Batches run come back holding
+//! their spent objects; the thread frees them at its next hand-over, so they are never
+//! more than the batches handed over since (and once the thread has ended, the main
+//! thread frees each as it finishes it).
 //!
 //! The thread is scoped: [`with_reading_thread`] returns only after it has ended, on
 //! every path. When the main thread stops early (a bad command), it drops its end of the
