@@ -77,7 +77,7 @@ impl BlockReader {
 
     /// Fills `dest` with the next bytes of the file: first what the window holds, then
     /// straight from the file. `Ok(false)`: the file ended first.
-    pub fn read_into(&mut self, dest: &mut [u8]) -> Result<bool, Errno> {
+    fn read_into(&mut self, dest: &mut [u8]) -> Result<bool, Errno> {
         let from_window = dest.len().min(self.filled - self.start);
         dest[..from_window].copy_from_slice(&self.buf[self.start..self.start + from_window]);
         self.consume(from_window);
@@ -99,9 +99,26 @@ impl BlockReader {
         Ok(true)
     }
 
+    /// Fills `dest` with a payload of the file and skips the two bytes after it
+    /// (unchecked, as upstream skips them): [`read_into`](Self::read_into) then
+    /// [`skip_payload_end`](Self::skip_payload_end). `Err(None)`: the file ended first (a
+    /// short file); `Err(Some(errno))`: reading failed.
+    pub fn read_payload(&mut self, dest: &mut [u8]) -> Result<(), Option<Errno>> {
+        match self.read_into(dest) {
+            Ok(true) => {}
+            Ok(false) => return Err(None),
+            Err(errno) => return Err(Some(errno)),
+        }
+        match self.skip_payload_end() {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(None),
+            Err(errno) => Err(Some(errno)),
+        }
+    }
+
     /// Skips the two bytes after a payload (unchecked, as upstream skips them).
     /// `Ok(false)`: the file ended first.
-    pub fn skip_payload_end(&mut self) -> Result<bool, Errno> {
+    fn skip_payload_end(&mut self) -> Result<bool, Errno> {
         if self.filled - self.start < 2 {
             self.refill(2)?;
         }

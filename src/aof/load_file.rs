@@ -272,16 +272,7 @@ impl<'n> Replay<'n> {
                     reader.consume(consumed);
                     let read = self
                         .client
-                        .push_filled_arg(len, |payload| match reader.read_into(payload) {
-                            Ok(true) => Ok(()),
-                            Ok(false) => Err(None),
-                            Err(errno) => Err(Some(errno)),
-                        })
-                        .and_then(|()| match reader.skip_payload_end() {
-                            Ok(true) => Ok(()),
-                            Ok(false) => Err(None),
-                            Err(errno) => Err(Some(errno)),
-                        });
+                        .push_filled_arg(len, |payload| reader.read_payload(payload));
                     match read {
                         Ok(()) => {}
                         // The file ended inside the payload: a short file.

@@ -288,10 +288,7 @@ fn read_ahead(mut reader: BlockReader, to_main: &SyncSender<Batch>, from_main: &
                 consumed,
                 args: spans,
             } => {
-                let window = reader.window();
-                for span in spans {
-                    batch.args.push(&window[span.clone()]);
-                }
+                batch.args.push_spans(reader.window(), spans);
                 reader.consume(consumed);
                 pending += consumed;
                 continue;
@@ -301,24 +298,12 @@ fn read_ahead(mut reader: BlockReader, to_main: &SyncSender<Batch>, from_main: &
                 args: spans,
                 len,
             } => {
-                let window = reader.window();
-                for span in spans {
-                    batch.args.push(&window[span.clone()]);
-                }
+                batch.args.push_spans(reader.window(), spans);
                 reader.consume(consumed);
-                let read = batch
+                match batch
                     .args
-                    .push_filled(len, |payload| match reader.read_into(payload) {
-                        Ok(true) => Ok(()),
-                        Ok(false) => Err(None),
-                        Err(errno) => Err(Some(errno)),
-                    })
-                    .and_then(|()| match reader.skip_payload_end() {
-                        Ok(true) => Ok(()),
-                        Ok(false) => Err(None),
-                        Err(errno) => Err(Some(errno)),
-                    });
-                match read {
+                    .push_filled(len, |payload| reader.read_payload(payload))
+                {
                     // The file ended inside the payload: a short file. The one-thread
                     // loop has not consumed this piece then.
                     Err(None) => Item::Stop {
@@ -339,10 +324,7 @@ fn read_ahead(mut reader: BlockReader, to_main: &SyncSender<Batch>, from_main: &
                 consumed,
                 args: spans,
             } => {
-                let window = reader.window();
-                for span in spans {
-                    batch.args.push(&window[span.clone()]);
-                }
+                batch.args.push_spans(reader.window(), spans);
                 reader.consume(consumed);
                 pending += consumed;
                 batch.command(args_start..batch.args.len(), std::mem::take(&mut pending))

@@ -376,10 +376,7 @@ impl AofClient {
                     bindings::decrRefCount(arg);
                 }
             }
-            c.argc = 0;
-            c.cmd = std::ptr::null_mut();
-            c.iolookedcmd = std::ptr::null_mut();
-            c.argv_len_sum = 0;
+            forget_args(c);
         }
     }
 
@@ -400,10 +397,7 @@ impl AofClient {
                     bindings::decrRefCount(arg);
                 }
             }
-            c.argc = 0;
-            c.cmd = std::ptr::null_mut();
-            c.iolookedcmd = std::ptr::null_mut();
-            c.argv_len_sum = 0;
+            forget_args(c);
         }
     }
 }
@@ -450,6 +444,15 @@ impl Drop for CurrentAofClient {
             server::replace_executing_client(self.previous.1);
         }
     }
+}
+
+/// After its arguments are released: no arguments, no command, as `freeClientArgv`
+/// leaves a client (the array stays for the next command).
+fn forget_args(c: &mut client) {
+    c.argc = 0;
+    c.cmd = std::ptr::null_mut();
+    c.iolookedcmd = std::ptr::null_mut();
+    c.argv_len_sum = 0;
 }
 
 /// Whether `o` (possibly NULL) is a raw or embstr string object holding exactly `bytes`.
@@ -513,6 +516,13 @@ impl ArgPool {
         // any thread may call it).
         let obj = unsafe { bindings::createStringObject(arg.as_ptr().cast(), arg.len()) };
         self.objects.push(obj);
+    }
+
+    /// Appends the arguments `spans` of `window` (a parser's argument spans).
+    pub fn push_spans(&mut self, window: &[u8], spans: &[std::ops::Range<usize>]) {
+        for span in spans {
+            self.push(&window[span.clone()]);
+        }
     }
 
     /// Appends an argument of `len` bytes that `fill` writes in place, as
