@@ -33,6 +33,11 @@ fn main() {
     fs::write(out_dir.join("layout_c.c"), layout.c_table()).unwrap();
     fs::write(out_dir.join("layout_rs.rs"), layout.rust_table()).unwrap();
 
+    fs::write(
+        out_dir.join("dict_entry_c.c"),
+        dict_entry_layout(&redis_src),
+    )
+    .unwrap();
     generate_bindings(&manifest_dir, &out_dir, &redis_src, &cflags);
     compile_shim(&manifest_dir, &out_dir, &redis_src, &cflags);
 
@@ -169,6 +174,7 @@ fn compile_shim(manifest_dir: &Path, out_dir: &Path, redis_src: &Path, cflags: &
     build
         .file(manifest_dir.join("src/shim.c"))
         .file(out_dir.join("layout_c.c"))
+        .file(out_dir.join("dict_entry_c.c"))
         .include(redis_src)
         .include(manifest_dir.join("src"))
         .warnings(false);
@@ -184,6 +190,36 @@ fn compile_shim(manifest_dir: &Path, out_dir: &Path, redis_src: &Path, cflags: &
         .flag("-fno-lto")
         .opt_level(2)
         .compile("redis_aof_shim");
+}
+
+/// dict.c keeps `struct dictEntry` and its pointer tags private, and the rewrite walk's
+/// hints read an entry's `next` (`prefetch.rs`): a C file that compiles a copy of that
+/// struct and those tags, taken from this tree's dict.c, so `layout::mismatches` compares
+/// the size, the offset of `next` and the tags with what the Rust side assumes.
+fn dict_entry_layout(redis_src: &Path) -> String {
+    let dict_c = fs::read_to_string(redis_src.join("dict.c")).unwrap();
+    let start = dict_c
+        .find("struct dictEntry {")
+        .expect("dict.c defines struct dictEntry");
+    let end = start + dict_c[start..].find("};").expect("struct dictEntry ends") + 2;
+    let entry =
+        dict_c[start..end].replacen("struct dictEntry {", "struct redis_aof_dict_entry {", 1);
+    let define = |name: &str| {
+        dict_c
+            .lines()
+            .find(|l| l.split_whitespace().take(2).eq(["#define", name]))
+            .unwrap_or_else(|| panic!("dict.c defines {name}"))
+            .to_string()
+    };
+    format!(
+        "#include <stddef.h>\n#include <stdint.h>\n{}\n{}\n{entry}\n\
+         const size_t redis_aof_dict_entry_size = sizeof(struct redis_aof_dict_entry);\n\
+         const size_t redis_aof_dict_entry_next = offsetof(struct redis_aof_dict_entry, next);\n\
+         const size_t redis_aof_dict_entry_ptr_mask = ENTRY_PTR_MASK;\n\
+         const size_t redis_aof_dict_entry_ptr_normal = ENTRY_PTR_NORMAL;\n",
+        define("ENTRY_PTR_MASK"),
+        define("ENTRY_PTR_NORMAL"),
+    )
 }
 
 /// `src/layout.list`: which structs and fields both compilers must agree on.

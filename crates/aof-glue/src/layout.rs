@@ -48,6 +48,7 @@ pub fn compare(rust: &[(&str, usize)], c: &[(String, usize)]) -> Vec<String> {
 
 pub fn mismatches() -> Vec<String> {
     let mut problems = compare(RUST_LAYOUT, &c_layout());
+    problems.extend(super::prefetch::dict_entry_mismatches());
     if !super::sds::header_agrees_with_c() {
         problems.push("an sds header reads or writes differently in Rust than in C".to_string());
     }

@@ -315,8 +315,10 @@ impl KeyWalkPrefetch {
             // the tagged forms are a key or a no-value entry, not read here.
             if !entry.is_null() && entry as usize & ENTRY_TAG_BITS == 0 {
                 // SAFETY: dict.c allocates an untagged entry as its whole `struct
-                // dictEntry { key; v; next; }` (zmalloc(sizeof(*entry)), 24 bytes), live
-                // in the child's unchanging dict, so the word at ENTRY_LAST_FIELD lies
+                // dictEntry { key; v; next; }` (zmalloc(sizeof(*entry)), ENTRY_SIZE
+                // bytes, `next` at ENTRY_LAST_FIELD: dict_entry_mismatches checks both
+                // against this tree's dict.c, and the library refuses to start
+                // otherwise), live in the child's unchanging dict, so the word read lies
                 // inside it. What it holds is only hinted, never followed.
                 let next = unsafe { *(entry as *const u8).add(ENTRY_LAST_FIELD).cast::<usize>() };
                 if next != 0 {
@@ -353,6 +355,42 @@ fn hashes_with_sds_hash(d: *mut dict) -> bool {
 
 /// Offset of the last pointer of dict.c's `dictEntry` (key, value, next).
 const ENTRY_LAST_FIELD: usize = 2 * std::mem::size_of::<usize>();
+/// Size of dict.c's `dictEntry` with a value (the only kind whose `next` is read here).
+const ENTRY_SIZE: usize = 3 * std::mem::size_of::<usize>();
+
+extern "C" {
+    // Compiled by build.rs from a copy of this tree's private dict.c definitions.
+    static redis_aof_dict_entry_size: usize;
+    static redis_aof_dict_entry_next: usize;
+    static redis_aof_dict_entry_ptr_mask: usize;
+    static redis_aof_dict_entry_ptr_normal: usize;
+}
+
+/// What dict.c's private `dictEntry` and pointer tags are, against what this module
+/// assumes (empty when they agree): checked at start-up with the other layouts.
+pub(super) fn dict_entry_mismatches() -> Vec<String> {
+    // SAFETY: constants defined by the generated dict_entry_c.c.
+    let c = unsafe {
+        [
+            ("dictEntry size", redis_aof_dict_entry_size, ENTRY_SIZE),
+            (
+                "dictEntry.next",
+                redis_aof_dict_entry_next,
+                ENTRY_LAST_FIELD,
+            ),
+            (
+                "ENTRY_PTR_MASK",
+                redis_aof_dict_entry_ptr_mask,
+                ENTRY_TAG_BITS,
+            ),
+            ("ENTRY_PTR_NORMAL", redis_aof_dict_entry_ptr_normal, 0),
+        ]
+    };
+    c.iter()
+        .filter(|(_, in_c, assumed)| in_c != assumed)
+        .map(|(name, in_c, assumed)| format!("{name} is {in_c} in dict.c, {assumed} here"))
+        .collect()
+}
 
 /// dict.c tags bucket pointers in their low three bits (`ENTRY_PTR_MASK`).
 const ENTRY_TAG_BITS: usize = 7;
@@ -397,4 +435,19 @@ pub fn hint(address: *const u8) {
     }
     #[cfg(not(target_arch = "x86_64"))]
     let _ = address;
+}
+
+#[cfg(test)]
+mod dict_entry_tests {
+    use super::*;
+
+    #[test]
+    fn dict_c_private_entry_is_what_the_walk_reads() {
+        // The walk reads `next` of an untagged entry (KeyWalkPrefetch::scout): the copy of
+        // dict.c's definitions compiled by build.rs must agree with the constants here.
+        assert_eq!(dict_entry_mismatches(), Vec::<String>::new());
+        // SAFETY: constants of the generated C file.
+        let (size, next) = unsafe { (redis_aof_dict_entry_size, redis_aof_dict_entry_next) };
+        assert_eq!((size, next), (ENTRY_SIZE, ENTRY_LAST_FIELD));
+    }
 }
