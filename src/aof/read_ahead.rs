@@ -18,7 +18,8 @@
 //!
 //! Memory in flight is bounded: a batch closes at [`BATCH_FILE_BYTES`] of the file or
 //! [`BATCH_COMMANDS`] commands, and at most [`BATCHES_QUEUED`] wait in the channel, so
-//! besides the one the main thread is running and the one being built, in flight are
+//! besides the one the main thread is running, the next one it may hold for the cache
+//! hints, and the one being built, in flight are
 //! those batches plus the command that overflowed each (the largest argument is read
 //! once, into its own string, as without the thread). Batches run come back holding
 //! their spent objects; the thread frees them at its next hand-over, so they are never
