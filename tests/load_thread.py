@@ -15,7 +15,11 @@ off.
 Variants: a clean BASE + INCR; the INCR ending inside a MULTI (reverted); cut inside a
 command at several offsets, with aof-load-truncated yes (cut back) and no (refused); cut
 inside a 300 KB argument (read straight into its string); bad framing in the middle; an
-unknown command in the middle; a short INCR that is not the last one.
+unknown command in the middle; a short INCR that is not the last one; and large arguments
+run slowly (SET and DEL of 16 MB values with key-load-delay), where the reading thread may
+hold no more than one such argument beyond its small budget: the server's peak RSS
+(VmHWM) with the thread on may exceed the one with it off by one argument and a few MB,
+where before the budget each queued batch held one (about 7 arguments).
 
 Usage: load_thread.py PATCHED_SERVER [--commands N] [--seed S]
 Prints "load-thread: N passed, N failed".
@@ -36,6 +40,9 @@ from server import Server, dir_hash, encode  # noqa: E402
 AOFDIR = "appendonlydir"
 SWITCH = "REDIS_AOF_LOAD_THREAD"
 THREAD_NAME = "aof-load-read"
+# The large-arguments variant: LARGE_COUNT values of this many bytes, each set and deleted.
+LARGE_VALUE = b"v" * (16 << 20)
+LARGE_COUNT = 8
 
 
 def dataset(rnd, n, prefix):
@@ -150,6 +157,7 @@ def load(binary, workdir, files, thread_on, conf=None, watch_thread=False):
                     (c.call("SELECT", str(db)), c.call("DBSIZE"))[1] for db in range(1, 4)]
                 mem = c.info("memory")
                 res["used_memory"] = int(mem["used_memory"]) if isinstance(mem, dict) else None
+            res["peak_rss"] = peak_rss(srv.pid)
         elif st == "exited":
             res["exit"] = srv.proc.returncode
     finally:
@@ -157,6 +165,15 @@ def load(binary, workdir, files, thread_on, conf=None, watch_thread=False):
     res["log"] = loading_lines(srv)
     res["files"] = dir_hash(data)
     return res
+
+
+def peak_rss(pid):
+    """The process's peak resident set (VmHWM), in bytes."""
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    return None
 
 
 def thread_names(pid):
@@ -216,6 +233,14 @@ def main():
     variants.append(("bad-framing", files(incr[:mid] + b"!" + incr[mid + 1:]), None))
     variants.append(("unknown-command", files(incr[:mid] + encode(["NOSUCHCOMMAND", "x"]) + incr[mid:]), None))
     variants.append(("short-not-last", files(incr[:int(len(incr) * 0.6) + 3], incr2), None))
+    # Large arguments, run slowly: the reading thread gets far ahead unless its budget
+    # holds it back.
+    large = b"".join(encode(["SET", "big:%d" % i, LARGE_VALUE]) + encode(["DEL", "big:%d" % i])
+                     for i in range(LARGE_COUNT))
+    variants.append(("large-arguments-slow", {
+        "appendonly.aof.1.base.aof": encode(["SET", "small", "1"]),
+        "appendonly.aof.1.incr.aof": large, "appendonly.aof.manifest": two},
+        {"key-load-delay": "100000", "auto-aof-rewrite-percentage": "0"}))
 
     workdir = tempfile.mkdtemp(prefix="load-thread-")
     passed = failed = 0
@@ -244,6 +269,11 @@ def main():
         if on.get("used_memory") and off.get("used_memory"):
             ratio = on["used_memory"] / off["used_memory"]
             check("%s: used_memory on/off %.4f" % (name, ratio), abs(ratio - 1) < 0.02)
+        if name == "large-arguments-slow":
+            over = on.get("peak_rss", 0) - off.get("peak_rss", 0)
+            allowed = len(LARGE_VALUE) + (8 << 20)
+            check("%s: peak RSS on - off %.1f MB, at most %.1f MB (one argument and 8 MB)"
+                  % (name, over / 1e6, allowed / 1e6), over <= allowed)
     # The switch itself: the thread exists while a slowed load runs, only when on.
     slow = {"key-load-delay": "50"}
     small = files(incr[:len(incr) // 20])

@@ -16,19 +16,23 @@
 //! main thread would cross jemalloc's thread caches (which cost the main thread more than
 //! building the objects did).
 //!
-//! Memory in flight is bounded: a batch closes at [`BATCH_FILE_BYTES`] of the file or
-//! [`BATCH_COMMANDS`] commands, and at most [`BATCHES_QUEUED`] wait in the channel, so
-//! besides the one the main thread is running, the next one it may hold for the cache
-//! hints, and the one being built, in flight are
-//! those batches plus the command that overflowed each (the largest argument is read
-//! once, into its own string, as without the thread). Batches run come back holding
-//! their spent objects; the thread frees them at its next hand-over, so they are never
-//! more than the batches handed over since (and once the thread has ended, the main
-//! thread frees each as it finishes it).
+//! Memory in flight is bounded by a budget of file bytes, [`IN_FLIGHT_BUDGET`], plus the
+//! batch being built and the command being read. A batch closes at [`BATCH_FILE_BYTES`]
+//! of the file or [`BATCH_COMMANDS`] commands; at most [`BATCHES_QUEUED`] wait in the
+//! channel; and a batch counts against the budget from its hand-over until it is back on
+//! the reading thread with its spent objects, which the thread frees then (the main thread
+//! returns each batch as soon as it has run it, before it waits for the next). The thread
+//! waits for batches to come back before it hands over one that would take the batches in
+//! flight past the budget, and before it reads a large argument that would, so a file of
+//! many large arguments holds at most one of them beyond the budget, where without the
+//! budget each queued batch could hold one (a large argument is read once, straight into
+//! its own string, as without the thread). When nothing is in flight, anything goes: the
+//! largest command is read whatever its size, as the one-thread loop reads it. Once the
+//! thread has ended, the main thread frees each batch as it finishes it.
 //!
 //! The thread is scoped: [`with_reading_thread`] returns only after it has ended, on
 //! every path. When the main thread stops early (a bad command), it drops its end of the
-//! channel, and the thread ends at its next hand-over.
+//! channel, and the thread ends at its next hand-over or wait for room.
 //!
 //! The switch: `REDIS_AOF_LOAD_THREAD=no` in the server's environment at start-up turns
 //! the thread off (it is read once); anything else, or nothing, leaves it on.
@@ -49,6 +53,12 @@ pub const BATCH_FILE_BYTES: u64 = 256 << 10;
 pub const BATCH_COMMANDS: usize = 2048;
 /// Batches the reading thread may finish before the main thread takes one.
 pub const BATCHES_QUEUED: usize = 4;
+/// File bytes the batches handed over and not back yet may hold before the reading thread
+/// waits for some to come back. The queue, the batch the main thread runs and the one it
+/// holds ahead for the hints fit in it with room to spare when their commands are small
+/// (7 batches of 256 KiB, 1.75 MiB, and the command that closed each), so the budget
+/// throttles only large commands.
+pub const IN_FLIGHT_BUDGET: u64 = 4 << 20;
 
 /// The environment variable that turns the reading thread off (`no`).
 pub const SWITCH_VARIABLE: &str = "REDIS_AOF_LOAD_THREAD";
@@ -91,6 +101,8 @@ impl Item {
 struct Batch {
     items: Vec<Item>,
     args: ArgPool,
+    /// The bytes of the file its items cover (set at the hand-over; for the budget).
+    file_bytes: u64,
 }
 
 impl Batch {
@@ -98,6 +110,16 @@ impl Batch {
         Batch {
             items: Vec::with_capacity(BATCH_COMMANDS + 1),
             args: ArgPool::with_capacity(3 * BATCH_COMMANDS),
+            file_bytes: 0,
+        }
+    }
+
+    /// A batch with no room, which allocates nothing.
+    fn empty() -> Batch {
+        Batch {
+            items: Vec::new(),
+            args: ArgPool::with_capacity(0),
+            file_bytes: 0,
         }
     }
 
@@ -105,6 +127,7 @@ impl Batch {
     fn clear(&mut self) {
         self.items.clear();
         self.args.clear();
+        self.file_bytes = 0;
     }
 
     /// The item of a command whose objects are `args` in the pool, with its key's hash.
@@ -152,17 +175,19 @@ impl Feed {
     /// item cannot happen (it always sends one); it is reported as a failed read.
     pub fn take_next(&mut self) -> (u64, Item) {
         if self.cursor == self.current.items.len() {
-            let next = match self.ahead.take() {
+            // Back first, then wait for the next: a reading thread waiting for room in
+            // its budget may be waiting for this one. A thread that has ended leaves the
+            // batch to be freed here.
+            let done = std::mem::replace(&mut self.current, Batch::empty());
+            let _ = self.to_thread.send(done);
+            self.cursor = 0;
+            self.current = match self.ahead.take() {
                 Some(batch) => batch,
                 None => match self.from_thread.recv() {
                     Ok(batch) => batch,
                     Err(_) => return (self.next_seq, Item::ReadFailed(Errno(libc::EIO))),
                 },
             };
-            let done = std::mem::replace(&mut self.current, next);
-            self.cursor = 0;
-            // A thread that has ended leaves the batch to be freed here.
-            let _ = self.to_thread.send(done);
         }
         if self.ahead.is_none() && self.current.items.len() - self.cursor <= LOOK_AHEAD_ITEMS {
             match self.from_thread.try_recv() {
@@ -236,10 +261,7 @@ pub fn with_reading_thread<R>(
         let mut feed = Feed {
             from_thread,
             to_thread,
-            current: Batch {
-                items: Vec::new(),
-                args: ArgPool::with_capacity(0),
-            },
+            current: Batch::empty(),
             cursor: 0,
             ahead: None,
             next_seq: 0,
@@ -252,13 +274,60 @@ pub fn with_reading_thread<R>(
     })
 }
 
+/// The reading thread's account of the batches it handed over: the file bytes they hold
+/// until they come back, and the room of the last one back, for reuse.
+struct InFlight<'r> {
+    from_main: &'r Receiver<Batch>,
+    file_bytes: u64,
+    spare: Option<Batch>,
+}
+
+impl InFlight<'_> {
+    fn handed_over(&mut self, file_bytes: u64) {
+        self.file_bytes += file_bytes;
+    }
+
+    /// A batch back from the main thread: its spent objects are freed here, where they
+    /// were allocated.
+    fn came_back(&mut self, mut batch: Batch) {
+        self.file_bytes -= batch.file_bytes;
+        batch.clear();
+        self.spare = Some(batch);
+    }
+
+    /// Takes back, without waiting, what the main thread has returned; then, while `more`
+    /// bytes would take what is in flight past [`IN_FLIGHT_BUDGET`], waits for more to
+    /// come back (nothing in flight: anything fits). `false`: the main thread stopped
+    /// taking items (it frees what it holds).
+    fn make_room(&mut self, more: u64) -> bool {
+        while let Ok(batch) = self.from_main.try_recv() {
+            self.came_back(batch);
+        }
+        while self.file_bytes > 0 && self.file_bytes + more > IN_FLIGHT_BUDGET {
+            match self.from_main.recv() {
+                Ok(batch) => self.came_back(batch),
+                Err(_) => return false,
+            }
+        }
+        true
+    }
+
+    /// An empty batch to fill next: the room of one back, or a new one.
+    fn next_batch(&mut self) -> Batch {
+        self.spare.take().unwrap_or_else(Batch::new)
+    }
+}
+
 /// The reading thread: parses the file and hands over batches of items until the
 /// reading stops or the main thread stops taking them.
 fn read_ahead(mut reader: BlockReader, to_main: &SyncSender<Batch>, from_main: &Receiver<Batch>) {
     let mut parser = CommandParser::new();
     let mut batch = Batch::new();
-    // Batches the main thread has run: freed here, and the last one's room reused.
-    let mut spare = None;
+    let mut in_flight = InFlight {
+        from_main,
+        file_bytes: 0,
+        spare: None,
+    };
     let mut batch_bytes = 0u64;
     let mut batch_commands = 0usize;
     // Where the current command's objects start in the batch's pool. A batch is handed
@@ -301,6 +370,12 @@ fn read_ahead(mut reader: BlockReader, to_main: &SyncSender<Batch>, from_main: &
             } => {
                 batch.args.push_spans(reader.window(), spans);
                 reader.consume(consumed);
+                // What this batch holds once the argument is read, besides what is in
+                // flight: wait for room first.
+                let holding = batch_bytes + (pending + consumed + len) as u64;
+                if !in_flight.make_room(holding) {
+                    return;
+                }
                 match batch
                     .args
                     .push_filled(len, |payload| reader.read_payload(payload))
@@ -343,11 +418,12 @@ fn read_ahead(mut reader: BlockReader, to_main: &SyncSender<Batch>, from_main: &
         batch.items.push(item);
         args_start = batch.args.len();
         if last || batch_bytes >= BATCH_FILE_BYTES || batch_commands >= BATCH_COMMANDS {
-            while let Ok(mut done) = from_main.try_recv() {
-                done.clear();
-                spare = Some(done);
+            if !in_flight.make_room(batch_bytes) {
+                return;
             }
-            let next = spare.take().unwrap_or_else(Batch::new);
+            batch.file_bytes = batch_bytes;
+            in_flight.handed_over(batch_bytes);
+            let next = in_flight.next_batch();
             if to_main.send(std::mem::replace(&mut batch, next)).is_err() || last {
                 // The main thread stopped taking items (it frees what it was sent), or
                 // the reading is over.
