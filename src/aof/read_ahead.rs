@@ -21,9 +21,9 @@
 //! of the file or [`BATCH_COMMANDS`] commands; at most [`BATCHES_QUEUED`] wait in the
 //! channel; and a batch counts against the budget from its hand-over until it is back on
 //! the reading thread with its spent objects, which the thread frees then (the main thread
-//! returns each batch as soon as it has run it, before it waits for the next). The thread
-//! waits for batches to come back before it hands over one that would take the batches in
-//! flight past the budget, and before it reads a large argument that would, so a file of
+//! returns each batch as soon as it has run it, before it waits for the next). After each
+//! hand-over the thread waits for batches to come back while those in flight exceed the
+//! budget, and before it reads a large argument that would take them past it, so a file of
 //! many large arguments holds at most one of them beyond the budget, where without the
 //! budget each queued batch could hold one (a large argument is read once, straight into
 //! its own string, as without the thread). When nothing is in flight, anything goes: the
@@ -418,17 +418,16 @@ fn read_ahead(mut reader: BlockReader, to_main: &SyncSender<Batch>, from_main: &
         batch.items.push(item);
         args_start = batch.args.len();
         if last || batch_bytes >= BATCH_FILE_BYTES || batch_commands >= BATCH_COMMANDS {
-            if !in_flight.make_room(batch_bytes) {
-                return;
-            }
             batch.file_bytes = batch_bytes;
             in_flight.handed_over(batch_bytes);
-            let next = in_flight.next_batch();
-            if to_main.send(std::mem::replace(&mut batch, next)).is_err() || last {
-                // The main thread stopped taking items (it frees what it was sent), or
-                // the reading is over.
+            let full = std::mem::replace(&mut batch, Batch::empty());
+            // Handed over at once (holding it back frees nothing); then room for the next
+            // batch before reading on. Stop when the main thread stopped taking items (it
+            // frees what it was sent), or the reading is over.
+            if to_main.send(full).is_err() || last || !in_flight.make_room(0) {
                 return;
             }
+            batch = in_flight.next_batch();
             batch_bytes = 0;
             batch_commands = 0;
             args_start = 0;
