@@ -726,8 +726,10 @@ def _header(meta, run_dir):
         "- machine: %s" % machine_line(meta),
         "- load average at start %s, at end %s" % (meta["loadavg_start"],
                                                   meta.get("loadavg_end", "?")),
-        "- pinning: %s" % ("server (and its fork children) on CPU %d, clients on CPU %d"
-                           % (pin["server"], pin["client"]) if pin else "none"),
+        "- pinning: %s" % ("server (and its fork children) on CPU %d, clients on CPU %d; "
+                           "in the load and restart tasks, where no client competes, the "
+                           "server on every CPU" % (pin["server"], pin["client"])
+                           if pin else "none"),
         ""]
     return out
 

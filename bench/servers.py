@@ -21,7 +21,11 @@ PORTS = range(30000, 31000)  # never the runtest default ports (21000-29999)
 _libc = ctypes.CDLL(None, use_errno=True)
 _PR_SET_PDEATHSIG = 1
 _live = []  # servers started and not yet stopped
-CPUS = {"server": None, "client": None}  # sets of CPU ids, or None for no pinning
+# Sets of CPU ids, or None for no pinning. "any" is never pinned: a server that loads
+# alone (the load and restart tasks; the harness's PING loop mostly sleeps) gets every
+# CPU, as a user's server has, so the patched loader's reading thread runs beside its
+# main thread (pinned to one CPU, the two would take turns on it).
+CPUS = {"server": None, "client": None, "any": None}
 
 
 class RedisError(Exception):
@@ -156,13 +160,15 @@ def info(server, section):
 # ---------------------------------------------------------------------------------------
 # Servers
 
-def start(build, workdir, config, wait_timeout=900, poll=0.005):
+def start(build, workdir, config, wait_timeout=900, poll=0.005, pinned=True):
     """Starts build's redis-server on loopback with data in workdir/data, waits for PONG
     (a PING every `poll` seconds, one at a time; server.ready - server.started is the time
     from the exec to the first PONG).
 
     config: dict of extra directives (name -> value). Every server has RDB snapshots
-    and automatic AOF rewrites off, so no unplanned fork lands in a measurement."""
+    and automatic AOF rewrites off, so no unplanned fork lands in a measurement.
+    pinned=False: the server may run on every CPU the harness may (see set_pinning), for
+    the tasks where no client competes with it."""
     datadir = Path(workdir) / "data"
     datadir.mkdir(parents=True, exist_ok=True)
     log = Path(workdir) / "server.log"
@@ -175,7 +181,8 @@ def start(build, workdir, config, wait_timeout=900, poll=0.005):
         args += ["--" + k, str(v)]
     t0 = time.monotonic()
     proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, preexec_fn=_preexec("server"))
+                            stderr=subprocess.DEVNULL,
+                            preexec_fn=_preexec("server" if pinned else "any"))
     server = Server(build, proc, port, datadir, log, t0)
     _live.append(server)
     _wait_ready(server, wait_timeout, poll)

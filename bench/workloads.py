@@ -156,7 +156,7 @@ def run_load(build, dataset, tmp, digest=False):
     (digest=True, first pair) DEBUG DIGEST so both builds can be checked to load the same
     data."""
     rows = []
-    server = servers.start(build, tmp, {"appendonly": "yes"})
+    server = servers.start(build, tmp, {"appendonly": "yes"}, pinned=False)
     try:
         datasets.stage(dataset, server.dir, writable=False)
         case = dataset["name"]
@@ -231,7 +231,7 @@ def run_restart(build, dataset, tmp, check=False):
     (check=True, first pair) DEBUG DIGEST."""
     datasets.stage(dataset, Path(tmp) / "data", writable=False)
     rows = []
-    server = servers.start(build, tmp, {"appendonly": "yes"}, poll=0.001)
+    server = servers.start(build, tmp, {"appendonly": "yes"}, poll=0.001, pinned=False)
     try:
         case = dataset["name"]
         restart_s = server.ready - server.started

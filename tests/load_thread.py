@@ -3,14 +3,14 @@
 
 Files large enough to span many of the reading thread's batches (and several 1 MB read
 windows) are loaded by the patched build with the thread on (the default) and off
-(`REDIS_AOF_LOAD_THREAD=no`), each from a fresh copy. Per variant the two runs must agree
+(`REDIS_AOF_LOAD_THREAD=yes` and `no`), each from a fresh copy. Per variant the two runs must agree
 on: started or refused (and the exit status), the dataset (DEBUG DIGEST, DBSIZE), the
 loading's log lines (times and pids left out), the files left behind (hashes: a short
 file is cut back to the same offset) and, for a loaded dataset, `used_memory` within 2 %
 (the argument objects are allocated on the reading thread and freed on the main thread:
-zmalloc's counting must add up). One more run checks that the switch works: while a slowed
-load runs, the reading thread (`aof-load-read`) exists with the thread on and not with it
-off.
+zmalloc's counting must add up). Four more runs check the switch: while a slowed load
+runs, the reading thread (`aof-load-read`) exists with the variable unset on two CPUs or
+more and with `yes` on one CPU, and not with `no`, nor unset on one CPU.
 
 Variants: a clean BASE + INCR; the INCR ending inside a MULTI (reverted); cut inside a
 command at several offsets, with aof-load-truncated yes (cut back) and no (refused); cut
@@ -130,17 +130,24 @@ def loading_lines(srv):
     return out
 
 
-def load(binary, workdir, files, thread_on, conf=None, watch_thread=False):
-    d = os.path.join(workdir, "on" if thread_on else "off")
+def load(binary, workdir, files, switch, conf=None, watch_thread=False, one_cpu=False):
+    """Loads `files` with REDIS_AOF_LOAD_THREAD=`switch` (None: unset), the server on
+    one CPU if `one_cpu`, else on the CPUs this script may use."""
+    d = os.path.join(workdir, "off" if switch == "no" else "on")
     data = os.path.join(d, "data")
     shutil.rmtree(d, ignore_errors=True)
     materialize(data, files)
-    env = {} if thread_on else {SWITCH: "no"}
-    if thread_on:
-        os.environ.pop(SWITCH, None)
+    os.environ.pop(SWITCH, None)
+    env = {} if switch is None else {SWITCH: switch}
     cfg = {"aof-load-truncated": "yes", "appendfsync": "no"}
     cfg.update(conf or {})
-    srv = Server(binary, data, cfg, logfile=os.path.join(d, "redis.log"), env=env).start()
+    cpus = os.sched_getaffinity(0)
+    if one_cpu:
+        os.sched_setaffinity(0, {min(cpus)})  # the server inherits it
+    try:
+        srv = Server(binary, data, cfg, logfile=os.path.join(d, "redis.log"), env=env).start()
+    finally:
+        os.sched_setaffinity(0, cpus)
     res = {"thread_seen": False}
     try:
         if watch_thread:
@@ -256,8 +263,8 @@ def main():
 
     print("load-thread: %d variants, BASE %d bytes, INCR %d bytes" % (len(variants), len(base), len(incr)))
     for name, fs, conf in variants:
-        on = load(args.patched, workdir, fs, True, conf)
-        off = load(args.patched, workdir, fs, False, conf)
+        on = load(args.patched, workdir, fs, "yes", conf)
+        off = load(args.patched, workdir, fs, "no", conf)
         same = all(on.get(k) == off.get(k) for k in ("state", "exit", "digest", "keys", "log", "files"))
         detail = ""
         if not same:
@@ -274,13 +281,18 @@ def main():
             allowed = len(LARGE_VALUE) + (8 << 20)
             check("%s: peak RSS on - off %.1f MB, at most %.1f MB (one argument and 8 MB)"
                   % (name, over / 1e6, allowed / 1e6), over <= allowed)
-    # The switch itself: the thread exists while a slowed load runs, only when on.
+    # The switch itself: whether the thread exists while a slowed load runs. Unset, it
+    # runs when the server has two CPUs or more; `no` and `yes` decide whatever the CPUs.
     slow = {"key-load-delay": "50"}
     small = files(incr[:len(incr) // 20])
-    on = load(args.patched, workdir, small, True, slow, watch_thread=True)
-    off = load(args.patched, workdir, small, False, slow, watch_thread=True)
-    check("the reading thread runs with the switch on", on["thread_seen"] and on["state"] == "ready")
-    check("and not with %s=no" % SWITCH, not off["thread_seen"] and off["state"] == "ready")
+    several = len(os.sched_getaffinity(0)) >= 2
+    for switch, one_cpu, expected in [(None, False, several), ("no", False, False),
+                                      (None, True, False), ("yes", True, True)]:
+        run = load(args.patched, workdir, small, switch, slow, watch_thread=True, one_cpu=one_cpu)
+        check("%s=%s on %s: the reading thread %s" % (
+            SWITCH, switch or "(unset)", "one CPU" if one_cpu else
+            "%d CPUs" % len(os.sched_getaffinity(0)), "runs" if expected else "does not run"),
+            run["thread_seen"] == expected and run["state"] == "ready")
     print("load-thread: %d passed, %d failed" % (passed, failed))
     if failed == 0:
         shutil.rmtree(workdir, ignore_errors=True)

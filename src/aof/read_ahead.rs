@@ -34,8 +34,15 @@
 //! every path. When the main thread stops early (a bad command), it drops its end of the
 //! channel, and the thread ends at its next hand-over or wait for room.
 //!
+//! When: the thread pays only when it runs beside the main thread, so a load uses it only
+//! when the server may run on two CPUs or more (its CPU affinity and cgroup quota, as
+//! `std::thread::available_parallelism` reads them, at each load: `server-cpulist` is
+//! applied after the start-up load). On one CPU the two threads would take turns on it,
+//! and the hand-overs make the load slower than the one-thread loop (0.86× stock with 64
+//! KiB values in `make bench` run 20261203T065025Z, whose server was pinned to one CPU).
 //! The switch: `REDIS_AOF_LOAD_THREAD=no` in the server's environment at start-up turns
-//! the thread off (it is read once); anything else, or nothing, leaves it on.
+//! the thread off, `yes` turns it on whatever the CPUs (the variable is read once);
+//! anything else, or nothing, leaves the choice to the CPUs.
 
 use crate::aof::block_reader::{BlockReader, READ_BLOCK};
 use aof_core::command_reader::{CommandParser, Step};
@@ -60,15 +67,43 @@ pub const BATCHES_QUEUED: usize = 4;
 /// throttles only large commands.
 pub const IN_FLIGHT_BUDGET: u64 = 4 << 20;
 
-/// The environment variable that turns the reading thread off (`no`).
+/// The environment variable that turns the reading thread off (`no`) or on (`yes`).
 pub const SWITCH_VARIABLE: &str = "REDIS_AOF_LOAD_THREAD";
 
-/// Whether loading uses the reading thread (read once, at the first load).
+/// What the switch says: the thread off, on, or left to the CPUs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Switch {
+    Off,
+    On,
+    ByCpus,
+}
+
+impl Switch {
+    fn of(value: Option<&[u8]>) -> Switch {
+        match value {
+            Some(b"no") => Switch::Off,
+            Some(b"yes") => Switch::On,
+            _ => Switch::ByCpus,
+        }
+    }
+}
+
+/// Whether this load uses the reading thread: the switch (read once, at the first load),
+/// else whether two CPUs are there to run it beside the main thread.
 pub fn enabled() -> bool {
-    static ENABLED: OnceLock<bool> = OnceLock::new();
-    *ENABLED.get_or_init(|| {
-        std::env::var_os(SWITCH_VARIABLE).is_none_or(|value| value.as_encoded_bytes() != b"no")
-    })
+    static SWITCH: OnceLock<Switch> = OnceLock::new();
+    let switch = *SWITCH.get_or_init(|| {
+        Switch::of(
+            std::env::var_os(SWITCH_VARIABLE)
+                .as_ref()
+                .map(|v| v.as_encoded_bytes()),
+        )
+    });
+    match switch {
+        Switch::Off => false,
+        Switch::On => true,
+        Switch::ByCpus => std::thread::available_parallelism().is_ok_and(|n| n.get() >= 2),
+    }
 }
 
 /// What the reading thread hands over, in file order: the same steps the one-thread loop
@@ -432,5 +467,20 @@ fn read_ahead(mut reader: BlockReader, to_main: &SyncSender<Batch>, from_main: &
             batch_commands = 0;
             args_start = 0;
         }
+    }
+}
+
+#[cfg(test)]
+mod switch_tests {
+    use super::Switch;
+
+    #[test]
+    fn only_no_and_yes_override_the_cpus() {
+        assert_eq!(Switch::of(Some(b"no")), Switch::Off);
+        assert_eq!(Switch::of(Some(b"yes")), Switch::On);
+        for other in [&b""[..], b"NO", b"0", b"off", b"true"] {
+            assert_eq!(Switch::of(Some(other)), Switch::ByCpus);
+        }
+        assert_eq!(Switch::of(None), Switch::ByCpus);
     }
 }
