@@ -14,7 +14,7 @@
 //!   end of the last complete command and `Truncated` is returned, else `Failed`;
 //! - bad framing or an unknown command: `Failed`, the file untouched.
 
-use crate::aof::block_reader::{BlockReader, READ_BLOCK};
+use crate::aof::block_reader::BlockReader;
 use crate::aof::files;
 use crate::aof::lookahead::Lookahead;
 use crate::aof::read_ahead::{self, Feed, Item};
@@ -240,7 +240,7 @@ impl<'n> Replay<'n> {
             match step {
                 Step::NeedMore { min_bytes } => {
                     self.items -= 1;
-                    if let Err(errno) = reader.refill(min_bytes.max(READ_BLOCK)) {
+                    if let Err(errno) = reader.refill_ahead(min_bytes) {
                         return Ending::ReadFailed(errno);
                     }
                 }

@@ -44,7 +44,7 @@
 //! the thread off, `yes` turns it on whatever the CPUs (the variable is read once);
 //! anything else, or nothing, leaves the choice to the CPUs.
 
-use crate::aof::block_reader::{BlockReader, READ_BLOCK};
+use crate::aof::block_reader::BlockReader;
 use aof_core::command_reader::{CommandParser, Step};
 use aof_core::load_machine::Stop;
 use aof_glue::aof_client::{AofClient, ArgPool};
@@ -373,7 +373,7 @@ fn read_ahead(mut reader: BlockReader, to_main: &SyncSender<Batch>, from_main: &
     loop {
         let left_in_file = reader.left_in_file();
         let item = match parser.parse_next(reader.window(), reader.at_eof, left_in_file) {
-            Step::NeedMore { min_bytes } => match reader.refill(min_bytes.max(READ_BLOCK)) {
+            Step::NeedMore { min_bytes } => match reader.refill_ahead(min_bytes) {
                 Ok(()) => continue,
                 Err(errno) => Item::ReadFailed(errno),
             },

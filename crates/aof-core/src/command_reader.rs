@@ -49,8 +49,11 @@ pub enum ReadError {
 }
 
 /// Arguments at least this long that the window does not hold whole are read by the
-/// caller straight into their own storage ([`Step::LargeArgument`]).
-pub const DIRECT_READ_MIN: usize = 256 * 1024;
+/// caller straight into their own storage ([`Step::LargeArgument`]): upstream's
+/// `PROTO_MBULK_BIG_ARG`, the size from which its networking code, too, reads a bulk
+/// argument straight into its own string. Below it, copying from the window costs less
+/// than a `read` of its own.
+pub const DIRECT_READ_MIN: usize = 32 * 1024;
 
 #[derive(Debug, PartialEq, Eq)]
 pub enum Step<'a> {
