@@ -8,7 +8,9 @@ on: started or refused (and the exit status), the dataset (DEBUG DIGEST, DBSIZE)
 loading's log lines (times and pids left out), the files left behind (hashes: a short
 file is cut back to the same offset) and, for a loaded dataset, `used_memory` within 2 %
 (the argument objects are allocated on the reading thread and freed on the main thread:
-zmalloc's counting must add up). Four more runs check the switch: while a slowed load
+zmalloc's counting must add up); with the thread on, the clean load's objects sit in the
+main thread's jemalloc arena, where the thread is bound (MEMORY MALLOC-STATS: no more
+small allocations outside it than with the thread off). Four more runs check the switch: while a slowed load
 runs, the reading thread (`aof-load-read`) exists with the variable unset on two CPUs or
 more and with `yes` on one CPU, and not with `no`, nor unset on one CPU.
 
@@ -164,6 +166,8 @@ def load(binary, workdir, files, switch, conf=None, watch_thread=False, one_cpu=
                     (c.call("SELECT", str(db)), c.call("DBSIZE"))[1] for db in range(1, 4)]
                 mem = c.info("memory")
                 res["used_memory"] = int(mem["used_memory"]) if isinstance(mem, dict) else None
+                res["outside_main_arena"] = small_outside_main_arena(
+                    c.call("MEMORY", "MALLOC-STATS"))
             res["peak_rss"] = peak_rss(srv.pid)
         elif st == "exited":
             res["exit"] = srv.proc.returncode
@@ -172,6 +176,25 @@ def load(binary, workdir, files, switch, conf=None, watch_thread=False, one_cpu=
     res["log"] = loading_lines(srv)
     res["files"] = dir_hash(data)
     return res
+
+
+def small_outside_main_arena(stats):
+    """Bytes of jemalloc's small allocations (every object a load builds) outside the first
+    arena, the main thread's. The reading thread is bound to that arena (arena.rs), so
+    the objects it builds for the dataset sit with the main thread's, not in a second set
+    of pages: with the thread on, no more than with it off should be elsewhere. None
+    without jemalloc's per-arena statistics."""
+    if not isinstance(stats, bytes):
+        return None
+    small, arena = {}, None
+    for line in stats.decode(errors="replace").splitlines():
+        m = re.match(r"arenas\[(\d+)\]:", line)
+        if m:
+            arena = int(m.group(1))
+        elif arena is not None and line.startswith("small:"):
+            small[arena] = int(line.split()[1])
+            arena = None
+    return sum(v for a, v in small.items() if a != 0) if 0 in small else None
 
 
 def peak_rss(pid):
@@ -276,6 +299,11 @@ def main():
         if on.get("used_memory") and off.get("used_memory"):
             ratio = on["used_memory"] / off["used_memory"]
             check("%s: used_memory on/off %.4f" % (name, ratio), abs(ratio - 1) < 0.02)
+        if name == "clean":
+            outside = (on.get("outside_main_arena"), off.get("outside_main_arena"))
+            check("clean: small allocations outside the main thread's arena, thread on %s, "
+                  "off %s bytes (on at most off + 64 KiB)" % outside,
+                  None not in outside and outside[0] <= outside[1] + (64 << 10))
         if name == "large-arguments-slow":
             over = on.get("peak_rss", 0) - off.get("peak_rss", 0)
             allowed = len(LARGE_VALUE) + (8 << 20)

@@ -166,6 +166,8 @@ pub fn load_all(am: ManifestHandle<'_>) -> LoadStatus {
         }
     }
 
+    // The loader's own scratch memory (glibc's, not jemalloc's) is all freed by now.
+    aof_glue::sys::release_free_heap();
     server::set_aof_current_size(total_size);
     // Not persisted anywhere: the BASE size is the best estimate after a restart
     // (the first automatic rewrite may come a little early).

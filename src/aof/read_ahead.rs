@@ -48,6 +48,7 @@ use crate::aof::block_reader::BlockReader;
 use aof_core::command_reader::{CommandParser, Step};
 use aof_core::load_machine::Stop;
 use aof_glue::aof_client::{AofClient, ArgPool};
+use aof_glue::arena::Arena;
 use aof_glue::prefetch::KeyHash;
 use aof_glue::sys::Errno;
 use std::ops::Range;
@@ -279,10 +280,16 @@ pub fn with_reading_thread<R>(
     let (to_thread, from_main) = channel::<Batch>();
     // The reader goes to the thread only once it runs, so a failed start keeps it.
     let (give_reader, take_reader) = sync_channel::<BlockReader>(1);
+    // The objects the thread builds go into the dataset: from the main thread's arena, as
+    // the one-thread load allocates them (see aof_glue::arena).
+    let arena = Arena::of_this_thread();
     std::thread::scope(|scope| {
         let started = std::thread::Builder::new()
             .name("aof-load-read".into())
             .spawn_scoped(scope, move || {
+                if let Some(arena) = arena {
+                    arena.bind_this_thread();
+                }
                 if let Ok(reader) = take_reader.recv() {
                     read_ahead(reader, &to_main, &from_main);
                 }

@@ -12,6 +12,7 @@
 pub mod adlist;
 pub mod aof_buf;
 pub mod aof_client;
+pub mod arena;
 pub mod bindings;
 pub mod child;
 pub mod client;

@@ -23,3 +23,31 @@ unsigned long long redis_aof_shim_eb_expire_time_invalid(void) { return EB_EXPIR
 void redis_aof_shim_module_io_init(struct RedisModuleIO *io, moduleType *mt, rio *r, robj *key, int db) {
     moduleInitIOContext((*io), mt, r, key, db);
 }
+/* jemalloc's arena of the calling thread (`thread.arena`, jemalloc's documented control):
+ * read into *arena, or the calling thread bound to *arena. 0 on success; -1 when the
+ * build's allocator is not jemalloc (MALLOC=libc, the sanitizer builds) or the call
+ * failed. zmalloc.h maps je_mallctl to the jemalloc Redis bundles. */
+#if defined(USE_JEMALLOC)
+/* Weak, so the glue's unit tests (which link the shim but no jemalloc) link; the server
+ * always has it, and then the functions below are jemalloc's control as written. */
+#pragma weak je_mallctl
+#endif
+int redis_aof_thread_arena_get(unsigned *arena) {
+#if defined(USE_JEMALLOC)
+    size_t len = sizeof(*arena);
+    if (!je_mallctl) return -1;
+    return je_mallctl("thread.arena", arena, &len, NULL, 0) == 0 ? 0 : -1;
+#else
+    (void)arena;
+    return -1;
+#endif
+}
+int redis_aof_thread_arena_set(unsigned arena) {
+#if defined(USE_JEMALLOC)
+    if (!je_mallctl) return -1;
+    return je_mallctl("thread.arena", NULL, NULL, &arena, sizeof(arena)) == 0 ? 0 : -1;
+#else
+    (void)arena;
+    return -1;
+#endif
+}
