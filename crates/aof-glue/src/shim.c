@@ -26,7 +26,8 @@ void redis_aof_shim_module_io_init(struct RedisModuleIO *io, moduleType *mt, rio
 /* jemalloc's arena of the calling thread (`thread.arena`, jemalloc's documented control):
  * read into *arena, or the calling thread bound to *arena. 0 on success; -1 when the
  * build's allocator is not jemalloc (MALLOC=libc, the sanitizer builds) or the call
- * failed. zmalloc.h maps je_mallctl to the jemalloc Redis bundles. */
+ * failed. Redis builds its bundled jemalloc with the je_ prefix; zmalloc.h includes its
+ * header, which declares je_mallctl. */
 #if defined(USE_JEMALLOC)
 /* Weak, so the glue's unit tests (which link the shim but no jemalloc) link; the server
  * always has it, and then the functions below are jemalloc's control as written. */
