@@ -163,7 +163,7 @@ const ALLOWED_FUNCTIONS: &str = concat!(
     "_serverAssert|_serverPanic|mstime|latencyAddSample|hasActiveChildProcess|resetChildState|",
     "bg_unlink|addReplyError|addReplyStatus|",
     "kvstoreGetDictMetadata|kvstoreIteratorNextDict|dictGenHashFunction|dictSdsHash|dbExpand|dbExpandExpires|kvstoreBuckets|",
-    "createClient|freeClient|freeClientArgv|createStringObject|lookupCommand|queueMultiCommand|multiCommand|execCommand|",
+    "createClient|freeClient|freeClientArgv|createStringObject|createObject|lookupCommand|queueMultiCommand|multiCommand|execCommand|",
     "startLoading|stopLoading|updateLoadingFileName|loadingIncrProgress|loadingAbsProgress|processEventsWhileBlocked|",
     "processModuleLoadingProgressEvent|debugDelay|rioInitWithFile|rdbLoadRio|",
     "redis_aof_shim_.*|redis_aof_c_layout.*"

@@ -3,6 +3,7 @@
 //! [`crate::aof::load_file`]).
 
 use aof_glue::sys::Errno;
+use aof_glue::unwritten::UnwrittenBytes;
 use std::fs::File;
 use std::io::Read;
 
@@ -110,21 +111,17 @@ impl BlockReader {
 
     /// Fills `dest` with the next bytes of the file: first what the window holds, then
     /// straight from the file. `Ok(false)`: the file ended first.
-    fn read_into(&mut self, dest: &mut [u8]) -> Result<bool, Errno> {
-        let from_window = dest.len().min(self.filled - self.start);
-        dest[..from_window].copy_from_slice(&self.buf[self.start..self.start + from_window]);
+    fn read_into(&mut self, dest: &mut UnwrittenBytes) -> Result<bool, Errno> {
+        let from_window = dest.left().min(self.filled - self.start);
+        dest.put(&self.buf[self.start..self.start + from_window]);
         self.consume(from_window);
-        let mut done = from_window;
-        while done < dest.len() {
-            match self.file.read(&mut dest[done..]) {
+        while dest.left() > 0 {
+            match dest.read_from(&self.file) {
                 Ok(0) => {
                     self.at_eof = true;
                     return Ok(false);
                 }
-                Ok(n) => {
-                    done += n;
-                    self.offset += n as u64;
-                }
+                Ok(n) => self.offset += n as u64,
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
                 Err(e) => return Err(Errno(e.raw_os_error().unwrap_or(libc::EIO))),
             }
@@ -136,7 +133,7 @@ impl BlockReader {
     /// (unchecked, as upstream skips them): [`read_into`](Self::read_into) then
     /// [`skip_payload_end`](Self::skip_payload_end). `Err(None)`: the file ended first (a
     /// short file); `Err(Some(errno))`: reading failed.
-    pub fn read_payload(&mut self, dest: &mut [u8]) -> Result<(), Option<Errno>> {
+    pub fn read_payload(&mut self, dest: &mut UnwrittenBytes) -> Result<(), Option<Errno>> {
         self.short_reads_left = SHORT_READS_AFTER_DIRECT;
         match self.read_into(dest) {
             Ok(true) => {}

@@ -4,6 +4,8 @@
 use super::bindings::{self, client, redisCommand, robj};
 use super::db::Db;
 use super::{process, server};
+use crate::unwritten::UnwrittenBytes;
+use std::mem::MaybeUninit;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Counts the moments at which a module's command may have been freed: every command run
@@ -211,20 +213,17 @@ impl AofClient {
     pub fn push_filled_arg<E>(
         &mut self,
         len: usize,
-        fill: impl FnOnce(&mut [u8]) -> Result<(), E>,
+        fill: impl FnOnce(&mut UnwrittenBytes) -> Result<(), E>,
     ) -> Result<(), E> {
         let at = self.reserve_args(1);
-        // SAFETY: createStringObject(NULL, len) returns a new string object whose sds
-        // holds `len` zeroed bytes (sdsnewlen zero-fills without an initializer; for
-        // len <= 44 the embedded form does the same); nothing else refers to it yet, so
-        // its bytes may be written through a unique slice. reserve_args made room at
-        // index `at`.
+        // SAFETY: reserve_args made room at index `at`; the object is new (see
+        // unwritten_string), and the client frees it as any argument.
         unsafe {
-            let obj = bindings::createStringObject(std::ptr::null(), len);
+            let (obj, bytes) = unwritten_string(len);
             let c = &mut *self.raw;
             *c.argv.add(at) = obj;
             c.argc = at as i32 + 1;
-            fill(std::slice::from_raw_parts_mut((*obj).ptr as *mut u8, len))
+            fill(&mut UnwrittenBytes::new(bytes))
         }
     }
 
@@ -531,15 +530,13 @@ impl ArgPool {
     pub fn push_filled<E>(
         &mut self,
         len: usize,
-        fill: impl FnOnce(&mut [u8]) -> Result<(), E>,
+        fill: impl FnOnce(&mut UnwrittenBytes) -> Result<(), E>,
     ) -> Result<(), E> {
-        // SAFETY: createStringObject(NULL, len) returns a new string object whose sds
-        // holds `len` zeroed bytes (as in push_filled_arg); nothing else refers to it, so
-        // its bytes may be written through a unique slice.
+        // SAFETY: the object is new (see unwritten_string); the pool frees it as any.
         unsafe {
-            let obj = bindings::createStringObject(std::ptr::null(), len);
+            let (obj, bytes) = unwritten_string(len);
             self.objects.push(obj);
-            fill(std::slice::from_raw_parts_mut((*obj).ptr as *mut u8, len))
+            fill(&mut UnwrittenBytes::new(bytes))
         }
     }
 
@@ -592,4 +589,20 @@ pub fn create_raw() -> *mut client {
     let raw = c.raw;
     std::mem::forget(c);
     raw
+}
+
+/// A new string object of `len` bytes that nothing has written yet, made as upstream's
+/// loader makes each argument (`createObject(OBJ_STRING, sdsnewlen(SDS_NOINIT, len))`,
+/// raw-encoded whatever its length), and those bytes.
+///
+/// # Safety
+/// The bytes are the string's own: `sdsnewlen` returns an sds whose `len` bytes follow its
+/// header in one allocation, left as the allocator gave them under `SDS_NOINIT`, and
+/// `createObject` stores that sds as `ptr` without touching it. The caller owns the one
+/// reference to the object and must not free it while the slice is in use; the slice's
+/// lifetime is the caller's to bound.
+unsafe fn unwritten_string<'a>(len: usize) -> (*mut robj, &'a mut [MaybeUninit<u8>]) {
+    let s = bindings::sdsnewlen(bindings::SDS_NOINIT.cast(), len);
+    let obj = bindings::createObject(bindings::OBJ_STRING as i32, s.cast());
+    (obj, std::slice::from_raw_parts_mut(s.cast(), len))
 }

@@ -32,3 +32,4 @@ pub mod sds;
 pub mod server;
 pub mod stream;
 pub mod sys;
+pub mod unwritten;
