@@ -217,13 +217,17 @@ impl AofClient {
     ) -> Result<(), E> {
         let at = self.reserve_args(1);
         // SAFETY: reserve_args made room at index `at`; the object is new (see
-        // unwritten_string), and the client frees it as any argument.
+        // unwritten_string) and its bytes are all written (`finish`) before the argument
+        // can be read; the client frees it as any argument.
         unsafe {
             let (obj, bytes) = unwritten_string(len);
             let c = &mut *self.raw;
             *c.argv.add(at) = obj;
             c.argc = at as i32 + 1;
-            fill(&mut UnwrittenBytes::new(bytes))
+            let mut bytes = UnwrittenBytes::new(bytes);
+            let filled = fill(&mut bytes);
+            bytes.finish();
+            filled
         }
     }
 
@@ -477,7 +481,8 @@ unsafe fn is_same_string(o: *mut robj, bytes: &[u8]) -> bool {
 /// Building them off the main thread is what upstream's own IO threads do with every
 /// query since 8.0: `processInputBuffer` runs on an IO thread (`running_tid` is not the
 /// main thread's, networking.c) and its `processMultibulkBuffer` calls the same
-/// `createStringObject`, which allocates through zmalloc (thread-safe: each thread counts
+/// `createStringObject` (`sdsnewlen` and `createObject` underneath, which the pool calls
+/// directly for a large argument), which allocate through zmalloc (thread-safe: each thread counts
 /// its memory in its own slot, zmalloc.c) and sets no field from server state
 /// (`createObject` sets `lru` to 0). The objects are new, so nothing else refers to them
 /// until they are handed over through a channel, which orders their writes before the
@@ -488,8 +493,8 @@ pub struct ArgPool {
 }
 
 // SAFETY: the objects are owned by the pool alone (see the type); moving the pool to
-// another thread moves that ownership, and `createStringObject`/`decrRefCount` of such an
-// unshared string object are thread-safe as explained on the type.
+// another thread moves that ownership, and `sdsnewlen`/`createObject`/`decrRefCount` of
+// such an unshared string object are thread-safe as explained on the type.
 unsafe impl Send for ArgPool {}
 
 impl ArgPool {
@@ -532,11 +537,15 @@ impl ArgPool {
         len: usize,
         fill: impl FnOnce(&mut UnwrittenBytes) -> Result<(), E>,
     ) -> Result<(), E> {
-        // SAFETY: the object is new (see unwritten_string); the pool frees it as any.
+        // SAFETY: the object is new (see unwritten_string) and its bytes are all written
+        // (`finish`) before the pool can hand it out; the pool frees it as any.
         unsafe {
             let (obj, bytes) = unwritten_string(len);
             self.objects.push(obj);
-            fill(&mut UnwrittenBytes::new(bytes))
+            let mut bytes = UnwrittenBytes::new(bytes);
+            let filled = fill(&mut bytes);
+            bytes.finish();
+            filled
         }
     }
 
@@ -597,10 +606,13 @@ pub fn create_raw() -> *mut client {
 ///
 /// # Safety
 /// The bytes are the string's own: `sdsnewlen` returns an sds whose `len` bytes follow its
-/// header in one allocation, left as the allocator gave them under `SDS_NOINIT`, and
-/// `createObject` stores that sds as `ptr` without touching it. The caller owns the one
-/// reference to the object and must not free it while the slice is in use; the slice's
-/// lifetime is the caller's to bound.
+/// header in one allocation, and under `SDS_NOINIT` skips the `memset` that clears them
+/// (sds.c: `if (init==SDS_NOINIT) init = NULL;`), writing only the header and the
+/// terminator; `createObject` stores that sds as `ptr` without touching it. Until all
+/// `len` bytes are written ([`UnwrittenBytes::finish`]) nothing may read the string, and
+/// the caller, who owns the one reference to the object, must not free it while the slice
+/// is in use; the slice's lifetime is the caller's to bound. (Freeing reads only the
+/// header: `decrRefCount` → `sdsfree`.)
 unsafe fn unwritten_string<'a>(len: usize) -> (*mut robj, &'a mut [MaybeUninit<u8>]) {
     let s = bindings::sdsnewlen(bindings::SDS_NOINIT.cast(), len);
     let obj = bindings::createObject(bindings::OBJ_STRING as i32, s.cast());
