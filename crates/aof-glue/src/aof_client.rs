@@ -482,8 +482,8 @@ unsafe fn is_same_string(o: *mut robj, bytes: &[u8]) -> bool {
 /// query since 8.0: `processInputBuffer` runs on an IO thread (`running_tid` is not the
 /// main thread's, networking.c) and its `processMultibulkBuffer` calls the same
 /// `createStringObject` (`sdsnewlen` and `createObject` underneath, which the pool calls
-/// directly for a large argument), which allocate through zmalloc (thread-safe: each thread counts
-/// its memory in its own slot, zmalloc.c) and sets no field from server state
+/// directly for a large argument), which allocate through zmalloc (thread-safe: each
+/// thread counts its memory in its own slot, zmalloc.c) and set no field from server state
 /// (`createObject` sets `lru` to 0). The objects are new, so nothing else refers to them
 /// until they are handed over through a channel, which orders their writes before the
 /// main thread's reads.
