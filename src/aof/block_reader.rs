@@ -22,8 +22,11 @@ const _: () = assert!(
 /// 0.92× stock (perf: `memmove` into the new strings 9.5 % of the load, with the page
 /// faults of those strings under it). With refills this short, an argument of at least
 /// [`aof_core::command_reader::DIRECT_READ_MIN`] rarely fits in the window and is read
-/// straight into its string; small commands cost one `read` per 16 KiB meanwhile.
-pub const SHORT_READ: usize = 16 << 10;
+/// straight into its string; small commands cost one `read` per 4 KiB meanwhile. At
+/// 16 KiB, the part of each 64 KiB value that came in with its header was still 2 % of
+/// that load (`memmove` from the window), which stdio's 4 KiB buffer keeps small for
+/// upstream: `bench/ab.py load large`, 10 rounds, 0.966x stock at 16 KiB, 0.990x at 4 KiB.
+pub const SHORT_READ: usize = 4 << 10;
 /// Refills that stay short after an argument was read straight into its string: while
 /// such arguments keep coming, every one of them renews this; after a run of small
 /// commands, refills read whole blocks again.
