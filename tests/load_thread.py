@@ -10,8 +10,8 @@ file is cut back to the same offset) and, for a loaded dataset, `used_memory` wi
 (the argument objects are allocated on the reading thread and freed on the main thread:
 zmalloc's counting must add up); with the thread on, the clean load's objects sit in the
 main thread's jemalloc arena, where the thread is bound (MEMORY MALLOC-STATS: no more
-small allocations outside it than with the thread off). Four more runs check the switch: while a slowed load
-runs, the reading thread (`aof-load-read`) exists with the variable unset on two CPUs or
+small allocations outside it than with the thread off). Four more runs check the switch:
+while a slowed load runs, the reading thread (`aof-load-read`) exists with the variable unset on two CPUs or
 more and with `yes` on one CPU, and not with `no`, nor unset on one CPU.
 
 Variants: a clean BASE + INCR; the INCR ending inside a MULTI (reverted); cut inside a

@@ -30,12 +30,7 @@ impl<'a> UnwrittenBytes<'a> {
     /// takes at most [`left`](Self::left) bytes).
     pub fn put(&mut self, data: &[u8]) {
         let end = self.written + data.len();
-        let slots = &mut self.bytes[self.written..end];
-        // SAFETY: `slots` (bounds-checked above) is exactly `data.len()` bytes this value
-        // borrows mutably, and cannot overlap `data`, a shared borrow.
-        unsafe {
-            std::ptr::copy_nonoverlapping(data.as_ptr(), slots.as_mut_ptr().cast(), data.len())
-        };
+        self.bytes[self.written..end].write_copy_of_slice(data);
         self.written = end;
     }
 
