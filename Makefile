@@ -7,11 +7,11 @@ SHELL := /bin/bash
 ROOT := $(abspath .)
 CACHE := $(ROOT)/.cache
 
-# The upstream release: REDIS_VERSION=8.0.2 make ... (or make REDIS_VERSION=8.0.2 ...)
+# The upstream release: REDIS_VERSION=8.0.6 make ... (or make REDIS_VERSION=8.0.6 ...)
 # builds and tests that one instead. scripts/redis-versions.tsv is the one table of the
-# supported releases (tarball, sha256, the Debian suites that carry it). 8.0.6 is the
-# default: 8.0.3-8.0.6 fix CVEs that 8.0.2 has, CVE-2025-49844 (Lua, RCE) among them.
-DEFAULT_REDIS_VERSION := 8.0.6
+# supported releases (tarball, sha256, the Debian suites that carry it). 8.6.3 is the
+# default, the newest release the package registry serves; 8.0.6 stays for the 8.0 line.
+DEFAULT_REDIS_VERSION := 8.6.3
 REDIS_VERSION ?= $(DEFAULT_REDIS_VERSION)
 VERSIONS_TABLE := $(ROOT)/scripts/redis-versions.tsv
 SUPPORTED_VERSIONS := $(shell awk -F'\t' '$$1 ~ /^[0-9]/ { print $$1 }' $(VERSIONS_TABLE))
@@ -30,8 +30,9 @@ STOCK := $(BUILD)/stock
 RUST_TARGET := $(ROOT)/target/$(REDIS_VERSION)/patched
 RUST_LIB := $(RUST_TARGET)/release/libredis_aof.a
 CARGO := REDIS_SRC=$(PATCHED)/src CARGO_TARGET_DIR=$(RUST_TARGET) cargo
-# The 66 global functions of upstream aof.c (the same in every supported release).
-AOF_SYMBOLS := $(ROOT)/tests/aof-symbols.txt
+# The global functions of upstream aof.c, per release line: 66 in 8.0, 69 in 8.6.
+REDIS_LINE := $(word 1,$(subst ., ,$(REDIS_VERSION))).$(word 2,$(subst ., ,$(REDIS_VERSION)))
+AOF_SYMBOLS := $(ROOT)/tests/aof-symbols-$(REDIS_LINE).txt
 UPSTREAM_JOBS ?= $(shell nproc)
 BINARIES := redis-server redis-cli redis-benchmark redis-check-aof
 PREFIX ?= /usr/local

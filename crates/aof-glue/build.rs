@@ -26,10 +26,10 @@ fn main() {
         );
     }
 
-    upstream_release(&redis_src);
+    let release_defines = upstream_release(&redis_src);
 
     let cflags = upstream_cflags(&redis_src);
-    let layout = LayoutList::read(&manifest_dir.join("src/layout.list"));
+    let layout = LayoutList::read(&manifest_dir.join("src/layout.list"), &release_defines);
     fs::write(out_dir.join("layout_c.c"), layout.c_table()).unwrap();
     fs::write(out_dir.join("layout_rs.rs"), layout.rust_table()).unwrap();
 
@@ -38,8 +38,8 @@ fn main() {
         dict_entry_layout(&redis_src),
     )
     .unwrap();
-    generate_bindings(&manifest_dir, &out_dir, &redis_src, &cflags);
-    compile_shim(&manifest_dir, &out_dir, &redis_src, &cflags);
+    generate_bindings(&manifest_dir, &out_dir, &redis_src, &cflags, &release_defines);
+    compile_shim(&manifest_dir, &out_dir, &redis_src, &cflags, &release_defines);
 
     for watched in ["src/layout.list", "src/shim.c", "src/bindings.h"] {
         println!("cargo:rerun-if-changed={watched}");
@@ -49,9 +49,10 @@ fn main() {
 /// What differs between the supported upstream releases, read off the tree itself:
 /// - `REDIS_AOF_UPSTREAM_VERSION` (an env var for the crate): `REDIS_VERSION` of the tree's
 ///   `version.h`, for the tests that pin measured facts of one release;
-/// - cfg `exit_from_child_has_signal_flag`: `exitFromChild(int retcode, int from_signal)`
-///   (8.0.6) rather than `exitFromChild(int retcode)` (8.0.2), as `server.h` declares it.
-fn upstream_release(redis_src: &Path) {
+/// - one cfg per API difference in [`RELEASE_FEATURES`], set when its marker appears in the
+///   header that declares it; the C shim gets the same answer as `REDIS_AOF_HAS_<NAME>`.
+///   Returned as the shim's defines.
+fn upstream_release(redis_src: &Path) -> Vec<String> {
     let version_h = redis_src.join("version.h");
     let text = fs::read_to_string(&version_h)
         .unwrap_or_else(|e| panic!("reading {}: {e}", version_h.display()));
@@ -65,24 +66,97 @@ fn upstream_release(redis_src: &Path) {
     println!("cargo:rustc-env=REDIS_AOF_UPSTREAM_VERSION={version}");
     println!("cargo:rerun-if-changed={}", version_h.display());
 
-    let server_h = redis_src.join("server.h");
-    println!("cargo:rerun-if-changed={}", server_h.display());
-    let text = fs::read_to_string(&server_h).unwrap();
-    let prototype = text
-        .lines()
-        .find(|l| l.starts_with("void exitFromChild("))
-        .unwrap_or_else(|| panic!("no exitFromChild prototype in {}", server_h.display()));
-    let params = prototype.split(['(', ')']).nth(1).unwrap_or_default();
-    println!("cargo::rustc-check-cfg=cfg(exit_from_child_has_signal_flag)");
-    match params.split(',').count() {
-        1 => {}
-        2 => println!("cargo::rustc-cfg=exit_from_child_has_signal_flag"),
-        _ => panic!(
-            "unknown exitFromChild prototype in {}: {prototype}",
-            server_h.display()
-        ),
+    let mut defines = Vec::new();
+    for feature in RELEASE_FEATURES {
+        println!("cargo::rustc-check-cfg=cfg({})", feature.cfg);
+        let header = redis_src.join(feature.header);
+        println!("cargo:rerun-if-changed={}", header.display());
+        let present = fs::read_to_string(&header)
+            .map(|text| text.contains(feature.marker))
+            .unwrap_or(false);
+        if present {
+            println!("cargo::rustc-cfg={}", feature.cfg);
+            defines.push(format!("-DREDIS_AOF_HAS_{}=1", feature.cfg.to_uppercase()));
+        }
     }
+    defines
 }
+
+/// An API difference between supported releases: the cfg (and shim define) it sets, and the
+/// text whose presence in a header of the tree shows it.
+struct ReleaseFeature {
+    cfg: &'static str,
+    header: &'static str,
+    marker: &'static str,
+}
+
+/// Every difference the glue and `src/aof` follow (8.0.6 has none of them unless noted;
+/// 8.6.3 has them all).
+const RELEASE_FEATURES: &[ReleaseFeature] = &[
+    // `exitFromChild(int retcode, int from_signal)` (8.0.6 and later; 8.0.2 had one argument).
+    ReleaseFeature {
+        cfg: "exit_from_child_has_signal_flag",
+        header: "server.h",
+        marker: "void exitFromChild(int retcode, int from_signal);",
+    },
+    // Keys live inside their value objects (`kvobj`): an entry of the keyspace holds the
+    // value, `kvobjGetKey`/`kvobjGetExpire` read its key and expiry.
+    ReleaseFeature {
+        cfg: "keys_in_values",
+        header: "server.h",
+        marker: "static inline kvobj *dictGetKV(",
+    },
+    // List, set, hash and kvstore iterators live in the caller's storage
+    // (`listTypeInitIterator(&li, ...)`, `*ResetIterator`).
+    ReleaseFeature {
+        cfg: "iterators_in_caller_storage",
+        header: "server.h",
+        marker: "void listTypeInitIterator(listTypeIterator *li,",
+    },
+    // A skiplist sorted set's dict keys are its `zskiplistNode`s.
+    ReleaseFeature {
+        cfg: "zset_dict_holds_nodes",
+        header: "server.h",
+        marker: "sds zslGetNodeElement(const zskiplistNode *node);",
+    },
+    // `moduleInitIOContext` is a static inline taking the type's `ModuleEntityId`.
+    ReleaseFeature {
+        cfg: "module_io_entity",
+        header: "server.h",
+        marker: "static inline void moduleInitIOContext(RedisModuleIO *io, ModuleEntityId",
+    },
+    // The client's argument sizes and looked-up command were renamed with the pending
+    // command queue (`all_argv_len_sum`, `lookedcmd`, `initPendingCommand`).
+    ReleaseFeature {
+        cfg: "pending_commands",
+        header: "server.h",
+        marker: "void initPendingCommand(pendingCommand *pcmd);",
+    },
+    // `aof-load-corrupt-tail-max-size` and `AOF_BROKEN_RECOVERED` (8.4).
+    ReleaseFeature {
+        cfg: "corrupt_tail_recovery",
+        header: "server.h",
+        marker: "#define AOF_BROKEN_RECOVERED",
+    },
+    // Idempotent stream producers (`XCFGSET`, `XIDMPRECORD`, 8.6).
+    ReleaseFeature {
+        cfg: "stream_idmp",
+        header: "stream.h",
+        marker: "idmp_producers",
+    },
+    // Module key metadata written after each key (`keyMetaOnAof`, 8.6).
+    ReleaseFeature {
+        cfg: "key_metadata",
+        header: "keymeta.h",
+        marker: "int keyMetaOnAof(rio *r, robj *key, kvobj *kv, int dbid);",
+    },
+    // Atomic slot migration: the rewrite skips keys of slots in a trim job (8.6).
+    ReleaseFeature {
+        cfg: "slot_trim_jobs",
+        header: "cluster_asm.h",
+        marker: "int isSlotInTrimJob(int slot);",
+    },
+];
 
 /// Upstream's FINAL_CFLAGS, as its own Makefile computes them on this machine (it probes
 /// the compiler for `-std=` and picks the allocator), with include paths made absolute.
@@ -121,12 +195,19 @@ fn preprocessor_flags(cflags: &[String]) -> Vec<String> {
         .collect()
 }
 
-fn generate_bindings(manifest_dir: &Path, out_dir: &Path, redis_src: &Path, cflags: &[String]) {
+fn generate_bindings(
+    manifest_dir: &Path,
+    out_dir: &Path,
+    redis_src: &Path,
+    cflags: &[String],
+    release_defines: &[String],
+) {
     let bindings = bindgen::Builder::default()
         .header(manifest_dir.join("src/bindings.h").to_string_lossy())
         .clang_arg(format!("-I{}", redis_src.display()))
         .clang_args(preprocessor_flags(cflags))
-        .allowlist_type("redisServer|client|robj|redisObject|rio|_rio|aofInfo|aofManifest|list|listNode|listIter|redisDb|redisCommand|bio_job_type_t|aof_file_type|childInfoType|listTypeEntry|listTypeIterator|setTypeIterator|hashTypeIterator|zset|functionLibInfo|kvstoreIterator|dictIterator|stream|streamID|streamCG|streamConsumer|streamNACK|streamIterator|raxIterator|rax|RedisModuleIO|moduleValue|moduleType|RedisModuleType|sdshdr8|sdshdr16|sdshdr32|sdshdr64|dict|dictType")
+        .clang_args(release_defines)
+        .allowlist_type("redisServer|client|robj|redisObject|rio|_rio|aofInfo|aofManifest|list|listNode|listIter|redisDb|redisCommand|bio_job_type_t|aof_file_type|childInfoType|listTypeEntry|listTypeIterator|setTypeIterator|hashTypeIterator|zset|functionLibInfo|kvstoreIterator|dictIterator|stream|streamID|idmpProducer|idmpEntry|pendingCommand|pendingCommandList|streamCG|streamConsumer|streamNACK|streamIterator|raxIterator|rax|RedisModuleIO|moduleValue|moduleType|RedisModuleType|sdshdr8|sdshdr16|sdshdr32|sdshdr64|dict|dictType")
         .allowlist_var("server|redis_aof_c_layout.*")
         .allowlist_var("(LL|C|AOF|AOFRW|OBJ|BIO|CHILD_TYPE|CHILD_INFO|PROTO|RDB|RDBFLAGS|REDISMODULE_AOF|REDISMODULE_AUX|EXEC|CMD|CLIENT|SLAVE_STATE|SLAVE_REQ|REDIS_AUTOSYNC|LIST|MANIFEST|TEMP_FILE|BASE|INCR|HISTORY|SDS)_.*")
         .allowlist_function(ALLOWED_FUNCTIONS)
@@ -166,10 +247,18 @@ const ALLOWED_FUNCTIONS: &str = concat!(
     "createClient|freeClient|freeClientArgv|createStringObject|createObject|lookupCommand|queueMultiCommand|multiCommand|execCommand|",
     "startLoading|stopLoading|updateLoadingFileName|loadingIncrProgress|loadingAbsProgress|processEventsWhileBlocked|",
     "processModuleLoadingProgressEvent|debugDelay|rioInitWithFile|rdbLoadRio|",
+    "dictInitIterator|dictResetIterator|kvstoreIteratorGetCurrentDictIndex|kvstoreGetDict|",
+    "isSlotInTrimJob|keyMetaOnAof|streamEntryExists|initPendingCommand|addPendingCommand|bioCreateCloseJob|",
     "redis_aof_shim_.*|redis_aof_c_layout.*"
 );
 
-fn compile_shim(manifest_dir: &Path, out_dir: &Path, redis_src: &Path, cflags: &[String]) {
+fn compile_shim(
+    manifest_dir: &Path,
+    out_dir: &Path,
+    redis_src: &Path,
+    cflags: &[String],
+    release_defines: &[String],
+) {
     let mut build = cc::Build::new();
     build
         .file(manifest_dir.join("src/shim.c"))
@@ -185,6 +274,9 @@ fn compile_shim(manifest_dir: &Path, out_dir: &Path, redis_src: &Path, cflags: &
             continue;
         }
         build.flag(flag);
+    }
+    for define in release_defines {
+        build.flag(define);
     }
     build
         .flag("-fno-lto")
@@ -234,20 +326,51 @@ struct LayoutStruct {
 }
 
 impl LayoutList {
-    fn read(path: &Path) -> LayoutList {
+    /// A line or a field may name a release feature in brackets: `[cfg]` keeps it only
+    /// where that feature is present, `[!cfg]` only where it is absent (`release_defines`
+    /// are the features present, as the shim's `-DREDIS_AOF_HAS_<CFG>=1` flags).
+    fn read(path: &Path, release_defines: &[String]) -> LayoutList {
+        let present = |cfg: &str| {
+            let define = format!("-DREDIS_AOF_HAS_{}=1", cfg.to_uppercase());
+            assert!(
+                RELEASE_FEATURES.iter().any(|f| f.cfg == cfg),
+                "layout.list names an unknown release feature [{cfg}]"
+            );
+            release_defines.contains(&define)
+        };
+        // `item[cfg]` / `item[!cfg]`: the item, if it applies to this release.
+        let applies = |item: &str| -> Option<String> {
+            let Some((name, cond)) = item.split_once('[') else {
+                return Some(item.to_string());
+            };
+            let cond = cond.strip_suffix(']').expect("layout.list: unclosed [");
+            let keep = match cond.strip_prefix('!') {
+                Some(cfg) => !present(cfg),
+                None => present(cond),
+            };
+            keep.then(|| name.to_string())
+        };
         let text = fs::read_to_string(path).unwrap();
         let structs = text
             .lines()
             .map(str::trim)
             .filter(|l| !l.is_empty() && !l.starts_with('#'))
-            .map(|line| {
+            .filter_map(|line| {
+                let line = match line.strip_prefix('[') {
+                    Some(rest) => {
+                        let (cond, rest) = rest.split_once(']').expect("layout.list: unclosed [");
+                        applies(&format!("x[{cond}]"))?;
+                        rest.trim()
+                    }
+                    None => line,
+                };
                 let parts: Vec<&str> = line.split(';').map(str::trim).collect();
                 assert_eq!(parts.len(), 3, "layout.list: bad line {line:?}");
-                LayoutStruct {
+                Some(LayoutStruct {
                     c_type: parts[0].to_string(),
                     rust_type: parts[1].to_string(),
-                    fields: parts[2].split_whitespace().map(String::from).collect(),
-                }
+                    fields: parts[2].split_whitespace().filter_map(applies).collect(),
+                })
             })
             .collect();
         LayoutList { structs }

@@ -344,9 +344,17 @@ impl AofClient {
             (*self.raw).cmd = cmd.cmd;
             (*self.raw).lastcmd = cmd.cmd;
             if queue {
+                #[cfg(pending_commands)]
+                pend_current_command(&mut *self.raw);
                 bindings::queueMultiCommand(self.raw, flags);
             } else if let Some(proc_) = proc_ {
                 proc_(self.raw);
+                // Nothing else clears it for a client whose commands are not read from a
+                // connection, as upstream's loader notes; freeClient checks it.
+                #[cfg(pending_commands)]
+                {
+                    (*self.raw).all_argv_len_sum = 0;
+                }
             }
             process::assert(
                 (*self.raw).bufpos == 0 && super::adlist::len((*self.raw).reply) == 0,
@@ -373,7 +381,7 @@ impl AofClient {
             let c = &mut *self.raw;
             for j in 0..c.argc.max(0) as usize {
                 let arg = *c.argv.add(j);
-                if (*arg).refcount == 1 {
+                if super::object::refcount(arg) == 1 {
                     pool.objects.push(arg);
                 } else {
                     bindings::decrRefCount(arg);
@@ -394,7 +402,7 @@ impl AofClient {
                 let arg = *c.argv.add(j);
                 // Only a name this client alone holds, unchanged (refcount 1: no command
                 // kept it, and a command that replaced argv[0] left another object here).
-                if j == 0 && self.kept_name.is_null() && (*arg).refcount == 1 {
+                if j == 0 && self.kept_name.is_null() && super::object::refcount(arg) == 1 {
                     self.kept_name = arg;
                 } else {
                     bindings::decrRefCount(arg);
@@ -454,8 +462,39 @@ impl Drop for CurrentAofClient {
 fn forget_args(c: &mut client) {
     c.argc = 0;
     c.cmd = std::ptr::null_mut();
-    c.iolookedcmd = std::ptr::null_mut();
-    c.argv_len_sum = 0;
+    #[cfg(not(pending_commands))]
+    {
+        c.iolookedcmd = std::ptr::null_mut();
+        c.argv_len_sum = 0;
+    }
+    #[cfg(pending_commands)]
+    {
+        c.lookedcmd = std::ptr::null_mut();
+    }
+}
+
+/// `queueMultiCommand` moves the client's first pending command into the transaction
+/// (and takes the client's argv with it), so the loader hands it one, as upstream's
+/// loader does: a new `pendingCommand` holding the client's current command and argv,
+/// queued on the client's list (where `freeClient` reclaims whatever is left).
+///
+/// # Safety
+/// `c` is a live client whose `argv` holds its current command's `argc` arguments.
+#[cfg(pending_commands)]
+unsafe fn pend_current_command(c: &mut client) {
+    // SAFETY: zmalloc returns memory for one pendingCommand (it aborts on failure), which
+    // initPendingCommand clears; addPendingCommand links it into the client's own list,
+    // which owns it from then on.
+    unsafe {
+        let pcmd = bindings::zmalloc(std::mem::size_of::<bindings::pendingCommand>())
+            as *mut bindings::pendingCommand;
+        bindings::initPendingCommand(pcmd);
+        bindings::addPendingCommand(&mut c.pending_cmds, pcmd);
+        (*pcmd).argc = c.argc;
+        (*pcmd).argv_len = c.argv_len;
+        (*pcmd).argv = c.argv;
+        (*pcmd).cmd = c.cmd;
+    }
 }
 
 /// Whether `o` (possibly NULL) is a raw or embstr string object holding exactly `bytes`.

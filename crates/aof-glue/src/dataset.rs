@@ -106,10 +106,12 @@ impl<'a> Value<'a> {
     /// Every element from head to tail.
     pub fn for_each_list_element(&self, mut f: impl FnMut(Element<'_>) -> bool) -> bool {
         self.expect(bindings::OBJ_LIST, c"o->type == OBJ_LIST");
-        // SAFETY: upstream's list iterator over a live list; the entry lives on this stack
-        // frame and is filled by listTypeNext before each read.
+        // SAFETY: upstream's list iterator over a live list, in storage on this frame (or
+        // upstream's own, see the shim), stopped before the frame ends; the entry lives on
+        // this frame too and is filled by listTypeNext before each read.
         unsafe {
-            let it = bindings::listTypeInitIterator(self.o, 0, bindings::LIST_TAIL as u8);
+            let mut storage = MaybeUninit::<bindings::listTypeIterator>::uninit();
+            let it = bindings::redis_aof_shim_list_iter_start(storage.as_mut_ptr(), self.o);
             let mut entry = MaybeUninit::<bindings::listTypeEntry>::zeroed();
             let mut ok = true;
             while bindings::listTypeNext(it, entry.as_mut_ptr()) != 0 {
@@ -120,7 +122,7 @@ impl<'a> Value<'a> {
                     break;
                 }
             }
-            bindings::listTypeReleaseIterator(it);
+            bindings::redis_aof_shim_list_iter_stop(it);
             ok
         }
     }
@@ -133,9 +135,11 @@ impl<'a> Value<'a> {
 
     pub fn for_each_set_member(&self, mut f: impl FnMut(Element<'_>) -> bool) -> bool {
         self.expect(bindings::OBJ_SET, c"o->type == OBJ_SET");
-        // SAFETY: upstream's set iterator over a live set.
+        // SAFETY: upstream's set iterator over a live set, in storage on this frame (or
+        // upstream's own, see the shim), stopped before the frame ends.
         unsafe {
-            let it = bindings::setTypeInitIterator(self.o);
+            let mut storage = MaybeUninit::<bindings::setTypeIterator>::uninit();
+            let it = bindings::redis_aof_shim_set_iter_start(storage.as_mut_ptr(), self.o);
             let mut ok = true;
             loop {
                 let (mut ptr, mut len, mut int) = (std::ptr::null_mut(), 0usize, 0i64);
@@ -147,7 +151,7 @@ impl<'a> Value<'a> {
                     break;
                 }
             }
-            bindings::setTypeReleaseIterator(it);
+            bindings::redis_aof_shim_set_iter_stop(it);
             ok
         }
     }
@@ -184,21 +188,22 @@ impl<'a> Value<'a> {
                 }
                 bindings::OBJ_ENCODING_SKIPLIST => {
                     let zs = (*self.o).ptr as *mut bindings::zset;
-                    let it = bindings::dictGetIterator((*zs).dict);
+                    let mut it = MaybeUninit::<bindings::dictIterator>::uninit();
+                    bindings::dictInitIterator(it.as_mut_ptr(), (*zs).dict);
                     let mut ok = true;
                     loop {
-                        let de = bindings::dictNext(it);
+                        let de = bindings::dictNext(it.as_mut_ptr());
                         if de.is_null() {
                             break;
                         }
-                        let member = bindings::dictGetKey(de) as bindings::sds;
-                        let score = *(bindings::dictGetVal(de) as *const f64);
+                        let mut score = 0f64;
+                        let member = bindings::redis_aof_shim_zset_dict_member(de, &mut score);
                         if !f(score, StringValue::Bytes(super::sds::bytes(member))) {
                             ok = false;
                             break;
                         }
                     }
-                    bindings::dictReleaseIterator(it);
+                    bindings::dictResetIterator(it.as_mut_ptr());
                     ok
                 }
                 _ => super::process::panic("Unknown sorted zset encoding"),
@@ -230,11 +235,13 @@ impl<'a> Value<'a> {
         const KEY: i32 = bindings::OBJ_HASH_KEY as i32;
         self.expect(bindings::OBJ_HASH, c"o->type == OBJ_HASH");
         const VALUE: i32 = bindings::OBJ_HASH_VALUE as i32;
-        // SAFETY: upstream's hash iterator over a live hash; the current field and value
-        // stay valid until hashTypeNext moves on.
+        // SAFETY: upstream's hash iterator over a live hash, in storage on this frame (or
+        // upstream's own, see the shim), stopped before the frame ends; the current field
+        // and value stay valid until hashTypeNext moves on.
         unsafe {
             let invalid = bindings::redis_aof_shim_eb_expire_time_invalid();
-            let hi = bindings::hashTypeInitIterator(self.o);
+            let mut storage = MaybeUninit::<bindings::hashTypeIterator>::uninit();
+            let hi = bindings::redis_aof_shim_hash_iter_start(storage.as_mut_ptr(), self.o);
             let current = |what: i32| -> Element<'_> {
                 match (*hi).encoding as u32 {
                     bindings::OBJ_ENCODING_LISTPACK | bindings::OBJ_ENCODING_LISTPACK_EX => {
@@ -273,7 +280,7 @@ impl<'a> Value<'a> {
                     break;
                 }
             }
-            bindings::hashTypeReleaseIterator(hi);
+            bindings::redis_aof_shim_hash_iter_stop(hi);
             ok
         }
     }
@@ -306,18 +313,33 @@ pub fn for_each_key(db: Db, mut f: impl FnMut(&[u8], Value<'_>, i64) -> bool) ->
     const EXPIRE_ENTRY_AT: usize = 2;
     const EXPIRE_OTHER_KEY_AT: usize = 1;
     struct Upcoming {
+        entry: *mut bindings::dictEntry,
+        /// Null until read: where keys live in their values, reading the key reads the
+        /// value object, which is left until its hint has had time to land.
         key: bindings::sds,
         value: *mut robj,
         hash: Option<KeyHash>,
     }
+    /// The entry's key, read once.
+    ///
+    /// # Safety
+    /// `u` holds a live entry of the keyspace and its value.
+    unsafe fn key_of(u: &mut Upcoming) -> bindings::sds {
+        if u.key.is_null() {
+            // SAFETY: a live entry and its value (caller's contract).
+            u.key = unsafe { bindings::redis_aof_shim_entry_key(u.entry, u.value) };
+        }
+        u.key
+    }
     let mut upcoming: std::collections::VecDeque<Upcoming> =
         std::collections::VecDeque::with_capacity(AHEAD);
-    // SAFETY: the kvstore iterator walks live entries whose keys are sds and values robj;
-    // in the fork child nothing else modifies the dataset.
+    // SAFETY: the kvstore iterator walks live entries whose keys are sds and values robj
+    // (the shim reads both as this release stores them); in the fork child nothing else
+    // modifies the dataset.
     unsafe {
         let mut walk = KeyWalkPrefetch::new(db);
         let no_expires = db.expires_size() == 0;
-        let it = bindings::kvstoreIteratorInit(db.keys());
+        let it = bindings::redis_aof_shim_kvstore_iter_start(db.keys());
         let mut ok = true;
         let mut exhausted = false;
         loop {
@@ -327,18 +349,26 @@ pub fn for_each_key(db: Db, mut f: impl FnMut(&[u8], Value<'_>, i64) -> bool) ->
                     exhausted = true;
                     break;
                 }
-                let key = bindings::dictGetKey(de) as bindings::sds;
-                let value = bindings::dictGetVal(de) as *mut robj;
-                hint((key as *const u8).wrapping_sub(1));
+                let value = bindings::redis_aof_shim_entry_value(de);
                 hint(value as *const u8);
+                // Where the entry holds the key apart from the value, it is read here.
+                let key = if cfg!(keys_in_values) {
+                    std::ptr::null_mut()
+                } else {
+                    let key = bindings::redis_aof_shim_entry_key(de, value);
+                    hint((key as *const u8).wrapping_sub(1));
+                    key
+                };
                 upcoming.push_back(Upcoming {
+                    entry: de,
                     key,
                     value,
                     hash: None,
                 });
             }
             if let Some(entry) = upcoming.get_mut(KEY_READY_AT) {
-                entry.hash = walk.key_ready(super::sds::bytes(entry.key));
+                let key = key_of(entry);
+                entry.hash = walk.key_ready(super::sds::bytes(key));
             }
             if let Some(entry) = upcoming.get(VALUE_AT) {
                 // An integer-encoded value's pointer is no address: a hint cannot fault.
@@ -354,23 +384,24 @@ pub fn for_each_key(db: Db, mut f: impl FnMut(&[u8], Value<'_>, i64) -> bool) ->
                     walk.expire_other_key(hash, entry.key as *const u8);
                 }
             }
-            let Some(Upcoming { key, value, .. }) = upcoming.pop_front() else {
+            let Some(mut next) = upcoming.pop_front() else {
                 break;
             };
+            let (key, value) = (key_of(&mut next), next.value);
             // getExpire finds nothing in an empty expires dict (dbFindExpires: an empty
             // kvstore dict finds no key, and without cluster mode the slot is 0 with no
             // side effect), and nothing is added to it in the child: skip the lookup.
             let expire = if no_expires {
                 -1
             } else {
-                bindings::redis_aof_shim_get_expire(db.as_ptr(), key)
+                bindings::redis_aof_shim_get_expire(db.as_ptr(), key, value)
             };
             if !f(super::sds::bytes(key), Value::from_raw(value), expire) {
                 ok = false;
                 break;
             }
         }
-        bindings::kvstoreIteratorRelease(it);
+        bindings::redis_aof_shim_kvstore_iter_stop(it);
         ok
     }
 }
@@ -379,10 +410,11 @@ pub fn for_each_key(db: Db, mut f: impl FnMut(&[u8], Value<'_>, i64) -> bool) ->
 pub fn for_each_function_library(mut f: impl FnMut(&[u8]) -> bool) -> bool {
     // SAFETY: the functions dict holds functionLibInfo values whose code is an sds.
     unsafe {
-        let it = bindings::dictGetIterator(bindings::functionsLibGet());
+        let mut it = MaybeUninit::<bindings::dictIterator>::uninit();
+        bindings::dictInitIterator(it.as_mut_ptr(), bindings::functionsLibGet());
         let mut ok = true;
         loop {
-            let de = bindings::dictNext(it);
+            let de = bindings::dictNext(it.as_mut_ptr());
             if de.is_null() {
                 break;
             }
@@ -392,7 +424,7 @@ pub fn for_each_function_library(mut f: impl FnMut(&[u8]) -> bool) -> bool {
                 break;
             }
         }
-        bindings::dictReleaseIterator(it);
+        bindings::dictResetIterator(it.as_mut_ptr());
         ok
     }
 }
@@ -524,7 +556,7 @@ pub fn rewrite_module_value(
         let mv = (*value.as_ptr()).ptr as *mut bindings::moduleValue;
         let mt = (*mv).type_;
         let Some(callback) = (*mt).aof_rewrite else {
-            let type_name = std::ffi::CStr::from_ptr((*mt).name.as_ptr());
+            let type_name = std::ffi::CStr::from_ptr(bindings::redis_aof_shim_module_type_name(mt));
             let key_name = match super::object::string_value(key) {
                 StringValue::Bytes(b) => b.to_vec(),
                 StringValue::Int(n) => n.to_string().into_bytes(),

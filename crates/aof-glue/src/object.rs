@@ -29,6 +29,22 @@ pub unsafe fn string_value<'a>(o: *const robj) -> StringValue<'a> {
     }
 }
 
+/// An object's reference count (a bit-field where keys live in values, beside the bits
+/// that mark a key-value object).
+///
+/// # Safety
+/// `o` must point to a live object.
+#[inline]
+pub unsafe fn refcount(o: *const robj) -> u32 {
+    // SAFETY: the caller guarantees `o` is live.
+    let obj = unsafe { &*o };
+    #[cfg(keys_in_values)]
+    let count = obj.refcount();
+    #[cfg(not(keys_in_values))]
+    let count = obj.refcount as u32;
+    count
+}
+
 /// A command's argument vector, as `call()` and propagation hand it to the AOF.
 #[derive(Clone, Copy)]
 pub struct Argv<'a> {

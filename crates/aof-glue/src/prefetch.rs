@@ -15,10 +15,11 @@
 //! instruction, which cannot fault. A wrong guess (another db, a stale bucket) costs a
 //! wasted hint, never a wrong result.
 //!
-//! The dict of a db is reached through the public kvstore API. `kvstoreGetDictMetadata`
-//! returns a pointer into the dict; its distance from the dict (kvstore's private
-//! metadata layout) is measured once per load from `kvstoreIteratorNextDict`, which
-//! returns the dict itself, so no private layout is assumed.
+//! The dict of a db is reached through the public kvstore API: `kvstoreGetDict` where the
+//! release has it (8.6); in 8.0 `kvstoreGetDictMetadata` returns a pointer into the dict,
+//! whose distance from the dict (kvstore's private metadata layout) is measured once per
+//! load from `kvstoreIteratorNextDict`, which returns the dict itself, so no private
+//! layout is assumed.
 
 use super::bindings::{self, dict, dictEntry};
 use super::db::Db;
@@ -28,7 +29,8 @@ use super::server;
 /// dicts by slot; there nothing is prefetched).
 pub struct KeyspacePrefetch {
     enabled: bool,
-    /// Bytes from a dict to the metadata kvstore hands out for it; measured once.
+    /// Bytes from a dict to the metadata kvstore hands out for it (8.0), measured once;
+    /// set (0 where kvstore hands out the dict itself) once the dict's type is checked.
     metadata_offset: Option<usize>,
     /// The old table of the rehash being helped along, and the buckets of it whose
     /// entries, then keys, have had their hints.
@@ -148,7 +150,31 @@ impl KeyspacePrefetch {
         if !self.enabled {
             return None;
         }
-        let keys = db.keys();
+        // The first time a dict is found, its type is checked: the hash below is the db
+        // dict type's; any other type, no hints.
+        let d = self.first_dict_of(db.keys())?;
+        self.enabled.then_some(d)
+    }
+
+    /// The kvstore's first dict (a standalone db's only one), if it has one yet.
+    #[cfg(keys_in_values)]
+    fn first_dict_of(&mut self, keys: *mut bindings::kvstore) -> Option<*mut dict> {
+        // SAFETY: a db's keys kvstore is live (see Db); kvstoreGetDict reads the kvstore's
+        // dict table only.
+        let d = unsafe { bindings::kvstoreGetDict(keys, 0) };
+        if d.is_null() {
+            return None;
+        }
+        if self.metadata_offset.is_none() {
+            self.enabled = hashes_with_sds_hash(d);
+            self.metadata_offset = Some(0);
+        }
+        Some(d)
+    }
+
+    /// The kvstore's first dict (a standalone db's only one), if it has one yet.
+    #[cfg(not(keys_in_values))]
+    fn first_dict_of(&mut self, keys: *mut bindings::kvstore) -> Option<*mut dict> {
         // SAFETY: a db's keys kvstore is live (see Db); kvstoreGetDictMetadata reads the
         // kvstore's dict table only.
         let metadata = unsafe { bindings::kvstoreGetDictMetadata(keys, 0) };
@@ -157,19 +183,14 @@ impl KeyspacePrefetch {
         }
         let offset = match self.metadata_offset {
             Some(offset) => offset,
-            None => {
-                let d = first_dict(keys)?;
-                let offset = (metadata as usize).checked_sub(d as usize)?;
-                // The hash below is the db dict type's; any other type: no hints.
-                self.enabled = hashes_with_sds_hash(d);
-                self.metadata_offset = Some(offset);
-                offset
-            }
+            None => (metadata as usize).checked_sub(first_dict(keys)? as usize)?,
         };
-        if !self.enabled {
-            return None;
+        let d = (metadata as usize - offset) as *mut dict;
+        if self.metadata_offset.is_none() {
+            self.enabled = hashes_with_sds_hash(d);
+            self.metadata_offset = Some(offset);
         }
-        Some((metadata as usize - offset) as *mut dict)
+        Some(d)
     }
 }
 
@@ -228,7 +249,13 @@ impl KeyWalkPrefetch {
         };
         KeyWalkPrefetch {
             keys: usable(keys),
-            expires: usable(expires),
+            // Where keys live in their values, the expiry is read off the value object:
+            // the walk looks nothing up in the expires dict.
+            expires: if cfg!(keys_in_values) {
+                None
+            } else {
+                usable(expires)
+            },
             scouted_table: 0,
             scouted_up_to: 0,
             chained_up_to: 0,
@@ -299,7 +326,7 @@ impl KeyWalkPrefetch {
                 // the following cache line.
                 let entry = (entry as usize & !ENTRY_TAG_BITS) as *const u8;
                 hint(entry);
-                hint(entry.wrapping_add(ENTRY_LAST_FIELD));
+                hint(entry.wrapping_add(ENTRY_NEXT_OFFSET));
             }
         }
         let chain_start = if same_table {
@@ -316,11 +343,11 @@ impl KeyWalkPrefetch {
             if !entry.is_null() && entry as usize & ENTRY_TAG_BITS == 0 {
                 // SAFETY: dict.c allocates an untagged entry as its whole `struct
                 // dictEntry { key; v; next; }` (zmalloc(sizeof(*entry)), ENTRY_SIZE
-                // bytes, `next` at ENTRY_LAST_FIELD: dict_entry_mismatches checks both
+                // bytes, `next` at ENTRY_NEXT_OFFSET: dict_entry_mismatches checks both
                 // against this tree's dict.c, and the library refuses to start
                 // otherwise), live in the child's unchanging dict, so the word read lies
                 // inside it. What it holds is only hinted, never followed.
-                let next = unsafe { *(entry as *const u8).add(ENTRY_LAST_FIELD).cast::<usize>() };
+                let next = unsafe { *(entry as *const u8).add(ENTRY_NEXT_OFFSET).cast::<usize>() };
                 if next != 0 {
                     hint((next & !ENTRY_TAG_BITS) as *const u8);
                 }
@@ -338,9 +365,9 @@ fn first_dict(kvs: *mut bindings::kvstore) -> Option<*mut dict> {
     // SAFETY: a kvstore iterator over a live kvstore, released at once; asking for the
     // first dict neither iterates its entries nor pauses its rehashing.
     let d = unsafe {
-        let it = bindings::kvstoreIteratorInit(kvs);
+        let it = bindings::redis_aof_shim_kvstore_iter_start(kvs);
         let d = bindings::kvstoreIteratorNextDict(it);
-        bindings::kvstoreIteratorRelease(it);
+        bindings::redis_aof_shim_kvstore_iter_stop(it);
         d
     };
     (!d.is_null()).then_some(d)
@@ -353,8 +380,13 @@ fn hashes_with_sds_hash(d: *mut dict) -> bool {
     hash_function.map(|f| f as usize) == Some(bindings::dictSdsHash as *const () as usize)
 }
 
-/// Offset of the last pointer of dict.c's `dictEntry` (key, value, next).
-const ENTRY_LAST_FIELD: usize = 2 * std::mem::size_of::<usize>();
+/// Offset of `next` in dict.c's `dictEntry`: its last pointer in 8.0 (key, value, next),
+/// its first where keys live in values (next, key, value; `dictEntryNoValue` too starts
+/// with `next`, so an untagged bucket pointer's first word is `next` either way).
+#[cfg(not(keys_in_values))]
+const ENTRY_NEXT_OFFSET: usize = 2 * std::mem::size_of::<usize>();
+#[cfg(keys_in_values)]
+const ENTRY_NEXT_OFFSET: usize = 0;
 /// Size of dict.c's `dictEntry` with a value (the only kind whose `next` is read here).
 const ENTRY_SIZE: usize = 3 * std::mem::size_of::<usize>();
 
@@ -376,7 +408,7 @@ pub(super) fn dict_entry_mismatches() -> Vec<String> {
             (
                 "dictEntry.next",
                 redis_aof_dict_entry_next,
-                ENTRY_LAST_FIELD,
+                ENTRY_NEXT_OFFSET,
             ),
             (
                 "ENTRY_PTR_MASK",
@@ -448,6 +480,6 @@ mod dict_entry_tests {
         assert_eq!(dict_entry_mismatches(), Vec::<String>::new());
         // SAFETY: constants of the generated C file.
         let (size, next) = unsafe { (redis_aof_dict_entry_size, redis_aof_dict_entry_next) };
-        assert_eq!((size, next), (ENTRY_SIZE, ENTRY_LAST_FIELD));
+        assert_eq!((size, next), (ENTRY_SIZE, ENTRY_NEXT_OFFSET));
     }
 }

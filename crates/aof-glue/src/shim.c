@@ -7,11 +7,119 @@ size_t redis_aof_shim_sdsavail(const sds s) { return sdsavail(s); }
 void redis_aof_shim_sdssetlen(sds s, size_t len) { sdssetlen(s, len); }
 uint64_t redis_aof_shim_client_id_aof(void) { return CLIENT_ID_AOF; }
 size_t redis_aof_shim_rio_write(rio *r, const void *buf, size_t len) { return rioWrite(r, buf, len); }
-/* getExpire wants the key as an object: upstream builds a static one on the stack. */
-long long redis_aof_shim_get_expire(redisDb *db, sds key) {
+/* A key's expiry: 8.0 looks the key up in the expires dict (getExpire takes it as an
+ * object, which upstream builds on the stack); with keys in values the object carries it. */
+long long redis_aof_shim_get_expire(redisDb *db, sds key, robj *value) {
+#if REDIS_AOF_HAS_KEYS_IN_VALUES
+    (void)db; (void)key;
+    return kvobjGetExpire(value);
+#else
+    (void)value;
     robj keyobj;
     initStaticStringObject(keyobj, key);
     return getExpire(db, &keyobj);
+#endif
+}
+/* The value of a keyspace entry (the entry's value; with keys in values, its key). */
+robj *redis_aof_shim_entry_value(dictEntry *de) {
+#if REDIS_AOF_HAS_KEYS_IN_VALUES
+    return dictGetKV(de);
+#else
+    return dictGetVal(de);
+#endif
+}
+/* The key of a keyspace entry whose value is `value` (the entry's key; with keys in values,
+ * the key embedded in the value object). */
+sds redis_aof_shim_entry_key(dictEntry *de, robj *value) {
+#if REDIS_AOF_HAS_KEYS_IN_VALUES
+    (void)de;
+    return kvobjGetKey(value);
+#else
+    (void)value;
+    return dictGetKey(de);
+#endif
+}
+/* A skiplist sorted set's dict entry: its member, and its score into *score (8.0: the
+ * entry's key and value; later the key is the skiplist node holding both). */
+sds redis_aof_shim_zset_dict_member(dictEntry *de, double *score) {
+#if REDIS_AOF_HAS_ZSET_DICT_HOLDS_NODES
+    zskiplistNode *node = dictGetKey(de);
+    *score = node->score;
+    return zslGetNodeElement(node);
+#else
+    *score = *(double *)dictGetVal(de);
+    return dictGetKey(de);
+#endif
+}
+/* Upstream's list, set and hash iterators: in the caller's storage (8.6), or allocated by
+ * upstream (8.0), where `storage` goes unused. Each start returns the iterator to pass to
+ * the type's Next and to its stop. */
+listTypeIterator *redis_aof_shim_list_iter_start(listTypeIterator *storage, robj *o) {
+#if REDIS_AOF_HAS_ITERATORS_IN_CALLER_STORAGE
+    listTypeInitIterator(storage, o, 0, LIST_TAIL);
+    return storage;
+#else
+    (void)storage;
+    return listTypeInitIterator(o, 0, LIST_TAIL);
+#endif
+}
+void redis_aof_shim_list_iter_stop(listTypeIterator *it) {
+#if REDIS_AOF_HAS_ITERATORS_IN_CALLER_STORAGE
+    listTypeResetIterator(it);
+#else
+    listTypeReleaseIterator(it);
+#endif
+}
+setTypeIterator *redis_aof_shim_set_iter_start(setTypeIterator *storage, robj *o) {
+#if REDIS_AOF_HAS_ITERATORS_IN_CALLER_STORAGE
+    setTypeInitIterator(storage, o);
+    return storage;
+#else
+    (void)storage;
+    return setTypeInitIterator(o);
+#endif
+}
+void redis_aof_shim_set_iter_stop(setTypeIterator *it) {
+#if REDIS_AOF_HAS_ITERATORS_IN_CALLER_STORAGE
+    setTypeResetIterator(it);
+#else
+    setTypeReleaseIterator(it);
+#endif
+}
+hashTypeIterator *redis_aof_shim_hash_iter_start(hashTypeIterator *storage, robj *o) {
+#if REDIS_AOF_HAS_ITERATORS_IN_CALLER_STORAGE
+    hashTypeInitIterator(storage, o);
+    return storage;
+#else
+    (void)storage;
+    return hashTypeInitIterator(o);
+#endif
+}
+void redis_aof_shim_hash_iter_stop(hashTypeIterator *it) {
+#if REDIS_AOF_HAS_ITERATORS_IN_CALLER_STORAGE
+    hashTypeResetIterator(it);
+#else
+    hashTypeReleaseIterator(it);
+#endif
+}
+/* A kvstore iterator (once per db, so 8.6's caller storage is taken from zmalloc here:
+ * 8.0's kvstoreIterator is private to kvstore.c and has no size the Rust side could use). */
+kvstoreIterator *redis_aof_shim_kvstore_iter_start(kvstore *kvs) {
+#if REDIS_AOF_HAS_ITERATORS_IN_CALLER_STORAGE
+    kvstoreIterator *it = zmalloc(sizeof(*it));
+    kvstoreIteratorInit(it, kvs);
+    return it;
+#else
+    return kvstoreIteratorInit(kvs);
+#endif
+}
+void redis_aof_shim_kvstore_iter_stop(kvstoreIterator *it) {
+#if REDIS_AOF_HAS_ITERATORS_IN_CALLER_STORAGE
+    kvstoreIteratorReset(it);
+    zfree(it);
+#else
+    kvstoreIteratorRelease(it);
+#endif
 }
 /* rdbSaveKeyValuePair wants the key as an object too, as rdbSaveDb builds it. */
 int redis_aof_shim_rdb_save_key_value(rio *rdb, sds key, robj *val, long long expire, int dbid) {
@@ -21,7 +129,19 @@ int redis_aof_shim_rdb_save_key_value(rio *rdb, sds key, robj *val, long long ex
 }
 unsigned long long redis_aof_shim_eb_expire_time_invalid(void) { return EB_EXPIRE_TIME_INVALID; }
 void redis_aof_shim_module_io_init(struct RedisModuleIO *io, moduleType *mt, rio *r, robj *key, int db) {
+#if REDIS_AOF_HAS_MODULE_IO_ENTITY
+    moduleInitIOContext(io, &mt->entity, r, key, db);
+#else
     moduleInitIOContext((*io), mt, r, key, db);
+#endif
+}
+/* A module type's name (8.6 keeps it in the type's entity). */
+const char *redis_aof_shim_module_type_name(moduleType *mt) {
+#if REDIS_AOF_HAS_MODULE_IO_ENTITY
+    return mt->entity.name;
+#else
+    return mt->name;
+#endif
 }
 /* jemalloc's arena of the calling thread (`thread.arena`, jemalloc's documented control):
  * read into *arena, or the calling thread bound to *arena. 0 on success; -1 when the
