@@ -7,8 +7,23 @@ use std::path::{Path, PathBuf};
 fn main() {
     let manifest_dir = PathBuf::from(env::var("CARGO_MANIFEST_DIR").unwrap());
     generate_header(&manifest_dir);
+    release_features();
     println!("cargo:rerun-if-changed=src/exports");
     println!("cargo:rerun-if-changed=cbindgen.toml");
+}
+
+/// The upstream release's API differences, as the glue's build script read them off the
+/// headers (`crates/aof-glue/build.rs`, RELEASE_FEATURES): the same cfgs here, so
+/// `src/aof` follows the release exactly where the glue does.
+fn release_features() {
+    let known = env::var("DEP_REDIS_UPSTREAM_KNOWN_FEATURES").expect("the glue names its release features");
+    for cfg in known.split(',').filter(|c| !c.is_empty()) {
+        println!("cargo::rustc-check-cfg=cfg({cfg})");
+    }
+    let present = env::var("DEP_REDIS_UPSTREAM_FEATURES").unwrap_or_default();
+    for cfg in present.split(',').filter(|c| !c.is_empty()) {
+        println!("cargo::rustc-cfg={cfg}");
+    }
 }
 
 fn generate_header(manifest_dir: &Path) {

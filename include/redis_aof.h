@@ -124,6 +124,16 @@ void aof_background_fsync(int fd);
 
 void aof_background_fsync_and_close(int fd);
 
+/**
+ * # Safety
+ * `buf` must be a live sds the caller owns, which this call may reallocate: the caller
+ * uses only the returned sds afterwards. `aof_list` must be a live list of live aofInfo
+ * values that nothing modifies during the call. No upstream C outside aof.c calls this
+ * (8.6 made it global); aof.c's getAofManifestAsString passed a manifest's history and
+ * INCR lists.
+ */
+sds appendAofInfoFromList(sds buf, list *aof_list);
+
 void applyAppendOnlyConfig(void);
 
 void backgroundRewriteDoneHandler(int exitcode, int bysignal);
@@ -312,6 +322,17 @@ int rewriteModuleObject(rio *r, robj *key, robj *o, int dbid);
 
 /**
  * # Safety
+ * For the call: `r` a live rio that nothing else writes (any kind: a file, a connection,
+ * a buffer), `key` a live string object and `o` a live value of the keyspace, neither
+ * modified nor freed. Upstream's callers: aof.c's rewriteAppendOnlyFileRio (its rio, a
+ * stack key object, the db's value) and, in 8.6, cluster_asm.c's slot snapshot child
+ * (slotSnapshotSaveKeyValuePair: a connection or pipe rio, a stack key object over the
+ * value's embedded key, the value, and its expiry from kvobjGetExpire).
+ */
+int rewriteObject(rio *r, robj *key, robj *o, int dbid, long long expiretime);
+
+/**
+ * # Safety
  * As `write_through`: `r` a live rio that nothing else writes during the call; `key` a
  * live string object and `o` a live set object, neither modified nor freed during
  * the call. No upstream C outside aof.c calls this; aof.c's rewriteAppendOnlyFileRio
@@ -368,6 +389,15 @@ int rioWriteStreamEmptyConsumer(rio *r,
                                 const char *groupname,
                                 size_t groupname_len,
                                 streamConsumer *consumer);
+
+/**
+ * # Safety
+ * For the call, and unmodified meanwhile: `r` a live rio that nothing else writes, `key`
+ * a live string object, `pid` `pid_len` readable bytes, `entry` a live idmpEntry (its IID
+ * inline, `iid_len` bytes). No upstream C outside aof.c calls this; aof.c's
+ * rewriteStreamObject passed a producer's rax key and one of its entries.
+ */
+int rioWriteStreamIdmpEntry(rio *r, robj *key, const char *pid, size_t pid_len, idmpEntry *entry);
 
 /**
  * # Safety

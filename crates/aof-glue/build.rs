@@ -79,6 +79,14 @@ fn upstream_release(redis_src: &Path) -> Vec<String> {
             defines.push(format!("-DREDIS_AOF_HAS_{}=1", feature.cfg.to_uppercase()));
         }
     }
+    let present: Vec<&str> = RELEASE_FEATURES
+        .iter()
+        .map(|f| f.cfg)
+        .filter(|cfg| defines.iter().any(|d| d == &format!("-DREDIS_AOF_HAS_{}=1", cfg.to_uppercase())))
+        .collect();
+    let all: Vec<&str> = RELEASE_FEATURES.iter().map(|f| f.cfg).collect();
+    println!("cargo::metadata=features={}", present.join(","));
+    println!("cargo::metadata=known_features={}", all.join(","));
     defines
 }
 
@@ -150,6 +158,26 @@ const RELEASE_FEATURES: &[ReleaseFeature] = &[
         header: "keymeta.h",
         marker: "int keyMetaOnAof(rio *r, robj *key, kvobj *kv, int dbid);",
     },
+    // The command-form rewrite ends with "AOF rewrite done, N keys saved, M keys skipped."
+    // (8.6; read off the release's own aof.c, which is unpacked but never built).
+    ReleaseFeature {
+        cfg: "rewrite_done_log",
+        header: "aof.c",
+        marker: "\"AOF rewrite done, %ld keys saved, %llu keys skipped.\"",
+    },
+    // rdbSaveRio ends with "BGSAVE done, N keys saved, M keys skipped, B bytes written." (8.6).
+    ReleaseFeature {
+        cfg: "rdb_save_done_log",
+        header: "rdb.c",
+        marker: "\"BGSAVE done, %ld keys saved, %llu keys skipped, %zu bytes written.\"",
+    },
+    // Per-key memory accounting (`key-memory-histograms`, slot stats), which rdbSaveDb
+    // updates as it saves each key (8.6).
+    ReleaseFeature {
+        cfg: "memory_tracking",
+        header: "server.h",
+        marker: "int memory_tracking_enabled;",
+    },
     // Atomic slot migration: the rewrite skips keys of slots in a trim job (8.6).
     ReleaseFeature {
         cfg: "slot_trim_jobs",
@@ -209,7 +237,7 @@ fn generate_bindings(
         .clang_args(release_defines)
         .allowlist_type("redisServer|client|robj|redisObject|rio|_rio|aofInfo|aofManifest|list|listNode|listIter|redisDb|redisCommand|bio_job_type_t|aof_file_type|childInfoType|listTypeEntry|listTypeIterator|setTypeIterator|hashTypeIterator|zset|functionLibInfo|kvstoreIterator|dictIterator|stream|streamID|idmpProducer|idmpEntry|pendingCommand|pendingCommandList|streamCG|streamConsumer|streamNACK|streamIterator|raxIterator|rax|RedisModuleIO|moduleValue|moduleType|RedisModuleType|sdshdr8|sdshdr16|sdshdr32|sdshdr64|dict|dictType")
         .allowlist_var("server|redis_aof_c_layout.*")
-        .allowlist_var("(LL|C|AOF|AOFRW|OBJ|BIO|CHILD_TYPE|CHILD_INFO|PROTO|RDB|RDBFLAGS|REDISMODULE_AOF|REDISMODULE_AUX|EXEC|CMD|CLIENT|SLAVE_STATE|SLAVE_REQ|REDIS_AUTOSYNC|LIST|MANIFEST|TEMP_FILE|BASE|INCR|HISTORY|SDS)_.*")
+        .allowlist_var("(LL|C|AOF|AOFRW|OBJ|BIO|CHILD_TYPE|CHILD_INFO|PROTO|RDB|RDBFLAGS|KEY_META|REDISMODULE_AOF|REDISMODULE_AUX|EXEC|CMD|CLIENT|SLAVE_STATE|SLAVE_REQ|REDIS_AUTOSYNC|LIST|MANIFEST|TEMP_FILE|BASE|INCR|HISTORY|SDS)_.*")
         .allowlist_function(ALLOWED_FUNCTIONS)
         .derive_default(false)
         .derive_debug(false)

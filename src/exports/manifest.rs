@@ -1,5 +1,5 @@
 use crate::aof::manifest;
-use aof_glue::bindings::{aofInfo, aofManifest, sds};
+use aof_glue::bindings::{aofInfo, aofManifest, list, sds};
 use aof_glue::manifest_c::{self, ManifestMut, OwnedManifest};
 use aof_glue::{process, sds as glue_sds};
 use std::ffi::{c_int, c_longlong, c_void};
@@ -44,6 +44,24 @@ pub unsafe extern "C" fn aofInfoFormat(buf: sds, ai: *mut aofInfo) -> sds {
     unsafe { manifest_c::entry_of(ai) }.format_into(&mut line);
     // SAFETY: `buf` is the caller's sds; the possibly moved pointer is returned.
     unsafe { glue_sds::cat(buf, &line) }
+}
+
+/// # Safety
+/// `buf` must be a live sds the caller owns, which this call may reallocate: the caller
+/// uses only the returned sds afterwards. `aof_list` must be a live list of live aofInfo
+/// values that nothing modifies during the call. No upstream C outside aof.c calls this
+/// (8.6 made it global); aof.c's getAofManifestAsString passed a manifest's history and
+/// INCR lists.
+#[no_mangle]
+pub unsafe extern "C" fn appendAofInfoFromList(buf: sds, aof_list: *mut list) -> sds {
+    let mut lines = Vec::new();
+    // SAFETY: `aof_list` is a live list of live aofInfo values, unmodified during this
+    // call (`# Safety`); list_entries copies them.
+    for entry in unsafe { manifest_c::list_entries(aof_list) } {
+        entry.format_into(&mut lines);
+    }
+    // SAFETY: `buf` is the caller's sds; the possibly moved pointer is returned.
+    unsafe { glue_sds::cat(buf, &lines) }
 }
 
 /// Upstream's `free` method of the manifest lists. This crate's lists use

@@ -281,3 +281,55 @@ pub unsafe extern "C" fn rewriteModuleObject(
     };
     aof_glue::dataset::rewrite_module_value(&sink, &key, value, dbid) as c_int
 }
+
+/// # Safety
+/// For the call: `r` a live rio that nothing else writes (any kind: a file, a connection,
+/// a buffer), `key` a live string object and `o` a live value of the keyspace, neither
+/// modified nor freed. Upstream's callers: aof.c's rewriteAppendOnlyFileRio (its rio, a
+/// stack key object, the db's value) and, in 8.6, cluster_asm.c's slot snapshot child
+/// (slotSnapshotSaveKeyValuePair: a connection or pipe rio, a stack key object over the
+/// value's embedded key, the value, and its expiry from kvobjGetExpire).
+#[no_mangle]
+pub unsafe extern "C" fn rewriteObject(
+    r: *mut rio,
+    key: *mut robj,
+    o: *mut robj,
+    dbid: c_int,
+    expiretime: std::ffi::c_longlong,
+) -> c_int {
+    // SAFETY: `r`, `key` and `o` are live for this call, `r` is written only through
+    // `sink`, and `key` and `o` stay unmodified (`# Safety`); no borrow outlives the call.
+    let (sink, key, value) = unsafe { (RioSink::from_raw(r), key_bytes(key), Value::from_raw(o)) };
+    let mut out = RewriteOut::new(&sink);
+    let written = rewrite_child::write_object(&mut out, dbid, &key, value, expiretime) && out.flush();
+    super::c_status(if written { Ok(()) } else { Err(()) })
+}
+
+/// # Safety
+/// For the call, and unmodified meanwhile: `r` a live rio that nothing else writes, `key`
+/// a live string object, `pid` `pid_len` readable bytes, `entry` a live idmpEntry (its IID
+/// inline, `iid_len` bytes). No upstream C outside aof.c calls this; aof.c's
+/// rewriteStreamObject passed a producer's rax key and one of its entries.
+#[cfg(stream_idmp)]
+#[no_mangle]
+pub unsafe extern "C" fn rioWriteStreamIdmpEntry(
+    r: *mut rio,
+    key: *mut robj,
+    pid: *const c_char,
+    pid_len: usize,
+    entry: *mut aof_glue::bindings::idmpEntry,
+) -> c_int {
+    // SAFETY: each pointer is live and unmodified for this call, and `r` written only
+    // through `sink` (`# Safety`): what RioSink::from_raw, key_bytes and from_raw_parts
+    // require. No borrow outlives the call.
+    unsafe {
+        let sink = RioSink::from_raw(r);
+        let key = key_bytes(key);
+        let producer = std::slice::from_raw_parts(pid as *const u8, pid_len);
+        let e = &*entry;
+        let iid = std::slice::from_raw_parts(e.iid.as_ptr() as *const u8, e.iid_len);
+        let mut out = RewriteOut::new(&sink);
+        rewrite_child::write_idmp_entry(&mut out, &key, producer, iid, StreamId::from(e.id));
+        out.flush() as c_int
+    }
+}

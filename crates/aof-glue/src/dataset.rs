@@ -304,7 +304,14 @@ impl<'a> Value<'a> {
 /// encoded value (what the object points to), the expires entry and the key that entry
 /// holds. Nothing changes in the child's dataset meanwhile, so the entries stay valid;
 /// the order of the keys is the iterator's.
-pub fn for_each_key(db: Db, mut f: impl FnMut(&[u8], Value<'_>, i64) -> bool) -> bool {
+///
+/// In cluster mode, keys of slots that a trim job is deleting (atomic slot migration, 8.6)
+/// are passed over, as upstream's rewrite passes them over, and counted in `skipped`.
+pub fn for_each_key(
+    db: Db,
+    skipped: &mut u64,
+    mut f: impl FnMut(&[u8], Value<'_>, i64) -> bool,
+) -> bool {
     /// Entries taken ahead of the one being written.
     const AHEAD: usize = 8;
     /// Positions in the window where each later step is taken.
@@ -338,6 +345,10 @@ pub fn for_each_key(db: Db, mut f: impl FnMut(&[u8], Value<'_>, i64) -> bool) ->
     // modifies the dataset.
     unsafe {
         let mut walk = KeyWalkPrefetch::new(db);
+        #[cfg(slot_trim_jobs)]
+        let cluster = super::server::cluster_enabled() != 0;
+        #[cfg(not(slot_trim_jobs))]
+        let _ = &skipped;
         let no_expires = db.expires_size() == 0;
         let it = bindings::redis_aof_shim_kvstore_iter_start(db.keys());
         let mut ok = true;
@@ -348,6 +359,15 @@ pub fn for_each_key(db: Db, mut f: impl FnMut(&[u8], Value<'_>, i64) -> bool) ->
                 if de.is_null() {
                     exhausted = true;
                     break;
+                }
+                // The iterator's current dict is the slot of the entry just taken.
+                #[cfg(slot_trim_jobs)]
+                if cluster
+                    && bindings::isSlotInTrimJob(bindings::kvstoreIteratorGetCurrentDictIndex(it))
+                        != 0
+                {
+                    *skipped += 1;
+                    continue;
                 }
                 let value = bindings::redis_aof_shim_entry_value(de);
                 hint(value as *const u8);
@@ -583,6 +603,26 @@ pub fn rewrite_module_value(
         }
         io.error == 0
     }
+}
+
+/// Module key metadata (8.6): whether the value carries any, and writing it after the key
+/// through each metadata class's `aof_rewrite` callback (upstream's `keyMetaOnAof`).
+#[cfg(key_metadata)]
+impl Value<'_> {
+    pub fn has_module_metadata(&self) -> bool {
+        // SAFETY: a live value; `metabits` is meaningful on key-value objects, which every
+        // value of the keyspace is (keymeta.h's getModuleMetaBits reads it the same way).
+        unsafe { (*self.o).metabits() & bindings::KEY_META_MASK_MODULES != 0 }
+    }
+}
+
+/// Writes the value's module key metadata into `sink`, as upstream's `keyMetaOnAof` does;
+/// false when a class's callback reported an error.
+#[cfg(key_metadata)]
+pub fn rewrite_key_metadata(sink: &RioSink<'_>, key: &KeyObject<'_>, value: Value<'_>, db: i32) -> bool {
+    // SAFETY: a live rio, key object and key-value object for the call; keyMetaOnAof
+    // reads the metadata slots the value's metabits announce and writes through the rio.
+    unsafe { bindings::keyMetaOnAof(sink.as_ptr(), key.key, value.as_ptr(), db) != 0 }
 }
 
 /// A key as a live string object, for callbacks that take the key as an object; borrowed

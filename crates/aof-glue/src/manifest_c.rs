@@ -157,6 +157,15 @@ pub fn manifest_from(model: &Manifest) -> *mut aofManifest {
     am
 }
 
+/// The entries of a list of `aofInfo` values, in list order.
+///
+/// # Safety
+/// `l` must point to a live adlist `list` of live `aofInfo` values that nothing modifies
+/// during the call.
+pub unsafe fn list_entries(l: *const list) -> Vec<Entry> {
+    entries_of(l)
+}
+
 fn entries_of(l: *const list) -> Vec<Entry> {
     let mut out = Vec::new();
     // SAFETY: manifest lists hold aofInfo values linked by valid nodes.

@@ -91,9 +91,15 @@ impl RioFile {
     /// with its `dismissObject` after each key and its child-info report about once a
     /// second. The keys come in the kvstore iterator's order, so for the same dataset in
     /// the same process the bytes are upstream's. A cluster's slot-info opcodes are not
-    /// written here: with cluster mode on, upstream's own function runs.
+    /// written here: with cluster mode on, upstream's own function runs; so it does where
+    /// the release tracks memory per key and that is on (8.6's rdbSaveDb updates the
+    /// accounting around each key's save).
     pub fn save_rdb_prefetching(&mut self) -> Result<(), Errno> {
-        if super::server::cluster_enabled() != 0 {
+        #[cfg(memory_tracking)]
+        let tracking = super::server::memory_tracking_enabled() != 0;
+        #[cfg(not(memory_tracking))]
+        let tracking = false;
+        if super::server::cluster_enabled() != 0 || tracking {
             return self.save_rdb();
         }
         // Nothing has been written yet, and from here on only whole stages reach the file.
@@ -138,7 +144,9 @@ impl RioFile {
                 {
                     return failed();
                 }
-                let written = dataset::for_each_key(db, |key, value, expire| {
+                // Standalone: no slot is ever in a trim job, so nothing is skipped.
+                let mut skipped = 0u64;
+                let written = dataset::for_each_key(db, &mut skipped, |key, value, expire| {
                     let before = (*rdb).processed_bytes;
                     // `key` is `sds::bytes` of the entry's key, so it starts at that sds.
                     if bindings::redis_aof_shim_rdb_save_key_value(
@@ -183,6 +191,13 @@ impl RioFile {
                 || !staged.flush()
             {
                 return failed();
+            }
+            if cfg!(rdb_save_done_log) {
+                crate::server_log!(
+                    super::log::Level::Notice,
+                    "BGSAVE done, {key_counter} keys saved, 0 keys skipped, {} bytes written.",
+                    (*rdb).processed_bytes
+                );
             }
         }
         Ok(())

@@ -97,6 +97,21 @@ getters! {
     verbosity: c_int;
 }
 
+// Configuration added by later releases.
+#[cfg(corrupt_tail_recovery)]
+getters! {
+    aof_load_corrupt_tail_max_size: bindings::off_t;
+}
+#[cfg(memory_tracking)]
+getters! {
+    memory_tracking_enabled: c_int;
+}
+#[cfg(stream_idmp)]
+getters! {
+    stream_idmp_duration: c_longlong;
+    stream_idmp_maxsize: c_longlong;
+}
+
 // The AOF's own bookkeeping.
 read_write! {
     aof_cur_timestamp / set_aof_cur_timestamp: bindings::time_t;

@@ -174,6 +174,53 @@ impl<'a> StreamRef<'a> {
     }
 }
 
+/// Idempotent producers (8.6): the stream's IDMP settings and the IDs it remembers.
+#[cfg(stream_idmp)]
+impl StreamRef<'_> {
+    /// `(duration, max entries)`: how long and how many IIDs each producer remembers.
+    pub fn idmp_settings(&self) -> (u64, u64) {
+        (self.s().idmp_duration, self.s().idmp_max_entries)
+    }
+
+    /// Every remembered IID of every producer: producers in rax order (their IDs), each
+    /// one's entries in insertion order, as `(producer, iid, stream ID)`. Entries whose
+    /// stream entry was deleted or trimmed are handed out too; `contains_entry` tells.
+    pub fn for_each_idmp_entry(&self, mut f: impl FnMut(&[u8], &[u8], StreamId) -> bool) -> bool {
+        let producers = self.s().idmp_producers;
+        if producers.is_null() {
+            return true;
+        }
+        // SAFETY: the producers rax maps producer IDs to idmpProducer (t_stream.c's
+        // idmpProducerCreate); each producer's list runs from idmp_head through `next` to
+        // NULL, each entry holding `iid_len` bytes of IID inline (stream.h's idmpEntry).
+        unsafe {
+            for_each_in_rax(producers, |pid, data| {
+                let producer = &*(data as *const bindings::idmpProducer);
+                let mut entry = producer.idmp_head;
+                while !entry.is_null() {
+                    let e = &*entry;
+                    let iid = std::slice::from_raw_parts(e.iid.as_ptr() as *const u8, e.iid_len);
+                    if !f(pid, iid, e.id.into()) {
+                        return false;
+                    }
+                    entry = e.next;
+                }
+                true
+            })
+        }
+    }
+
+    /// Whether the stream still holds an entry with this ID (`streamEntryExists`).
+    pub fn contains_entry(&self, id: StreamId) -> bool {
+        let mut raw = streamID {
+            ms: id.ms,
+            seq: id.seq,
+        };
+        // SAFETY: a live stream, read only; the ID lives on this frame.
+        unsafe { bindings::streamEntryExists(self.s, &mut raw) != 0 }
+    }
+}
+
 /// The field/value pairs of the stream entry an iterator stands on.
 pub struct EntryFields<'it> {
     iterator: &'it mut MaybeUninit<bindings::streamIterator>,
