@@ -16,7 +16,8 @@ fn main() {
 /// headers (`crates/aof-glue/build.rs`, RELEASE_FEATURES): the same cfgs here, so
 /// `src/aof` follows the release exactly where the glue does.
 fn release_features() {
-    let known = env::var("DEP_REDIS_UPSTREAM_KNOWN_FEATURES").expect("the glue names its release features");
+    let known =
+        env::var("DEP_REDIS_UPSTREAM_KNOWN_FEATURES").expect("the glue names its release features");
     for cfg in known.split(',').filter(|c| !c.is_empty()) {
         println!("cargo::rustc-check-cfg=cfg({cfg})");
     }

@@ -38,8 +38,20 @@ fn main() {
         dict_entry_layout(&redis_src),
     )
     .unwrap();
-    generate_bindings(&manifest_dir, &out_dir, &redis_src, &cflags, &release_defines);
-    compile_shim(&manifest_dir, &out_dir, &redis_src, &cflags, &release_defines);
+    generate_bindings(
+        &manifest_dir,
+        &out_dir,
+        &redis_src,
+        &cflags,
+        &release_defines,
+    );
+    compile_shim(
+        &manifest_dir,
+        &out_dir,
+        &redis_src,
+        &cflags,
+        &release_defines,
+    );
 
     for watched in ["src/layout.list", "src/shim.c", "src/bindings.h"] {
         println!("cargo:rerun-if-changed={watched}");
@@ -82,7 +94,11 @@ fn upstream_release(redis_src: &Path) -> Vec<String> {
     let present: Vec<&str> = RELEASE_FEATURES
         .iter()
         .map(|f| f.cfg)
-        .filter(|cfg| defines.iter().any(|d| d == &format!("-DREDIS_AOF_HAS_{}=1", cfg.to_uppercase())))
+        .filter(|cfg| {
+            defines
+                .iter()
+                .any(|d| d == &format!("-DREDIS_AOF_HAS_{}=1", cfg.to_uppercase()))
+        })
         .collect();
     let all: Vec<&str> = RELEASE_FEATURES.iter().map(|f| f.cfg).collect();
     println!("cargo::metadata=features={}", present.join(","));
@@ -164,6 +180,13 @@ const RELEASE_FEATURES: &[ReleaseFeature] = &[
         cfg: "rewrite_done_log",
         header: "aof.c",
         marker: "\"AOF rewrite done, %ld keys saved, %llu keys skipped.\"",
+    },
+    // After a file is loaded, its descriptor is duplicated and handed to bio, which
+    // reclaims its page cache in the background (8.6).
+    ReleaseFeature {
+        cfg: "load_reclaims_page_cache",
+        header: "aof.c",
+        marker: "if (fd >= 0) bioCreateCloseJob(fd, 0, 1);",
     },
     // rdbSaveRio ends with "BGSAVE done, N keys saved, M keys skipped, B bytes written." (8.6).
     ReleaseFeature {

@@ -21,7 +21,9 @@
 #![no_main]
 
 use aof_core::command_reader::{read_all, CommandParser, ReadError};
-use aof_core::load_machine::{replay, CommandKind, Ending, Replayed, ShortFile, Verdict};
+use aof_core::load_machine::{
+    replay, CommandKind, CorruptTail, Ending, Replayed, ShortFile, Verdict,
+};
 use libfuzzer_sys::fuzz_target;
 
 fn run(file: &[u8], block: usize, direct_read_min: usize) -> Replayed {
@@ -98,7 +100,13 @@ fn check(file: &[u8], r: &Replayed) {
             );
             assert_eq!(r.machine.valid_up_to(), last_end);
         }
-        Ending::BadFormat => assert_eq!(r.machine.valid_up_to(), last_end),
+        Ending::BadFormat { cut_to } => {
+            assert_eq!(r.machine.valid_up_to(), last_end);
+            assert!(cut_to <= last_end, "a corrupt tail is cut at or before the last command");
+            if !r.machine.in_multi() {
+                assert_eq!(cut_to, last_end);
+            }
+        }
         Ending::Short {
             cut_to,
             reverted_multi,
@@ -123,7 +131,7 @@ fn check(file: &[u8], r: &Replayed) {
             let verdict = r.ending.verdict(load_truncated, short_file);
             match r.ending {
                 Ending::Clean => assert_eq!(verdict, Verdict::Loaded),
-                Ending::BadFormat => assert_eq!(verdict, Verdict::BadFormat),
+                Ending::BadFormat { .. } => assert_eq!(verdict, Verdict::BadFormat),
                 Ending::Short { cut_to, .. } => assert_eq!(
                     verdict,
                     match (load_truncated, short_file) {
@@ -161,7 +169,7 @@ fuzz_target!(|data: &[u8]| {
                 ..
             },
         )
-        | (Err(ReadError::BadFormat), Ending::BadFormat) => {}
+        | (Err(ReadError::BadFormat), Ending::BadFormat { .. }) => {}
         (read, ending) => panic!("reader {read:?}, machine {ending:?}"),
     }
     check(data, &first);
@@ -176,8 +184,14 @@ fuzz_target!(|data: &[u8]| {
     let mut replayed = first.clone();
     let mut cuts = 0;
     while cuts < STARTUPS {
-        match replayed.ending.verdict(true, ShortFile::MayCut) {
-            Verdict::CutBack { to } => {
+        // With no limit on a corrupt tail (8.4's aof-load-corrupt-tail-max-size), bad
+        // framing is cut back too, and what is left loads.
+        let corrupt_tail = CorruptTail {
+            max_size: u64::MAX,
+            file_len: file.len() as u64,
+        };
+        match replayed.ending.verdict_with(true, corrupt_tail, ShortFile::MayCut) {
+            Verdict::CutBack { to } | Verdict::CutCorruptTail { to, .. } => {
                 let to = to as usize;
                 assert!(to < file.len(), "a cut shortens the file");
                 file = &file[..to];
@@ -192,11 +206,7 @@ fuzz_target!(|data: &[u8]| {
                 replayed = again;
             }
             Verdict::Loaded => break,
-            other => {
-                assert_eq!(other, Verdict::BadFormat);
-                assert_eq!(cuts, 0, "a file cut back never has bad format");
-                break;
-            }
+            other => panic!("unexpected verdict {other:?} after {cuts} cuts"),
         }
     }
     if cuts < STARTUPS && replayed.ending == Ending::Clean {

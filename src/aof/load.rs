@@ -141,7 +141,7 @@ pub fn load_all(am: ManifestHandle<'_>) -> LoadStatus {
         crate::aof::presize::plan(name);
         ret = load_file::load_file(name, short_file);
         crate::aof::presize::forget();
-        if ret == LoadStatus::Ok || (ret == LoadStatus::Truncated && last_file) {
+        if ret == LoadStatus::Ok || (ret.is_cut() && last_file) {
             Line::new("DB loaded from ")
                 .text(kind.word())
                 .text(" file ")
@@ -153,7 +153,7 @@ pub fn load_all(am: ManifestHandle<'_>) -> LoadStatus {
         if kind == FileKind::Incr && ret == LoadStatus::Empty {
             ret = LoadStatus::Ok;
         }
-        if ret == LoadStatus::Truncated && !last_file {
+        if ret.is_cut() && !last_file {
             ret = LoadStatus::Failed;
             server_log!(
                 Level::Warning,
@@ -172,6 +172,8 @@ pub fn load_all(am: ManifestHandle<'_>) -> LoadStatus {
     // Not persisted anywhere: the BASE size is the best estimate after a restart
     // (the first automatic rewrite may come a little early).
     server::set_aof_rewrite_base_size(base_size);
+    // A recovered corrupt tail loaded, yet upstream reports it to stopLoading (and so to
+    // modules' loading events) as a failure.
     loading::stop(ret == LoadStatus::Ok || ret == LoadStatus::Truncated);
     ret
 }

@@ -20,7 +20,9 @@ use crate::aof::lookahead::Lookahead;
 use crate::aof::read_ahead::{self, Feed, Item};
 use crate::aof::status::LoadStatus;
 use aof_core::command_reader::{CommandParser, Step};
-use aof_core::load_machine::{self, CommandKind, LoadMachine, ShortFile, Stop, Verdict};
+use aof_core::load_machine::{
+    self, CommandKind, CorruptTail, LoadMachine, ShortFile, Stop, Verdict,
+};
 use aof_glue::aof_client::{AofClient, Command, CurrentAofClient};
 use aof_glue::log::{Level, Line};
 use aof_glue::sys::{self, Errno};
@@ -86,19 +88,27 @@ pub fn load_file(name: &[u8], short_file: ShortFile) -> LoadStatus {
         return LoadStatus::Empty;
     }
 
+    // 8.6 drops a loaded file's pages from the page cache once it is done with it, on the
+    // bio thread, through a second descriptor (whatever the outcome; not for an empty file).
+    #[cfg(load_reclaims_page_cache)]
+    let reclaim = file.try_clone().ok().map(std::os::fd::OwnedFd::from);
     // While replaying, EXEC must not feed a MULTI into the very file being read.
     let old_aof_state = server::aof_state();
     server::set_aof_state(server::AofState::Off);
     let client = AofClient::create().into_current();
     let mut replay = Replay::new(name, client);
     let ending = replay.run(file, file_len, &path);
-    let status = report(name, &path, ending, short_file);
-    if status == LoadStatus::Ok || status == LoadStatus::Truncated {
+    let status = report(name, &path, ending, short_file, file_len);
+    if status == LoadStatus::Ok || status.is_cut() {
         loading::add_progress((replay.machine.position() - replay.progress_reported) as i64);
         server::set_aof_state(old_aof_state);
     }
     // The server's current client is the previous one again before this one is freed.
     drop(replay);
+    #[cfg(load_reclaims_page_cache)]
+    if let Some(fd) = reclaim {
+        aof_glue::runtime::bio_reclaim_and_close(fd);
+    }
     status
 }
 
@@ -439,7 +449,13 @@ fn seek(file: &mut File, offset: u64) -> Result<(), Errno> {
 
 /// Turns how the replay ended into upstream's status, with upstream's log lines, cutting
 /// a short file back when the machine's verdict says so.
-fn report(name: &[u8], path: &[u8], ending: Ending, short_file: ShortFile) -> LoadStatus {
+fn report(
+    name: &[u8],
+    path: &[u8],
+    ending: Ending,
+    short_file: ShortFile,
+    file_len: u64,
+) -> LoadStatus {
     let ending = match ending {
         Ending::Replayed(ending) => ending,
         Ending::RdbFailed => return LoadStatus::Failed,
@@ -468,13 +484,34 @@ fn report(name: &[u8], path: &[u8], ending: Ending, short_file: ShortFile) -> Lo
             return LoadStatus::Failed;
         }
     };
-    match ending.verdict(server::aof_load_truncated() != 0, short_file) {
+    let corrupt_tail = CorruptTail {
+        max_size: corrupt_tail_max_size(),
+        file_len,
+    };
+    match ending.verdict_with(server::aof_load_truncated() != 0, corrupt_tail, short_file) {
         Verdict::Loaded => return LoadStatus::Ok,
         Verdict::BadFormat => {
-            Line::new("Bad file format reading the append only file ")
-                .bytes(name)
-                .text(": make a backup of your AOF file, then use ./redis-check-aof --fix <filename.manifest>")
+            bad_format(name, path, ending, file_len);
+            return LoadStatus::Failed;
+        }
+        Verdict::CorruptTailKept { .. } => {
+            corrupt_tail_warning();
+            return LoadStatus::BrokenRecovered;
+        }
+        Verdict::CutCorruptTail { to, remaining } => {
+            corrupt_tail_warning();
+            Line::new("!!! Truncating the AOF ")
+                .bytes(path)
+                .text(&format!(" at offset {to} (remaining {remaining}) !!!"))
                 .write(Level::Warning);
+            if cut_file(path, to) {
+                Line::new("AOF ")
+                    .bytes(path)
+                    .text(" loaded anyway because aof-load-corrupt-tail-max-size is enabled")
+                    .write(Level::Warning);
+                return LoadStatus::BrokenRecovered;
+            }
+            bad_format(name, path, ending, file_len);
             return LoadStatus::Failed;
         }
         Verdict::ShortRefused => {}
@@ -500,6 +537,48 @@ fn report(name: &[u8], path: &[u8], ending: Ending, short_file: ShortFile) -> Lo
     LoadStatus::Failed
 }
 
+/// 8.4's `aof-load-corrupt-tail-max-size` (0, forgiving nothing, before 8.4).
+fn corrupt_tail_max_size() -> u64 {
+    #[cfg(corrupt_tail_recovery)]
+    let limit = server::aof_load_corrupt_tail_max_size().max(0) as u64;
+    #[cfg(not(corrupt_tail_recovery))]
+    let limit = 0;
+    limit
+}
+
+/// Upstream's line for bad framing that is not forgiven: 8.4 names the full path, the
+/// offset of the last command that ran and the size of the rest (for the setting it
+/// suggests); 8.0 the file's name only.
+fn bad_format(name: &[u8], path: &[u8], ending: load_machine::Ending, file_len: u64) {
+    if cfg!(corrupt_tail_recovery) {
+        let valid_up_to = match ending {
+            load_machine::Ending::BadFormat { cut_to } => cut_to,
+            _ => 0,
+        };
+        // Upstream's literal continues over two source lines with `\`, which keeps the
+        // next line's indentation: hence the runs of spaces.
+        Line::new("Bad file format reading the append only file ")
+            .bytes(path)
+            .text(&format!(
+                " at offset {valid_up_to}.          make a backup of your AOF file, then use \
+                 ./redis-check-aof --fix <filename.manifest>.          Alternatively you can \
+                 set the 'aof-load-corrupt-tail-max-size' configuration option to {} and \
+                 restart the server.",
+                file_len.saturating_sub(valid_up_to)
+            ))
+            .write(Level::Warning);
+    } else {
+        Line::new("Bad file format reading the append only file ")
+            .bytes(name)
+            .text(": make a backup of your AOF file, then use ./redis-check-aof --fix <filename.manifest>")
+            .write(Level::Warning);
+    }
+}
+
+fn corrupt_tail_warning() {
+    Line::new("!!! Warning: corrupt AOF file tail!!!").write(Level::Warning);
+}
+
 /// A short file `aof-load-truncated` forgives.
 fn short_read_warning(name: &[u8]) {
     Line::new("!!! Warning: short read while loading the AOF file ")
@@ -515,9 +594,32 @@ fn truncate_short_file(name: &[u8], path: &[u8], valid_up_to: u64) -> bool {
         .bytes(name)
         .text(&format!(" at offset {valid_up_to} !!!"))
         .write(Level::Warning);
-    if let Err(errno) = sys::truncate(path, valid_up_to) {
+    // 8.4 names the file by its full path in these lines, 8.0 by its name.
+    let named = if cfg!(corrupt_tail_recovery) {
+        path
+    } else {
+        name
+    };
+    if !cut_file_naming(path, named, valid_up_to) {
+        return false;
+    }
+    Line::new("AOF ")
+        .bytes(named)
+        .text(" loaded anyway because aof-load-truncated is enabled")
+        .write(Level::Warning);
+    true
+}
+
+/// Upstream's `truncateAppendOnlyFile` (8.4): cuts the file at `path` back to `to` and
+/// points `aof_fd` at the new end, naming the file by its path in any error line.
+fn cut_file(path: &[u8], to: u64) -> bool {
+    cut_file_naming(path, path, to)
+}
+
+fn cut_file_naming(path: &[u8], named: &[u8], to: u64) -> bool {
+    if let Err(errno) = sys::truncate(path, to) {
         Line::new("Error truncating the AOF file ")
-            .bytes(name)
+            .bytes(named)
             .text(": ")
             .text(&errno.message())
             .write(Level::Warning);
@@ -527,16 +629,12 @@ fn truncate_short_file(name: &[u8], path: &[u8], valid_up_to: u64) -> bool {
     if aof_fd != -1 {
         if let Err(errno) = sys::seek_to_end(aof_fd) {
             Line::new("Can't seek the end of the AOF file ")
-                .bytes(name)
+                .bytes(named)
                 .text(": ")
                 .text(&errno.message())
                 .write(Level::Warning);
             return false;
         }
     }
-    Line::new("AOF ")
-        .bytes(name)
-        .text(" loaded anyway because aof-load-truncated is enabled")
-        .write(Level::Warning);
     true
 }

@@ -342,7 +342,13 @@ pub fn write_stream(out: &mut RewriteOut<'_>, key: &[u8], value: Value) -> bool 
 }
 
 /// `XIDMPRECORD <key> <producer> <iid> <id>`: one IID an idempotent producer added.
-pub fn write_idmp_entry(out: &mut RewriteOut<'_>, key: &[u8], producer: &[u8], iid: &[u8], id: StreamId) {
+pub fn write_idmp_entry(
+    out: &mut RewriteOut<'_>,
+    key: &[u8],
+    producer: &[u8],
+    iid: &[u8],
+    id: StreamId,
+) {
     out.w.array_header(5);
     out.bulk_bytes(b"XIDMPRECORD");
     out.bulk_bytes(key);
@@ -386,7 +392,13 @@ fn write_stream_idmp(_: &mut RewriteOut<'_>, _: &[u8], _: &StreamRef<'_>) -> boo
 /// Upstream's `rewriteObject`: the commands that rebuild one key, its value, its expiry
 /// (`PEXPIREAT`, when `expire` is not -1) and (8.6) its module key metadata. The rewrite
 /// walks the keyspace through it; atomic slot migration streams keys through it too.
-pub fn write_object(out: &mut RewriteOut<'_>, db: i32, key: &[u8], value: Value, expire: i64) -> bool {
+pub fn write_object(
+    out: &mut RewriteOut<'_>,
+    db: i32,
+    key: &[u8],
+    value: Value,
+    expire: i64,
+) -> bool {
     let ok = match value.value_type() {
         ValueType::String => {
             out.w.raw(b"*3\r\n$3\r\nSET\r\n");

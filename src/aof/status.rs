@@ -1,4 +1,4 @@
-//! Upstream's loading statuses (`server.h`'s `AOF_OK` ... `AOF_TRUNCATED`) as a Rust enum.
+//! Upstream's loading statuses (`server.h`'s `AOF_OK` ... `AOF_BROKEN_RECOVERED`) as a Rust enum.
 //! Only the `src/exports` skin turns them into upstream's ints, for C callers. A leaf:
 //! it imports no other `aof` module, so `files` (sizes) and `load_file`/`load` (loading)
 //! share it without importing each other.
@@ -19,4 +19,16 @@ pub enum LoadStatus {
     Failed,
     /// `AOF_TRUNCATED`: a short file forgiven by `aof-load-truncated`.
     Truncated,
+    /// `AOF_BROKEN_RECOVERED` (8.4): a corrupt tail forgiven by
+    /// `aof-load-corrupt-tail-max-size`. Like `Truncated` for the files around it (fine as
+    /// the last file, fatal otherwise), but `stopLoading` is told the load failed, as
+    /// upstream tells it.
+    BrokenRecovered,
+}
+
+impl LoadStatus {
+    /// A file whose end was cut (or would have been): fine as the last file only.
+    pub fn is_cut(self) -> bool {
+        matches!(self, LoadStatus::Truncated | LoadStatus::BrokenRecovered)
+    }
 }

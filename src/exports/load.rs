@@ -6,7 +6,7 @@ use aof_glue::manifest::ManifestHandle;
 use std::ffi::{c_char, c_int, CStr};
 
 /// The one place a loading status becomes upstream's int (server.h's `AOF_OK` ...
-/// `AOF_TRUNCATED`), for C callers.
+/// `AOF_BROKEN_RECOVERED`), for C callers.
 pub(crate) fn status_code(status: LoadStatus) -> c_int {
     (match status {
         LoadStatus::Ok => bindings::AOF_OK,
@@ -15,6 +15,13 @@ pub(crate) fn status_code(status: LoadStatus) -> c_int {
         LoadStatus::OpenErr => bindings::AOF_OPEN_ERR,
         LoadStatus::Failed => bindings::AOF_FAILED,
         LoadStatus::Truncated => bindings::AOF_TRUNCATED,
+        #[cfg(corrupt_tail_recovery)]
+        LoadStatus::BrokenRecovered => bindings::AOF_BROKEN_RECOVERED,
+        // Only a release with aof-load-corrupt-tail-max-size recovers a corrupt tail.
+        #[cfg(not(corrupt_tail_recovery))]
+        LoadStatus::BrokenRecovered => {
+            aof_glue::process::panic("AOF_BROKEN_RECOVERED on a release without it")
+        }
     }) as c_int
 }
 

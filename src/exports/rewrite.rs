@@ -301,7 +301,8 @@ pub unsafe extern "C" fn rewriteObject(
     // `sink`, and `key` and `o` stay unmodified (`# Safety`); no borrow outlives the call.
     let (sink, key, value) = unsafe { (RioSink::from_raw(r), key_bytes(key), Value::from_raw(o)) };
     let mut out = RewriteOut::new(&sink);
-    let written = rewrite_child::write_object(&mut out, dbid, &key, value, expiretime) && out.flush();
+    let written =
+        rewrite_child::write_object(&mut out, dbid, &key, value, expiretime) && out.flush();
     super::c_status(if written { Ok(()) } else { Err(()) })
 }
 

@@ -82,8 +82,29 @@ pub enum Ending {
     /// cleanly but inside a MULTI, and `cut_to` is where the file stood before it (the
     /// loader logs upstream's "Revert incomplete MULTI/EXEC transaction" line).
     Short { cut_to: u64, reverted_multi: bool },
-    /// Bad framing: loading fails, the file is left as it is.
-    BadFormat,
+    /// Bad framing: loading fails and the file is left as it is, unless 8.4's
+    /// `aof-load-corrupt-tail-max-size` forgives a short enough tail, cutting the file
+    /// back to `cut_to`: the end of the last command that ran, or, inside an open MULTI,
+    /// where the file stood before it (upstream cuts after the queued commands and leaves
+    /// the MULTI open in the file, so commands appended later would join it).
+    BadFormat { cut_to: u64 },
+}
+
+/// 8.4's `aof-load-corrupt-tail-max-size`, as a file's end is judged by it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CorruptTail {
+    /// The setting; 0 (the default, and every release before 8.4) forgives nothing.
+    pub max_size: u64,
+    /// The file's size when it was opened (upstream's `sb.st_size`).
+    pub file_len: u64,
+}
+
+impl CorruptTail {
+    /// No corrupt tail is forgiven (8.0, or the setting at 0).
+    pub const OFF: CorruptTail = CorruptTail {
+        max_size: 0,
+        file_len: 0,
+    };
 }
 
 /// Whether a short file may be cut back (`aof-load-truncated` permitting).
@@ -113,15 +134,47 @@ pub enum Verdict {
     /// A short file forgiven but not the last one ([`ShortFile::Keep`]): `AOF_TRUNCATED`,
     /// the file left as it is.
     ShortKept,
+    /// A corrupt tail of `remaining` bytes (fewer than `aof-load-corrupt-tail-max-size`)
+    /// forgiven: cut the file back to `to`, then `AOF_BROKEN_RECOVERED` (or, if the cut
+    /// fails, `AOF_FAILED` with the bad-format line).
+    CutCorruptTail { to: u64, remaining: u64 },
+    /// A corrupt tail forgiven in a file that is not the last one ([`ShortFile::Keep`]):
+    /// `AOF_BROKEN_RECOVERED`, the file left as it is (its caller fails the load, and
+    /// upstream, which cuts it first, would have lost the tail an operator repairs).
+    CorruptTailKept { remaining: u64 },
 }
 
 impl Ending {
     /// The verdict under `aof-load-truncated` (`load_truncated`, read once, when the end
     /// is reported) for a file that may or may not be cut.
     pub fn verdict(self, load_truncated: bool, short_file: ShortFile) -> Verdict {
+        self.verdict_with(load_truncated, CorruptTail::OFF, short_file)
+    }
+
+    /// The verdict under `aof-load-truncated` and 8.4's `aof-load-corrupt-tail-max-size`:
+    /// bad framing whose tail (the file's size less the cut-back offset) is shorter than
+    /// a non-zero limit is forgiven, as upstream's `fmterr` path forgives it.
+    pub fn verdict_with(
+        self,
+        load_truncated: bool,
+        corrupt_tail: CorruptTail,
+        short_file: ShortFile,
+    ) -> Verdict {
         match self {
             Ending::Clean => Verdict::Loaded,
-            Ending::BadFormat => Verdict::BadFormat,
+            Ending::BadFormat { cut_to } => {
+                let remaining = corrupt_tail.file_len.saturating_sub(cut_to);
+                if corrupt_tail.max_size == 0 || remaining >= corrupt_tail.max_size {
+                    Verdict::BadFormat
+                } else if short_file == ShortFile::Keep {
+                    Verdict::CorruptTailKept { remaining }
+                } else {
+                    Verdict::CutCorruptTail {
+                        to: cut_to,
+                        remaining,
+                    }
+                }
+            }
             Ending::Short { cut_to, .. } => match (load_truncated, short_file) {
                 (false, _) => Verdict::ShortRefused,
                 (true, ShortFile::Keep) => Verdict::ShortKept,
@@ -217,7 +270,13 @@ impl LoadMachine {
                 cut_to: self.valid_up_to,
                 reverted_multi: false,
             },
-            Stop::BadFormat => Ending::BadFormat,
+            Stop::BadFormat => Ending::BadFormat {
+                cut_to: if self.in_multi {
+                    self.valid_before_multi
+                } else {
+                    self.valid_up_to
+                },
+            },
         }
     }
 }
@@ -494,11 +553,78 @@ mod tests {
     }
 
     #[test]
-    fn bad_format_ends_without_a_cut() {
-        let f = file(&[cmd(&["SET", "a", "1"]), b"GARBAGE\r\n".to_vec()]);
+    fn bad_format_ends_at_the_last_command_that_ran() {
+        let set = cmd(&["SET", "a", "1"]);
+        let f = file(&[set.clone(), b"GARBAGE\r\n".to_vec()]);
         let r = replay_all(&f);
-        assert_eq!(r.ending, Ending::BadFormat);
+        assert_eq!(
+            r.ending,
+            Ending::BadFormat {
+                cut_to: set.len() as u64
+            }
+        );
         assert_eq!(names(&r), ["SET"]);
+    }
+
+    #[test]
+    fn bad_format_inside_a_multi_ends_before_it() {
+        let set = cmd(&["SET", "a", "1"]);
+        let f = file(&[
+            set.clone(),
+            cmd(&["MULTI"]),
+            cmd(&["SET", "b", "2"]),
+            b"*2\r\n$3\r\nGET\r\nx".to_vec(),
+        ]);
+        let r = replay_all(&f);
+        assert_eq!(
+            r.ending,
+            Ending::BadFormat {
+                cut_to: set.len() as u64
+            }
+        );
+    }
+
+    #[test]
+    fn a_corrupt_tail_is_forgiven_only_under_a_nonzero_limit_it_is_shorter_than() {
+        let bad = Ending::BadFormat { cut_to: 100 };
+        let tail = |max_size| CorruptTail {
+            max_size,
+            file_len: 130,
+        };
+        for on in [false, true] {
+            // 0 is off; a tail of 30 bytes is not under a limit of 30 (upstream's `<`).
+            for max_size in [0, 1, 29, 30] {
+                assert_eq!(
+                    bad.verdict_with(on, tail(max_size), ShortFile::MayCut),
+                    Verdict::BadFormat,
+                    "max {max_size}"
+                );
+            }
+            assert_eq!(
+                bad.verdict_with(on, tail(31), ShortFile::MayCut),
+                Verdict::CutCorruptTail {
+                    to: 100,
+                    remaining: 30
+                }
+            );
+            assert_eq!(
+                bad.verdict_with(on, tail(u64::MAX), ShortFile::Keep),
+                Verdict::CorruptTailKept { remaining: 30 }
+            );
+        }
+        // The limit judges bad framing only: a short file keeps aof-load-truncated's rule.
+        let short = Ending::Short {
+            cut_to: 7,
+            reverted_multi: false,
+        };
+        assert_eq!(
+            short.verdict_with(false, tail(u64::MAX), ShortFile::MayCut),
+            Verdict::ShortRefused
+        );
+        assert_eq!(
+            Ending::Clean.verdict_with(false, tail(u64::MAX), ShortFile::MayCut),
+            Verdict::Loaded
+        );
     }
 
     #[test]
@@ -535,7 +661,7 @@ mod tests {
             for on in [false, true] {
                 assert_eq!(Ending::Clean.verdict(on, short_file), Verdict::Loaded);
                 assert_eq!(
-                    Ending::BadFormat.verdict(on, short_file),
+                    Ending::BadFormat { cut_to: 3 }.verdict(on, short_file),
                     Verdict::BadFormat
                 );
                 assert_eq!(short.verdict(false, short_file), Verdict::ShortRefused);

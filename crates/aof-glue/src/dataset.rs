@@ -619,7 +619,12 @@ impl Value<'_> {
 /// Writes the value's module key metadata into `sink`, as upstream's `keyMetaOnAof` does;
 /// false when a class's callback reported an error.
 #[cfg(key_metadata)]
-pub fn rewrite_key_metadata(sink: &RioSink<'_>, key: &KeyObject<'_>, value: Value<'_>, db: i32) -> bool {
+pub fn rewrite_key_metadata(
+    sink: &RioSink<'_>,
+    key: &KeyObject<'_>,
+    value: Value<'_>,
+    db: i32,
+) -> bool {
     // SAFETY: a live rio, key object and key-value object for the call; keyMetaOnAof
     // reads the metadata slots the value's metabits announce and writes through the rio.
     unsafe { bindings::keyMetaOnAof(sink.as_ptr(), key.key, value.as_ptr(), db) != 0 }

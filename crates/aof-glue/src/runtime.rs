@@ -57,6 +57,15 @@ pub fn bio_fsync_and_close(fd: i32, offset: i64) {
     unsafe { bindings::bioCreateCloseAofJob(fd, offset, 1) };
 }
 
+/// Hands `fd` to the bio thread, which drops the file's pages from the page cache, then
+/// closes it (`bioCreateCloseJob(fd, 0, 1)`).
+pub fn bio_reclaim_and_close(fd: std::os::fd::OwnedFd) {
+    use std::os::fd::IntoRawFd;
+    // SAFETY: hands an integer descriptor the caller owned to the bio queue, which then
+    // owns it (into_raw_fd gives up Rust's ownership, so it is closed once, by bio).
+    unsafe { bindings::bioCreateCloseJob(fd.into_raw_fd(), 0, 1) };
+}
+
 /// Whether the bio thread has an AOF fsync queued or running.
 pub fn bio_fsync_pending() -> bool {
     // SAFETY: bioPendingJobsOfType only reads an atomic counter.
