@@ -494,10 +494,6 @@ fn report(
             bad_format(name, path, ending, file_len);
             return LoadStatus::Failed;
         }
-        Verdict::CorruptTailKept { .. } => {
-            corrupt_tail_warning();
-            return LoadStatus::BrokenRecovered;
-        }
         Verdict::CutCorruptTail { to, remaining } => {
             corrupt_tail_warning();
             Line::new("!!! Truncating the AOF ")

@@ -137,11 +137,12 @@ pub enum Verdict {
     /// A corrupt tail of `remaining` bytes (fewer than `aof-load-corrupt-tail-max-size`)
     /// forgiven: cut the file back to `to`, then `AOF_BROKEN_RECOVERED` (or, if the cut
     /// fails, `AOF_FAILED` with the bad-format line).
+    ///
+    /// Unlike a short file, a corrupt tail is cut in any file, the last one or not, as
+    /// upstream cuts it: the operator's limit says such a tail may go, and what is cut is
+    /// bytes no reader can parse (`redis-check-aof --fix` would cut at the same offset);
+    /// the caller then fails the load for a file that is not the last one.
     CutCorruptTail { to: u64, remaining: u64 },
-    /// A corrupt tail forgiven in a file that is not the last one ([`ShortFile::Keep`]):
-    /// `AOF_BROKEN_RECOVERED`, the file left as it is (its caller fails the load, and
-    /// upstream, which cuts it first, would have lost the tail an operator repairs).
-    CorruptTailKept { remaining: u64 },
 }
 
 impl Ending {
@@ -166,8 +167,6 @@ impl Ending {
                 let remaining = corrupt_tail.file_len.saturating_sub(cut_to);
                 if corrupt_tail.max_size == 0 || remaining >= corrupt_tail.max_size {
                     Verdict::BadFormat
-                } else if short_file == ShortFile::Keep {
-                    Verdict::CorruptTailKept { remaining }
                 } else {
                     Verdict::CutCorruptTail {
                         to: cut_to,
@@ -609,7 +608,10 @@ mod tests {
             );
             assert_eq!(
                 bad.verdict_with(on, tail(u64::MAX), ShortFile::Keep),
-                Verdict::CorruptTailKept { remaining: 30 }
+                Verdict::CutCorruptTail {
+                    to: 100,
+                    remaining: 30
+                }
             );
         }
         // The limit judges bad framing only: a short file keeps aof-load-truncated's rule.
