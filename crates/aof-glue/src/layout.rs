@@ -99,9 +99,9 @@ mod tests {
         {
             let version = env!("REDIS_AOF_UPSTREAM_VERSION");
             let (size, aof_buf) = match version {
-                "8.0.2" => (8424, 6616),
-                // lua_enable_deprecated_api is new, in what was a padding hole.
+                // lua_enable_deprecated_api is new in 8.0.6, in what was a padding hole.
                 "8.0.6" => (8424, 6616),
+                "8.6.3" => (8736, 6752),
                 _ => panic!(
                     "no measured layout for Redis {version}: measure struct redisServer on the \
                      stock build (see above) and add a line here"
