@@ -411,6 +411,7 @@ class Checks:
         self.passed = self.failed = 0
         self.verbose = verbose
         self.failed_seeds = 0
+        self.upstream_losses = []  # (seed, form, step, details): stock's losses, matched
         self.failures = []       # (what, details, keys, where): where = (build, form) of a
                                  # within-build loss, which the shrinker can replay alone
 
@@ -508,12 +509,26 @@ def run_seed(seed, binaries, module, size, root, checks, reached):
                      ["first difference at command %d" % next(
                          (i for i, (x, y) in enumerate(zip(res["stock"]["replies"], res["patched"]["replies"]))
                           if x != y), -1)])
+        # A loss stock shows too, detail for detail, is upstream's own (8.6.3 has one in
+        # stream consumer groups): reported on its own line, not as this crate's failure;
+        # patched must then lose exactly what stock loses, and the cross-loads are judged
+        # against what each build's own restart kept.
+        upstream_loss = {}
+        for step in ("d1", "d2"):
+            losses = [diff_states(res[b]["states"]["d0"], res[b]["states"][step], "keys")[0] for b in BUILDS]
+            if losses[0] and losses[0] == losses[1]:
+                upstream_loss[step] = losses[0]
+                checks.upstream_losses.append((seed, tag, step, losses[0]))
+                print("  [upstream] %s: stock loses this at %s too, and patched loses exactly the same: %s"
+                      % (tag, step, "; ".join(losses[0])[:300]))
         for b in BUILDS:
             st = res[b]["states"]
-            checks.same(st["d0"], st["d1"], "%s, %s: BGREWRITEAOF + DEBUG LOADAOF keeps the data (d1 == d0)"
-                        % (b, tag), where=(b, form))
-            checks.same(st["d0"], st["d2"], "%s, %s: restart keeps the data (d2 == d0)" % (b, tag),
-                        where=(b, form))
+            if "d1" not in upstream_loss:
+                checks.same(st["d0"], st["d1"], "%s, %s: BGREWRITEAOF + DEBUG LOADAOF keeps the data (d1 == d0)"
+                            % (b, tag), where=(b, form))
+            if "d2" not in upstream_loss:
+                checks.same(st["d0"], st["d2"], "%s, %s: restart keeps the data (d2 == d0)" % (b, tag),
+                            where=(b, form))
         s, p = res["stock"]["states"], res["patched"]["states"]
         checks.same(s["d0"], p["d0"], "%s: the dataset is the same on both builds (stock d0 == patched d0)" % tag)
         for step in ("d0", "d1", "d2"):
@@ -530,7 +545,8 @@ def run_seed(seed, binaries, module, size, root, checks, reached):
             checks.check("error" not in r, what, [r.get("error", "")])
             if "error" in r:
                 continue
-            checks.same(res[other[b]]["states"]["d0"], r["state"], what + " to the %s d0" % other[b])
+            expected = "d2" if "d2" in upstream_loss else "d0"
+            checks.same(res[other[b]]["states"][expected], r["state"], what + " to the %s %s" % (other[b], expected))
             checks.same(res[b]["states"]["d2"], r["state"], what + " with the encodings of its own files",
                         part="layout")
     ok = checks.failed == failed_before
@@ -732,6 +748,9 @@ def main():
                      ["missing: " + ", ".join(sorted(expected - reached))])
     print("%d dataset commands in %d seeds (%s), each sent to 2 builds x 2 forms; %d failing seeds; %.1f s" % (
         total_items, opts.seeds, opts.size, failed_seeds, time.time() - started))
+    if checks.upstream_losses:
+        print("roundtrip-random: %d upstream losses (stock and patched alike), in seeds %s"
+              % (len(checks.upstream_losses), sorted({l[0] for l in checks.upstream_losses})))
     print("roundtrip-random: %d seeds, %d commands, %d checks passed, %d failed" % (
         opts.seeds, total_sent, checks.passed, checks.failed))
     return 1 if checks.failed else 0

@@ -488,10 +488,13 @@ fn report(
         max_size: corrupt_tail_max_size(),
         file_len,
     };
-    match ending.verdict_with(server::aof_load_truncated() != 0, corrupt_tail, short_file) {
+    let load_truncated = server::aof_load_truncated() != 0;
+    // Upstream tracks the offset it names only while either setting is on; else it says 0.
+    let tracked = load_truncated || corrupt_tail.max_size != 0;
+    match ending.verdict_with(load_truncated, corrupt_tail, short_file) {
         Verdict::Loaded => return LoadStatus::Ok,
         Verdict::BadFormat => {
-            bad_format(name, path, ending, file_len);
+            bad_format(name, path, ending, file_len, tracked);
             return LoadStatus::Failed;
         }
         Verdict::CutCorruptTail { to, remaining } => {
@@ -507,7 +510,7 @@ fn report(
                     .write(Level::Warning);
                 return LoadStatus::BrokenRecovered;
             }
-            bad_format(name, path, ending, file_len);
+            bad_format(name, path, ending, file_len, tracked);
             return LoadStatus::Failed;
         }
         Verdict::ShortRefused => {}
@@ -545,10 +548,16 @@ fn corrupt_tail_max_size() -> u64 {
 /// Upstream's line for bad framing that is not forgiven: 8.4 names the full path, the
 /// offset of the last command that ran and the size of the rest (for the setting it
 /// suggests); 8.0 the file's name only.
-fn bad_format(name: &[u8], path: &[u8], ending: load_machine::Ending, file_len: u64) {
+fn bad_format(
+    name: &[u8],
+    path: &[u8],
+    ending: load_machine::Ending,
+    file_len: u64,
+    tracked: bool,
+) {
     if cfg!(corrupt_tail_recovery) {
         let valid_up_to = match ending {
-            load_machine::Ending::BadFormat { cut_to } => cut_to,
+            load_machine::Ending::BadFormat { cut_to } if tracked => cut_to,
             _ => 0,
         };
         // Upstream's literal continues over two source lines with `\`, which keeps the
