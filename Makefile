@@ -55,7 +55,7 @@ RUNTEST_ARGS ?= --clients 2 --timeout 1200
 
 export REDIS_SRC := $(PATCHED)/src
 
-.PHONY: all patched stock asan test-asan fuzz run install test test-cargo test-checks test-wrapper-contracts test-differential test-differential-rewrite test-edge-cases test-roundtrip test-load-thread test-upstream test-types-aof test-versions test-full test-full-patched test-full-stock test-reliability test-reliability-short miri fuzz-long bench setup links clean
+.PHONY: all patched stock asan test-asan fuzz run install test test-cargo test-checks test-release-features test-wrapper-contracts test-differential test-differential-rewrite test-edge-cases test-roundtrip test-load-thread test-upstream test-types-aof test-versions test-full test-full-patched test-full-stock test-reliability test-reliability-short miri fuzz-long bench setup links clean
 
 all: patched
 
@@ -137,7 +137,7 @@ run: patched
 	mkdir -p data
 	cd data && $(PATCHED)/src/redis-server --appendonly yes --dir $(ROOT)/data
 
-test: test-cargo test-checks test-wrapper-contracts test-differential test-differential-rewrite test-edge-cases test-roundtrip test-load-thread test-upstream test-reliability-short
+test: test-cargo test-checks test-wrapper-contracts test-differential test-differential-rewrite test-edge-cases test-release-features test-roundtrip test-load-thread test-upstream test-reliability-short
 
 # The pure crate first (it needs no Redis tree), then the staticlib's tests against the
 # patched tree, then lint and format over the whole workspace.
@@ -182,6 +182,13 @@ test-edge-cases: patched stock
 	python3 tests/edge_cases.py $(STOCK)/src/redis-server $(PATCHED)/src/redis-server \
 	    $(STOCK)/tests/modules
 
+# What 8.4 and 8.6 added to the AOF (corrupt-tail recovery over a matrix of limits and
+# layouts, a corrupt tail inside MULTI, idempotent stream producers through a command-form
+# rewrite), on both builds beside each other (tests/release_8_6.py); nothing to run on 8.0.
+test-release-features: patched stock
+	@if [ "$(REDIS_LINE)" = 8.0 ]; then echo "release-8.6: not run on Redis $(REDIS_VERSION) (8.0 has none of these)"; \
+	else python3 tests/release_8_6.py $(STOCK)/src/redis-server $(PATCHED)/src/redis-server; fi
+
 # Random datasets over every type and encoding, rewritten, reloaded and restarted on both
 # builds in both base forms, and cross-loaded (tests/roundtrip_random.py); ROUNDTRIP_ARGS
 # picks the seeds (make test-reliability runs 200).
@@ -217,7 +224,7 @@ test-types-aof: patched
 # Every supported version (one, when REDIS_VERSION is given): built, then the checks, both
 # differential tests and the upstream AOF units against it. A failing version does not
 # stop the others; the last line names the ones that failed.
-VERSION_TESTS := test-checks test-wrapper-contracts test-differential test-differential-rewrite test-edge-cases test-roundtrip test-load-thread \
+VERSION_TESTS := test-checks test-wrapper-contracts test-differential test-differential-rewrite test-edge-cases test-release-features test-roundtrip test-load-thread \
 	test-upstream
 TEST_VERSIONS := $(if $(filter file,$(origin REDIS_VERSION)),$(SUPPORTED_VERSIONS),$(REDIS_VERSION))
 test-versions:

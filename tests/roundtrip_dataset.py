@@ -21,7 +21,10 @@ binary with \r\n and \0, 300 bytes long, and at most one empty per db):
   XCLAIM to other consumers, XACK, XGROUP CREATECONSUMER (consumers without PEL), XSETID
   with ENTRIESADDED and MAXDELETEDID;
 - key TTLs (PEXPIREAT) on any type, FUNCTION LOAD libraries, and with the module
-  (blockonkeys.so) FSL values from FSL.PUSH, int64 extremes included.
+  (blockonkeys.so) FSL values from FSL.PUSH, int64 extremes included;
+- on releases that have them (`release` >= 8.6): strings from MSETEX with PXAT, and
+  idempotent producers on streams: XIDMPRECORD of existing entries for a few producers,
+  XCFGSET before (settings the records live under) or after them (which clears them).
 
 Everything is a function of random.Random(seed) only, never of the server's clock or
 replies, so the same seed sends the same commands to both builds:
@@ -116,10 +119,11 @@ class Config:
 
 
 class Dataset:
-    def __init__(self, seed, size="small", module=False):
+    def __init__(self, seed, size="small", module=False, release=(8, 0)):
         self.rnd = random.Random(seed)
         self.size = size
         self.module = module
+        self.since_8_6 = release >= (8, 6)
         self.config = Config(self.rnd, size)
         self.items = []          # (db, key, command tuple); db None for server-wide ones
         self.setup = []          # commands sent first, not part of the data (DEBUG ...)
@@ -252,8 +256,10 @@ class Dataset:
         elif r < 0.96:
             self.add(db, key, "SET", key, "10.5")
             self.add(db, key, "INCRBYFLOAT", key, "%.3f" % rnd.uniform(-100, 100))
-        else:
+        elif r < 0.98 or not self.since_8_6:
             self.add(db, key, "SET", key, self.short_str(20), "PXAT", FUTURE_MS + rnd.randrange(10**6))
+        else:
+            self.add(db, key, "MSETEX", 1, key, self.short_str(30), "PXAT", FUTURE_MS + rnd.randrange(10**6))
 
     def make_list(self, db, key):
         rnd = self.rnd
@@ -376,6 +382,12 @@ class Dataset:
             if rnd.random() < 0.5:
                 self.add(db, key, "XGROUP", "CREATECONSUMER", key, "g0", "idle")
             return
+        # A stream whose producers record IIDs has its IDs after 2100: the server drops a
+        # record once its entry's ID is older than the IDMP duration by the server's clock
+        # (handleExpiredIdmpEntries, on cron), which would make the dataset a matter of time.
+        idmp = self.since_8_6 and rnd.random() < 0.4
+        if idmp:
+            s.last_id = (FUTURE_MS, 0)
         n = rnd.randrange(1, {"small": 25, "large": 200}[self.size])
         for _ in range(n):
             s.xadd(self, db, key)
@@ -433,6 +445,24 @@ class Dataset:
         if rnd.random() < 0.1 and s.groups:
             s.xtrim_maxlen(self, db, key, 0)     # entries gone, groups and PELs stay
         self.stream_tail(db, key, s)
+        if idmp and s.entries:
+            self.stream_idmp(db, key, s)
+
+    def stream_idmp(self, db, key, s):
+        """Idempotent producers' records of existing entries, and per-stream settings."""
+        rnd = self.rnd
+        settings = ["XCFGSET", key, "IDMP-DURATION", rnd.randrange(1, 86400),
+                    "IDMP-MAXSIZE", rnd.choice([1, 2, 5, 100, 10000])]
+        after = rnd.random() < 0.2        # XCFGSET after the records clears them
+        if not after and rnd.random() < 0.6:
+            self.add(db, key, *settings)
+        for p in range(rnd.randrange(1, 4)):
+            producer = rnd.choice(["p%d" % p, "producer:%d" % p, "\x00p\r\n%d" % p])
+            for i in range(rnd.randrange(1, 8)):
+                iid = rnd.choice(["iid-%d" % i, str(i), "\r\n%d" % i, "i" * 50 + str(i)])
+                self.add(db, key, "XIDMPRECORD", key, producer, iid, "%d-%d" % rnd.choice(s.entries))
+        if after:
+            self.add(db, key, *settings)
 
     def stream_tail(self, db, key, s):
         """Explicit delivery times for every pending entry, then changes that keep them."""

@@ -100,8 +100,12 @@ fn check(file: &[u8], r: &Replayed) {
             );
             assert_eq!(r.machine.valid_up_to(), last_end);
         }
-        Ending::BadFormat { cut_to } => {
+        Ending::BadFormat {
+            valid_up_to,
+            cut_to,
+        } => {
             assert_eq!(r.machine.valid_up_to(), last_end);
+            assert_eq!(valid_up_to, last_end);
             assert!(cut_to <= last_end, "a corrupt tail is cut at or before the last command");
             if !r.machine.in_multi() {
                 assert_eq!(cut_to, last_end);

@@ -557,7 +557,7 @@ fn bad_format(
 ) {
     if cfg!(corrupt_tail_recovery) {
         let valid_up_to = match ending {
-            load_machine::Ending::BadFormat { cut_to } if tracked => cut_to,
+            load_machine::Ending::BadFormat { valid_up_to, .. } if tracked => valid_up_to,
             _ => 0,
         };
         // Upstream's literal continues over two source lines with `\`, which keeps the

@@ -83,11 +83,13 @@ pub enum Ending {
     /// loader logs upstream's "Revert incomplete MULTI/EXEC transaction" line).
     Short { cut_to: u64, reverted_multi: bool },
     /// Bad framing: loading fails and the file is left as it is, unless 8.4's
-    /// `aof-load-corrupt-tail-max-size` forgives a short enough tail, cutting the file
-    /// back to `cut_to`: the end of the last command that ran, or, inside an open MULTI,
-    /// where the file stood before it (upstream cuts after the queued commands and leaves
-    /// the MULTI open in the file, so commands appended later would join it).
-    BadFormat { cut_to: u64 },
+    /// `aof-load-corrupt-tail-max-size` forgives a short enough tail. `valid_up_to` is the
+    /// end of the last command that ran (queued ones included), which upstream names and
+    /// judges the tail from; `cut_to` is where the file is cut back to: the same, or,
+    /// inside an open MULTI, where the file stood before it (upstream cuts after the
+    /// queued commands and leaves the MULTI open in the file, so commands appended later
+    /// would join it and be reverted with it at the next start).
+    BadFormat { valid_up_to: u64, cut_to: u64 },
 }
 
 /// 8.4's `aof-load-corrupt-tail-max-size`, as a file's end is judged by it.
@@ -163,14 +165,18 @@ impl Ending {
     ) -> Verdict {
         match self {
             Ending::Clean => Verdict::Loaded,
-            Ending::BadFormat { cut_to } => {
-                let remaining = corrupt_tail.file_len.saturating_sub(cut_to);
-                if corrupt_tail.max_size == 0 || remaining >= corrupt_tail.max_size {
+            Ending::BadFormat {
+                valid_up_to,
+                cut_to,
+            } => {
+                // Upstream's rule, on upstream's offset: the same files are forgiven.
+                let tail = corrupt_tail.file_len.saturating_sub(valid_up_to);
+                if corrupt_tail.max_size == 0 || tail >= corrupt_tail.max_size {
                     Verdict::BadFormat
                 } else {
                     Verdict::CutCorruptTail {
                         to: cut_to,
-                        remaining,
+                        remaining: corrupt_tail.file_len.saturating_sub(cut_to),
                     }
                 }
             }
@@ -270,6 +276,7 @@ impl LoadMachine {
                 reverted_multi: false,
             },
             Stop::BadFormat => Ending::BadFormat {
+                valid_up_to: self.valid_up_to,
                 cut_to: if self.in_multi {
                     self.valid_before_multi
                 } else {
@@ -559,6 +566,7 @@ mod tests {
         assert_eq!(
             r.ending,
             Ending::BadFormat {
+                valid_up_to: set.len() as u64,
                 cut_to: set.len() as u64
             }
         );
@@ -566,26 +574,39 @@ mod tests {
     }
 
     #[test]
-    fn bad_format_inside_a_multi_ends_before_it() {
+    fn bad_format_inside_a_multi_is_cut_before_it() {
         let set = cmd(&["SET", "a", "1"]);
-        let f = file(&[
-            set.clone(),
-            cmd(&["MULTI"]),
-            cmd(&["SET", "b", "2"]),
-            b"*2\r\n$3\r\nGET\r\nx".to_vec(),
-        ]);
+        let queued = file(&[set.clone(), cmd(&["MULTI"]), cmd(&["SET", "b", "2"])]);
+        let f = file(&[queued.clone(), b"*2\r\n$3\r\nGET\r\nx".to_vec()]);
         let r = replay_all(&f);
         assert_eq!(
             r.ending,
             Ending::BadFormat {
+                valid_up_to: queued.len() as u64,
                 cut_to: set.len() as u64
+            }
+        );
+        // Forgiven as upstream forgives it (the tail after the queued command), cut
+        // before the MULTI.
+        let tail = CorruptTail {
+            max_size: (f.len() - queued.len()) as u64 + 1,
+            file_len: f.len() as u64,
+        };
+        assert_eq!(
+            r.ending.verdict_with(false, tail, ShortFile::MayCut),
+            Verdict::CutCorruptTail {
+                to: set.len() as u64,
+                remaining: (f.len() - set.len()) as u64
             }
         );
     }
 
     #[test]
     fn a_corrupt_tail_is_forgiven_only_under_a_nonzero_limit_it_is_shorter_than() {
-        let bad = Ending::BadFormat { cut_to: 100 };
+        let bad = Ending::BadFormat {
+            valid_up_to: 100,
+            cut_to: 100,
+        };
         let tail = |max_size| CorruptTail {
             max_size,
             file_len: 130,
@@ -663,7 +684,11 @@ mod tests {
             for on in [false, true] {
                 assert_eq!(Ending::Clean.verdict(on, short_file), Verdict::Loaded);
                 assert_eq!(
-                    Ending::BadFormat { cut_to: 3 }.verdict(on, short_file),
+                    Ending::BadFormat {
+                        valid_up_to: 3,
+                        cut_to: 3
+                    }
+                    .verdict(on, short_file),
                     Verdict::BadFormat
                 );
                 assert_eq!(short.verdict(false, short_file), Verdict::ShortRefused);
