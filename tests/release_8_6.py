@@ -180,14 +180,18 @@ def parse_commands(data):
 
 
 def per_key_commands(base):
-    """key -> its commands in order, every stream ID replaced by its rank among all IDs."""
+    """key -> its commands in order, each stream ID replaced by its rank among that key's IDs.
+
+    Ranks are per key: across keys the order of IDs depends on which millisecond each
+    XADD landed in, which differs between two runs."""
     commands = [c for c in parse_commands(base) if c[0] != b"SELECT"]
-    ids = sorted({a for c in commands for a in c if re.fullmatch(rb"\d{13}-\d+", a)},
-                 key=lambda i: tuple(map(int, i.split(b"-"))))
-    rank = {i: b"#%d" % n for n, i in enumerate(ids)}
     out = {}
-    for c in commands:
-        out.setdefault(c[1], []).append([rank.get(a, a) for a in c])
+    for key in {c[1] for c in commands}:
+        own = [c for c in commands if c[1] == key]
+        ids = sorted({a for c in own for a in c if re.fullmatch(rb"\d{13}-\d+", a)},
+                     key=lambda i: tuple(map(int, i.split(b"-"))))
+        rank = {i: b"#%d" % n for n, i in enumerate(ids)}
+        out[key] = [[rank.get(a, a) for a in c] for c in own]
     return out
 
 
