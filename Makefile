@@ -184,13 +184,16 @@ test-edge-cases: patched stock
 
 # What 8.4 and 8.6 added to the AOF (corrupt-tail recovery over a matrix of limits and
 # layouts, a corrupt tail inside MULTI, idempotent stream producers through a command-form
-# rewrite), on both builds beside each other (tests/release_8_6.py), and atomic slot
-# migration of random datasets of every type through rewriteObject between two cluster
-# nodes (tests/slot_migration.py); nothing to run on 8.0.
+# rewrite, module key metadata through both rewrite forms), on both builds beside each
+# other (tests/release_8_6.py), and atomic slot migration of random datasets of every
+# type through rewriteObject between two cluster nodes (tests/slot_migration.py);
+# nothing to run on 8.0.
 SLOT_MIGRATION_SEEDS ?= 2
 test-release-features: patched stock
 	@if [ "$(REDIS_LINE)" = 8.0 ]; then echo "release-8.6: not run on Redis $(REDIS_VERSION) (8.0 has none of these)"; \
-	else python3 tests/release_8_6.py $(STOCK)/src/redis-server $(PATCHED)/src/redis-server && \
+	else $(MAKE) -C $(STOCK)/tests/modules test_keymeta.so >/dev/null && \
+	    python3 tests/release_8_6.py $(STOCK)/src/redis-server $(PATCHED)/src/redis-server \
+	        --keymeta-module $(STOCK)/tests/modules/test_keymeta.so && \
 	    python3 tests/slot_migration.py $(STOCK)/src/redis-server $(PATCHED)/src/redis-server --seeds $(SLOT_MIGRATION_SEEDS); fi
 
 # Random datasets over every type and encoding, rewritten, reloaded and restarted on both

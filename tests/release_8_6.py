@@ -16,7 +16,13 @@
   repeated `XADD ... IDMP` returns the original ID (no duplicate); entries deleted from
   the stream are not recorded (XIDMPRECORD would refuse them and stop the load).
 
-Usage: release_8_6.py STOCK_SERVER PATCHED_SERVER [--only CASE]
+- keymeta: module key metadata (upstream's test_keymeta module) on keys of every type,
+  with and without TTLs, through a command-form and a default-form rewrite: each key's
+  commands in the command-form BASE are stock's (the value, PEXPIREAT, then KEYMETA.SET
+  per class), and DEBUG LOADAOF brings back the data and the metadata each form carries
+  (the RDB preamble only the class with RDB callbacks).
+
+Usage: release_8_6.py STOCK_SERVER PATCHED_SERVER [--only CASE] [--keymeta-module SO]
 Prints "release-8.6: N passed, N failed".
 """
 
@@ -185,9 +191,12 @@ def per_key_commands(base):
     Ranks are per key: across keys the order of IDs depends on which millisecond each
     XADD landed in, which differs between two runs."""
     commands = [c for c in parse_commands(base) if c[0] != b"SELECT"]
+
+    def key_of(c):
+        return c[2] if c[0].upper() in (b"XGROUP", b"KEYMETA.SET") else c[1]
     out = {}
-    for key in {c[1] for c in commands}:
-        own = [c for c in commands if c[1] == key]
+    for key in {key_of(c) for c in commands}:
+        own = [c for c in commands if key_of(c) == key]
         ids = sorted({a for c in own for a in c if re.fullmatch(rb"\d{13}-\d+", a)},
                      key=lambda i: tuple(map(int, i.split(b"-"))))
         rank = {i: b"#%d" % n for n, i in enumerate(ids)}
@@ -244,7 +253,67 @@ def idmp(c, builds, root):
             "the BASE records the producers' IIDs and settings, not the deleted entry's")
 
 
-CASES = [("corrupt-tail", corrupt_tail), ("corrupt-tail-multi", corrupt_tail_multi), ("idmp", idmp)]
+def keymeta(c, builds, root, module):
+    """Module key metadata (8.6) on keys of every type, through both rewrite forms."""
+    if module is None:
+        c.check(False, "keymeta: no --keymeta-module given")
+        return
+    keys = {"str": [("SET", "str", "v")], "int": [("SET", "int", "12345")],
+            "list": [("RPUSH", "list", "a", "b", "c")], "set": [("SADD", "set", "1", "2", "x")],
+            "zset": [("ZADD", "zset", "1", "a", "2.5", "b")],
+            "hash": [("HSET", "hash", "f", "v", "g", "w"), ("HPEXPIREAT", "hash", 4102444800000, "FIELDS", 1, "g")],
+            "stream": [("XADD", "stream", "1-1", "f", "v"), ("XGROUP", "CREATE", "stream", "g", "0")],
+            "ttl": [("SET", "ttl", "v"), ("PEXPIREAT", "ttl", 4102444800000)],
+            "plain": [("SET", "plain", "no metadata")]}
+    bases = {}
+    for build, binary in builds:
+        for form in ("no", "yes"):
+            workdir = os.path.join(root, "keymeta-%s-%s" % (form, build))
+            os.makedirs(workdir)
+            server = Server(binary, workdir, "--loadmodule", module, "--aof-use-rdb-preamble", form)
+            try:
+                # Class 1 saves to and loads from RDB (the preamble); class 2 has only the
+                # AOF callback, as every class does.
+                server.call("KEYMETA.REGISTER", "KMT1", 1, "RDBLOAD:RDBSAVE")
+                server.call("KEYMETA.REGISTER", "KMT2", 1, "ALLOWIGNORE")
+                for key, cmds in keys.items():
+                    for cmd in cmds:
+                        server.call(*cmd)
+                    if key != "plain":
+                        server.call("KEYMETA.SET", "KMT1", key, "one-" + key)
+                    if key in ("str", "hash", "stream", "ttl"):
+                        server.call("KEYMETA.SET", "KMT2", key, "two-" + key)
+                meta = {k: (server.call("KEYMETA.GET", "KMT1", k), server.call("KEYMETA.GET", "KMT2", k))
+                        for k in keys}
+                digest = server.call("DEBUG", "DIGEST")
+                server.call("BGREWRITEAOF")
+                c.check(server.wait_rewrite()["aof_last_bgrewrite_status"] == "ok",
+                        "%s, preamble %s: the rewrite succeeded" % (build, form))
+                base = [n for n in os.listdir(aof_dir(workdir)) if ".base." in n][0]
+                with open(os.path.join(aof_dir(workdir), base), "rb") as f:
+                    bases[(build, form)] = f.read()
+                # The classes stay registered in this process, so DEBUG LOADAOF can apply
+                # the metadata again (a restart could not: the module registers them by
+                # command, which upstream's keymeta test notes too).
+                c.check(server.call("DEBUG", "LOADAOF") == b"OK", "%s, preamble %s: DEBUG LOADAOF" % (build, form))
+                after = {k: (server.call("KEYMETA.GET", "KMT1", k), server.call("KEYMETA.GET", "KMT2", k))
+                         for k in keys}
+                want = meta if form == "no" else {k: (v[0], None) for k, v in meta.items()}
+                if not c.check(after == want and server.call("DEBUG", "DIGEST") == digest,
+                               "%s, preamble %s: the data and the metadata the BASE carries are back" % (build, form)):
+                    print("   before: %r\n   after:  %r" % (meta, after))
+            finally:
+                server.kill()
+    stock, patched = per_key_commands(bases[("stock", "no")]), per_key_commands(bases[("patched", "no")])
+    if not c.check(stock == patched and all(k.encode() in stock for k in keys),
+                   "keymeta: each key's commands (value, PEXPIREAT, KEYMETA.SET) in the command-form BASE are stock's"):
+        print("   stock:   %r\n   patched: %r" % (stock, patched))
+    c.check(sum(b"KEYMETA.SET" in a for cmds in patched.values() for a in cmds[-1:]) >= 1,
+            "keymeta: the BASE writes KEYMETA.SET after a key's value")
+
+
+CASES = [("corrupt-tail", corrupt_tail), ("corrupt-tail-multi", corrupt_tail_multi), ("idmp", idmp),
+         ("keymeta", keymeta)]
 
 
 def main():
@@ -252,6 +321,7 @@ def main():
     parser.add_argument("stock")
     parser.add_argument("patched")
     parser.add_argument("--only", action="append")
+    parser.add_argument("--keymeta-module", help="upstream's tests/modules/test_keymeta.so")
     opts = parser.parse_args()
     builds = [("stock", opts.stock), ("patched", opts.patched)]
     c = Checks()
@@ -262,7 +332,10 @@ def main():
                 continue
             print("== %s" % name)
             try:
-                case(c, builds, root)
+                if case is keymeta:
+                    case(c, builds, root, opts.keymeta_module and os.path.abspath(opts.keymeta_module))
+                else:
+                    case(c, builds, root)
             except Exception as e:  # a crash or hang is a failure of the case
                 c.check(False, "%s raised %s: %s" % (name, type(e).__name__, e))
     finally:
