@@ -152,7 +152,7 @@ test-cargo: patched
 # prototypes, then where each aof.c function of the binary comes from.
 test-checks: patched
 	$(CARGO) test --release -p redis-aof-glue layout
-	tests/check-signatures.sh
+	tests/check-signatures.sh $(AOF_SYMBOLS)
 	tests/check-symbols.sh $(PATCHED)/src/redis-server $(RUST_LIB) $(AOF_SYMBOLS)
 
 # The dataset wrappers' contracts that rest on upstream behaviour (shared integers,

@@ -124,6 +124,7 @@ void aof_background_fsync(int fd);
 
 void aof_background_fsync_and_close(int fd);
 
+#if defined(REDIS_AOF_HAS_EXPORTS_APPEND_AOF_INFO_FROM_LIST)
 /**
  * # Safety
  * `buf` must be a live sds the caller owns, which this call may reallocate: the caller
@@ -133,6 +134,7 @@ void aof_background_fsync_and_close(int fd);
  * INCR lists.
  */
 sds appendAofInfoFromList(sds buf, list *aof_list);
+#endif
 
 void applyAppendOnlyConfig(void);
 
@@ -320,6 +322,7 @@ int rewriteListObject(rio *r, robj *key, robj *o);
  */
 int rewriteModuleObject(rio *r, robj *key, robj *o, int dbid);
 
+#if defined(REDIS_AOF_HAS_EXPORTS_REWRITE_OBJECT)
 /**
  * # Safety
  * For the call: `r` a live rio that nothing else writes (any kind: a file, a connection,
@@ -330,6 +333,7 @@ int rewriteModuleObject(rio *r, robj *key, robj *o, int dbid);
  * value's embedded key, the value, and its expiry from kvobjGetExpire).
  */
 int rewriteObject(rio *r, robj *key, robj *o, int dbid, long long expiretime);
+#endif
 
 /**
  * # Safety
@@ -390,6 +394,7 @@ int rioWriteStreamEmptyConsumer(rio *r,
                                 size_t groupname_len,
                                 streamConsumer *consumer);
 
+#if defined(REDIS_AOF_HAS_STREAM_IDMP)
 /**
  * # Safety
  * For the call, and unmodified meanwhile: `r` a live rio that nothing else writes, `key`
@@ -398,6 +403,7 @@ int rioWriteStreamEmptyConsumer(rio *r,
  * rewriteStreamObject passed a producer's rax key and one of its entries.
  */
 int rioWriteStreamIdmpEntry(rio *r, robj *key, const char *pid, size_t pid_len, idmpEntry *entry);
+#endif
 
 /**
  * # Safety

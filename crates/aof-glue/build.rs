@@ -181,6 +181,19 @@ const RELEASE_FEATURES: &[ReleaseFeature] = &[
         header: "aof.c",
         marker: "\"AOF rewrite done, %ld keys saved, %llu keys skipped.\"",
     },
+    // aof.c's global functions that 8.0 does not have: `rewriteObject` (server.h declares
+    // it for cluster_asm.c's slot migration) and `appendAofInfoFromList` (made global in
+    // 8.6; read off the release's aof.c). The library exports exactly the release's set.
+    ReleaseFeature {
+        cfg: "exports_rewrite_object",
+        header: "server.h",
+        marker: "int rewriteObject(rio *r, robj *key, robj *o, int dbid, long long expiretime);",
+    },
+    ReleaseFeature {
+        cfg: "exports_append_aof_info_from_list",
+        header: "aof.c",
+        marker: "\nsds appendAofInfoFromList(sds buf, list *aofList) {",
+    },
     // After a file is loaded, its descriptor is duplicated and handed to bio, which
     // reclaims its page cache in the background (8.6).
     ReleaseFeature {

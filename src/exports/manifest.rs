@@ -1,5 +1,5 @@
 use crate::aof::manifest;
-use aof_glue::bindings::{aofInfo, aofManifest, list, sds};
+use aof_glue::bindings::{aofInfo, aofManifest, sds};
 use aof_glue::manifest_c::{self, ManifestMut, OwnedManifest};
 use aof_glue::{process, sds as glue_sds};
 use std::ffi::{c_int, c_longlong, c_void};
@@ -52,8 +52,12 @@ pub unsafe extern "C" fn aofInfoFormat(buf: sds, ai: *mut aofInfo) -> sds {
 /// values that nothing modifies during the call. No upstream C outside aof.c calls this
 /// (8.6 made it global); aof.c's getAofManifestAsString passed a manifest's history and
 /// INCR lists.
+#[cfg(exports_append_aof_info_from_list)]
 #[no_mangle]
-pub unsafe extern "C" fn appendAofInfoFromList(buf: sds, aof_list: *mut list) -> sds {
+pub unsafe extern "C" fn appendAofInfoFromList(
+    buf: sds,
+    aof_list: *mut aof_glue::bindings::list,
+) -> sds {
     let mut lines = Vec::new();
     // SAFETY: `aof_list` is a live list of live aofInfo values, unmodified during this
     // call (`# Safety`); list_entries copies them.

@@ -289,6 +289,7 @@ pub unsafe extern "C" fn rewriteModuleObject(
 /// stack key object, the db's value) and, in 8.6, cluster_asm.c's slot snapshot child
 /// (slotSnapshotSaveKeyValuePair: a connection or pipe rio, a stack key object over the
 /// value's embedded key, the value, and its expiry from kvobjGetExpire).
+#[cfg(exports_rewrite_object)]
 #[no_mangle]
 pub unsafe extern "C" fn rewriteObject(
     r: *mut rio,
