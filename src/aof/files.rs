@@ -1,4 +1,5 @@
-//! The files in `appenddirname`: naming, the manifest on disk, open/upgrade/delete.
+//! The files in `appenddirname`: paths, existence, sizes, opening for writing, the
+//! folder itself. Their names are `aof_core::aof_manifest`'s (through `manifest`).
 
 use crate::aof::status::LoadStatus;
 use aof_glue::log::{Level, Line};
@@ -6,24 +7,6 @@ use aof_glue::manifest::{ManifestRef, AOF_FILE_TYPE_BASE, AOF_FILE_TYPE_INCR};
 use aof_glue::sys::Errno;
 use aof_glue::{process, runtime, server};
 use std::os::unix::ffi::OsStrExt;
-
-const MANIFEST_NAME_SUFFIX: &[u8] = b".manifest";
-const TEMP_FILE_NAME_PREFIX: &[u8] = b"temp-";
-
-/// Upstream's `<appendfilename>.manifest` (MANIFEST_NAME_SUFFIX).
-pub fn manifest_file_name() -> Vec<u8> {
-    let mut name = server::aof_filename().to_vec();
-    name.extend_from_slice(MANIFEST_NAME_SUFFIX);
-    name
-}
-
-/// The manifest is written under this name, then renamed over [`manifest_file_name`].
-pub fn temp_manifest_file_name() -> Vec<u8> {
-    let mut name = TEMP_FILE_NAME_PREFIX.to_vec();
-    name.extend_from_slice(server::aof_filename());
-    name.extend_from_slice(MANIFEST_NAME_SUFFIX);
-    name
-}
 
 /// Upstream's `makePath(server.aof_dirname, name)`.
 pub fn path_in_aof_dir(name: &[u8]) -> Vec<u8> {

@@ -73,7 +73,7 @@ pub fn load_from_disk() {
             .write(Level::Debug);
         return;
     }
-    let name = aof_manifest::manifest_file_name(server::aof_filename());
+    let name = manifest_name();
     let path = files::path_in_aof_dir(&name);
     if !std::fs::metadata(os(&path)).is_ok_and(|m| m.is_file()) {
         Line::new("The AOF manifest file ")
@@ -132,10 +132,9 @@ pub fn mark_rewritten_incr_as_history(am: &mut ManifestMut<'_>) {
 /// Upstream's `writeAofManifestFile`: temp file, write, fsync, rename over the manifest,
 /// fsync of the folder. Any failure leaves the previous manifest in place.
 pub fn write_manifest_file(contents: &[u8]) -> Result<(), Reported> {
-    let prefix = server::aof_filename();
-    let name = aof_manifest::manifest_file_name(prefix);
+    let name = manifest_name();
     let path = files::path_in_aof_dir(&name);
-    let temp_name = aof_manifest::temp_manifest_file_name(prefix);
+    let temp_name = temp_manifest_name();
     let temp_path = files::path_in_aof_dir(&temp_name);
     let fail = |what: &str, subject: &[u8], errno: Errno| {
         Line::new(what)
@@ -259,6 +258,17 @@ pub fn delete_history_files() -> Result<(), Reported> {
         am.set_dirty();
         persist(am)
     })
+}
+
+/// Upstream's `getAofManifestFileName`: `<appendfilename>.manifest`.
+pub fn manifest_name() -> Vec<u8> {
+    aof_manifest::manifest_file_name(server::aof_filename())
+}
+
+/// Upstream's `getTempAofManifestFileName`: the manifest is written under this name, then
+/// renamed over [`manifest_name`].
+pub fn temp_manifest_name() -> Vec<u8> {
+    aof_manifest::temp_manifest_file_name(server::aof_filename())
 }
 
 /// Upstream's `getTempIncrAofName`.

@@ -9,12 +9,12 @@ use std::ffi::{c_char, c_int, CStr};
 
 #[no_mangle]
 pub extern "C" fn getAofManifestFileName() -> sds {
-    glue_sds::new(&files::manifest_file_name())
+    glue_sds::new(&crate::aof::manifest::manifest_name())
 }
 
 #[no_mangle]
 pub extern "C" fn getTempAofManifestFileName() -> sds {
-    glue_sds::new(&files::temp_manifest_file_name())
+    glue_sds::new(&crate::aof::manifest::temp_manifest_name())
 }
 
 #[no_mangle]
