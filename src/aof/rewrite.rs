@@ -1,6 +1,7 @@
 //! AOF rewrite: the forked child writes a new BASE while the parent opens a new INCR.
 
 use crate::aof::{files, fsync_health, manifest, write, Reported};
+use aof_core::aof_manifest;
 use aof_core::rewrite_policy::{RewriteBackoff, RewriteDecision};
 use aof_glue::client::Client;
 use aof_glue::log::{Level, Line};
@@ -43,8 +44,8 @@ pub fn rewrite_limited() -> bool {
 /// background (they can be large).
 pub fn remove_temp_files(child_pid: libc::pid_t) {
     for name in [
-        format!("temp-rewriteaof-bg-{child_pid}.aof"),
-        format!("temp-rewriteaof-{child_pid}.aof"),
+        aof_manifest::temp_bg_rewrite_file_name(child_pid.into()),
+        aof_manifest::temp_rewrite_file_name(child_pid.into()),
     ] {
         let _ = sys::bg_unlink(name.as_bytes());
     }
@@ -185,7 +186,7 @@ pub fn rewrite_background() -> Result<(), Reported> {
 fn run_rewrite_child() -> ! {
     child::set_process_title(c"redis-aof-rewrite");
     child::set_cpu_affinity_for_rewrite();
-    let temp_file = format!("temp-rewriteaof-bg-{}.aof", std::process::id());
+    let temp_file = aof_manifest::temp_bg_rewrite_file_name(std::process::id().into());
     if crate::aof::rewrite_child::rewrite_to_file(temp_file.as_bytes()).is_ok() {
         aof_glue::server_log!(
             Level::Notice,
@@ -251,7 +252,7 @@ fn adopt_rewritten_base() -> bool {
         Level::Notice,
         "Background AOF rewrite terminated with success"
     );
-    let temp_file = format!("temp-rewriteaof-bg-{}.aof", server::child_pid());
+    let temp_file = aof_manifest::temp_bg_rewrite_file_name(server::child_pid().into());
     let mut copy = OwnedManifest::copy_of_server();
 
     manifest::new_base_name(&mut copy.editor());

@@ -14,6 +14,7 @@
 //! a large value is never copied in the child.
 
 use crate::aof::Reported;
+use aof_core::aof_manifest;
 use aof_core::resp::{Arg, RecordWriter, Sink};
 use aof_glue::dataset::{self, RioSink, Value, ValueType};
 use aof_glue::db::Db;
@@ -545,7 +546,7 @@ pub fn rewrite_dataset(sink: &RioSink<'_>) -> Result<(), WriteFailed> {
 /// Upstream's `rewriteAppendOnlyFile`: writes the new BASE to `temp-rewriteaof-<pid>.aof`
 /// and renames it to `filename` only once it is complete and fsynced.
 pub fn rewrite_to_file(filename: &[u8]) -> Result<(), Reported> {
-    let temp = format!("temp-rewriteaof-{}.aof", std::process::id());
+    let temp = aof_manifest::temp_rewrite_file_name(std::process::id().into());
     let mut file = match RioFile::create(temp.as_bytes()) {
         Ok(f) => f,
         Err(errno) => {

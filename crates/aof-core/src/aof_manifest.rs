@@ -444,6 +444,19 @@ pub fn temp_manifest_file_name(prefix: &[u8]) -> Vec<u8> {
     concat(&[TEMP_FILE_NAME_PREFIX, prefix, MANIFEST_NAME_SUFFIX])
 }
 
+/// `temp-rewriteaof-<pid>.aof`: the rewrite child (pid `pid`) writes the new BASE under
+/// this name and renames it to its target only once it is complete and fsynced.
+pub fn temp_rewrite_file_name(pid: i64) -> String {
+    format!("temp-rewriteaof-{pid}.aof")
+}
+
+/// `temp-rewriteaof-bg-<pid>.aof`: the target a background rewrite's child (pid `pid`)
+/// renames its finished BASE to; the parent renames it into `appenddirname`. Both names
+/// are removed after the child ends, whatever its outcome.
+pub fn temp_bg_rewrite_file_name(pid: i64) -> String {
+    format!("temp-rewriteaof-bg-{pid}.aof")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -630,6 +643,21 @@ mod tests {
         assert_eq!(temp_incr_file_name(b"x"), b"temp-x.incr");
         assert_eq!(manifest_file_name(b"x"), b"x.manifest");
         assert_eq!(temp_manifest_file_name(b"x"), b"temp-x.manifest");
+    }
+
+    #[test]
+    fn temp_rewrite_names_follow_upstreams_scheme() {
+        assert_eq!(temp_rewrite_file_name(4242), "temp-rewriteaof-4242.aof");
+        assert_eq!(
+            temp_bg_rewrite_file_name(4242),
+            "temp-rewriteaof-bg-4242.aof"
+        );
+        // server.child_pid is -1 with no child; upstream's "%d" prints it as is.
+        assert_eq!(temp_bg_rewrite_file_name(-1), "temp-rewriteaof-bg--1.aof");
+        assert_eq!(
+            temp_rewrite_file_name(i64::from(u32::MAX)),
+            "temp-rewriteaof-4294967295.aof"
+        );
     }
 
     /// A small deterministic xorshift generator.
