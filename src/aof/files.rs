@@ -4,9 +4,8 @@
 use crate::aof::status::LoadStatus;
 use aof_glue::log::{Level, Line};
 use aof_glue::manifest::{ManifestRef, AOF_FILE_TYPE_BASE, AOF_FILE_TYPE_INCR};
-use aof_glue::sys::Errno;
+use aof_glue::sys::{self, Errno};
 use aof_glue::{process, runtime, server};
-use std::os::unix::ffi::OsStrExt;
 
 /// Upstream's `makePath(server.aof_dirname, name)`.
 pub fn path_in_aof_dir(name: &[u8]) -> Vec<u8> {
@@ -19,8 +18,7 @@ pub fn path_in_aof_dir(name: &[u8]) -> Vec<u8> {
 }
 
 fn metadata(path: &[u8]) -> std::io::Result<std::fs::Metadata> {
-    use std::os::unix::ffi::OsStrExt;
-    std::fs::metadata(std::ffi::OsStr::from_bytes(path))
+    std::fs::metadata(sys::os_path(path))
 }
 
 /// Upstream's `aofFileExist`: a regular file of that name in `appenddirname`.
@@ -102,11 +100,7 @@ pub fn open_for_writing(name: &[u8], mode: OpenMode) -> Option<std::fs::File> {
         OpenMode::Truncate => options.write(true).truncate(true),
     };
     let path = path_in_aof_dir(name);
-    match options
-        .create(true)
-        .mode(0o644)
-        .open(std::ffi::OsStr::from_bytes(&path))
-    {
+    match options.create(true).mode(0o644).open(sys::os_path(&path)) {
         Ok(file) => Some(file),
         Err(e) => {
             Line::new("Can't open the append-only file ")

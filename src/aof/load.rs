@@ -8,7 +8,7 @@ use aof_core::load_machine::ShortFile;
 use aof_glue::log::{Level, Line};
 use aof_glue::manifest::{ManifestHandle, ManifestRef, AOF_FILE_TYPE_BASE, AOF_FILE_TYPE_INCR};
 use aof_glue::server_log;
-use aof_glue::{loading, process, server};
+use aof_glue::{loading, process, server, sys};
 use std::time::Instant;
 
 pub use crate::aof::status::LoadStatus;
@@ -30,13 +30,11 @@ fn needs_upgrade(am: ManifestRef<'_>) -> bool {
 }
 
 fn is_regular_file(path: &[u8]) -> bool {
-    use std::os::unix::ffi::OsStrExt;
-    std::fs::metadata(std::ffi::OsStr::from_bytes(path)).is_ok_and(|m| m.is_file())
+    std::fs::metadata(sys::os_path(path)).is_ok_and(|m| m.is_file())
 }
 
 fn is_directory(path: &[u8]) -> bool {
-    use std::os::unix::ffi::OsStrExt;
-    std::fs::metadata(std::ffi::OsStr::from_bytes(path)).is_ok_and(|m| m.is_dir())
+    std::fs::metadata(sys::os_path(path)).is_ok_and(|m| m.is_dir())
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]

@@ -29,7 +29,6 @@ use aof_glue::sys::{self, Errno};
 use aof_glue::{loading, process, server};
 use std::fs::File;
 use std::io::Read;
-use std::os::unix::ffi::OsStrExt;
 
 /// Clients are served (and progress reported) once per this many items.
 const ITEMS_BETWEEN_EVENTS: u64 = 1024;
@@ -47,10 +46,6 @@ enum Ending {
     RdbFailed,
 }
 
-fn os_path(path: &[u8]) -> &std::path::Path {
-    std::path::Path::new(std::ffi::OsStr::from_bytes(path))
-}
-
 /// Upstream's `loadSingleAppendOnlyFile`.
 pub fn load_single_file(name: &[u8]) -> LoadStatus {
     load_file(name, ShortFile::MayCut)
@@ -59,11 +54,11 @@ pub fn load_single_file(name: &[u8]) -> LoadStatus {
 /// Loads one file; `short_file` says whether a short one may be cut back.
 pub fn load_file(name: &[u8], short_file: ShortFile) -> LoadStatus {
     let path = files::path_in_aof_dir(name);
-    let file = match File::open(os_path(&path)) {
+    let file = match File::open(sys::os_path(&path)) {
         Ok(f) => f,
         Err(open_err) => {
             let open_errno = Errno(open_err.raw_os_error().unwrap_or(0));
-            return match std::fs::metadata(os_path(&path)) {
+            return match std::fs::metadata(sys::os_path(&path)) {
                 Err(stat_err) if stat_err.raw_os_error() == Some(libc::ENOENT) => {
                     Line::new("The append log file ")
                         .bytes(name)

@@ -10,18 +10,13 @@ use aof_glue::server::AofState;
 use aof_glue::sys::{self, Errno};
 use aof_glue::{process, server};
 use std::io::Write;
-use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::OpenOptionsExt;
-
-fn os(path: &[u8]) -> &std::ffi::OsStr {
-    std::ffi::OsStr::from_bytes(path)
-}
 
 /// Upstream's `aofLoadManifestFromFile`: the manifest at `path`, or the process exits
 /// with upstream's report (the server cannot start on a manifest it does not understand,
 /// and nothing on disk is touched).
 pub fn load_from_file(path: &[u8]) -> OwnedManifest {
-    let text = match std::fs::read(os(path)) {
+    let text = match std::fs::read(sys::os_path(path)) {
         Ok(text) => text,
         Err(e)
             if e.kind() == std::io::ErrorKind::NotFound
@@ -66,7 +61,7 @@ fn fatal_manifest_error(line: Option<(usize, Vec<u8>)>, message: &str) -> ! {
 pub fn load_from_disk() {
     OwnedManifest::empty().install_as_server_over_stale();
     let dir = server::aof_dirname();
-    if !std::fs::metadata(os(dir)).is_ok_and(|m| m.is_dir()) {
+    if !std::fs::metadata(sys::os_path(dir)).is_ok_and(|m| m.is_dir()) {
         Line::new("The AOF directory ")
             .bytes(dir)
             .text(" doesn't exist")
@@ -75,7 +70,7 @@ pub fn load_from_disk() {
     }
     let name = manifest_name();
     let path = files::path_in_aof_dir(&name);
-    if !std::fs::metadata(os(&path)).is_ok_and(|m| m.is_file()) {
+    if !std::fs::metadata(sys::os_path(&path)).is_ok_and(|m| m.is_file()) {
         Line::new("The AOF manifest file ")
             .bytes(&name)
             .text(" doesn't exist")
@@ -151,7 +146,7 @@ pub fn write_manifest_file(contents: &[u8]) -> Result<(), Reported> {
         .create(true)
         .truncate(true)
         .mode(0o644)
-        .open(os(&temp_path))
+        .open(sys::os_path(&temp_path))
     {
         Ok(f) => f,
         Err(e) => return fail("Can't open the AOF manifest file ", &temp_name, errno_of(e)),

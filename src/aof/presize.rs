@@ -13,7 +13,6 @@ use crate::aof::files;
 use aof_core::key_estimate::{estimate_keys, KeyEstimate};
 use aof_glue::db::Db;
 use std::io::Read;
-use std::os::unix::ffi::OsStrExt;
 use std::sync::Mutex;
 
 /// How much of a file is read for the estimate: enough records to average over, little
@@ -44,7 +43,7 @@ pub fn plan(name: &[u8]) {
 
 fn sample_estimates(name: &[u8]) -> Vec<KeyEstimate> {
     let path = files::path_in_aof_dir(name);
-    let Ok(file) = std::fs::File::open(std::ffi::OsStr::from_bytes(&path)) else {
+    let Ok(file) = std::fs::File::open(aof_glue::sys::os_path(&path)) else {
         return Vec::new();
     };
     let Ok(file_len) = file.metadata().map(|m| m.len()) else {

@@ -1,6 +1,15 @@
 //! The few system calls the AOF makes, as safe functions returning `errno` on failure.
 
 use std::ffi::CStr;
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
+
+/// A path as Redis holds it (bytes, from `appenddirname`, `appendfilename` or a manifest
+/// entry) as the path std's file functions take: the same bytes, no encoding check (a
+/// Unix path is any bytes but NUL).
+pub fn os_path(path: &[u8]) -> &Path {
+    Path::new(std::ffi::OsStr::from_bytes(path))
+}
 
 /// An `errno` value, kept as upstream keeps it (`aof_last_write_errno`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -161,10 +170,17 @@ pub fn fsync_file_dir(path: &[u8]) -> Result<(), Errno> {
 
 /// `rename(from, to)`.
 pub fn rename(from: &[u8], to: &[u8]) -> Result<(), Errno> {
-    use std::os::unix::ffi::OsStrExt;
-    std::fs::rename(
-        std::ffi::OsStr::from_bytes(from),
-        std::ffi::OsStr::from_bytes(to),
-    )
-    .map_err(|e| Errno(e.raw_os_error().unwrap_or(libc::EIO)))
+    std::fs::rename(os_path(from), os_path(to))
+        .map_err(|e| Errno(e.raw_os_error().unwrap_or(libc::EIO)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn os_path_keeps_every_byte() {
+        let bytes: &[u8] = b"dir/app\xffendonly.aof.1.incr.aof";
+        assert_eq!(os_path(bytes).as_os_str().as_bytes(), bytes);
+    }
 }
