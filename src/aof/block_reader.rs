@@ -106,7 +106,7 @@ impl BlockReader {
                 Ok(0) => self.at_eof = true,
                 Ok(n) => self.filled += n,
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(Errno(e.raw_os_error().unwrap_or(libc::EIO))),
+                Err(e) => return Err(Errno::from_io_or_eio(&e)),
             }
         }
         Ok(())
@@ -126,7 +126,7 @@ impl BlockReader {
                 }
                 Ok(n) => self.offset += n as u64,
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(Errno(e.raw_os_error().unwrap_or(libc::EIO))),
+                Err(e) => return Err(Errno::from_io_or_eio(&e)),
             }
         }
         Ok(true)

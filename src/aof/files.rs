@@ -36,7 +36,7 @@ pub fn file_size(name: &[u8]) -> Result<i64, LoadStatus> {
     let outcome = match result {
         Ok(m) => Ok(m.len() as i64),
         Err(err) => {
-            let errno = Errno(err.raw_os_error().unwrap_or(0));
+            let errno = Errno::from_io_or_zero(&err);
             let status = if errno.0 == libc::ENOENT {
                 LoadStatus::NotExist
             } else {
@@ -106,7 +106,7 @@ pub fn open_for_writing(name: &[u8], mode: OpenMode) -> Option<std::fs::File> {
             Line::new("Can't open the append-only file ")
                 .bytes(name)
                 .text(": ")
-                .text(&Errno(e.raw_os_error().unwrap_or(0)).message())
+                .text(&Errno::from_io_or_zero(&e).message())
                 .write(Level::Warning);
             None
         }

@@ -57,7 +57,7 @@ pub fn load_file(name: &[u8], short_file: ShortFile) -> LoadStatus {
     let file = match File::open(sys::os_path(&path)) {
         Ok(f) => f,
         Err(open_err) => {
-            let open_errno = Errno(open_err.raw_os_error().unwrap_or(0));
+            let open_errno = Errno::from_io_or_zero(&open_err);
             return match std::fs::metadata(sys::os_path(&path)) {
                 Err(stat_err) if stat_err.raw_os_error() == Some(libc::ENOENT) => {
                     Line::new("The append log file ")
@@ -439,7 +439,7 @@ fn seek(file: &mut File, offset: u64) -> Result<(), Errno> {
     use std::io::Seek;
     file.seek(std::io::SeekFrom::Start(offset))
         .map(|_| ())
-        .map_err(|e| Errno(e.raw_os_error().unwrap_or(libc::EIO)))
+        .map_err(|e| Errno::from_io_or_eio(&e))
 }
 
 /// Turns how the replay ended into upstream's status, with upstream's log lines, cutting

@@ -25,7 +25,7 @@ pub fn load_from_file(path: &[u8]) -> OwnedManifest {
             Line::new("Fatal error: can't open the AOF manifest file ")
                 .bytes(path)
                 .text(" for reading: ")
-                .text(&Errno(e.raw_os_error().unwrap_or(0)).message())
+                .text(&Errno::from_io_or_zero(&e).message())
                 .write(Level::Warning);
             process::exit(1)
         }
@@ -139,7 +139,6 @@ pub fn write_manifest_file(contents: &[u8]) -> Result<(), Reported> {
             .write(Level::Warning);
         Err(Reported)
     };
-    let errno_of = |e: std::io::Error| Errno(e.raw_os_error().unwrap_or(libc::EIO));
 
     let mut file = match std::fs::OpenOptions::new()
         .write(true)
@@ -147,15 +146,16 @@ pub fn write_manifest_file(contents: &[u8]) -> Result<(), Reported> {
         .truncate(true)
         .mode(0o644)
         .open(sys::os_path(&temp_path))
+        .map_err(|e| Errno::from_io_or_eio(&e))
     {
         Ok(f) => f,
-        Err(e) => return fail("Can't open the AOF manifest file ", &temp_name, errno_of(e)),
+        Err(errno) => return fail("Can't open the AOF manifest file ", &temp_name, errno),
     };
     if let Err(e) = file.write_all(contents) {
         return fail(
             "Error trying to write the temporary AOF manifest file ",
             &temp_name,
-            errno_of(e),
+            Errno::from_io_or_eio(&e),
         );
     }
     if let Err(errno) = sys::fdatasync(std::os::fd::AsRawFd::as_raw_fd(&file)) {

@@ -15,9 +15,29 @@ pub fn os_path(path: &[u8]) -> &Path {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Errno(pub i32);
 
+/// `io::Error` -> `Errno`, in two kinds. They differ only for an error std made itself
+/// rather than the kernel (a path with a NUL byte, `write_all`'s `WriteZero`), which
+/// carries no errno; there the fallback can be seen, in the log line that prints
+/// `strerror` of it ("Success" for 0, "Input/output error" for EIO), so the two are kept
+/// apart and each call site keeps the one it has always had.
 impl Errno {
+    /// Falls back to 0: the open and stat failures that are logged as upstream logs
+    /// `strerror(errno)` right after the failed call (the files' sizes, opening an AOF
+    /// file for writing or reading, the manifest for reading).
+    pub fn from_io_or_zero(err: &std::io::Error) -> Errno {
+        Errno(err.raw_os_error().unwrap_or(0))
+    }
+
+    /// Falls back to EIO: an error carried on as a failure's cause (a read or seek of the
+    /// file being loaded, a rename, the manifest's writing), which must not name errno 0,
+    /// "no error".
+    pub fn from_io_or_eio(err: &std::io::Error) -> Errno {
+        Errno(err.raw_os_error().unwrap_or(libc::EIO))
+    }
+
     pub fn last() -> Errno {
-        Errno(std::io::Error::last_os_error().raw_os_error().unwrap_or(0))
+        // last_os_error always carries an errno: the fallback is never taken.
+        Errno::from_io_or_zero(&std::io::Error::last_os_error())
     }
 
     /// The C library's text for it, exactly as upstream's `strerror(errno)` logs it.
@@ -170,13 +190,22 @@ pub fn fsync_file_dir(path: &[u8]) -> Result<(), Errno> {
 
 /// `rename(from, to)`.
 pub fn rename(from: &[u8], to: &[u8]) -> Result<(), Errno> {
-    std::fs::rename(os_path(from), os_path(to))
-        .map_err(|e| Errno(e.raw_os_error().unwrap_or(libc::EIO)))
+    std::fs::rename(os_path(from), os_path(to)).map_err(|e| Errno::from_io_or_eio(&e))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_io_error_keeps_its_errno_and_a_std_made_one_takes_the_fallback() {
+        let from_kernel = std::io::Error::from_raw_os_error(libc::ENOSPC);
+        assert_eq!(Errno::from_io_or_zero(&from_kernel), Errno(libc::ENOSPC));
+        assert_eq!(Errno::from_io_or_eio(&from_kernel), Errno(libc::ENOSPC));
+        let made_by_std = std::io::Error::from(std::io::ErrorKind::WriteZero);
+        assert_eq!(Errno::from_io_or_zero(&made_by_std), Errno(0));
+        assert_eq!(Errno::from_io_or_eio(&made_by_std), Errno(libc::EIO));
+    }
 
     #[test]
     fn os_path_keeps_every_byte() {
