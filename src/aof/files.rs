@@ -1,7 +1,7 @@
 //! The files in `appenddirname`: paths, existence, sizes, opening for writing, the
 //! folder itself. Their names are `aof_core::aof_manifest`'s (through `manifest`).
 
-use crate::aof::status::LoadStatus;
+use crate::aof::status::SizeUnknown;
 use aof_glue::log::{Level, Line};
 use aof_glue::manifest::{ManifestRef, AOF_FILE_TYPE_BASE, AOF_FILE_TYPE_INCR};
 use aof_glue::sys::{self, Errno};
@@ -26,10 +26,10 @@ pub fn file_exists(name: &[u8]) -> bool {
     metadata(&path_in_aof_dir(name)).is_ok_and(|m| m.is_file())
 }
 
-/// Upstream's `getAppendOnlyFileSize`: the size of an AOF file, or (logged)
-/// [`LoadStatus::NotExist`] / [`LoadStatus::OpenErr`], where upstream returns 0 with that
-/// status. The stat is a latency event ("aof-fstat").
-pub fn file_size(name: &[u8]) -> Result<i64, LoadStatus> {
+/// Upstream's `getAppendOnlyFileSize`: the size of an AOF file, or (logged) why it is
+/// unknown, where upstream returns 0 with that status. The stat is a latency event
+/// ("aof-fstat").
+pub fn file_size(name: &[u8]) -> Result<i64, SizeUnknown> {
     let started = runtime::latency_start();
     let result = metadata(&path_in_aof_dir(name));
     let elapsed = runtime::latency_end(started);
@@ -37,17 +37,17 @@ pub fn file_size(name: &[u8]) -> Result<i64, LoadStatus> {
         Ok(m) => Ok(m.len() as i64),
         Err(err) => {
             let errno = Errno::from_io_or_zero(&err);
-            let status = if errno.0 == libc::ENOENT {
-                LoadStatus::NotExist
+            let unknown = if errno.0 == libc::ENOENT {
+                SizeUnknown::NotExist
             } else {
-                LoadStatus::OpenErr
+                SizeUnknown::OpenErr
             };
             Line::new("Unable to obtain the AOF file ")
                 .bytes(name)
                 .text(" length. stat: ")
                 .text(&errno.message())
                 .write(Level::Warning);
-            Err(status)
+            Err(unknown)
         }
     };
     runtime::latency_add_sample_if_needed(c"aof-fstat", elapsed);
@@ -55,8 +55,9 @@ pub fn file_size(name: &[u8]) -> Result<i64, LoadStatus> {
 }
 
 /// Upstream's `getBaseAndIncrAppendOnlyFilesSize`: the BASE and INCR files' total size,
-/// or the first file's error status (where upstream returns 0 with it).
-pub fn base_and_incr_size(am: ManifestRef<'_>) -> Result<i64, LoadStatus> {
+/// or why the first file whose size is unknown is (where upstream returns 0 with its
+/// status).
+pub fn base_and_incr_size(am: ManifestRef<'_>) -> Result<i64, SizeUnknown> {
     let base = am.base().inspect(|info| {
         process::assert(
             info.file_type == AOF_FILE_TYPE_BASE,

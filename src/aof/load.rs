@@ -12,6 +12,7 @@ use aof_glue::{loading, process, server, sys};
 use std::time::Instant;
 
 pub use crate::aof::status::LoadStatus;
+use crate::aof::status::SizeUnknown;
 
 /// A single-file AOF from before Redis 7 sits in `dir`: convert the set-up to a manifest
 /// when there is no AOF folder, no manifest entries, or only a BASE entry naming that
@@ -52,32 +53,29 @@ impl FileKind {
     }
 }
 
-/// The files to load, in order, with their total size; or the status that ends the load
-/// before any file is read. Takes the manifest handle by value: it ends here, before the
+/// The files to load, in order, with their total size; or why the load ends before any
+/// file is read. Takes the manifest handle by value: it ends here, before the
 /// first command replays (from then on a replayed command, or a client served while
 /// loading, such as DEBUG LOADAOF, may edit or free the manifest).
-fn files_to_load(mut am: ManifestHandle<'_>) -> Result<LoadPlan, LoadStatus> {
+fn files_to_load(mut am: ManifestHandle<'_>) -> Result<LoadPlan, EndsUnread> {
     if needs_upgrade(am.view()) {
         crate::aof::manifest::upgrade_prepare(&mut am.editor());
     }
     let manifest = am.view();
     if manifest.base().is_none() && manifest.incr_count() == 0 {
-        return Err(LoadStatus::NotExist);
+        return Err(EndsUnread::NoFiles);
     }
     let total_files = files::base_and_incr_count(manifest);
     process::assert(total_files > 0, c"total_num > 0");
 
     // The total is known up front so INFO can report loading progress.
-    let total_size = files::base_and_incr_size(manifest).map_err(|status| {
+    let total_size = files::base_and_incr_size(manifest).map_err(|unknown| match unknown {
         // A file the manifest lists but the disk lacks is fatal.
-        if status == LoadStatus::NotExist {
-            LoadStatus::Failed
-        } else {
-            status
-        }
+        SizeUnknown::NotExist => EndsUnread::ListedFileMissing,
+        SizeUnknown::OpenErr => EndsUnread::StatFailed,
     })?;
     if total_size == 0 {
-        return Err(LoadStatus::Empty);
+        return Err(EndsUnread::AllEmpty);
     }
 
     // The names are copied, so nothing refers to the manifest once loading starts.
@@ -102,6 +100,31 @@ fn files_to_load(mut am: ManifestHandle<'_>) -> Result<LoadPlan, LoadStatus> {
     })
 }
 
+/// Why [`files_to_load`] ends the load before any file is read: a status that (unlike a
+/// [`LoadStatus`]) cannot be `Ok` or a verdict on a replay.
+#[derive(Clone, Copy)]
+enum EndsUnread {
+    /// The manifest lists no file: `AOF_NOT_EXIST`.
+    NoFiles,
+    /// A listed file is not on disk: `AOF_FAILED`.
+    ListedFileMissing,
+    /// A listed file cannot be stat'ed: `AOF_OPEN_ERR`.
+    StatFailed,
+    /// Every listed file is empty: `AOF_EMPTY`.
+    AllEmpty,
+}
+
+impl From<EndsUnread> for LoadStatus {
+    fn from(end: EndsUnread) -> LoadStatus {
+        match end {
+            EndsUnread::NoFiles => LoadStatus::NotExist,
+            EndsUnread::ListedFileMissing => LoadStatus::Failed,
+            EndsUnread::StatFailed => LoadStatus::OpenErr,
+            EndsUnread::AllEmpty => LoadStatus::Empty,
+        }
+    }
+}
+
 /// What [`files_to_load`] found: the files in loading order and their total size.
 struct LoadPlan {
     files: Vec<(FileKind, Vec<u8>)>,
@@ -115,7 +138,7 @@ pub fn load_all(am: ManifestHandle<'_>) -> LoadStatus {
         total_size,
     } = match files_to_load(am) {
         Ok(plan) => plan,
-        Err(status) => return status,
+        Err(end) => return end.into(),
     };
 
     loading::start(total_size as u64);
@@ -174,4 +197,21 @@ pub fn load_all(am: ManifestHandle<'_>) -> LoadStatus {
     // modules' loading events) as a failure.
     loading::stop(ret == LoadStatus::Ok || ret == LoadStatus::Truncated);
     ret
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_load_that_ends_unread_returns_upstreams_status() {
+        for (end, status) in [
+            (EndsUnread::NoFiles, LoadStatus::NotExist),
+            (EndsUnread::ListedFileMissing, LoadStatus::Failed),
+            (EndsUnread::StatFailed, LoadStatus::OpenErr),
+            (EndsUnread::AllEmpty, LoadStatus::Empty),
+        ] {
+            assert_eq!(LoadStatus::from(end), status);
+        }
+    }
 }

@@ -3,7 +3,7 @@
 //! it imports no other `aof` module, so `files` (sizes) and `load_file`/`load` (loading)
 //! share it without importing each other.
 
-/// How loading (a file, or the whole AOF) ended, or why a file's size is unknown.
+/// How loading (a file, or the whole AOF) ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum LoadStatus {
     /// `AOF_OK`.
@@ -30,5 +30,38 @@ impl LoadStatus {
     /// A file whose end was cut (or would have been): fine as the last file only.
     pub fn is_cut(self) -> bool {
         matches!(self, LoadStatus::Truncated | LoadStatus::BrokenRecovered)
+    }
+}
+
+/// Why a file's size is unknown: the error of a size, which (unlike a [`LoadStatus`])
+/// cannot say `Ok`. Upstream returns size 0 with the matching status.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SizeUnknown {
+    /// stat said ENOENT: `AOF_NOT_EXIST`.
+    NotExist,
+    /// stat failed otherwise: `AOF_OPEN_ERR`.
+    OpenErr,
+}
+
+impl From<SizeUnknown> for LoadStatus {
+    fn from(unknown: SizeUnknown) -> LoadStatus {
+        match unknown {
+            SizeUnknown::NotExist => LoadStatus::NotExist,
+            SizeUnknown::OpenErr => LoadStatus::OpenErr,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unknown_size_becomes_upstreams_status() {
+        assert_eq!(
+            LoadStatus::from(SizeUnknown::NotExist),
+            LoadStatus::NotExist
+        );
+        assert_eq!(LoadStatus::from(SizeUnknown::OpenErr), LoadStatus::OpenErr);
     }
 }

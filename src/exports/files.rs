@@ -1,6 +1,6 @@
 use super::load::status_code;
 use crate::aof::files;
-use crate::aof::status::LoadStatus;
+use crate::aof::status::{LoadStatus, SizeUnknown};
 use aof_glue::bindings::{aofManifest, sds};
 use aof_glue::manifest::ManifestRef;
 use aof_glue::sds as glue_sds;
@@ -39,10 +39,10 @@ pub unsafe extern "C" fn aofFileExist(filename: *mut c_char) -> c_int {
 }
 
 /// Upstream's pair for a size: the size and `AOF_OK`, or 0 and the error status.
-fn sized(size: Result<i64, LoadStatus>) -> (off_t, c_int) {
+fn sized(size: Result<i64, SizeUnknown>) -> (off_t, c_int) {
     match size {
         Ok(size) => (size as off_t, status_code(LoadStatus::Ok)),
-        Err(status) => (0, status_code(status)),
+        Err(unknown) => (0, status_code(unknown.into())),
     }
 }
 
