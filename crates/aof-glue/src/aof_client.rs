@@ -505,7 +505,9 @@ unsafe fn is_same_string(o: *mut robj, bytes: &[u8]) -> bool {
     if o.is_null() {
         return false;
     }
-    // SAFETY: per the caller, a live object.
+    // SAFETY: `o` is NULL or a live object (this fn's # Safety) and was checked non-null
+    // above; `string_value`'s result is used only for the comparison, while nothing runs
+    // that could modify the object.
     match unsafe { super::object::string_value(o) } {
         super::object::StringValue::Bytes(b) => b == bytes,
         super::object::StringValue::Int(_) => false,
@@ -653,7 +655,21 @@ pub fn create_raw() -> *mut client {
 /// is in use; the slice's lifetime is the caller's to bound. (Freeing reads only the
 /// header: `decrRefCount` → `sdsfree`.)
 unsafe fn unwritten_string<'a>(len: usize) -> (*mut robj, &'a mut [MaybeUninit<u8>]) {
-    let s = bindings::sdsnewlen(bindings::SDS_NOINIT.cast(), len);
-    let obj = bindings::createObject(bindings::OBJ_STRING as i32, s.cast());
-    (obj, std::slice::from_raw_parts_mut(s.cast(), len))
+    // SAFETY: `SDS_NOINIT` is sds.c's `const char *SDS_NOINIT = "SDS_NOINIT";`, which
+    // nothing assigns after load, so reading the static races with no writer. `sdsnewlen`
+    // takes it as its marker, not as bytes to copy, and never returns NULL (`_sdsnewlen`
+    // with `trymalloc` 0 asserts the size does not overflow and allocates with
+    // `s_malloc_usable`, which aborts on OOM).
+    let s = unsafe { bindings::sdsnewlen(bindings::SDS_NOINIT.cast(), len) };
+    // SAFETY: `s` is the new sds just made, referred to by nothing else; `createObject`
+    // (object.c) zmallocs the header, stores `s` as `ptr` without reading it and gives the
+    // object refcount 1, so the caller owns its one reference (this fn's # Safety).
+    let obj = unsafe { bindings::createObject(bindings::OBJ_STRING as i32, s.cast()) };
+    // SAFETY: `sdsnewlen` returned `s` pointing at the first of `len` bytes of its own
+    // allocation (header before, terminator after), uninitialised under `SDS_NOINIT`,
+    // which `MaybeUninit<u8>` admits; nothing else refers to them (the object is new and
+    // not read until `finish`), and the caller keeps the object alive for `'a` (this fn's
+    // # Safety), so a unique slice for `'a` is sound.
+    let bytes = unsafe { std::slice::from_raw_parts_mut(s.cast(), len) };
+    (obj, bytes)
 }

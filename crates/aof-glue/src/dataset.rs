@@ -333,7 +333,9 @@ pub fn for_each_key(
     /// `u` holds a live entry of the keyspace and its value.
     unsafe fn key_of(u: &mut Upcoming) -> bindings::sds {
         if u.key.is_null() {
-            // SAFETY: a live entry and its value (caller's contract).
+            // SAFETY: `u.entry` is a live entry of the keyspace and `u.value` its value (this
+            // fn's # Safety); the shim reads only the entry's key field or, where keys live
+            // in values, upstream's kvobjGetKey reads the value's embedded key.
             u.key = unsafe { bindings::redis_aof_shim_entry_key(u.entry, u.value) };
         }
         u.key

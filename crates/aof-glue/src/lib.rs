@@ -8,6 +8,12 @@
 //!
 //! Everything here runs under the contract of the C ABI stated in the staticlib's
 //! `src/exports/mod.rs` (which threads call in, where calls re-enter, whose memory).
+//!
+//! Every unsafe operation sits in its own `unsafe { }` block, also inside an `unsafe fn`,
+//! and every block carries a `// SAFETY:` line naming the upstream fact or the caller's
+//! contract it relies on; the compiler holds the crate to both.
+
+#![deny(unsafe_op_in_unsafe_fn, clippy::undocumented_unsafe_blocks)]
 
 pub mod adlist;
 pub mod aof_buf;

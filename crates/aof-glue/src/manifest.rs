@@ -36,9 +36,8 @@ impl<'a> ManifestRef<'a> {
     pub unsafe fn from_raw(am: *const aofManifest) -> ManifestRef<'a> {
         // SAFETY: `am` is live, unmodified and not freed for 'a (the caller's `# Safety`),
         // so a shared reference for 'a is sound.
-        ManifestRef {
-            am: unsafe { &*am },
-        }
+        let am = unsafe { &*am };
+        ManifestRef { am }
     }
 
     pub fn base(&self) -> Option<InfoView<'a>> {

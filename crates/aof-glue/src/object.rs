@@ -15,7 +15,8 @@ pub enum StringValue<'a> {
 /// # Safety
 /// `o` must point to a live object that stays unmodified while the result is used.
 pub unsafe fn string_value<'a>(o: *const robj) -> StringValue<'a> {
-    // SAFETY: the caller guarantees `o` is live.
+    // SAFETY: `o` points to a live object left unmodified while the result is used (this
+    // fn's # Safety), so a shared reference to its header is sound for that long.
     let obj = unsafe { &*o };
     match obj.encoding() {
         bindings::OBJ_ENCODING_RAW | bindings::OBJ_ENCODING_EMBSTR => {
@@ -36,7 +37,8 @@ pub unsafe fn string_value<'a>(o: *const robj) -> StringValue<'a> {
 /// `o` must point to a live object.
 #[inline]
 pub unsafe fn refcount(o: *const robj) -> u32 {
-    // SAFETY: the caller guarantees `o` is live.
+    // SAFETY: `o` points to a live object (this fn's # Safety); the reference lives only
+    // for the read of its refcount bits.
     let obj = unsafe { &*o };
     #[cfg(keys_in_values)]
     let count = obj.refcount();

@@ -386,11 +386,13 @@ impl StagedRio {
 
 /// `startSaving` / `stopSaving`: module events and INFO around a save.
 pub fn start_saving() {
-    // SAFETY: upstream function with a flag argument.
+    // SAFETY: rdb.c's startSaving takes its flags by value and only picks the subevent
+    // (from them and getpid() against server.pid) for moduleFireServerEvent; no pointer.
     unsafe { bindings::startSaving(bindings::RDBFLAGS_AOF_PREAMBLE as i32) }
 }
 
 pub fn stop_saving(success: bool) {
-    // SAFETY: upstream function.
+    // SAFETY: rdb.c's stopSaving takes `success` by value and only fires the module
+    // persistence-ended or -failed event; no pointer.
     unsafe { bindings::stopSaving(success as i32) }
 }

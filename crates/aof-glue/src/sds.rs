@@ -49,7 +49,9 @@ macro_rules! sized_header {
             }
 
             unsafe fn set_len(buf: *mut u8, len: usize) {
-                // SAFETY: as in `lengths`; the caller guarantees `len` fits the field.
+                // SAFETY: `buf` is the buffer of a valid sds of this header type and `len`
+                // fits the type and the allocation (the trait's # Safety), so the packed
+                // header just before `buf` has a `len` field to write, unaligned.
                 unsafe {
                     let h = buf.sub(std::mem::size_of::<$header>()) as *mut $header;
                     std::ptr::addr_of_mut!((*h).len).write_unaligned(len as $field);
@@ -116,7 +118,7 @@ unsafe fn set_len(s: bindings::sds, new_len: usize) {
 /// # Safety
 /// `s` must be a valid, non-NULL sds.
 pub unsafe fn len(s: bindings::sds) -> usize {
-    // SAFETY: the caller's contract is `lengths`'.
+    // SAFETY: `s` is a valid, non-NULL sds (this fn's # Safety), all `lengths` requires.
     unsafe { lengths(s).0 }
 }
 
@@ -126,7 +128,7 @@ pub unsafe fn len(s: bindings::sds) -> usize {
 /// # Safety
 /// `s` must be a valid, non-NULL sds.
 pub unsafe fn allocated(s: bindings::sds) -> usize {
-    // SAFETY: the caller's contract is `lengths`'.
+    // SAFETY: `s` is a valid, non-NULL sds (this fn's # Safety), all `lengths` requires.
     let (len, avail) = unsafe { lengths(s) };
     len + avail
 }
