@@ -16,16 +16,15 @@ const _: () = assert!(
 
 /// How far ahead a refill reads while large arguments come: the bytes of a large argument
 /// that a refill reads into the window are copied once more into the argument's string,
-/// where one read straight into the string copies them once (upstream's loader reads
-/// them so through stdio's 4 KiB buffer). A file of 64 KiB values read in 1 MiB blocks
-/// held nearly every value whole in the window, and that second copy made loading it
-/// 0.92× stock (perf: `memmove` into the new strings 9.5 % of the load, with the page
-/// faults of those strings under it). With refills this short, an argument of at least
-/// [`aof_core::command_reader::DIRECT_READ_MIN`] rarely fits in the window and is read
-/// straight into its string; small commands cost one `read` per 4 KiB meanwhile. At
-/// 16 KiB, the part of each 64 KiB value that came in with its header was still 2 % of
-/// that load (`memmove` from the window), which stdio's 4 KiB buffer keeps small for
-/// upstream: `bench/ab.py load large`, 10 rounds, 0.966x stock at 16 KiB, 0.990x at 4 KiB.
+/// where one read straight into the string copies them once (upstream's loader reads them
+/// so through stdio's 4 KiB buffer). Read in 1 MiB blocks, a file of 64 KiB values would
+/// have nearly every value whole in the window, each one copied twice. With refills this
+/// short, an argument of at least [`aof_core::command_reader::DIRECT_READ_MIN`] rarely
+/// fits in the window and is read straight into its string; small commands cost one
+/// `read` per 4 KiB meanwhile. The part of the next large argument that a refill brings
+/// in with its header is still copied from the window: 4 KiB refills, the size of stdio's
+/// buffer, keep that copy as small as upstream's (figures: `bench/MEASUREMENTS.md`,
+/// "64 KiB values: a second copy" and "64 KiB values: the profile of what is left").
 pub const SHORT_READ: usize = 4 << 10;
 /// Refills that stay short after an argument was read straight into its string: while
 /// such arguments keep coming, every one of them renews this; after a run of small

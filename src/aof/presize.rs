@@ -1,8 +1,8 @@
 //! Sizing each database's keyspace once while a RESP file is replayed, from what the
 //! file's first megabytes say it will add ([`aof_core::key_estimate`]). Without it the
 //! keyspace doubles again and again as the replay adds keys, and every doubling rehashes
-//! every key so far (14 % of a 2 M key restart). An RDB BASE (or preamble) is left alone:
-//! upstream's RDB loader handles its own RESIZEDB opcodes.
+//! every key so far. An RDB BASE (or preamble) is left alone: upstream's RDB loader
+//! handles its own RESIZEDB opcodes.
 //!
 //! Upstream creates a database's table when its first key arrives, and its expand skips
 //! a table that does not exist yet, so the estimate is made before the file replays

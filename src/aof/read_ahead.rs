@@ -13,8 +13,8 @@
 //! The reading thread also hashes each command's key for the cache hints, and frees the
 //! argument objects the commands left to no one when their batch comes back: memory the
 //! reading thread allocated returns to its own allocator cache, where freeing it on the
-//! main thread would cross jemalloc's thread caches (which cost the main thread more than
-//! building the objects did).
+//! main thread would cross jemalloc's thread caches (which costs the main thread more than
+//! building the objects).
 //!
 //! Memory in flight is bounded by a budget of file bytes, [`IN_FLIGHT_BUDGET`], plus the
 //! batch being built and the command being read. A batch closes at [`BATCH_FILE_BYTES`]
@@ -38,8 +38,8 @@
 //! when the server may run on two CPUs or more (its CPU affinity and cgroup quota, as
 //! `std::thread::available_parallelism` reads them, at each load: `server-cpulist` is
 //! applied after the start-up load). On one CPU the two threads would take turns on it,
-//! and the hand-overs make the load slower than the one-thread loop (0.86× stock with 64
-//! KiB values in `make bench` run 20261203T065025Z, whose server was pinned to one CPU).
+//! and the hand-overs would make the load slower than the one-thread loop (figures:
+//! `bench/MEASUREMENTS.md`, "The thread on one CPU").
 //! The switch: `REDIS_AOF_LOAD_THREAD=no` in the server's environment at start-up turns
 //! the thread off, `yes` turns it on whatever the CPUs (the variable is read once);
 //! anything else, or nothing, leaves the choice to the CPUs.

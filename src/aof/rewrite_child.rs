@@ -1,7 +1,7 @@
 //! The rewrite child's work: a new BASE that rebuilds the whole dataset, either as an RDB
 //! (`aof-use-rdb-preamble yes`, upstream's RDB writer) or as commands.
 //!
-//! The command form is where upstream is slow: every element became three small stdio
+//! The command form is where upstream is slow: every element becomes three small stdio
 //! writes through `rio`. Here records are encoded into an 8 KiB buffer and handed to the
 //! file rio in big pieces, so rio's 4 MB incremental fsync and its byte accounting still
 //! apply. Records, their order and their batching (at most 64 items per command) are
@@ -27,10 +27,10 @@ use aof_glue::{bindings, loading, runtime, server};
 
 /// Upstream's AOF_REWRITE_ITEMS_PER_CMD.
 const ITEMS_PER_COMMAND: u64 = bindings::AOF_REWRITE_ITEMS_PER_CMD as u64;
-/// What the buffer holds before it goes to the file. Every KiB here is a KiB of
-/// copy-on-write (upstream's child has a 4 KiB stdio buffer), and the size does not show
-/// in the speed: rewrites of 2 M keys with 8, 16, 32 and 64 KiB were within noise of
-/// each other (the extra `write` calls cost about 0.1 s per 400 MB).
+/// What the buffer holds before it goes to the file. Small, because every KiB here is a
+/// KiB of copy-on-write (upstream's child has a 4 KiB stdio buffer), and a larger one
+/// saves only `write` calls, which do not show in the rewrite's speed (figures:
+/// `bench/MEASUREMENTS.md`, "Where the goals of the issues are missed", Rewrite).
 const BUFFER_BYTES: usize = 8 * 1024;
 /// A payload this long is written to the file from where it lies instead of being copied.
 const DIRECT_PAYLOAD: usize = 4 * 1024;

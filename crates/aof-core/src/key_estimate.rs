@@ -11,9 +11,10 @@
 //!
 //! Scaling linearly is wrong for many commands on a fixed population of keys (counters,
 //! lists and sets updated in random order): the sample already names most keys, the rest
-//! of the file names few new ones, and a linear estimate could be many times too large (a
-//! 4 MiB sample of 2 M writes on 180 k keys named 53 k: 1.5 M estimated, eight times as
-//! many buckets as needed, kept until Redis's cron finds the table under an eighth full).
+//! of the file names few new ones, and a linear estimate can be many times too large: a
+//! table of several times the buckets needed, kept until Redis's cron finds it under an
+//! eighth full (a case: `bench/MEASUREMENTS.md`, "The key estimate on many commands over
+//! few keys").
 //! So the sample also tells whether it saturates: per database, the distinct keys named
 //! (deletes count as naming, not as ending: this is about the population) after the first
 //! half of its key-naming commands, `D1`, and after all of them, `D`. Keys drawn uniformly
@@ -460,7 +461,7 @@ mod tests {
     #[test]
     fn many_commands_on_a_fixed_population_saturate() {
         // 200 000 writes on 20 000 keys in random order, a fifth of them with a TTL: the
-        // first tenth names about 12 600 keys, which the linear scale took for 126 000.
+        // first tenth names about 12 600 keys, which a linear scale takes for 126 000.
         const POPULATION: u64 = 20_000;
         let mut next = lcg(7);
         let records: Vec<Vec<String>> = (0..200_000)
@@ -481,7 +482,7 @@ mod tests {
             .count() as f64;
         let keys = keys.len() as f64;
         let aof = file_of(&records);
-        // What the linear scale made of a tenth: the keys of the records inside it, times 10.
+        // What a linear scale makes of a tenth: the keys of the records inside it, times 10.
         let mut end = 0;
         let in_tenth: HashSet<&str> = records
             .iter()

@@ -372,7 +372,7 @@ impl AofClient {
     /// shared object has that count) goes to `pool`, to be freed with it, on the thread
     /// that drops or clears the pool: the reading thread that built it, whose allocator
     /// cache it returns to (freeing it here would hand it across threads in the
-    /// allocator, which costs more than building it did).
+    /// allocator, which costs more than building it).
     pub fn release_args_into(&mut self, pool: &mut ArgPool) {
         // SAFETY: live client; its first `argc` argv entries are objects it owns (zero
         // when MULTI queueing took the array). An object with reference count 1 is held

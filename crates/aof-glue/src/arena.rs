@@ -1,8 +1,8 @@
 //! Which jemalloc arena a thread allocates from. The loader's reading thread builds the
 //! argument objects the main thread keeps in the dataset; from an arena of its own, those
 //! objects and the main thread's would fill two sets of pages, each with its own holes
-//! once values are replaced (`make bench` run 20261203T065025Z: RSS 5-6 MB above the
-//! one-thread load after 2 M writes on 180 k keys, `used_memory` equal). Bound to the main
+//! once values are replaced, and RSS would grow with `used_memory` unchanged (figures:
+//! `bench/MEASUREMENTS.md`, "RSS after loading RDB base + INCR"). Bound to the main
 //! thread's arena, the reading thread allocates from the same pages, as the one-thread
 //! load does; jemalloc arenas are shared by threads whenever there are more threads than
 //! arenas, so sharing is what jemalloc is built for (each thread keeps its own cache).

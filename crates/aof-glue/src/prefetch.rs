@@ -213,11 +213,11 @@ impl Default for KeyspacePrefetch {
 ///
 /// A bucket's first entry is all the bucket array tells; at the main dict's usual load
 /// (up to one key per bucket) about a third of the keys sit second or later in a chain,
-/// and the iterator's read of each such entry was a miss of its own (the largest one
-/// left in `dictNext`). So, nearer the iterator, where the first entries hinted earlier
-/// are in the cache, the second entry of each chain is hinted too. In the child nothing changes the dataset except what upstream
-/// changes too (a lookup helping an expires rehash along), and every step re-reads the
-/// dict, so a hint is at worst wasted.
+/// and the iterator's read of each such entry is a miss of its own, which no hint on the
+/// first entries covers. So, nearer the iterator, where the first entries hinted earlier
+/// are in the cache, the second entry of each chain is hinted too. In the child nothing
+/// changes the dataset except what upstream changes too (a lookup helping an expires
+/// rehash along), and every step re-reads the dict, so a hint is at worst wasted.
 pub struct KeyWalkPrefetch {
     keys: Option<*mut dict>,
     expires: Option<*mut dict>,
@@ -233,8 +233,8 @@ impl KeyWalkPrefetch {
     const SCOUT_BUCKETS: usize = 32;
     /// Buckets ahead of the iterator whose chains' second entries are hinted: half the
     /// distance of the first entries, so those are in the cache when their `next` is
-    /// read (perf, 2 M SETs: `dictNext`'s samples halved with 8 or 16 of 32, and with 16
-    /// or 32 of 64, all within the noise of each other).
+    /// read (other distances: `bench/MEASUREMENTS.md`, "Tried and not kept" under
+    /// "2026-12-02, evening").
     const CHAIN_BUCKETS: usize = 16;
 
     /// For the walk of `db`.

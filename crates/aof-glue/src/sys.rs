@@ -96,9 +96,9 @@ pub fn close(fd: i32) {
 /// Rust side's own allocations (the loader's key-estimate sample and its sets, the reading
 /// thread's batches) come from glibc's malloc, not Redis's jemalloc, and glibc keeps the
 /// pages they freed: each large block it frees raises its trim threshold (up to 64 MiB),
-/// so after a load the heap held ~6 MB that no one used, in RSS (`make bench` run
-/// 20261203T065025Z: RSS +9.7 % of stock's after loading the RDB base + INCR dataset,
-/// `used_memory` equal). Redis never calls it itself: its own memory is jemalloc's.
+/// so after a load the heap would keep megabytes that no one uses, in RSS, with
+/// `used_memory` unchanged (figures: `bench/MEASUREMENTS.md`, "RSS after loading RDB
+/// base + INCR"). Redis never calls it itself: its own memory is jemalloc's.
 pub fn release_free_heap() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: malloc_trim only hands free pages of glibc's arenas back to the kernel (it

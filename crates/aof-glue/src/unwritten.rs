@@ -1,12 +1,13 @@
 //! The bytes of a new string that are written before anything reads them.
 //!
 //! Upstream's loader makes each argument's string with `sdsnewlen(SDS_NOINIT, len)` and
-//! reads the file into it: the allocation is never cleared first. Clearing it costs a
-//! `memset` of every large argument (512 MB for the bench's 8192 values of 64 KiB; that
-//! load went from 0.873x to 0.909x stock without it). Rust may not read uninitialised
-//! bytes or put them in a `&[u8]`, so such a string's bytes are handed out as this type,
-//! which only writes them, front to back, and counts how many are written; whoever made
-//! the string calls [`finish`](UnwrittenBytes::finish) before anything may read it.
+//! reads the file into it: the allocation is never cleared first. Clearing it would cost
+//! a `memset` of every large argument, as many bytes as the file's large payloads, for
+//! bytes the read overwrites at once (figures: `bench/MEASUREMENTS.md`, "64 KiB values
+//! after the run: strings left uncleared"). Rust may not read uninitialised bytes or put
+//! them in a `&[u8]`, so such a string's bytes are handed out as this type, which only
+//! writes them, front to back, and counts how many are written; whoever made the string
+//! calls [`finish`](UnwrittenBytes::finish) before anything may read it.
 
 use std::mem::MaybeUninit;
 use std::os::fd::AsRawFd;
