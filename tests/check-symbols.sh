@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Symbol report: which of upstream aof.c's global functions (tests/aof-symbols.txt) the
+# Symbol report: which of upstream aof.c's global functions (tests/aof-symbols-<line>.txt, the release line's list) the
 # patched redis-server takes from Rust. The binary's own debug info decides: each symbol's
 # address is mapped back to its source file, `.rs` meaning Rust. Every one of them must come
 # from Rust, no compile unit may come from aof.c, and the Rust archive may export no other
