@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Symbol report: which of upstream aof.c's global functions (tests/aof-symbols-<line>.txt, the release line's list) the
-# patched redis-server takes from Rust. The binary's own debug info decides: each symbol's
+# Symbol report: which of upstream aof.c's global functions (the release line's
+# tests/aof-symbols-<line>.txt) the patched redis-server takes from Rust. The binary's own debug info decides: each symbol's
 # address is mapped back to its source file, `.rs` meaning Rust. Every one of them must come
 # from Rust, no compile unit may come from aof.c, and the Rust archive may export no other
 # C symbol than upstream's names, its own namespace and the compiler runtime.
