@@ -2,6 +2,7 @@
 //! large for the window read straight into their own strings (see
 //! [`crate::aof::load_file`]).
 
+use aof_core::framer::{PayloadError, ReadWindow};
 use aof_glue::sys::Errno;
 use aof_glue::unwritten::UnwrittenBytes;
 use std::fs::File;
@@ -30,6 +31,12 @@ pub const SHORT_READ: usize = 4 << 10;
 /// such arguments keep coming, every one of them renews this; after a run of small
 /// commands, refills read whole blocks again.
 const SHORT_READS_AFTER_DIRECT: u32 = 64;
+// The in-memory reader the framer is tested and fuzzed with reads in these shapes.
+const _: () = assert!(
+    aof_core::framer::mem::PRODUCTION_BLOCK == READ_BLOCK
+        && aof_core::framer::mem::PRODUCTION_SHORT_READ == SHORT_READ
+        && aof_core::framer::mem::PRODUCTION_SHORT_READS_AFTER_DIRECT == SHORT_READS_AFTER_DIRECT
+);
 
 /// A file read in large blocks; the unconsumed bytes are `buf[start..filled]`.
 pub struct BlockReader {
@@ -40,7 +47,7 @@ pub struct BlockReader {
     filled: usize,
     /// File offset of `buf[start]`.
     offset: u64,
-    pub at_eof: bool,
+    at_eof: bool,
     /// Refills left that read [`SHORT_READ`] ahead instead of [`READ_BLOCK`].
     short_reads_left: u32,
 }
@@ -59,31 +66,17 @@ impl BlockReader {
         }
     }
 
-    pub fn window(&self) -> &[u8] {
-        &self.buf[self.start..self.filled]
-    }
-
-    /// The file's bytes from the window's start on.
-    pub fn left_in_file(&self) -> u64 {
-        self.file_len.saturating_sub(self.offset)
-    }
-
-    pub fn consume(&mut self, n: usize) {
-        self.start += n;
-        self.offset += n as u64;
-    }
-
     /// Reads more so the window holds at least `min_window` bytes (the parser's "need
     /// more"), reading a block ahead ([`READ_BLOCK`], or [`SHORT_READ`] while large
     /// arguments come), or the rest of the file.
-    pub fn refill_ahead(&mut self, min_window: usize) -> Result<(), Errno> {
+    fn refill_ahead(&mut self, min_window: usize) -> Result<(), Errno> {
         let ahead = if self.short_reads_left > 0 {
             self.short_reads_left -= 1;
             SHORT_READ
         } else {
             READ_BLOCK
         };
-        self.refill(min_window, ahead)
+        self.fill_window(min_window, ahead)
     }
 
     /// Reads more so the window holds at least `min_window` bytes (or the rest of the
@@ -92,7 +85,7 @@ impl BlockReader {
     /// asks for more than the buffer holds only when told "at least this much" for the
     /// next block: a line and an argument below the direct-read size always fit (see
     /// [`READ_BLOCK`]), so the buffer grows only if that ever stops holding.
-    fn refill(&mut self, min_window: usize, ahead: usize) -> Result<(), Errno> {
+    fn fill_window(&mut self, min_window: usize, ahead: usize) -> Result<(), Errno> {
         self.buf.copy_within(self.start..self.filled, 0);
         self.filled -= self.start;
         self.start = 0;
@@ -131,24 +124,6 @@ impl BlockReader {
         Ok(true)
     }
 
-    /// Fills `dest` with a payload of the file and skips the two bytes after it
-    /// (unchecked, as upstream skips them): [`read_into`](Self::read_into) then
-    /// [`skip_payload_end`](Self::skip_payload_end). `Err(None)`: the file ended first (a
-    /// short file); `Err(Some(errno))`: reading failed.
-    pub fn read_payload(&mut self, dest: &mut UnwrittenBytes) -> Result<(), Option<Errno>> {
-        self.short_reads_left = SHORT_READS_AFTER_DIRECT;
-        match self.read_into(dest) {
-            Ok(true) => {}
-            Ok(false) => return Err(None),
-            Err(errno) => return Err(Some(errno)),
-        }
-        match self.skip_payload_end() {
-            Ok(true) => Ok(()),
-            Ok(false) => Err(None),
-            Err(errno) => Err(Some(errno)),
-        }
-    }
-
     /// Skips the two bytes after a payload (unchecked, as upstream skips them).
     /// `Ok(false)`: the file ended first.
     fn skip_payload_end(&mut self) -> Result<bool, Errno> {
@@ -160,5 +135,57 @@ impl BlockReader {
         }
         self.consume(2);
         Ok(true)
+    }
+}
+
+/// The framer reads the file through this window; a large argument's payload goes
+/// straight into its new string's bytes.
+impl ReadWindow for BlockReader {
+    type Error = Errno;
+    type Payload<'p> = UnwrittenBytes<'p>;
+
+    #[inline]
+    fn window(&self) -> &[u8] {
+        &self.buf[self.start..self.filled]
+    }
+
+    #[inline]
+    fn at_eof(&self) -> bool {
+        self.at_eof
+    }
+
+    /// The file's bytes from the window's start on.
+    #[inline]
+    fn left_in_file(&self) -> u64 {
+        self.file_len.saturating_sub(self.offset)
+    }
+
+    /// The parser's "need more": [`refill_ahead`](BlockReader::refill_ahead).
+    #[inline]
+    fn refill(&mut self, min_bytes: usize) -> Result<(), Errno> {
+        self.refill_ahead(min_bytes)
+    }
+
+    #[inline]
+    fn consume(&mut self, n: usize) {
+        self.start += n;
+        self.offset += n as u64;
+    }
+
+    /// Fills `dest` with a payload of the file and skips the two bytes after it
+    /// (unchecked, as upstream skips them): [`read_into`](BlockReader::read_into) then
+    /// [`skip_payload_end`](BlockReader::skip_payload_end).
+    fn read_payload(&mut self, dest: &mut UnwrittenBytes<'_>) -> Result<(), PayloadError<Errno>> {
+        self.short_reads_left = SHORT_READS_AFTER_DIRECT;
+        match self.read_into(dest) {
+            Ok(true) => {}
+            Ok(false) => return Err(PayloadError::Short),
+            Err(errno) => return Err(PayloadError::Failed(errno)),
+        }
+        match self.skip_payload_end() {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(PayloadError::Short),
+            Err(errno) => Err(PayloadError::Failed(errno)),
+        }
     }
 }

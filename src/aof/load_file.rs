@@ -1,9 +1,10 @@
 //! Replaying one AOF file (upstream's `loadSingleAppendOnlyFile`).
 //!
-//! The file is read in large blocks and parsed in place by [`aof_core::command_reader`];
-//! arguments become string objects straight from the read buffer (one allocation for
-//! small strings), and an argument too large for the buffer is read from the file
-//! straight into its own string, so the buffer never grows: loading a value of N bytes
+//! The file is read in large blocks and framed in place by [`aof_core::framer`] (the
+//! [`BlockReader`] its window, the AOF client's argument vector its store, as on the
+//! reading thread, [`read_ahead`], with the batch as the store); arguments become string
+//! objects straight from the read buffer (one allocation for small strings), and an
+//! argument too large for the buffer is read from the file straight into its own string, so the buffer never grows: loading a value of N bytes
 //! takes N bytes and a constant, as upstream's. The bookkeeping (position, the offset a
 //! short file is cut back to, MULTI/EXEC, how the replay ended and what
 //! `aof-load-truncated` makes of it) is [`aof_core::load_machine`]'s; this module does
@@ -19,16 +20,19 @@ use crate::aof::files;
 use crate::aof::lookahead::Lookahead;
 use crate::aof::read_ahead::{self, Feed, Item};
 use crate::aof::status::LoadStatus;
-use aof_core::command_reader::{CommandParser, Step};
+use aof_core::framer::{ArgStore, Frame, Framer, ReadWindow};
 use aof_core::load_machine::{
     self, CommandKind, CorruptTail, LoadMachine, ShortFile, Stop, Verdict,
 };
 use aof_glue::aof_client::{AofClient, Command, CurrentAofClient};
 use aof_glue::log::{Level, Line};
 use aof_glue::sys::{self, Errno};
+use aof_glue::unwritten::UnwrittenBytes;
 use aof_glue::{loading, process, server};
+use std::convert::Infallible;
 use std::fs::File;
 use std::io::Read;
+use std::ops::Range;
 
 /// Clients are served (and progress reported) once per this many items.
 const ITEMS_BETWEEN_EVENTS: u64 = 1024;
@@ -119,6 +123,18 @@ struct LastCommand {
 }
 
 impl LastCommand {
+    /// The command the client's arguments name: the one kept when the name is the same,
+    /// else the command table's (kept for next time when it may be).
+    #[inline]
+    fn look_up(&mut self, client: &AofClient) -> Option<Command> {
+        let name = client.arg(0)?;
+        self.found_again(name).or_else(|| {
+            let cmd = client.lookup_command()?;
+            self.remember(name, cmd);
+            Some(cmd)
+        })
+    }
+
     fn found_again(&self, name: &[u8]) -> Option<Command> {
         self.command.filter(|_| self.name == name)
     }
@@ -137,7 +153,7 @@ impl LastCommand {
 struct Replay<'n> {
     name: &'n [u8],
     client: CurrentAofClient,
-    parser: CommandParser,
+    framer: Framer,
     last_command: LastCommand,
     lookahead: Lookahead,
     /// Position, cut-back offset, MULTI/EXEC: everything the replay decides by.
@@ -151,7 +167,7 @@ impl<'n> Replay<'n> {
         Replay {
             name,
             client,
-            parser: CommandParser::new(),
+            framer: Framer::new(),
             last_command: LastCommand::default(),
             lookahead: Lookahead::new(),
             machine: LoadMachine::new(0),
@@ -233,84 +249,21 @@ impl<'n> Replay<'n> {
     fn replay_commands_until_end(&mut self, reader: &mut BlockReader) -> Ending {
         let key_load_delay = server::key_load_delay();
         let stop = loop {
-            if self.items.is_multiple_of(ITEMS_BETWEEN_EVENTS) && !self.parser.in_command() {
-                self.serve_clients();
-            }
-            self.items += 1;
-
-            let left_in_file = reader.left_in_file();
-            let step = self
-                .parser
-                .parse_next(reader.window(), reader.at_eof, left_in_file);
-            match step {
-                Step::NeedMore { min_bytes } => {
-                    self.items -= 1;
-                    if let Err(errno) = reader.refill_ahead(min_bytes) {
-                        return Ending::ReadFailed(errno);
+            let items = self.items;
+            let (machine, progress_reported) = (&self.machine, &mut self.progress_reported);
+            // Clients are served before an item's first parse, again after each refill its
+            // first line needed, never inside a command.
+            let frame = self
+                .framer
+                .next(reader, &mut ClientArgs(&mut self.client), || {
+                    if items.is_multiple_of(ITEMS_BETWEEN_EVENTS) {
+                        serve_clients(machine, progress_reported);
                     }
-                }
-                Step::End => {
-                    self.items -= 1;
-                    break Stop::End;
-                }
-                Step::Error(error) => break Stop::from(error),
-                Step::Annotation { consumed } => {
-                    reader.consume(consumed);
-                    self.machine.consumed(consumed);
-                }
-                Step::Partial { consumed, args } => {
-                    self.items -= 1;
-                    let window = reader.window();
-                    self.client
-                        .push_args(args.iter().map(|span| &window[span.clone()]));
-                    reader.consume(consumed);
-                    self.machine.consumed(consumed);
-                }
-                Step::LargeArgument {
-                    consumed,
-                    args,
-                    len,
-                } => {
-                    let window = reader.window();
-                    self.client
-                        .push_args(args.iter().map(|span| &window[span.clone()]));
-                    reader.consume(consumed);
-                    let read = self
-                        .client
-                        .push_filled_arg(len, |payload| reader.read_payload(payload));
-                    match read {
-                        Ok(()) => {}
-                        // The file ended inside the payload: a short file.
-                        Err(None) => break Stop::Truncated,
-                        Err(Some(errno)) => return Ending::ReadFailed(errno),
-                    }
-                    self.machine.consumed(consumed + len + 2);
-                    if self.parser.in_command() {
-                        self.items -= 1;
-                    } else {
-                        self.hint_upcoming(reader);
-                        let ran = self.run_command(None, key_load_delay);
-                        self.client.free_argv();
-                        if let Err(ending) = ran {
-                            return ending;
-                        }
-                    }
-                }
-                Step::Command { consumed, args } => {
-                    let window = reader.window();
-                    // The name is in the window unless an earlier piece brought it.
-                    let name = (self.client.argc() == 0).then(|| args[0].clone());
-                    self.client
-                        .push_args(args.iter().map(|span| &window[span.clone()]));
-                    let found = name.and_then(|name| {
-                        let name = &window[name];
-                        self.last_command.found_again(name).or_else(|| {
-                            let cmd = self.client.lookup_command()?;
-                            self.last_command.remember(name, cmd);
-                            Some(cmd)
-                        })
-                    });
-                    reader.consume(consumed);
+                });
+            match frame {
+                Frame::Command { consumed } => {
+                    self.items += 1;
+                    let found = self.last_command.look_up(&self.client);
                     self.machine.consumed(consumed);
                     self.hint_upcoming(reader);
                     let ran = self.run_command(found, key_load_delay);
@@ -319,19 +272,19 @@ impl<'n> Replay<'n> {
                         return ending;
                     }
                 }
+                Frame::Annotation { consumed } => {
+                    self.items += 1;
+                    self.machine.consumed(consumed);
+                }
+                Frame::Stop { stop, consumed } => {
+                    self.machine.consumed(consumed);
+                    break stop;
+                }
+                Frame::ReadFailed(errno) => return Ending::ReadFailed(errno),
+                Frame::Declined(never) => match never {},
             }
         };
         self.finish_replay(stop)
-    }
-
-    /// Between items, every [`ITEMS_BETWEEN_EVENTS`]: reports progress, serves clients
-    /// and applies a planned keyspace size once the tables exist.
-    fn serve_clients(&mut self) {
-        let position = self.machine.position();
-        loading::add_progress((position - self.progress_reported) as i64);
-        self.progress_reported = position;
-        loading::serve_clients();
-        crate::aof::presize::apply_planned();
     }
 
     /// The reading stopped: how the replay ended, with upstream's line for a reverted
@@ -363,7 +316,7 @@ impl<'n> Replay<'n> {
         let key_load_delay = server::key_load_delay();
         let stop = loop {
             if self.items.is_multiple_of(ITEMS_BETWEEN_EVENTS) {
-                self.serve_clients();
+                serve_clients(&self.machine, &mut self.progress_reported);
             }
             let (seq, item) = feed.take_next();
             match item {
@@ -374,13 +327,7 @@ impl<'n> Replay<'n> {
                 Item::Command { args, consumed, .. } => {
                     self.items += 1;
                     feed.take_args(&mut self.client, args);
-                    let found = self.client.arg(0).and_then(|name| {
-                        self.last_command.found_again(name).or_else(|| {
-                            let cmd = self.client.lookup_command()?;
-                            self.last_command.remember(name, cmd);
-                            Some(cmd)
-                        })
-                    });
+                    let found = self.last_command.look_up(&self.client);
                     self.machine.consumed(consumed);
                     self.lookahead
                         .before_running_item(self.client.db(), seq, |seq| feed.key_hash(seq));
@@ -432,6 +379,45 @@ impl<'n> Replay<'n> {
             loading::debug_delay(key_load_delay);
         }
         Ok(())
+    }
+}
+
+/// Between items, every [`ITEMS_BETWEEN_EVENTS`]: reports progress (the machine's
+/// position; `progress_reported` is what was reported so far), serves clients and applies
+/// a planned keyspace size once the tables exist.
+fn serve_clients(machine: &LoadMachine, progress_reported: &mut u64) {
+    let position = machine.position();
+    loading::add_progress((position - *progress_reported) as i64);
+    *progress_reported = position;
+    loading::serve_clients();
+    crate::aof::presize::apply_planned();
+}
+
+/// The AOF client's argument vector, where the one-thread replay's framer puts each
+/// command's arguments.
+struct ClientArgs<'c>(&'c mut AofClient);
+
+impl ArgStore<BlockReader> for ClientArgs<'_> {
+    type Declined = Infallible;
+
+    #[inline]
+    fn push(&mut self, arg: &[u8]) {
+        self.0.push_args(std::iter::once(arg));
+    }
+
+    #[inline]
+    fn push_spans(&mut self, window: &[u8], spans: &[Range<usize>]) {
+        self.0
+            .push_args(spans.iter().map(|span| &window[span.clone()]));
+    }
+
+    #[inline]
+    fn push_payload<E>(
+        &mut self,
+        len: usize,
+        fill: impl FnOnce(&mut UnwrittenBytes<'_>) -> Result<(), E>,
+    ) -> Result<(), E> {
+        self.0.push_filled_arg(len, fill)
     }
 }
 

@@ -1,7 +1,7 @@
 //! Pipelined loading: a reading thread reads, frames and builds each command's argument
 //! objects a bounded distance ahead of the main thread, which runs them in file order.
 //!
-//! The reading thread touches no server state: it owns the file and the parser and
+//! The reading thread touches no server state: it owns the file and the framer and
 //! builds string objects as upstream's IO threads build a query's (see
 //! [`aof_glue::aof_client::ArgPool`]). Everything else stays on the main thread, in file
 //! order, exactly as in the one-thread loop of [`crate::aof::load_file`]: command lookup
@@ -45,12 +45,13 @@
 //! anything else, or nothing, leaves the choice to the CPUs.
 
 use crate::aof::block_reader::BlockReader;
-use aof_core::command_reader::{CommandParser, Step};
+use aof_core::framer::{ArgStore, Frame, Framer};
 use aof_core::load_machine::Stop;
 use aof_glue::aof_client::{AofClient, ArgPool};
 use aof_glue::arena::Arena;
 use aof_glue::prefetch::KeyHash;
 use aof_glue::sys::Errno;
+use aof_glue::unwritten::UnwrittenBytes;
 use std::ops::Range;
 use std::sync::mpsc::{channel, sync_channel, Receiver, Sender, SyncSender, TryRecvError};
 use std::sync::OnceLock;
@@ -360,117 +361,105 @@ impl InFlight<'_> {
     }
 }
 
-/// The reading thread: parses the file and hands over batches of items until the
+/// The batch the reading thread fills, as the framer's store: arguments go into its
+/// pool; a large argument waits for room in the budget first.
+struct Filling<'r> {
+    batch: Batch,
+    in_flight: InFlight<'r>,
+    /// The bytes of the file the batch's items cover so far.
+    batch_bytes: u64,
+}
+
+/// The main thread stopped taking items (see [`InFlight::make_room`]).
+struct MainStopped;
+
+impl ArgStore<BlockReader> for Filling<'_> {
+    type Declined = MainStopped;
+
+    #[inline]
+    fn push(&mut self, arg: &[u8]) {
+        self.batch.args.push(arg);
+    }
+
+    #[inline]
+    fn push_spans(&mut self, window: &[u8], spans: &[Range<usize>]) {
+        self.batch.args.push_spans(window, spans);
+    }
+
+    #[inline]
+    fn push_payload<E>(
+        &mut self,
+        len: usize,
+        fill: impl FnOnce(&mut UnwrittenBytes<'_>) -> Result<(), E>,
+    ) -> Result<(), E> {
+        self.batch.args.push_filled(len, fill)
+    }
+
+    /// What this batch holds once the argument is read, besides what is in flight: wait
+    /// for room first.
+    #[inline]
+    fn before_payload(&mut self, command_bytes: u64) -> Result<(), MainStopped> {
+        if self.in_flight.make_room(self.batch_bytes + command_bytes) {
+            Ok(())
+        } else {
+            Err(MainStopped)
+        }
+    }
+}
+
+/// The reading thread: frames the file and hands over batches of items until the
 /// reading stops or the main thread stops taking them.
 fn read_ahead(mut reader: BlockReader, to_main: &SyncSender<Batch>, from_main: &Receiver<Batch>) {
-    let mut parser = CommandParser::new();
-    let mut batch = Batch::new();
-    let mut in_flight = InFlight {
-        from_main,
-        file_bytes: 0,
-        spare: None,
+    let mut framer = Framer::new();
+    let mut filling = Filling {
+        batch: Batch::new(),
+        in_flight: InFlight {
+            from_main,
+            file_bytes: 0,
+            spare: None,
+        },
+        batch_bytes: 0,
     };
-    let mut batch_bytes = 0u64;
     let mut batch_commands = 0usize;
     // Where the current command's objects start in the batch's pool. A batch is handed
     // over only between items, so a command's pieces all land in one pool.
     let mut args_start = 0usize;
-    // Bytes of the pieces of the current command consumed so far.
-    let mut pending = 0usize;
     loop {
-        let left_in_file = reader.left_in_file();
-        let item = match parser.parse_next(reader.window(), reader.at_eof, left_in_file) {
-            Step::NeedMore { min_bytes } => match reader.refill_ahead(min_bytes) {
-                Ok(()) => continue,
-                Err(errno) => Item::ReadFailed(errno),
-            },
-            Step::End => Item::Stop {
-                stop: Stop::End,
-                consumed: pending,
-            },
-            Step::Error(error) => Item::Stop {
-                stop: Stop::from(error),
-                consumed: pending,
-            },
-            Step::Annotation { consumed } => {
-                reader.consume(consumed);
-                Item::Annotation { consumed }
-            }
-            Step::Partial {
-                consumed,
-                args: spans,
-            } => {
-                batch.args.push_spans(reader.window(), spans);
-                reader.consume(consumed);
-                pending += consumed;
-                continue;
-            }
-            Step::LargeArgument {
-                consumed,
-                args: spans,
-                len,
-            } => {
-                batch.args.push_spans(reader.window(), spans);
-                reader.consume(consumed);
-                // What this batch holds once the argument is read, besides what is in
-                // flight: wait for room first.
-                let holding = batch_bytes + (pending + consumed + len) as u64;
-                if !in_flight.make_room(holding) {
-                    return;
-                }
-                match batch
-                    .args
-                    .push_filled(len, |payload| reader.read_payload(payload))
-                {
-                    // The file ended inside the payload: a short file. The one-thread
-                    // loop has not consumed this piece then.
-                    Err(None) => Item::Stop {
-                        stop: Stop::Truncated,
-                        consumed: pending,
-                    },
-                    Err(Some(errno)) => Item::ReadFailed(errno),
-                    Ok(()) => {
-                        pending += consumed + len + 2;
-                        if parser.in_command() {
-                            continue;
-                        }
-                        batch.command(args_start..batch.args.len(), std::mem::take(&mut pending))
-                    }
-                }
-            }
-            Step::Command {
-                consumed,
-                args: spans,
-            } => {
-                batch.args.push_spans(reader.window(), spans);
-                reader.consume(consumed);
-                pending += consumed;
-                batch.command(args_start..batch.args.len(), std::mem::take(&mut pending))
-            }
+        let item = match framer.next(&mut reader, &mut filling, || {}) {
+            Frame::Command { consumed } => filling
+                .batch
+                .command(args_start..filling.batch.args.len(), consumed),
+            Frame::Annotation { consumed } => Item::Annotation { consumed },
+            // The pieces of an unfinished command consumed before the stop (and, when a
+            // large payload came short, not that piece: the one-thread loop has not
+            // consumed it then either).
+            Frame::Stop { stop, consumed } => Item::Stop { stop, consumed },
+            Frame::ReadFailed(errno) => Item::ReadFailed(errno),
+            Frame::Declined(MainStopped) => return,
         };
         let last = item.ends_reading();
         match &item {
             Item::Command { consumed, .. } => {
                 batch_commands += 1;
-                batch_bytes += *consumed as u64;
+                filling.batch_bytes += *consumed as u64;
             }
-            Item::Annotation { consumed } => batch_bytes += *consumed as u64,
+            Item::Annotation { consumed } => filling.batch_bytes += *consumed as u64,
             _ => {}
         }
-        batch.items.push(item);
-        args_start = batch.args.len();
-        if last || batch_bytes >= BATCH_FILE_BYTES || batch_commands >= BATCH_COMMANDS {
-            batch.file_bytes = batch_bytes;
-            in_flight.handed_over(batch_bytes);
-            let full = std::mem::replace(&mut batch, Batch::empty());
+        filling.batch.items.push(item);
+        args_start = filling.batch.args.len();
+        if last || filling.batch_bytes >= BATCH_FILE_BYTES || batch_commands >= BATCH_COMMANDS {
+            let batch_bytes = std::mem::take(&mut filling.batch_bytes);
+            filling.batch.file_bytes = batch_bytes;
+            filling.in_flight.handed_over(batch_bytes);
+            let full = std::mem::replace(&mut filling.batch, Batch::empty());
             // Handed over at once (holding it back frees nothing); then room for the next
             // batch before reading on. Stop when the main thread stopped taking items (it
             // frees what it was sent), or the reading is over.
-            if to_main.send(full).is_err() || last || !in_flight.make_room(0) {
+            if to_main.send(full).is_err() || last || !filling.in_flight.make_room(0) {
                 return;
             }
-            batch = in_flight.next_batch();
-            batch_bytes = 0;
+            filling.batch = filling.in_flight.next_batch();
             batch_commands = 0;
             args_start = 0;
         }

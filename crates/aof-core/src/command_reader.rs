@@ -34,6 +34,9 @@
 //! window never grows beyond a line plus one smaller argument, so loading a value of N
 //! bytes needs N bytes and a constant, as upstream's loader does.
 
+use crate::framer::mem::{frames, frames_with, FileShape, MemFrame, Shape, StoreShape};
+use crate::framer::Framer;
+use crate::load_machine::Stop;
 use memchr::memchr;
 use std::ops::Range;
 
@@ -421,67 +424,49 @@ fn need_more(window: &[u8]) -> Step<'static> {
 /// item ended.
 pub type ReadAll = (Vec<Vec<Vec<u8>>>, Result<(), ReadError>, usize);
 
-/// Reads a whole in-memory file the way the loader drives the parser: windows of at most
-/// `block` new bytes, commands put together from their pieces, large payloads taken from
-/// the file directly. The reference for the loader, and what the tests and the fuzz
-/// target compare across block sizes. Panics if the parser ever breaks its promises (asks
-/// for more at the end of the file, or sizes anything past it).
-pub fn read_all(mut parser: CommandParser, file: &[u8], block: usize) -> ReadAll {
+/// Reads a whole in-memory file the way the loader reads it: through the
+/// [`framer`](crate::framer) over the block reader's window ([`FileShape::blocks`] of
+/// `block` bytes) into the AOF client's vector. The reference for the loader, and what the
+/// tests and the fuzz target compare across shapes. Panics if the parser or the framer
+/// ever breaks its promises (see [`framer::mem`](crate::framer::mem)).
+pub fn read_all(parser: CommandParser, file: &[u8], block: usize) -> ReadAll {
+    let shape = Shape {
+        file: FileShape::blocks(block),
+        direct_read_min: DIRECT_READ_MIN,
+        store: StoreShape::Vector,
+    };
+    read_all_frames(frames_with(Framer::with_parser(parser), file, &shape).0)
+        .expect("a file in memory reads")
+}
+
+/// [`read_all`] in any [`Shape`]; `None` when the shape made the reading fail (a failed
+/// read, a declined argument) before the end.
+pub fn read_all_in(file: &[u8], shape: &Shape) -> Option<ReadAll> {
+    read_all_frames(frames(file, shape).0)
+}
+
+fn read_all_frames(frames: Vec<MemFrame>) -> Option<ReadAll> {
     let mut commands = Vec::new();
-    let mut current: Vec<Vec<u8>> = Vec::new();
     let mut complete_up_to = 0;
-    let mut start = 0; // file offset of the window
-    let mut end = 0; // file offset of the window's end
-    loop {
-        let at_eof = end == file.len();
-        let window = &file[start..end];
-        let left = (file.len() - start) as u64;
-        match parser.parse_next(window, at_eof, left) {
-            Step::Command { consumed, args } => {
-                assert!(consumed <= window.len());
-                current.extend(args.iter().map(|r| window[r.clone()].to_vec()));
-                commands.push(std::mem::take(&mut current));
-                start += consumed;
-                complete_up_to = start;
+    for frame in frames {
+        match frame {
+            MemFrame::Command { args, consumed } => {
+                commands.push(args);
+                complete_up_to += consumed;
             }
-            Step::Partial { consumed, args } => {
-                assert!(consumed > 0 && consumed <= window.len());
-                current.extend(args.iter().map(|r| window[r.clone()].to_vec()));
-                start += consumed;
+            MemFrame::Annotation { consumed } => complete_up_to += consumed,
+            MemFrame::Stop { stop, .. } => {
+                let ending = match stop {
+                    Stop::End => Ok(()),
+                    Stop::Truncated => Err(ReadError::Truncated),
+                    Stop::BadFormat => Err(ReadError::BadFormat),
+                };
+                return Some((commands, ending, complete_up_to));
             }
-            Step::LargeArgument {
-                consumed,
-                args,
-                len,
-            } => {
-                assert!(consumed <= window.len());
-                assert!(
-                    start + consumed + len + 2 <= file.len(),
-                    "sized past the file"
-                );
-                current.extend(args.iter().map(|r| window[r.clone()].to_vec()));
-                let payload = start + consumed;
-                current.push(file[payload..payload + len].to_vec());
-                start = payload + len + 2;
-                end = end.max(start);
-                if !parser.in_command() {
-                    commands.push(std::mem::take(&mut current));
-                    complete_up_to = start;
-                }
-            }
-            Step::Annotation { consumed } => {
-                start += consumed;
-                complete_up_to = start;
-            }
-            Step::End => return (commands, Ok(()), complete_up_to),
-            Step::Error(e) => return (commands, Err(e), complete_up_to),
-            Step::NeedMore { min_bytes } => {
-                assert!(!at_eof, "asked for more at the end of the file");
-                assert!(min_bytes > window.len());
-                end = (end + block).max(start + min_bytes).min(file.len());
-            }
+            MemFrame::ReadFailed | MemFrame::Declined => return None,
         }
     }
+    unreachable!("the last frame ends the reading")
 }
 
 #[cfg(test)]

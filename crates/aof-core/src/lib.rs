@@ -7,6 +7,7 @@
 
 pub mod aof_manifest;
 pub mod command_reader;
+pub mod framer;
 pub mod fsync_health;
 pub mod key_estimate;
 pub mod load_machine;

@@ -4,14 +4,15 @@
 //! open and where the file stood before it, and decides how the replay ended and what
 //! `aof-load-truncated` makes of that.
 //!
-//! The loader (`src/aof/load_file.rs`) drives it with the
-//! [`command_reader`](crate::command_reader)'s steps: every byte a step consumes goes
-//! through [`LoadMachine::consumed`], every command that ran (or was queued inside MULTI)
-//! through [`LoadMachine::executed`] with what it was ([`CommandKind`]), and the step that
-//! ends the reading through [`LoadMachine::finish`]. A command the loader refuses (unknown,
+//! The loader (`src/aof/load_file.rs`) drives it with the [`framer`](crate::framer)'s
+//! frames: the bytes of every command and annotation (and of an unfinished command's
+//! pieces at the stop) go through [`LoadMachine::consumed`], every command that ran (or
+//! was queued inside MULTI) through [`LoadMachine::executed`] with what it was
+//! ([`CommandKind`]), and the stop that ends the reading through [`LoadMachine::finish`]. A command the loader refuses (unknown,
 //! wrong number of arguments) or a read error ends the file on the loader's side and never
-//! reaches the machine. [`replay`] is the same drive over an in-memory file, shared by the
-//! unit tests and the fuzz target.
+//! reaches the machine. [`replay`] is the same drive over an in-memory file, in the
+//! production shapes of [`framer::mem`](crate::framer::mem), shared by the unit tests and
+//! the fuzz targets.
 //!
 //! The rules, all upstream's:
 //! - annotations move the position only; the cut-back offset moves when a command has
@@ -26,7 +27,9 @@
 //!   is; with `yes` the file is cut back (or, for a file that is not the last one,
 //!   [`ShortFile::Keep`], left as it is, its caller failing the load anyway).
 
-use crate::command_reader::{CommandParser, ReadError, Step};
+use crate::command_reader::{CommandParser, ReadError, DIRECT_READ_MIN};
+use crate::framer::mem::{frames, frames_with, FileShape, MemFrame, Shape, StoreShape};
+use crate::framer::Framer;
 
 /// What a command that ran was, as far as the replay's bookkeeping cares.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -54,7 +57,7 @@ impl CommandKind {
 /// What ended the reading of the file's commands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Stop {
-    /// The file ended between items ([`Step::End`]).
+    /// The file ended between items ([`Step::End`](crate::command_reader::Step::End)).
     End,
     /// The file ended inside a command ([`ReadError::Truncated`], or a payload the caller
     /// read directly came short).
@@ -306,71 +309,50 @@ pub struct Replayed {
 }
 
 /// Replays a whole in-memory file of commands the way the loader drives the machine:
-/// windows of at most `block` new bytes, commands put together from their pieces, large
-/// payloads taken from the file directly, each command's kind told by its name. Every
+/// through the [`framer`](crate::framer) over the block reader's window
+/// ([`FileShape::blocks`] of `block` bytes), each command's kind told by its name. Every
 /// command runs (the loader's refusals end the file on its side, outside the machine).
-pub fn replay(mut parser: CommandParser, file: &[u8], block: usize) -> Replayed {
+pub fn replay(parser: CommandParser, file: &[u8], block: usize) -> Replayed {
+    let shape = Shape {
+        file: FileShape::blocks(block),
+        direct_read_min: DIRECT_READ_MIN,
+        store: StoreShape::Vector,
+    };
+    replay_frames(frames_with(Framer::with_parser(parser), file, &shape).0)
+        .expect("a file in memory reads")
+}
+
+/// [`replay`] in any [`Shape`]; `None` when the shape made the reading fail (a failed
+/// read, a declined argument: the loader's ending, outside the machine).
+pub fn replay_in(file: &[u8], shape: &Shape) -> Option<Replayed> {
+    replay_frames(frames(file, shape).0)
+}
+
+/// The loader's machine steps for each frame.
+fn replay_frames(frames: Vec<MemFrame>) -> Option<Replayed> {
     let mut machine = LoadMachine::new(0);
     let mut commands = Vec::new();
-    let mut current: Vec<Vec<u8>> = Vec::new();
-    let mut start = 0; // file offset of the window
-    let mut end = 0; // file offset of the window's end
+    let mut frames = frames.into_iter();
     let stop = loop {
-        debug_assert_eq!(start as u64, machine.position());
-        let at_eof = end == file.len();
-        let window = &file[start..end];
-        let left = (file.len() - start) as u64;
-        match parser.parse_next(window, at_eof, left) {
-            Step::NeedMore { min_bytes } => {
-                assert!(!at_eof, "asked for more at the end of the file");
-                end = (end + block.max(1)).max(start + min_bytes).min(file.len());
-            }
-            Step::End => break Stop::End,
-            Step::Error(error) => break Stop::from(error),
-            Step::Annotation { consumed } => {
-                start += consumed;
+        match frames.next().expect("the last frame ends the reading") {
+            MemFrame::Annotation { consumed } => machine.consumed(consumed),
+            MemFrame::Command { args, consumed } => {
                 machine.consumed(consumed);
-            }
-            Step::Partial { consumed, args } => {
-                current.extend(args.iter().map(|r| window[r.clone()].to_vec()));
-                start += consumed;
-                machine.consumed(consumed);
-            }
-            Step::LargeArgument {
-                consumed,
-                args,
-                len,
-            } => {
-                current.extend(args.iter().map(|r| window[r.clone()].to_vec()));
-                let payload = start + consumed;
-                // The loader's direct read (and the two bytes after it) may come short.
-                if payload + len + 2 > file.len() {
-                    break Stop::Truncated;
-                }
-                current.push(file[payload..payload + len].to_vec());
-                start = payload + len + 2;
-                end = end.max(start);
-                machine.consumed(consumed + len + 2);
-                if !parser.in_command() {
-                    let args = std::mem::take(&mut current);
-                    run(&mut machine, &mut commands, args);
-                }
-            }
-            Step::Command { consumed, args } => {
-                current.extend(args.iter().map(|r| window[r.clone()].to_vec()));
-                start += consumed;
-                machine.consumed(consumed);
-                let args = std::mem::take(&mut current);
                 run(&mut machine, &mut commands, args);
             }
+            MemFrame::Stop { stop, consumed } => {
+                machine.consumed(consumed);
+                break stop;
+            }
+            MemFrame::ReadFailed | MemFrame::Declined => return None,
         }
     };
     let ending = machine.finish(stop);
-    Replayed {
+    Some(Replayed {
         commands,
         ending,
         machine,
-    }
+    })
 }
 
 fn run(machine: &mut LoadMachine, commands: &mut Vec<RanCommand>, args: Vec<Vec<u8>>) {
