@@ -15,7 +15,7 @@
 //!   end of the last complete command and `Truncated` is returned, else `Failed`;
 //! - bad framing or an unknown command: `Failed`, the file untouched.
 
-use crate::aof::block_reader::BlockReader;
+use crate::aof::block_reader::{BlockReader, FileSource};
 use crate::aof::files;
 use crate::aof::lookahead::Lookahead;
 use crate::aof::read_ahead::{self, Feed, Item};
@@ -191,7 +191,7 @@ impl<'n> Replay<'n> {
             return Ending::ReadFailed(errno);
         }
         self.machine = LoadMachine::new(start);
-        self.replay_commands(BlockReader::new(file, file_len, start))
+        self.replay_commands(BlockReader::new(FileSource(file), file_len, start))
     }
 
     /// An RDB BASE (or old RDB preamble) goes through upstream's RDB loader; commands may

@@ -228,9 +228,13 @@ pub mod mem;
 
 #[cfg(test)]
 mod tests {
-    use super::mem::{frames, FileShape, MemFile, MemFrame, ReadFailed, Shape, StoreShape};
+    use super::mem::{
+        frames, FileShape, MemFile, MemFrame, MemPayload, ReadFailed, Shape, StoreShape,
+    };
     use super::*;
+    use crate::block_reader::Source;
     use crate::command_reader::DIRECT_READ_MIN;
+    use crate::framer::mem;
 
     fn cmd(args: &[&[u8]]) -> Vec<u8> {
         let mut out = format!("*{}\r\n", args.len()).into_bytes();
@@ -270,7 +274,7 @@ mod tests {
 
     impl ReadWindow for Trickle<'_> {
         type Error = ReadFailed;
-        type Payload<'p> = [u8];
+        type Payload<'p> = MemPayload<'p>;
         fn window(&self) -> &[u8] {
             &self.file[self.start..self.end]
         }
@@ -289,13 +293,17 @@ mod tests {
             assert!(self.start + n <= self.end);
             self.start += n;
         }
-        fn read_payload(&mut self, dest: &mut [u8]) -> Result<(), PayloadError<ReadFailed>> {
+        fn read_payload(
+            &mut self,
+            dest: &mut MemPayload<'_>,
+        ) -> Result<(), PayloadError<ReadFailed>> {
             let at = self.start;
-            if at + dest.len() + 2 > self.file.len() {
+            let len = mem::MemSource::left(dest);
+            if at + len + 2 > self.file.len() {
                 return Err(PayloadError::Short);
             }
-            dest.copy_from_slice(&self.file[at..at + dest.len()]);
-            self.start = at + dest.len() + 2;
+            mem::MemSource::put(dest, &self.file[at..at + len]);
+            self.start = at + len + 2;
             self.end = self.end.max(self.start);
             Ok(())
         }
@@ -310,7 +318,7 @@ mod tests {
         announced: Vec<u64>,
     }
 
-    impl<W: for<'p> ReadWindow<Payload<'p> = [u8]>> ArgStore<W> for Counting {
+    impl<W: for<'p> ReadWindow<Payload<'p> = MemPayload<'p>>> ArgStore<W> for Counting {
         type Declined = Infallible;
         fn push(&mut self, arg: &[u8]) {
             self.args.push(arg.to_vec());
@@ -318,11 +326,11 @@ mod tests {
         fn push_payload<E>(
             &mut self,
             len: usize,
-            fill: impl FnOnce(&mut [u8]) -> Result<(), E>,
+            fill: impl FnOnce(&mut MemPayload<'_>) -> Result<(), E>,
         ) -> Result<(), E> {
             self.direct.push(len);
             let mut payload = vec![0; len];
-            let filled = fill(&mut payload);
+            let filled = fill(&mut MemPayload::new(&mut payload));
             self.args.push(payload);
             filled
         }
@@ -344,7 +352,7 @@ mod tests {
     /// Every frame of `window`, and how often the hook ran inside a command (never).
     fn run<W>(framer: &mut Framer, window: &mut W, store: &mut Counting) -> Vec<Item>
     where
-        W: for<'p> ReadWindow<Payload<'p> = [u8], Error = ReadFailed>,
+        W: for<'p> ReadWindow<Payload<'p> = MemPayload<'p>, Error = ReadFailed>,
     {
         let mut out = Vec::new();
         loop {

@@ -6,6 +6,7 @@
 #![forbid(unsafe_code)]
 
 pub mod aof_manifest;
+pub mod block_reader;
 pub mod command_reader;
 pub mod framer;
 pub mod fsync_health;

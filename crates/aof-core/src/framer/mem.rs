@@ -1,7 +1,8 @@
-//! The framer over an in-memory file, in the shapes production runs it: the window of the
-//! loader's block reader (a buffer refilled by `read`s that may return less than asked,
-//! reading a block ahead, or a short way ahead while large arguments come, payloads read
-//! from the window first and then straight from the file) and the two argument stores (the
+//! The framer over an in-memory file, in the shapes production runs it: the loader's own
+//! block reader ([`crate::block_reader`]: a buffer refilled by `read`s that may return
+//! less than asked, reading a block ahead, or a short way ahead while large arguments
+//! come, payloads read from the window first and then straight from the file) over the
+//! file in memory, in any block and read sizes, and the two argument stores (the
 //! AOF client's vector, emptied after each command, and the reading thread's batches, one
 //! pool of arguments for many commands, closed between items). What the tests, the fuzz
 //! targets, [`read_all`](crate::command_reader::read_all) and
@@ -15,15 +16,11 @@
 //! ([`ArgStore::before_payload`]) is the command's bytes up to its payload's end.
 
 use super::{ArgStore, Frame, Framer, PayloadError, ReadWindow};
+use crate::block_reader::{
+    BlockReader, Sizes, Source, READ_BLOCK, SHORT_READ, SHORT_READS_AFTER_DIRECT,
+};
 use crate::command_reader::{CommandParser, DIRECT_READ_MIN};
 use crate::load_machine::Stop;
-
-/// The loader's block size (`src/aof/block_reader.rs`, `READ_BLOCK`).
-pub const PRODUCTION_BLOCK: usize = 1 << 20;
-/// How far ahead it reads while large arguments come (`SHORT_READ`).
-pub const PRODUCTION_SHORT_READ: usize = 4 << 10;
-/// Refills that stay short after a direct read (`SHORT_READS_AFTER_DIRECT`).
-pub const PRODUCTION_SHORT_READS_AFTER_DIRECT: u32 = 64;
 
 /// How the file is read.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -53,9 +50,9 @@ impl FileShape {
     /// The loader's own reader.
     pub fn production() -> FileShape {
         FileShape {
-            block: PRODUCTION_BLOCK,
-            short_read: PRODUCTION_SHORT_READ,
-            short_reads_after_direct: PRODUCTION_SHORT_READS_AFTER_DIRECT,
+            block: READ_BLOCK,
+            short_read: SHORT_READ,
+            short_reads_after_direct: SHORT_READS_AFTER_DIRECT,
             read_sizes: Vec::new(),
             missing_tail: 0,
             failing_read: None,
@@ -113,160 +110,155 @@ impl Shape {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ReadFailed;
 
-/// The block reader's window over an in-memory file.
-pub struct MemFile<'f> {
+/// Bytes in memory as the block reader's source, each `read` as long as
+/// [`FileShape::read_sizes`] lets it be, one of them failing if
+/// [`FileShape::failing_read`] says so.
+pub struct MemSource<'f> {
     data: &'f [u8],
+    /// Offset in `data` of the next byte a read returns.
+    read_at: usize,
+    reads: u64,
+    read_sizes: Vec<usize>,
+    failing_read: Option<u64>,
+}
+
+impl MemSource<'_> {
+    /// How much the next read may return; fails it when it is the failing one.
+    fn next_read(&mut self) -> Result<usize, ReadFailed> {
+        let read = self.reads;
+        self.reads += 1;
+        if self.failing_read == Some(read) {
+            return Err(ReadFailed);
+        }
+        let sizes = &self.read_sizes;
+        Ok(
+            match sizes.get((read % sizes.len().max(1) as u64) as usize) {
+                Some(&size) if size > 0 => size,
+                _ => usize::MAX,
+            }
+            .min(self.data.len() - self.read_at),
+        )
+    }
+}
+
+/// A large argument's storage in memory, written front to back.
+pub struct MemPayload<'p> {
+    bytes: &'p mut [u8],
+    written: usize,
+}
+
+impl<'p> MemPayload<'p> {
+    pub fn new(bytes: &'p mut [u8]) -> MemPayload<'p> {
+        MemPayload { bytes, written: 0 }
+    }
+}
+
+impl Source for MemSource<'_> {
+    type Error = ReadFailed;
+    type Payload<'p> = MemPayload<'p>;
+
+    fn read(&mut self, buf: &mut [u8]) -> Result<usize, ReadFailed> {
+        let n = self.next_read()?.min(buf.len());
+        buf[..n].copy_from_slice(&self.data[self.read_at..self.read_at + n]);
+        self.read_at += n;
+        Ok(n)
+    }
+
+    fn read_into(&mut self, dest: &mut MemPayload<'_>) -> Result<usize, ReadFailed> {
+        let n = self.next_read()?.min(Self::left(dest));
+        Self::put(dest, &self.data[self.read_at..self.read_at + n]);
+        self.read_at += n;
+        Ok(n)
+    }
+
+    fn left(dest: &MemPayload<'_>) -> usize {
+        dest.bytes.len() - dest.written
+    }
+
+    fn put(dest: &mut MemPayload<'_>, bytes: &[u8]) {
+        let end = dest.written + bytes.len();
+        dest.bytes[dest.written..end].copy_from_slice(bytes);
+        dest.written = end;
+    }
+}
+
+/// The loader's block reader over a file in memory, checking the framer's and the
+/// parser's promises on every call.
+pub struct MemFile<'f> {
+    reader: BlockReader<MemSource<'f>>,
     /// The file's size as taken at the start ([`FileShape::missing_tail`] included).
     file_len: u64,
-    buf: Vec<u8>,
-    start: usize,
-    filled: usize,
-    /// File offset of `buf[start]`.
-    offset: u64,
-    /// File offset of the next byte a read returns.
-    read_at: usize,
-    at_eof: bool,
-    short_reads_left: u32,
-    reads: u64,
-    shape: FileShape,
+    trickle: bool,
 }
 
 impl<'f> MemFile<'f> {
     pub fn new(data: &'f [u8], shape: FileShape) -> MemFile<'f> {
-        MemFile {
+        let file_len = data.len() as u64 + shape.missing_tail;
+        let source = MemSource {
             data,
-            file_len: data.len() as u64 + shape.missing_tail,
-            buf: vec![0; shape.block.max(1)],
-            start: 0,
-            filled: 0,
-            offset: 0,
             read_at: 0,
-            at_eof: false,
-            short_reads_left: 0,
             reads: 0,
-            shape,
+            read_sizes: shape.read_sizes,
+            failing_read: shape.failing_read,
+        };
+        let sizes = Sizes {
+            block: shape.block.max(1),
+            short_read: shape.short_read,
+            short_reads_after_direct: shape.short_reads_after_direct,
+        };
+        MemFile {
+            reader: BlockReader::with_sizes(source, file_len, 0, sizes),
+            file_len,
+            trickle: shape.trickle,
         }
     }
 
     /// File offset of the window's start: every byte before it was consumed.
     pub fn position(&self) -> u64 {
-        self.offset
-    }
-
-    /// One `read(2)` of at most `max` bytes into `dest` (0: the end of the file).
-    fn read(&mut self, dest: &mut [u8]) -> Result<usize, ReadFailed> {
-        let read = self.reads;
-        self.reads += 1;
-        if self.shape.failing_read == Some(read) {
-            return Err(ReadFailed);
-        }
-        let sizes = &self.shape.read_sizes;
-        let limit = match sizes.get((read % sizes.len().max(1) as u64) as usize) {
-            Some(&size) if size > 0 => size,
-            _ => usize::MAX,
-        };
-        let n = dest.len().min(limit).min(self.data.len() - self.read_at);
-        dest[..n].copy_from_slice(&self.data[self.read_at..self.read_at + n]);
-        self.read_at += n;
-        Ok(n)
-    }
-
-    /// The block reader's `refill_ahead`.
-    fn refill_ahead(&mut self, min_window: usize) -> Result<(), ReadFailed> {
-        let ahead = if self.short_reads_left > 0 {
-            self.short_reads_left -= 1;
-            self.shape.short_read
-        } else {
-            self.shape.block
-        };
-        self.buf.copy_within(self.start..self.filled, 0);
-        self.filled -= self.start;
-        self.start = 0;
-        if min_window > self.buf.len() {
-            self.buf.resize(min_window, 0);
-        }
-        let read_up_to = min_window.max(ahead).min(self.buf.len());
-        while self.filled < min_window && !self.at_eof {
-            let mut buf = std::mem::take(&mut self.buf);
-            let read = self.read(&mut buf[self.filled..read_up_to]);
-            self.buf = buf;
-            match read? {
-                0 => self.at_eof = true,
-                n => self.filled += n,
-            }
-        }
-        Ok(())
+        self.reader.offset()
     }
 }
 
 impl ReadWindow for MemFile<'_> {
     type Error = ReadFailed;
-    type Payload<'p> = [u8];
+    type Payload<'p> = MemPayload<'p>;
 
     fn window(&self) -> &[u8] {
-        &self.buf[self.start..self.filled]
+        self.reader.window()
     }
 
     fn at_eof(&self) -> bool {
-        self.at_eof
+        self.reader.at_eof()
     }
 
     fn left_in_file(&self) -> u64 {
-        self.file_len.saturating_sub(self.offset)
+        self.reader.left_in_file()
     }
 
     fn refill(&mut self, min_bytes: usize) -> Result<(), ReadFailed> {
-        assert!(!self.at_eof, "asked for more at the end of the file");
+        assert!(!self.at_eof(), "asked for more at the end of the file");
+        let window = self.window().len();
         assert!(
-            min_bytes > self.filled - self.start,
+            min_bytes > window,
             "asked for no more than the window holds"
         );
-        if self.shape.trickle {
-            let grown = self.filled - self.start + 1;
-            return self.refill_ahead(grown);
+        if self.trickle {
+            return self.reader.refill(window + 1);
         }
-        self.refill_ahead(min_bytes)
+        self.reader.refill(min_bytes)
     }
 
     fn consume(&mut self, n: usize) {
-        assert!(n <= self.filled - self.start, "consumed past the window");
-        self.start += n;
-        self.offset += n as u64;
+        assert!(n <= self.window().len(), "consumed past the window");
+        self.reader.consume(n);
     }
 
-    fn read_payload(&mut self, dest: &mut [u8]) -> Result<(), PayloadError<ReadFailed>> {
+    fn read_payload(&mut self, dest: &mut MemPayload<'_>) -> Result<(), PayloadError<ReadFailed>> {
         assert!(
-            dest.len() as u64 + 2 <= self.left_in_file(),
+            dest.bytes.len() as u64 + 2 <= self.left_in_file(),
             "sized past the file"
         );
-        self.short_reads_left = self.shape.short_reads_after_direct;
-        let from_window = dest.len().min(self.filled - self.start);
-        dest[..from_window].copy_from_slice(&self.buf[self.start..self.start + from_window]);
-        self.consume(from_window);
-        let mut written = from_window;
-        while written < dest.len() {
-            match self
-                .read(&mut dest[written..])
-                .map_err(PayloadError::Failed)?
-            {
-                0 => {
-                    self.at_eof = true;
-                    return Err(PayloadError::Short);
-                }
-                n => {
-                    written += n;
-                    self.offset += n as u64;
-                }
-            }
-        }
-        if self.filled - self.start < 2 {
-            self.refill_ahead(2).map_err(PayloadError::Failed)?;
-        }
-        if self.filled - self.start < 2 {
-            return Err(PayloadError::Short);
-        }
-        self.consume(2);
-        Ok(())
+        self.reader.read_payload(dest)
     }
 }
 
@@ -317,11 +309,11 @@ impl<'f> ArgStore<MemFile<'f>> for MemStore {
     fn push_payload<E>(
         &mut self,
         len: usize,
-        fill: impl FnOnce(&mut [u8]) -> Result<(), E>,
+        fill: impl FnOnce(&mut MemPayload<'_>) -> Result<(), E>,
     ) -> Result<(), E> {
         assert!(len as u64 <= self.file_len, "sized past the file");
         let mut payload = vec![0; len];
-        let filled = fill(&mut payload);
+        let filled = fill(&mut MemPayload::new(&mut payload));
         self.short_payload = filled.is_err();
         self.args.push(payload);
         filled
@@ -450,8 +442,8 @@ pub fn shape_from_bytes(data: &[u8]) -> Option<(Shape, &[u8])> {
     const HEADER: usize = 12;
     let (h, file) = (data.get(..HEADER)?, &data[HEADER..]);
     let pick = |byte: u8, sizes: &[usize]| sizes[byte as usize % sizes.len()];
-    let block = pick(h[0], &[1, 2, 3, 7, 16, 64, 1024, PRODUCTION_BLOCK]);
-    let short_read = pick(h[1], &[1, 5, 64, PRODUCTION_SHORT_READ, PRODUCTION_BLOCK]);
+    let block = pick(h[0], &[1, 2, 3, 7, 16, 64, 1024, READ_BLOCK]);
+    let short_read = pick(h[1], &[1, 5, 64, SHORT_READ, READ_BLOCK]);
     let direct_read_min = pick(h[2], &[1, 2, 4, 9, 33, 300, DIRECT_READ_MIN, usize::MAX]);
     let read_sizes = h[3..6]
         .iter()
