@@ -18,8 +18,9 @@
 //! Accounting, as the load machine wants it: a command's bytes are counted once, when it
 //! is whole ([`Frame::Command`]); the pieces of a command the reading stopped inside are
 //! counted at the stop ([`Frame::Stop`]), except the line of a large argument whose payload
-//! came short (it was never read whole). The loader before the framer consumed each piece
-//! as it came, which adds up to the same positions wherever the machine is read.
+//! came short (it was never read whole). Counting each piece as it comes would add up to
+//! the same positions wherever the machine is read (between items, and at the stop), and
+//! cost a machine step per piece.
 
 use crate::command_reader::{CommandParser, Step};
 use crate::load_machine::Stop;

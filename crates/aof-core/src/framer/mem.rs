@@ -340,8 +340,7 @@ pub enum MemFrame {
     Declined,
 }
 
-/// Frames a whole in-memory file in `shape` (`parser` sets the direct-read threshold;
-/// `shape.direct_read_min` is applied to it), checking the framer's promises as it goes.
+/// Frames a whole in-memory file in `shape`, checking the framer's promises as it goes.
 /// Returns every item, the last one ending the reading, and how often the framer called
 /// its between-items hook.
 pub fn frames(data: &[u8], shape: &Shape) -> (Vec<MemFrame>, u64) {
@@ -350,7 +349,8 @@ pub fn frames(data: &[u8], shape: &Shape) -> (Vec<MemFrame>, u64) {
     frames_with(Framer::with_parser(parser), data, shape)
 }
 
-/// [`frames`] with a framer of the caller's.
+/// [`frames`] with a framer of the caller's (whose parser has its own direct-read
+/// threshold: `shape.direct_read_min` is not used).
 pub fn frames_with(mut framer: Framer, data: &[u8], shape: &Shape) -> (Vec<MemFrame>, u64) {
     let mut file = MemFile::new(data, shape.file.clone());
     let (batch_commands, batch_bytes, decline_at) = match shape.store {
