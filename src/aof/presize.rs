@@ -2,7 +2,10 @@
 //! file's first megabytes say it will add ([`aof_core::key_estimate`]). Without it the
 //! keyspace doubles again and again as the replay adds keys, and every doubling rehashes
 //! every key so far. An RDB BASE (or preamble) is left alone: upstream's RDB loader
-//! handles its own RESIZEDB opcodes.
+//! handles its own RESIZEDB opcodes (which size the table again from 8.6 on, when
+//! `kvstoreExpand` creates a missing table), and the keys a later file names that the
+//! database already holds are not counted again, so the table an RDB BASE sized stays as
+//! it is unless the INCR adds keys beyond it.
 //!
 //! Upstream creates a database's table when its first key arrives, and its expand skips
 //! a table that does not exist yet, so the estimate is made before the file replays
@@ -10,8 +13,8 @@
 //! ([`apply_planned`]).
 
 use crate::aof::files;
-use aof_core::key_estimate::{estimate_keys, KeyEstimate};
-use aof_glue::db::Db;
+use aof_core::key_estimate::{estimate_keys_over, KeyEstimate};
+use aof_glue::db::{Db, KeyLookup};
 use std::io::Read;
 use std::sync::Mutex;
 
@@ -53,7 +56,15 @@ fn sample_estimates(name: &[u8]) -> Vec<KeyEstimate> {
     if file.take(SAMPLE_BYTES).read_to_end(&mut sample).is_err() || sample.starts_with(b"REDIS") {
         return Vec::new();
     }
-    estimate_keys(&sample, file_len)
+    // A key the database holds already (a file after an RDB BASE, whose RESIZEDB sized the
+    // table for it) is no addition. Asked only of databases that hold keys.
+    let mut lookup = KeyLookup::new();
+    estimate_keys_over(&sample, file_len, |db, key| {
+        let Some(db) = i32::try_from(db).ok().and_then(Db::of_index) else {
+            return false;
+        };
+        db.size() > 0 && lookup.holds(db, key)
+    })
 }
 
 /// Grows each planned table that exists by now (called at the loader's checkpoint, every

@@ -28,6 +28,11 @@
 //! threshold below 2: the prediction tends to the linear one as `r` tends to 2, and is
 //! never above it, so a weak saturation cuts the estimate a little and a strong one a lot.
 //!
+//! A file replayed onto a database that already holds keys (an INCR after an RDB BASE, whose
+//! RESIZEDB sized the table already) names many of them again: those are no new keys.
+//! [`estimate_keys_over`] asks, the first time the sample names a key, whether the
+//! database held it before the file, and counts only the keys it did not.
+//!
 //! A file whose sample misleads still gets a wrong table. Too small (harmless: it grows by
 //! doubling, as upstream's would) when the sample ends in a stretch naming few new keys
 //! (a large list written by many commands, chance in a growing dataset), or starts with a
@@ -111,14 +116,29 @@ struct Counts {
     named: HashSet<u64>,
     first_named_at: Vec<u64>,
     draws: u64,
+    /// Keys named that the database held before the file.
+    held_before: HashSet<u64>,
 }
 
 impl Counts {
-    fn name(&mut self, key: u64) {
+    /// Records that `key` (the hash of `name`) is named; the first time, asks `held`
+    /// whether the database held it before the file.
+    fn name(&mut self, key: u64, name: &[u8], held: &mut dyn FnMut(&[u8]) -> bool) {
         if self.named.insert(key) {
             self.first_named_at.push(self.draws);
+            if held(name) {
+                self.held_before.insert(key);
+            }
         }
         self.draws += 1;
+    }
+
+    /// The keys of `set` the database did not hold before the file: what it adds.
+    fn added(&self, set: &HashSet<u64>) -> usize {
+        if self.held_before.is_empty() {
+            return set.len();
+        }
+        set.iter().filter(|k| !self.held_before.contains(k)).count()
     }
 
     /// How many distinct keys the whole file is expected to name per key the sample
@@ -145,9 +165,21 @@ impl Counts {
 }
 
 /// Estimates, per database (in order of first use), from `sample`, the first bytes of a
-/// RESP AOF file of `file_len` bytes (`sample.len() == file_len` for the whole file).
-/// Commands cut by the sample's end, and a sample that is not RESP, count for nothing.
+/// RESP AOF file of `file_len` bytes (`sample.len() == file_len` for the whole file),
+/// replayed onto empty databases. Commands cut by the sample's end, and a sample that is
+/// not RESP, count for nothing.
 pub fn estimate_keys(sample: &[u8], file_len: u64) -> Vec<KeyEstimate> {
+    estimate_keys_over(sample, file_len, |_, _| false)
+}
+
+/// As [`estimate_keys`], for a file replayed onto databases that may hold keys already:
+/// `held(db, key)` says whether database `db` held `key` before the file (asked once per
+/// distinct key of the sample), and such keys count as no addition.
+pub fn estimate_keys_over(
+    sample: &[u8],
+    file_len: u64,
+    mut held: impl FnMut(i64, &[u8]) -> bool,
+) -> Vec<KeyEstimate> {
     let whole_file = sample.len() as u64 >= file_len;
     let hasher = RandomState::new();
     let mut dbs: Vec<(i64, Counts)> = Vec::new();
@@ -164,7 +196,7 @@ pub fn estimate_keys(sample: &[u8], file_len: u64) -> Vec<KeyEstimate> {
             Step::Command { consumed, args } => {
                 let mut all: Vec<&[u8]> = first_args.iter().map(Vec::as_slice).collect();
                 all.extend(args.iter().map(|r| &window[r.clone()]));
-                count(&mut dbs, &mut db, &all, &hasher);
+                count(&mut dbs, &mut db, &all, &hasher, &mut held);
                 first_args.clear();
                 (consumed, true)
             }
@@ -188,7 +220,7 @@ pub fn estimate_keys(sample: &[u8], file_len: u64) -> Vec<KeyEstimate> {
                     (end, false)
                 } else {
                     let all: Vec<&[u8]> = first_args.iter().map(Vec::as_slice).collect();
-                    count(&mut dbs, &mut db, &all, &hasher);
+                    count(&mut dbs, &mut db, &all, &hasher, &mut held);
                     first_args.clear();
                     (end, true)
                 }
@@ -227,8 +259,8 @@ pub fn estimate_keys(sample: &[u8], file_len: u64) -> Vec<KeyEstimate> {
             };
             KeyEstimate {
                 db,
-                keys: scale(c.keys.len()),
-                expires: scale(c.expires.len()),
+                keys: scale(c.added(&c.keys)),
+                expires: scale(c.added(&c.expires)),
             }
         })
         .collect()
@@ -241,7 +273,13 @@ fn deletes_keys(name: &[u8]) -> bool {
         .any(|n| name.eq_ignore_ascii_case(n))
 }
 
-fn count(dbs: &mut Vec<(i64, Counts)>, db: &mut i64, args: &[&[u8]], hasher: &RandomState) {
+fn count(
+    dbs: &mut Vec<(i64, Counts)>,
+    db: &mut i64,
+    args: &[&[u8]],
+    hasher: &RandomState,
+    held: &mut impl FnMut(i64, &[u8]) -> bool,
+) {
     let Some(&name) = args.first() else { return };
     if name.eq_ignore_ascii_case(b"select") {
         if let Some(n) = args
@@ -268,16 +306,18 @@ fn count(dbs: &mut Vec<(i64, Counts)>, db: &mut i64, args: &[&[u8]], hasher: &Ra
         } else {
             args.len()
         };
-        for key in &args[1..last.min(args.len())] {
-            let key = hasher.hash_one(key);
-            counts.name(key);
+        let this_db = *db;
+        for name in &args[1..last.min(args.len())] {
+            let key = hasher.hash_one(name);
+            counts.name(key, name, &mut |k| held(this_db, k));
             counts.keys.remove(&key);
             counts.expires.remove(&key);
         }
         return;
     }
     let key = hasher.hash_one(args[1]);
-    counts.name(key);
+    let this_db = *db;
+    counts.name(key, args[1], &mut |k| held(this_db, k));
     counts.keys.insert(key);
     if sets_ttl(args) {
         counts.expires.insert(key);
@@ -347,6 +387,71 @@ mod tests {
         assert_eq!(got.len(), 1);
         assert!((990..=1010).contains(&got[0].keys), "{got:?}");
         assert_eq!(got[0].expires, 0);
+    }
+
+    #[test]
+    fn keys_the_database_held_before_the_file_add_nothing() {
+        // Half the sample's keys were there before the file (an INCR over an RDB base);
+        // db 1 held none of its keys.
+        let records: Vec<Vec<String>> = (0..1000)
+            .map(|i| {
+                let db_switch = if i == 800 { Some("1") } else { None };
+                let mut r = vec!["SET".into(), format!("key:{i:06}"), "v".into()];
+                if let Some(db) = db_switch {
+                    r = vec!["SELECT".into(), db.into()];
+                }
+                r
+            })
+            .collect();
+        let aof: Vec<u8> = records
+            .iter()
+            .flat_map(|r| record(&r.iter().map(String::as_str).collect::<Vec<_>>()))
+            .collect();
+        let mut asked = Vec::new();
+        let got = estimate_keys_over(&aof, aof.len() as u64, |db, key| {
+            asked.push((db, key.to_vec()));
+            db == 0 && key.ends_with(b"0")
+        });
+        // db 0: 799 keys named, 80 of them (key:...0) held before; db 1: 199 keys, none.
+        assert_eq!(
+            got[0],
+            KeyEstimate {
+                db: 0,
+                keys: 800 - 80,
+                expires: 0
+            }
+        );
+        assert_eq!(
+            got[1],
+            KeyEstimate {
+                db: 1,
+                keys: 199,
+                expires: 0
+            }
+        );
+        // Asked once per distinct key, with its own database.
+        assert_eq!(asked.len(), 800 + 199);
+        assert!(asked
+            .iter()
+            .all(|(db, k)| (*db == 1) == (k.as_slice() > &b"key:000800"[..])));
+        // With nothing held, the same as estimate_keys.
+        assert_eq!(
+            estimate_keys_over(&aof, aof.len() as u64, |_, _| false),
+            estimate_keys(&aof, aof.len() as u64)
+        );
+    }
+
+    #[test]
+    fn a_key_held_before_and_named_again_after_a_delete_still_adds_nothing_new() {
+        // DEL ends a held key; a later SET re-creates it: the table gains nothing over
+        // what it held, so the key is no addition either way.
+        let aof = file(&[
+            vec!["DEL", "old"],
+            vec!["SET", "old", "1"],
+            vec!["SET", "new", "1"],
+        ]);
+        let got = estimate_keys_over(&aof, aof.len() as u64, |_, key| key == b"old");
+        assert_eq!(got[0].keys, 1);
     }
 
     #[test]

@@ -29,6 +29,7 @@ void redis_aof_shim_sdssetlen(sds s, size_t len);
 uint64_t redis_aof_shim_client_id_aof(void);
 size_t redis_aof_shim_rio_write(rio *r, const void *buf, size_t len);
 long long redis_aof_shim_get_expire(redisDb *db, sds key, robj *value);
+int redis_aof_shim_db_holds(redisDb *db, sds *scratch, const char *key, size_t len);
 robj *redis_aof_shim_entry_value(dictEntry *de);
 sds redis_aof_shim_entry_key(dictEntry *de, robj *value);
 sds redis_aof_shim_zset_dict_member(dictEntry *de, double *score);

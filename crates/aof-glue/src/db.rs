@@ -85,6 +85,53 @@ impl Db {
     }
 }
 
+/// Asks whether databases hold keys, as the keyspace is now, without touching them (no
+/// expiry, no access time). Owns one scratch sds for the key names, from Redis's
+/// allocator, freed on drop.
+pub struct KeyLookup {
+    scratch: bindings::sds,
+}
+
+impl KeyLookup {
+    pub fn new() -> KeyLookup {
+        // SAFETY: sdsempty allocates a new empty sds through s_malloc (zmalloc, which
+        // aborts rather than return NULL); this value owns it.
+        let scratch = unsafe { bindings::sdsempty() };
+        KeyLookup { scratch }
+    }
+
+    /// Whether `db` holds `key` (logically expired keys count as held: they are in the
+    /// table until something deletes them).
+    pub fn holds(&mut self, db: Db, key: &[u8]) -> bool {
+        // SAFETY: `db` is a live element of server.db (see the type) and `scratch` the
+        // live sds this value owns, which the shim may reallocate and stores back;
+        // `key` is `key.len()` readable bytes that sdscpylen copies. dbFind (db.c) only
+        // reads the keyspace, and this runs on the main thread, which alone writes it.
+        unsafe {
+            bindings::redis_aof_shim_db_holds(
+                db.as_ptr(),
+                &mut self.scratch,
+                key.as_ptr().cast(),
+                key.len(),
+            ) != 0
+        }
+    }
+}
+
+impl Default for KeyLookup {
+    fn default() -> Self {
+        KeyLookup::new()
+    }
+}
+
+impl Drop for KeyLookup {
+    fn drop(&mut self) {
+        // SAFETY: `scratch` is the sds this value owns (sdsempty or the shim's
+        // reallocation), freed once, here.
+        unsafe { bindings::sdsfree(self.scratch) }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

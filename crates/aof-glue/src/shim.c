@@ -20,6 +20,15 @@ long long redis_aof_shim_get_expire(redisDb *db, sds key, robj *value) {
     return getExpire(db, &keyobj);
 #endif
 }
+/* Whether `db` holds `key` (`len` bytes), read as dbFind reads it: no expiry check, no
+ * LRU/LFU touch, no keyspace event. dbFind takes the key as an sds (8.6 reads its length
+ * for the cluster slot), so the name is copied into `*scratch`, an sds the caller owns and
+ * reuses; sdscpylen may reallocate it. dbFind returns a kvobj (8.6) or a dictEntry (8.0):
+ * either is NULL when the key is not there. */
+int redis_aof_shim_db_holds(redisDb *db, sds *scratch, const char *key, size_t len) {
+    *scratch = sdscpylen(*scratch, key, len);
+    return dbFind(db, *scratch) != NULL;
+}
 /* The value of a keyspace entry (the entry's value; with keys in values, its key). */
 robj *redis_aof_shim_entry_value(dictEntry *de) {
 #if REDIS_AOF_HAS_KEYS_IN_VALUES
