@@ -4,10 +4,11 @@
 //! [`BlockReader`] its window, the AOF client's argument vector its store, as on the
 //! reading thread, [`read_ahead`], with the batch as the store); arguments become string
 //! objects straight from the read buffer (one allocation for small strings), and an
-//! argument too large for the buffer is read from the file straight into its own string, so the buffer never grows: loading a value of N bytes
-//! takes N bytes and a constant, as upstream's. The bookkeeping (position, the offset a
-//! short file is cut back to, MULTI/EXEC, how the replay ended and what
-//! `aof-load-truncated` makes of it) is [`aof_core::load_machine`]'s; this module does
+//! argument too large for the buffer is read from the file straight into its own string,
+//! so the buffer never grows: loading a value of N bytes takes N bytes and a constant, as
+//! upstream's. The bookkeeping (position, the offset a short file is cut back to,
+//! MULTI/EXEC, how the replay ended and what `aof-load-truncated` makes of it) is
+//! [`aof_core::load_machine`]'s; this module does
 //! what touches Redis: files, the RDB part, the AOF client, command lookup and execution,
 //! progress, serving clients, cutting the file, and upstream's log lines. Outcomes:
 //! - a clean end: `Ok` (an unfinished MULTI at the end is reverted like a short read);

@@ -8,9 +8,9 @@
 //! frames: the bytes of every command and annotation (and of an unfinished command's
 //! pieces at the stop) go through [`LoadMachine::consumed`], every command that ran (or
 //! was queued inside MULTI) through [`LoadMachine::executed`] with what it was
-//! ([`CommandKind`]), and the stop that ends the reading through [`LoadMachine::finish`]. A command the loader refuses (unknown,
-//! wrong number of arguments) or a read error ends the file on the loader's side and never
-//! reaches the machine. [`replay`] is the same drive over an in-memory file, in the
+//! ([`CommandKind`]), and the stop that ends the reading through [`LoadMachine::finish`].
+//! A command the loader refuses (unknown, wrong number of arguments) or a read error ends
+//! the file on the loader's side and never reaches the machine. [`replay`] is the same drive over an in-memory file, in the
 //! production shapes of [`framer::mem`](crate::framer::mem), shared by the unit tests and
 //! the fuzz targets.
 //!
