@@ -14,6 +14,11 @@ out=${FULL_SUITE_DIR:-"$(cd "$(dirname "$0")/.." && pwd)/build/full-suite"}
 mkdir -p "$out"
 log="$out/$label.log"
 args=(--clients 8 --timeout 2400 --baseport "$baseport" --portcount 4000)
+# Upstream 8.6.3's own integration/replication.tcl sets `repl-diskless-load yes`, which
+# 8.6.3's config refuses (an enum: disabled, on-empty-db, swapdb, flushdb); the exception
+# ends runtest about 5400 tests in, on stock as on patched. Skipping those two tests (one
+# per $type) lets both builds' suites run to their end; the name matches nothing on 8.0.
+args+=(--skiptest "/^Fullsync should not free scripting engine on a replica while a")
 
 cd "$tree" || exit 2
 make -C tests/modules -j"$(nproc)" >/dev/null || exit 2
