@@ -221,11 +221,16 @@ test-upstream: patched
 
 # Upstream's type units with every server writing a command-form AOF, so every command
 # they exercise goes through the Rust write path (and their restarts through the loader).
+# Beside stock under the same configs: 8.6.3's "XINFO STREAM iids-added persists in RDB"
+# fails on stock itself when the whole unit runs with a command-form AOF (its restart
+# replays the unit's command history instead of loading the RDB it saved, and the stream
+# comes back tracking no IDMP entries; alone it passes on both), so a test counts against
+# patched only when stock passes it.
 TYPE_UNITS := unit/type/list unit/type/list-2 unit/type/list-3 unit/type/set unit/type/zset \
 	unit/type/hash unit/type/stream unit/type/stream-cgroups unit/type/string unit/type/incr \
 	unit/type/hash-field-expire
-test-types-aof: patched
-	tests/run-upstream-units.sh $(PATCHED) $(RUNTEST_ARGS) --config appendonly yes \
+test-types-aof: patched stock
+	tests/run-upstream-units.sh --beside $(STOCK) $(PATCHED) $(RUNTEST_ARGS) --config appendonly yes \
 	    --config aof-use-rdb-preamble no $(addprefix --single ,$(TYPE_UNITS))
 
 # Every supported version (one, when REDIS_VERSION is given): built, then the checks, both
