@@ -237,15 +237,7 @@ mod tests {
     use crate::command_reader::DIRECT_READ_MIN;
     use crate::framer::mem;
 
-    fn cmd(args: &[&[u8]]) -> Vec<u8> {
-        let mut out = format!("*{}\r\n", args.len()).into_bytes();
-        for a in args {
-            out.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
-            out.extend_from_slice(a);
-            out.extend_from_slice(b"\r\n");
-        }
-        out
-    }
+    use crate::resp::encode_bytes_command as cmd;
 
     fn sample_file() -> Vec<u8> {
         let mut f = Vec::new();

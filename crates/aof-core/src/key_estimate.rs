@@ -330,13 +330,7 @@ fn count(
 mod tests {
     use super::*;
 
-    fn record(args: &[&str]) -> Vec<u8> {
-        let mut out = format!("*{}\r\n", args.len()).into_bytes();
-        for a in args {
-            out.extend(format!("${}\r\n{}\r\n", a.len(), a).bytes());
-        }
-        out
-    }
+    use crate::resp::encode_text_command as record;
 
     fn file(records: &[Vec<&str>]) -> Vec<u8> {
         records.iter().flat_map(|r| record(r)).collect()

@@ -303,6 +303,18 @@ pub fn encode_command(args: &[Arg<'_>]) -> Vec<u8> {
     w.into_inner()
 }
 
+/// Encodes a command of byte-string arguments (tests, fuzz targets and cold paths).
+pub fn encode_bytes_command(args: &[&[u8]]) -> Vec<u8> {
+    let args: Vec<Arg<'_>> = args.iter().map(|a| Arg::Bytes(a)).collect();
+    encode_command(&args)
+}
+
+/// Encodes a command of text arguments (tests and fuzz targets).
+pub fn encode_text_command(args: &[&str]) -> Vec<u8> {
+    let args: Vec<&[u8]> = args.iter().map(|a| a.as_bytes()).collect();
+    encode_bytes_command(&args)
+}
+
 /// The `#TS:<unix time>\r\n` annotation line.
 pub fn encode_timestamp_annotation(unix_time: i64) -> Vec<u8> {
     let mut w = RecordWriter::new(Vec::with_capacity(timestamp_annotation_len(unix_time)));
