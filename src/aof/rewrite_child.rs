@@ -15,8 +15,9 @@
 
 use crate::aof::Reported;
 use aof_core::aof_manifest;
+use aof_core::module_rewrite::{self, Verdict};
 use aof_core::resp::{Arg, RecordWriter, Sink};
-use aof_glue::dataset::{self, RioSink, Value, ValueType};
+use aof_glue::dataset::{self, KeyObject, RioSink, Value, ValueType};
 use aof_glue::db::Db;
 use aof_glue::log::{Level, Line};
 use aof_glue::object::StringValue;
@@ -420,7 +421,7 @@ pub fn write_object(
                     buffer.put(bytes);
                     !buffer.failed
                 },
-                |rio| dataset::rewrite_module_value(rio, k, value, db),
+                |rio| write_module_value(rio, k, value, db),
             )
         }),
     };
@@ -433,6 +434,26 @@ pub fn write_object(
         out.w.bulk(Arg::Int(expire));
     }
     write_key_metadata(out, db, key, value) && out.no_write_failed()
+}
+
+/// Upstream's `rewriteModuleObject`: a module value is rewritten by its type's own
+/// `aof_rewrite` callback, writing through the module API into `sink`. False when the
+/// callback reported an error, or when the type has none (the rewrite then fails with a
+/// line naming the type and the key: [`aof_core::module_rewrite`] says why).
+pub fn write_module_value(sink: &RioSink<'_>, key: &KeyObject<'_>, value: Value, db: i32) -> bool {
+    match module_rewrite::verdict(value.call_module_aof_rewrite(sink, key, db)) {
+        Verdict::Written => true,
+        Verdict::Failed => false,
+        Verdict::FailedNoCallback => {
+            let key_name = match key.string() {
+                StringValue::Bytes(b) => b.to_vec(),
+                StringValue::Int(n) => n.to_string().into_bytes(),
+            };
+            let line = module_rewrite::no_callback_line(value.module_type_name(), &key_name, db);
+            aof_glue::log::write(Level::Warning, line);
+            false
+        }
+    }
 }
 
 /// The value's module key metadata, written by each metadata class's callback through a

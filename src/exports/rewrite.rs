@@ -279,7 +279,7 @@ pub unsafe extern "C" fn rewriteModuleObject(
             Value::from_raw(o),
         )
     };
-    aof_glue::dataset::rewrite_module_value(&sink, &key, value, dbid) as c_int
+    rewrite_child::write_module_value(&sink, &key, value, dbid) as c_int
 }
 
 /// # Safety

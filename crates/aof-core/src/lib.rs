@@ -12,5 +12,6 @@ pub mod framer;
 pub mod fsync_health;
 pub mod key_estimate;
 pub mod load_machine;
+pub mod module_rewrite;
 pub mod resp;
 pub mod rewrite_policy;

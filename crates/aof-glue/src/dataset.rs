@@ -557,53 +557,56 @@ pub fn with_callback_rio<F: FnMut(&[u8]) -> bool, R>(
     body(&sink)
 }
 
-/// Upstream's `rewriteModuleObject`: a module value is rewritten by its type's own
-/// `aof_rewrite` callback, writing through the module API into `sink`. False when the
-/// callback reported an error, or when the type has none: `RM_CreateDataType` does not
-/// require one, and a key written as nothing would be lost once the new BASE replaces the
-/// old files (upstream's child calls the NULL pointer and dies, which also keeps the old
-/// files; here the rewrite fails with a line naming the type and the key).
-pub fn rewrite_module_value(
-    sink: &RioSink<'_>,
-    key: &KeyObject<'_>,
-    value: Value<'_>,
-    db: i32,
-) -> bool {
-    value.expect(bindings::OBJ_MODULE, c"o->type == OBJ_MODULE");
-    let key = key.key;
-    // SAFETY: a live module object holds a moduleValue whose type is registered; the IO
-    // context lives on this frame for the callback's duration; a context the callback
-    // created is freed as upstream frees it.
-    unsafe {
-        let mv = (*value.as_ptr()).ptr as *mut bindings::moduleValue;
-        let mt = (*mv).type_;
-        let Some(callback) = (*mt).aof_rewrite else {
-            let type_name = std::ffi::CStr::from_ptr(bindings::redis_aof_shim_module_type_name(mt));
-            let key_name = match super::object::string_value(key) {
-                StringValue::Bytes(b) => b.to_vec(),
-                StringValue::Int(n) => n.to_string().into_bytes(),
-            };
-            super::log::Line::new("The module type ")
-                .bytes(type_name.to_bytes())
-                .text(" has no AOF rewrite callback: key '")
-                .bytes(&key_name)
-                .text(&format!(
-                    "' (db {db}) cannot be rewritten as commands, so this AOF rewrite fails \
-                     and the current AOF stays in use (with aof-use-rdb-preamble yes, the \
-                     type's RDB form is used instead)"
-                ))
-                .write(super::log::Level::Warning);
-            return false;
-        };
-        let mut io = MaybeUninit::<bindings::RedisModuleIO>::zeroed();
-        bindings::redis_aof_shim_module_io_init(io.as_mut_ptr(), mt, sink.as_ptr(), key, db);
-        callback(io.as_mut_ptr(), key, (*mv).value);
-        let io = io.assume_init();
-        if !io.ctx.is_null() {
-            bindings::moduleFreeContext(io.ctx);
-            bindings::zfree(io.ctx as *mut c_void);
+/// A module type's value (`OBJ_MODULE`): its type's name, and the type's own
+/// `aof_rewrite` callback, which writes the value's commands through the module API.
+impl<'a> Value<'a> {
+    /// The name the module registered the value's type under.
+    pub fn module_type_name(&self) -> &'a [u8] {
+        self.expect(bindings::OBJ_MODULE, c"o->type == OBJ_MODULE");
+        // SAFETY: a live module object holds a moduleValue whose type is registered for as
+        // long as a value of it exists (a module with live values cannot be unloaded); the
+        // shim returns the type's NUL-terminated name, stored in the type itself.
+        unsafe {
+            let mv = (*self.o).ptr as *mut bindings::moduleValue;
+            std::ffi::CStr::from_ptr(bindings::redis_aof_shim_module_type_name((*mv).type_))
+                .to_bytes()
         }
-        io.error == 0
+    }
+
+    /// Runs the type's `aof_rewrite` callback over the value, writing into `sink` (as
+    /// upstream's `rewriteModuleObject` does): whether the callback reported no error, or
+    /// None, with nothing called, when the type has no callback (`RM_CreateDataType` does
+    /// not require one).
+    pub fn call_module_aof_rewrite(
+        &self,
+        sink: &RioSink<'_>,
+        key: &KeyObject<'_>,
+        db: i32,
+    ) -> Option<bool> {
+        self.expect(bindings::OBJ_MODULE, c"o->type == OBJ_MODULE");
+        // SAFETY: a live module object holds a moduleValue whose type is registered; the IO
+        // context lives on this frame for the callback's duration; a context the callback
+        // created is freed as upstream frees it.
+        unsafe {
+            let mv = (*self.o).ptr as *mut bindings::moduleValue;
+            let mt = (*mv).type_;
+            let callback = (*mt).aof_rewrite?;
+            let mut io = MaybeUninit::<bindings::RedisModuleIO>::zeroed();
+            bindings::redis_aof_shim_module_io_init(
+                io.as_mut_ptr(),
+                mt,
+                sink.as_ptr(),
+                key.key,
+                db,
+            );
+            callback(io.as_mut_ptr(), key.key, (*mv).value);
+            let io = io.assume_init();
+            if !io.ctx.is_null() {
+                bindings::moduleFreeContext(io.ctx);
+                bindings::zfree(io.ctx as *mut c_void);
+            }
+            Some(io.error == 0)
+        }
     }
 }
 
@@ -640,6 +643,12 @@ pub struct KeyObject<'a> {
 }
 
 impl<'a> KeyObject<'a> {
+    /// The key's value (a string object's; an integer-encoded key is a number).
+    pub fn string(&self) -> StringValue<'a> {
+        // SAFETY: a live string object for `'a` (the constructor's contract).
+        unsafe { super::object::string_value(self.key) }
+    }
+
     /// # Safety
     /// `key` must be a live string object for `'a`.
     pub unsafe fn from_raw(key: *mut robj) -> KeyObject<'a> {
