@@ -19,6 +19,7 @@ use aof_core::module_rewrite::{self, Verdict};
 use aof_core::resp::{Arg, RecordWriter, Sink};
 use aof_glue::dataset::{self, KeyObject, RioSink, Value, ValueType};
 use aof_glue::db::Db;
+use aof_glue::keyspace_walk;
 use aof_glue::log::{Level, Line};
 use aof_glue::object::StringValue;
 use aof_glue::rio_file::{self, RioFile};
@@ -528,8 +529,8 @@ pub fn rewrite_dataset(sink: &RioSink<'_>) -> Result<(), WriteFailed> {
         }
         out.w.raw(b"*2\r\n$6\r\nSELECT\r\n");
         out.w.bulk(Arg::Int(db.into()));
-        let ok = dataset::for_each_key(keys, &mut skipped, |key, value, expire| {
-            if !write_key(&mut out, db, key, value, expire) {
+        let ok = keyspace_walk::for_each_key(keys, &mut skipped, |key, value, expire| {
+            if !write_key(&mut out, db, key.bytes(), value, expire) {
                 return false;
             }
             // Progress for INFO about once a second, checking the clock every 1024 keys.

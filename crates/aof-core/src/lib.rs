@@ -15,3 +15,4 @@ pub mod load_machine;
 pub mod module_rewrite;
 pub mod resp;
 pub mod rewrite_policy;
+pub mod walk_prefetch;

@@ -24,6 +24,7 @@ pub mod child;
 pub mod client;
 pub mod dataset;
 pub mod db;
+pub mod keyspace_walk;
 pub mod layout;
 pub mod loading;
 pub mod log;

@@ -146,33 +146,33 @@ impl RioFile {
                 }
                 // Standalone: no slot is ever in a trim job, so nothing is skipped.
                 let mut skipped = 0u64;
-                let written = dataset::for_each_key(db, &mut skipped, |key, value, expire| {
-                    let before = (*rdb).processed_bytes;
-                    // `key` is `sds::bytes` of the entry's key, so it starts at that sds.
-                    if bindings::redis_aof_shim_rdb_save_key_value(
-                        rdb,
-                        key.as_ptr() as bindings::sds,
-                        value.as_ptr(),
-                        expire,
-                        index,
-                    ) < 0
-                    {
-                        return false;
-                    }
-                    if in_fork_child {
-                        value.dismiss((*rdb).processed_bytes - before);
-                    }
-                    let counted = key_counter;
-                    key_counter += 1;
-                    if counted & 1023 == 0 {
-                        let now = super::runtime::mstime();
-                        if now - info_updated_time >= 1000 {
-                            dataset::report_keys_done(key_counter as usize);
-                            info_updated_time = now;
+                let written =
+                    super::keyspace_walk::for_each_key(db, &mut skipped, |key, value, expire| {
+                        let before = (*rdb).processed_bytes;
+                        if bindings::redis_aof_shim_rdb_save_key_value(
+                            rdb,
+                            key.as_sds(),
+                            value.as_ptr(),
+                            expire,
+                            index,
+                        ) < 0
+                        {
+                            return false;
                         }
-                    }
-                    true
-                });
+                        if in_fork_child {
+                            value.dismiss((*rdb).processed_bytes - before);
+                        }
+                        let counted = key_counter;
+                        key_counter += 1;
+                        if counted & 1023 == 0 {
+                            let now = super::runtime::mstime();
+                            if now - info_updated_time >= 1000 {
+                                dataset::report_keys_done(key_counter as usize);
+                                info_updated_time = now;
+                            }
+                        }
+                        true
+                    });
                 if !written {
                     return failed();
                 }
