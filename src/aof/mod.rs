@@ -11,6 +11,7 @@ pub mod load_file;
 pub mod lookahead;
 pub mod manifest;
 pub mod presize;
+pub mod rdb_preamble;
 pub mod read_ahead;
 pub mod rewrite;
 pub mod rewrite_child;

@@ -15,6 +15,7 @@
 
 use crate::aof::Reported;
 use aof_core::aof_manifest;
+use aof_core::child_progress::Progress;
 use aof_core::module_rewrite::{self, Verdict};
 use aof_core::resp::{Arg, RecordWriter, Sink};
 use aof_glue::dataset::{self, KeyObject, RioSink, Value, ValueType};
@@ -520,9 +521,8 @@ pub fn rewrite_dataset(sink: &RioSink<'_>) -> Result<(), WriteFailed> {
     }
 
     let (dbnum, key_delay) = (server::dbnum(), server::rdb_key_save_delay());
-    let mut key_count: u64 = 0;
+    let mut progress = Progress::new();
     let mut skipped: u64 = 0;
-    let mut progress_sent_at = 0;
     for (db, keys) in (0..dbnum).filter_map(|index| Some((index, Db::of_index(index)?))) {
         if keys.size() == 0 {
             continue;
@@ -533,15 +533,9 @@ pub fn rewrite_dataset(sink: &RioSink<'_>) -> Result<(), WriteFailed> {
             if !write_key(&mut out, db, key.bytes(), value, expire) {
                 return false;
             }
-            // Progress for INFO about once a second, checking the clock every 1024 keys.
-            if key_count & 1023 == 0 {
-                let now = runtime::mstime();
-                if now - progress_sent_at >= 1000 {
-                    dataset::report_keys_done((key_count + 1) as usize);
-                    progress_sent_at = now;
-                }
+            if let Some(done) = progress.key_written(runtime::mstime) {
+                dataset::report_keys_done(done as usize);
             }
-            key_count += 1;
             if key_delay != 0 {
                 loading::debug_delay(key_delay);
             }
@@ -555,7 +549,8 @@ pub fn rewrite_dataset(sink: &RioSink<'_>) -> Result<(), WriteFailed> {
     if cfg!(rewrite_done_log) {
         aof_glue::server_log!(
             Level::Notice,
-            "AOF rewrite done, {key_count} keys saved, {skipped} keys skipped."
+            "AOF rewrite done, {} keys saved, {skipped} keys skipped.",
+            progress.keys()
         );
     }
     if out.flush() {
@@ -590,7 +585,7 @@ pub fn rewrite_to_file(filename: &[u8]) -> Result<(), Reported> {
         file.unbuffered();
     }
     let written = if rdb_preamble {
-        file.save_rdb_prefetching()
+        super::rdb_preamble::write(&mut file)
     } else if rewrite_dataset(&file.sink()).is_ok() {
         Ok(())
     } else {

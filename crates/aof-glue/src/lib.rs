@@ -33,6 +33,7 @@ pub mod manifest_c;
 pub mod object;
 pub mod prefetch;
 pub mod process;
+pub mod rdb_writer;
 pub mod rio_file;
 pub mod runtime;
 pub mod sds;
