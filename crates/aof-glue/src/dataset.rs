@@ -45,6 +45,7 @@ pub struct Value<'a> {
 impl<'a> Value<'a> {
     /// # Safety
     /// `o` must be a live object, not modified or freed for `'a`.
+    #[inline]
     pub unsafe fn from_raw(o: *mut robj) -> Value<'a> {
         super::process::assert(!o.is_null(), c"o != NULL");
         Value {
@@ -53,6 +54,7 @@ impl<'a> Value<'a> {
         }
     }
 
+    #[inline]
     pub fn as_ptr(&self) -> *mut robj {
         self.o
     }
@@ -284,6 +286,7 @@ impl<'a> Value<'a> {
     }
 
     /// After writing a key, the fork child may hand its pages back to the OS.
+    #[inline]
     pub fn dismiss(&self, bytes_written: usize) {
         // SAFETY: a live object; dismissObject only advises the allocator.
         unsafe { bindings::dismissObject(self.o, bytes_written) }

@@ -283,6 +283,7 @@ impl KeyWalkPrefetch {
 
     /// Step two (the expires bucket is in the cache): hints its first entry, which a key
     /// with a TTL is usually the one of.
+    #[inline]
     pub fn expire_entry(&self, hash: KeyHash) {
         if let Some(entry) = self.expires.and_then(|e| first_entry(e, hash)) {
             hint((entry as usize & !ENTRY_TAG_BITS) as *const u8);
@@ -292,6 +293,7 @@ impl KeyWalkPrefetch {
     /// Step three (the entry is in the cache): when the bucket's first entry is another
     /// key's (most keys have no TTL, and their expires bucket holds other keys), hints
     /// that key's string, which the lookup compares with this one.
+    #[inline]
     pub fn expire_other_key(&self, hash: KeyHash, key: *const u8) {
         if let Some(entry) = self.expires.and_then(|e| first_entry(e, hash)) {
             // SAFETY: `entry` was read from a live bucket of the live dict just now, with
@@ -429,6 +431,7 @@ const ENTRY_TAG_BITS: usize = 7;
 
 /// The table and bucket a lookup of `hash` reads first: the old table unless rehashing
 /// has already moved that bucket, as `dictFind` chooses.
+#[inline]
 fn bucket_position(d: *mut dict, hash: KeyHash) -> Option<(usize, usize)> {
     // SAFETY: plain field reads of a live dict.
     let (tables, exps, rehash_index) = unsafe { ((*d).ht_table, (*d).ht_size_exp, (*d).rehashidx) };
@@ -445,12 +448,14 @@ fn bucket_position(d: *mut dict, hash: KeyHash) -> Option<(usize, usize)> {
 }
 
 /// The bucket (slot of the table) a lookup of `hash` reads first.
+#[inline]
 fn bucket_slot(d: *mut dict, hash: KeyHash) -> Option<*mut *mut dictEntry> {
     let (table, index) = bucket_position(d, hash)?;
     // SAFETY: `index` is masked to the table's size.
     Some(unsafe { (*d).ht_table[table].add(index) })
 }
 
+#[inline]
 fn first_entry(d: *mut dict, hash: KeyHash) -> Option<*mut dictEntry> {
     let slot = bucket_slot(d, hash)?;
     // SAFETY: a bucket of the live table (bucket_slot bounds it).
@@ -459,6 +464,7 @@ fn first_entry(d: *mut dict, hash: KeyHash) -> Option<*mut dictEntry> {
 }
 
 /// A hint that `address` will be read soon (also used by the rewrite child's key walk).
+#[inline]
 pub fn hint(address: *const u8) {
     #[cfg(target_arch = "x86_64")]
     // SAFETY: a prefetch is a hint: it never faults, whatever the address.
