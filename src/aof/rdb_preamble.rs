@@ -12,7 +12,7 @@
 
 use aof_core::child_progress::Progress;
 use aof_core::rdb_preamble::{self, Section};
-use aof_glue::dataset;
+use aof_glue::child_info;
 use aof_glue::db::Db;
 use aof_glue::keyspace_walk;
 use aof_glue::rdb_writer::RdbWriter;
@@ -85,7 +85,7 @@ fn db_section(
             value.dismiss(rdb.processed_bytes() - before);
         }
         if let Some(done) = progress.key_written(runtime::mstime) {
-            dataset::report_keys_done(done as usize);
+            child_info::report_keys_done(done as usize);
         }
         true
     });

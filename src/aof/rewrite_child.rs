@@ -18,15 +18,18 @@ use aof_core::aof_manifest;
 use aof_core::child_progress::Progress;
 use aof_core::module_rewrite::{self, Verdict};
 use aof_core::resp::{Arg, RecordWriter, Sink};
-use aof_glue::dataset::{self, KeyObject, RioSink, Value, ValueType};
 use aof_glue::db::Db;
 use aof_glue::keyspace_walk;
 use aof_glue::log::{Level, Line};
+use aof_glue::module_value::{self, KeyObject};
 use aof_glue::object::StringValue;
-use aof_glue::rio_file::{self, RioFile};
+use aof_glue::rio_file::RioFile;
+use aof_glue::rio_sink::{self, RioSink};
 use aof_glue::stream::{Pending, StreamId, StreamRef};
 use aof_glue::sys::{self, Errno};
+use aof_glue::value::{self, Value, ValueType};
 use aof_glue::{bindings, loading, runtime, server};
+use aof_glue::{child_info, functions};
 
 /// Upstream's AOF_REWRITE_ITEMS_PER_CMD.
 const ITEMS_PER_COMMAND: u64 = bindings::AOF_REWRITE_ITEMS_PER_CMD as u64;
@@ -131,7 +134,7 @@ impl<'s> RewriteOut<'s> {
 
     fn bulk_double(&mut self, d: f64) {
         let mut digits = [0u8; 24];
-        let len = dataset::format_double(d, &mut digits);
+        let len = value::format_double(d, &mut digits);
         self.w.bulk(Arg::Bytes(&digits[..len]));
     }
 
@@ -416,9 +419,9 @@ pub fn write_object(
         ValueType::Hash => write_hash(out, key, value),
         ValueType::Stream => write_stream(out, key, value),
         // The module's callback writes through a rio: one that appends to our buffer.
-        ValueType::Module => dataset::with_key_object(key, |k| {
+        ValueType::Module => module_value::with_key_object(key, |k| {
             let buffer = out.w.sink_mut();
-            dataset::with_callback_rio(
+            rio_sink::with_callback_rio(
                 |bytes| {
                     buffer.put(bytes);
                     !buffer.failed
@@ -465,14 +468,14 @@ fn write_key_metadata(out: &mut RewriteOut<'_>, db: i32, key: &[u8], value: Valu
     if !value.has_module_metadata() {
         return true;
     }
-    dataset::with_key_object(key, |k| {
+    module_value::with_key_object(key, |k| {
         let buffer = out.w.sink_mut();
-        dataset::with_callback_rio(
+        rio_sink::with_callback_rio(
             |bytes| {
                 buffer.put(bytes);
                 !buffer.failed
             },
-            |rio| dataset::rewrite_key_metadata(rio, k, value, db),
+            |rio| module_value::rewrite_key_metadata(rio, k, value, db),
         )
     })
 }
@@ -511,7 +514,7 @@ pub fn rewrite_dataset(sink: &RioSink<'_>) -> Result<(), WriteFailed> {
             out.w.timestamp_annotation(ts);
         }
     }
-    let functions_ok = dataset::for_each_function_library(|code| {
+    let functions_ok = functions::for_each_function_library(|code| {
         out.w.raw(b"*3\r\n$8\r\nFUNCTION\r\n$4\r\nLOAD\r\n");
         out.bulk_bytes(code);
         out.no_write_failed()
@@ -534,7 +537,7 @@ pub fn rewrite_dataset(sink: &RioSink<'_>) -> Result<(), WriteFailed> {
                 return false;
             }
             if let Some(done) = progress.key_written(runtime::mstime) {
-                dataset::report_keys_done(done as usize);
+                child_info::report_keys_done(done as usize);
             }
             if key_delay != 0 {
                 loading::debug_delay(key_delay);
@@ -578,7 +581,7 @@ pub fn rewrite_to_file(filename: &[u8]) -> Result<(), Reported> {
     if server::aof_rewrite_incremental_fsync() != 0 {
         file.enable_incremental_fsync();
     }
-    rio_file::start_saving();
+    child_info::start_saving();
 
     let rdb_preamble = server::aof_use_rdb_preamble() != 0;
     if !rdb_preamble {
@@ -609,7 +612,7 @@ pub fn rewrite_to_file(filename: &[u8]) -> Result<(), Reported> {
             errno.message()
         );
         let _ = std::fs::remove_file(&temp);
-        rio_file::stop_saving(false);
+        child_info::stop_saving(false);
         return Err(Reported);
     }
 
@@ -618,9 +621,9 @@ pub fn rewrite_to_file(filename: &[u8]) -> Result<(), Reported> {
             .text(&errno.message())
             .write(Level::Warning);
         let _ = std::fs::remove_file(&temp);
-        rio_file::stop_saving(false);
+        child_info::stop_saving(false);
         return Err(Reported);
     }
-    rio_file::stop_saving(true);
+    child_info::stop_saving(true);
     Ok(())
 }

@@ -3,9 +3,9 @@
 //! cache hints taken on the schedule of [`aof_core::walk_prefetch`].
 
 use super::bindings::{self, robj};
-use super::dataset::Value;
 use super::db::Db;
 use super::prefetch::{hint, KeyHash, KeyWalkPrefetch};
+use super::value::Value;
 use aof_core::walk_prefetch::{self, PrefetchedWalk};
 use std::marker::PhantomData;
 

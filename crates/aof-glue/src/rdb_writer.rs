@@ -4,9 +4,9 @@
 //! `rdbSaveRio` passes for an AOF preamble (`RDBFLAGS_AOF_PREAMBLE`, no replication info).
 
 use super::bindings;
-use super::dataset::Value;
 use super::keyspace_walk::Key;
 use super::sys::Errno;
+use super::value::Value;
 
 /// The RDB writers over a file's rio (through a [`StagedRio`]), borrowed from the
 /// [`super::rio_file::RioFile`] for `'f`.

@@ -3,8 +3,8 @@
 //! upstream's).
 
 use super::bindings;
-use super::dataset::RioSink;
 use super::rdb_writer::RdbWriter;
+use super::rio_sink::RioSink;
 use super::sys::Errno;
 use std::ffi::CString;
 use std::mem::MaybeUninit;
@@ -135,17 +135,4 @@ impl Drop for RioFile {
             unsafe { libc::fclose(self.fp) };
         }
     }
-}
-
-/// `startSaving` / `stopSaving`: module events and INFO around a save.
-pub fn start_saving() {
-    // SAFETY: rdb.c's startSaving takes its flags by value and only picks the subevent
-    // (from them and getpid() against server.pid) for moduleFireServerEvent; no pointer.
-    unsafe { bindings::startSaving(bindings::RDBFLAGS_AOF_PREAMBLE as i32) }
-}
-
-pub fn stop_saving(success: bool) {
-    // SAFETY: rdb.c's stopSaving takes `success` by value and only fires the module
-    // persistence-ended or -failed event; no pointer.
-    unsafe { bindings::stopSaving(success as i32) }
 }

@@ -1,10 +1,9 @@
-//! Reading the dataset for a rewrite: keys of each db with their values and expiry, and
-//! the elements of each value type, through upstream's own iterators (so the order, and so
-//! the rewritten file, is exactly upstream's).
+//! A value of the keyspace as the rewrite reads it: its type, and the elements of each
+//! type through upstream's own iterators (so the order, and so the rewritten file, is
+//! exactly upstream's).
 
 use super::bindings::{self, robj};
 use super::object::StringValue;
-use std::ffi::c_void;
 use std::marker::PhantomData;
 use std::mem::MaybeUninit;
 
@@ -33,7 +32,7 @@ pub enum ValueType {
     Module,
 }
 
-/// A value in the keyspace, borrowed for `'a` (one step of [`for_each_key`], or the C
+/// A value in the keyspace, borrowed for `'a` (one step of [`super::keyspace_walk::for_each_key`], or the C
 /// call that passed it). Each type's accessors check the object's type first and abort
 /// on another, so no safe call reads one type's encoding as another's.
 #[derive(Clone, Copy)]
@@ -61,7 +60,7 @@ impl<'a> Value<'a> {
 
     /// Aborts (as upstream's serverAssert would) unless the object is of `object_type`.
     #[inline]
-    fn expect(&self, object_type: u32, what: &std::ffi::CStr) {
+    pub(crate) fn expect(&self, object_type: u32, what: &std::ffi::CStr) {
         super::process::assert(self.object_type() == object_type, what);
     }
 
@@ -293,186 +292,10 @@ impl<'a> Value<'a> {
     }
 }
 
-/// The code of every function library, in upstream's order.
-pub fn for_each_function_library(mut f: impl FnMut(&[u8]) -> bool) -> bool {
-    // SAFETY: the functions dict holds functionLibInfo values whose code is an sds.
-    unsafe {
-        let mut it = MaybeUninit::<bindings::dictIterator>::uninit();
-        bindings::dictInitIterator(it.as_mut_ptr(), bindings::functionsLibGet());
-        let mut ok = true;
-        loop {
-            let de = bindings::dictNext(it.as_mut_ptr());
-            if de.is_null() {
-                break;
-            }
-            let lib = bindings::dictGetVal(de) as *const bindings::functionLibInfo;
-            if !f(super::sds::bytes((*lib).code)) {
-                ok = false;
-                break;
-            }
-        }
-        bindings::dictResetIterator(it.as_mut_ptr());
-        ok
-    }
-}
-
 /// Upstream's double format for scores (`fpconv_dtoa`, the shortest round-trip form).
 pub fn format_double(d: f64, out: &mut [u8; 24]) -> usize {
     // SAFETY: fpconv_dtoa writes at most 24 bytes.
     unsafe { bindings::fpconv_dtoa(d, out.as_mut_ptr() as *mut _) as usize }
-}
-
-/// Progress report from the fork child to the parent (INFO shows it).
-pub fn report_keys_done(keys: usize) {
-    // SAFETY: child-side upstream function; the name is a literal.
-    unsafe {
-        bindings::sendChildInfo(
-            bindings::CHILD_INFO_TYPE_CURRENT_INFO,
-            keys,
-            c"AOF rewrite".as_ptr() as *mut _,
-        )
-    }
-}
-
-/// A rio that receives the rewrite: the BASE file's, in large pieces, or one of
-/// [`with_callback_rio`].
-/// A rio to write through, borrowed for `'a` (from the [`super::rio_file::RioFile`] that
-/// owns it, the callback rio of [`with_callback_rio`], or the C call that passed it).
-pub struct RioSink<'a> {
-    r: *mut bindings::rio,
-    _borrow: PhantomData<&'a mut bindings::rio>,
-}
-
-impl<'a> RioSink<'a> {
-    /// # Safety
-    /// `r` must be a live rio for `'a`, written meanwhile only through this sink.
-    pub unsafe fn from_raw(r: *mut bindings::rio) -> RioSink<'a> {
-        RioSink {
-            r,
-            _borrow: PhantomData,
-        }
-    }
-
-    pub fn as_ptr(&self) -> *mut bindings::rio {
-        self.r
-    }
-
-    /// `rioWrite`: false on error (rio records it).
-    pub fn write(&self, bytes: &[u8]) -> bool {
-        // SAFETY: a live rio (constructor contract) and a valid slice.
-        bytes.is_empty()
-            || unsafe {
-                bindings::redis_aof_shim_rio_write(
-                    self.r,
-                    bytes.as_ptr() as *const c_void,
-                    bytes.len(),
-                )
-            } != 0
-    }
-}
-
-/// A rio whose writes go to `write` (false: a write error, which rio records), for `body`
-/// to hand to upstream code that writes through a rio. A module type's `aof_rewrite`
-/// callback writes its commands this way, a few bytes per call (`RM_EmitAOF`), so they
-/// can join the rewrite's own buffer instead of reaching the file piece by piece.
-pub fn with_callback_rio<F: FnMut(&[u8]) -> bool, R>(
-    write: F,
-    body: impl FnOnce(&RioSink<'_>) -> R,
-) -> R {
-    /// The rio first, so a pointer to the whole is a pointer to the rio the callbacks get.
-    #[repr(C)]
-    struct CallbackRio<F> {
-        rio: bindings::rio,
-        write: F,
-    }
-    unsafe extern "C" fn write_callback<F: FnMut(&[u8]) -> bool>(
-        r: *mut bindings::rio,
-        buf: *const c_void,
-        len: usize,
-    ) -> usize {
-        // SAFETY: `r` points to the rio at the start of the live CallbackRio<F> below
-        // (only this function's rio has this callback); rioWrite passes `len` bytes.
-        unsafe {
-            let this = &mut *(r as *mut CallbackRio<F>);
-            let bytes = if len == 0 {
-                &[][..]
-            } else {
-                std::slice::from_raw_parts(buf as *const u8, len)
-            };
-            usize::from((this.write)(bytes))
-        }
-    }
-    unsafe extern "C" fn tell_callback(r: *mut bindings::rio) -> bindings::off_t {
-        // SAFETY: rio calls this with its own live rio.
-        unsafe { (*r).processed_bytes as bindings::off_t }
-    }
-    unsafe extern "C" fn flush_callback(_: *mut bindings::rio) -> i32 {
-        1
-    }
-    // SAFETY: an all-zero rio is a valid one with no callbacks, flags or checksum; the
-    // three callbacks set here are the only ones upstream's writing code calls.
-    let mut rio: bindings::rio = unsafe { std::mem::zeroed() };
-    rio.write = Some(write_callback::<F>);
-    rio.tell = Some(tell_callback);
-    rio.flush = Some(flush_callback);
-    let mut holder = CallbackRio { rio, write };
-    // SAFETY: the pointer covers the whole holder (the callback reaches `write` through
-    // it) and the holder is not touched otherwise until `body` returns.
-    let sink = unsafe { RioSink::from_raw(std::ptr::addr_of_mut!(holder) as *mut bindings::rio) };
-    body(&sink)
-}
-
-/// A module type's value (`OBJ_MODULE`): its type's name, and the type's own
-/// `aof_rewrite` callback, which writes the value's commands through the module API.
-impl<'a> Value<'a> {
-    /// The name the module registered the value's type under.
-    pub fn module_type_name(&self) -> &'a [u8] {
-        self.expect(bindings::OBJ_MODULE, c"o->type == OBJ_MODULE");
-        // SAFETY: a live module object holds a moduleValue whose type is registered for as
-        // long as a value of it exists (a module with live values cannot be unloaded); the
-        // shim returns the type's NUL-terminated name, stored in the type itself.
-        unsafe {
-            let mv = (*self.o).ptr as *mut bindings::moduleValue;
-            std::ffi::CStr::from_ptr(bindings::redis_aof_shim_module_type_name((*mv).type_))
-                .to_bytes()
-        }
-    }
-
-    /// Runs the type's `aof_rewrite` callback over the value, writing into `sink` (as
-    /// upstream's `rewriteModuleObject` does): whether the callback reported no error, or
-    /// None, with nothing called, when the type has no callback (`RM_CreateDataType` does
-    /// not require one).
-    pub fn call_module_aof_rewrite(
-        &self,
-        sink: &RioSink<'_>,
-        key: &KeyObject<'_>,
-        db: i32,
-    ) -> Option<bool> {
-        self.expect(bindings::OBJ_MODULE, c"o->type == OBJ_MODULE");
-        // SAFETY: a live module object holds a moduleValue whose type is registered; the IO
-        // context lives on this frame for the callback's duration; a context the callback
-        // created is freed as upstream frees it.
-        unsafe {
-            let mv = (*self.o).ptr as *mut bindings::moduleValue;
-            let mt = (*mv).type_;
-            let callback = (*mt).aof_rewrite?;
-            let mut io = MaybeUninit::<bindings::RedisModuleIO>::zeroed();
-            bindings::redis_aof_shim_module_io_init(
-                io.as_mut_ptr(),
-                mt,
-                sink.as_ptr(),
-                key.key,
-                db,
-            );
-            callback(io.as_mut_ptr(), key.key, (*mv).value);
-            let io = io.assume_init();
-            if !io.ctx.is_null() {
-                bindings::moduleFreeContext(io.ctx);
-                bindings::zfree(io.ctx as *mut c_void);
-            }
-            Some(io.error == 0)
-        }
-    }
 }
 
 /// Module key metadata (8.6): whether the value carries any, and writing it after the key
@@ -483,57 +306,5 @@ impl Value<'_> {
         // SAFETY: a live value; `metabits` is meaningful on key-value objects, which every
         // value of the keyspace is (keymeta.h's getModuleMetaBits reads it the same way).
         unsafe { (*self.o).metabits() & bindings::KEY_META_MASK_MODULES != 0 }
-    }
-}
-
-/// Writes the value's module key metadata into `sink`, as upstream's `keyMetaOnAof` does;
-/// false when a class's callback reported an error.
-#[cfg(key_metadata)]
-pub fn rewrite_key_metadata(
-    sink: &RioSink<'_>,
-    key: &KeyObject<'_>,
-    value: Value<'_>,
-    db: i32,
-) -> bool {
-    // SAFETY: a live rio, key object and key-value object for the call; keyMetaOnAof
-    // reads the metadata slots the value's metabits announce and writes through the rio.
-    unsafe { bindings::keyMetaOnAof(sink.as_ptr(), key.key, value.as_ptr(), db) != 0 }
-}
-
-/// A key as a live string object, for callbacks that take the key as an object; borrowed
-/// for `'a`.
-pub struct KeyObject<'a> {
-    key: *mut robj,
-    _borrow: PhantomData<&'a robj>,
-}
-
-impl<'a> KeyObject<'a> {
-    /// The key's value (a string object's; an integer-encoded key is a number).
-    pub fn string(&self) -> StringValue<'a> {
-        // SAFETY: a live string object for `'a` (the constructor's contract).
-        unsafe { super::object::string_value(self.key) }
-    }
-
-    /// # Safety
-    /// `key` must be a live string object for `'a`.
-    pub unsafe fn from_raw(key: *mut robj) -> KeyObject<'a> {
-        super::process::assert(!key.is_null(), c"key != NULL");
-        KeyObject {
-            key,
-            _borrow: PhantomData,
-        }
-    }
-}
-
-/// A temporary key object holding `key` (upstream passes a stack object over the same
-/// bytes), for the duration of `f`.
-pub fn with_key_object<R>(key: &[u8], f: impl FnOnce(&KeyObject<'_>) -> R) -> R {
-    // SAFETY: createStringObject returns a new object, which lives until the
-    // decrRefCount after `f`; the KeyObject borrowed by `f` cannot outlive the call.
-    unsafe {
-        let obj = bindings::createStringObject(key.as_ptr().cast(), key.len());
-        let result = f(&KeyObject::from_raw(obj));
-        bindings::decrRefCount(obj);
-        result
     }
 }
