@@ -25,7 +25,9 @@ use aof_core::framer::{ArgStore, Frame, Framer, ReadWindow};
 use aof_core::load_machine::{
     self, CommandKind, CorruptTail, LoadMachine, ShortFile, Stop, Verdict,
 };
-use aof_glue::aof_client::{AofClient, Command, CurrentAofClient};
+use aof_glue::aof_client::AofClient;
+use aof_glue::command::Command;
+use aof_glue::current_client::CurrentAofClient;
 use aof_glue::log::{Level, Line};
 use aof_glue::sys::{self, Errno};
 use aof_glue::unwritten::UnwrittenBytes;

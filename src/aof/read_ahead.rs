@@ -3,7 +3,7 @@
 //!
 //! The reading thread touches no server state: it owns the file and the framer and
 //! builds string objects as upstream's IO threads build a query's (see
-//! [`aof_glue::aof_client::ArgPool`]). Everything else stays on the main thread, in file
+//! [`aof_glue::arg_pool::ArgPool`]). Everything else stays on the main thread, in file
 //! order, exactly as in the one-thread loop of [`crate::aof::load_file`]: command lookup
 //! and execution, the load machine (positions, MULTI/EXEC, endings), the cache hints,
 //! serving clients, progress, truncation and every log line. The thread hands over
@@ -47,8 +47,9 @@
 use crate::aof::block_reader::BlockReader;
 use aof_core::framer::{ArgStore, Frame, Framer};
 use aof_core::load_machine::Stop;
-use aof_glue::aof_client::{AofClient, ArgPool};
+use aof_glue::aof_client::AofClient;
 use aof_glue::arena::Arena;
+use aof_glue::arg_pool::ArgPool;
 use aof_glue::prefetch::KeyHash;
 use aof_glue::sys::Errno;
 use aof_glue::unwritten::UnwrittenBytes;
