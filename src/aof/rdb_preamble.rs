@@ -2,9 +2,9 @@
 //! driven from Rust so the keyspace is walked with the rewrite's cache hints
 //! ([`keyspace_walk::for_each_key`]): the same upstream writers in upstream's order
 //! ([`aof_core::rdb_preamble`]), `dismissObject` after each key in the fork child, and the
-//! child-info report on upstream's cadence ([`aof_core::child_progress`]). The keys come in
-//! the kvstore iterator's order, so for the same dataset in the same process the bytes are
-//! upstream's.
+//! child-info report on upstream's cadence ([`aof_core::child_progress`]). The keys come
+//! in the kvstore iterator's order, so for the same dataset in the same process the bytes
+//! are upstream's.
 //!
 //! A cluster's slot-info opcodes are not written here: with cluster mode on, upstream's
 //! own function runs; so it does where the release tracks memory per key and that is on

@@ -81,9 +81,9 @@ impl AofClient {
     }
 
     /// Moves the objects `args` of `pool` (built on the reading thread, see
-    /// [`super::arg_pool::ArgPool`]) after the arguments the client holds; the client owns them
-    /// from here on, as with [`push_args`](Self::push_args). Objects already taken are skipped
-    /// (none are, for the ranges of distinct commands).
+    /// [`super::arg_pool::ArgPool`]) after the arguments the client holds; the client owns
+    /// them from here on, as with [`push_args`](Self::push_args). Objects already taken
+    /// are skipped (none are, for the ranges of distinct commands).
     pub fn take_args(&mut self, pool: &mut ArgPool, args: std::ops::Range<usize>) {
         let Some(objects) = pool.objects.get_mut(args) else {
             return;

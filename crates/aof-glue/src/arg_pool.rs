@@ -3,19 +3,21 @@
 use super::bindings::{self, robj};
 use crate::unwritten::{unwritten_string, UnwrittenBytes};
 
-/// The argument objects of a batch of commands built away from the main thread (by the pipelined
-/// loader's reading thread), owned here until [`super::aof_client::AofClient::take_args`] moves a
-/// command's to the AOF client on the main thread; `drop` frees those not taken. One vector serves
-/// a whole batch, so a command costs no allocation besides its objects.
+/// The argument objects of a batch of commands built away from the main thread (by the
+/// pipelined loader's reading thread), owned here until
+/// [`super::aof_client::AofClient::take_args`] moves a command's to the AOF client on the
+/// main thread; `drop` frees those not taken. One vector serves a whole batch, so a
+/// command costs no allocation besides its objects.
 ///
-/// Building them off the main thread is what upstream's own IO threads do with every query since
-/// 8.0: `processInputBuffer` runs on an IO thread (`running_tid` is not the main thread's,
-/// networking.c) and its `processMultibulkBuffer` calls the same `createStringObject` (`sdsnewlen`
-/// and `createObject` underneath, which the pool calls directly for a large argument), which
-/// allocate through zmalloc (thread-safe: each thread counts its memory in its own slot, zmalloc.c)
-/// and set no field from server state (`createObject` sets `lru` to 0). The objects are new, so
-/// nothing else refers to them until they are handed over through a channel, which orders their
-/// writes before the main thread's reads.
+/// Building them off the main thread is what upstream's own IO threads do with every query
+/// since 8.0: `processInputBuffer` runs on an IO thread (`running_tid` is not the main
+/// thread's, networking.c) and its `processMultibulkBuffer` calls the same
+/// `createStringObject` (`sdsnewlen` and `createObject` underneath, which the pool calls
+/// directly for a large argument), which allocate through zmalloc (thread-safe: each
+/// thread counts its memory in its own slot, zmalloc.c) and set no field from server state
+/// (`createObject` sets `lru` to 0). The objects are new, so nothing else refers to them
+/// until they are handed over through a channel, which orders their writes before the main
+/// thread's reads.
 pub struct ArgPool {
     /// The objects in the order built; a taken one is null.
     pub(crate) objects: Vec<*mut robj>,
@@ -42,8 +44,8 @@ impl ArgPool {
         self.objects.is_empty()
     }
 
-    /// Appends an argument (one string object, built as [`super::aof_client::AofClient::push_args`]
-    /// builds it).
+    /// Appends an argument (one string object, built as
+    /// [`super::aof_client::AofClient::push_args`] builds it).
     pub fn push(&mut self, arg: &[u8]) {
         // SAFETY: createStringObject copies `arg` into a new object (see the type for why
         // any thread may call it).
@@ -59,8 +61,8 @@ impl ArgPool {
     }
 
     /// Appends an argument of `len` bytes that `fill` writes in place, as
-    /// [`super::aof_client::AofClient::push_filled_arg`] does; the argument is in the pool whether
-    /// `fill` succeeds or not.
+    /// [`super::aof_client::AofClient::push_filled_arg`] does; the argument is in the pool
+    /// whether `fill` succeeds or not.
     pub fn push_filled<E>(
         &mut self,
         len: usize,

@@ -7,8 +7,8 @@ use std::marker::PhantomData;
 
 /// A rio that receives the rewrite (the BASE file's, in large pieces, or one of
 /// [`with_callback_rio`]): a rio to write through, borrowed for `'a` (from the
-/// [`super::rio_file::RioFile`] that owns it, the callback rio of [`with_callback_rio`], or the C
-/// call that passed it).
+/// [`super::rio_file::RioFile`] that owns it, the callback rio of [`with_callback_rio`],
+/// or the C call that passed it).
 pub struct RioSink<'a> {
     r: *mut bindings::rio,
     _borrow: PhantomData<&'a mut bindings::rio>,

@@ -32,9 +32,10 @@ pub enum ValueType {
     Module,
 }
 
-/// A value in the keyspace, borrowed for `'a` (one step of [`super::keyspace_walk::for_each_key`],
-/// or the C call that passed it). Each type's accessors check the object's type first and abort on
-/// another, so no safe call reads one type's encoding as another's.
+/// A value in the keyspace, borrowed for `'a` (one step of
+/// [`super::keyspace_walk::for_each_key`], or the C call that passed it). Each type's
+/// accessors check the object's type first and abort on another, so no safe call reads one
+/// type's encoding as another's.
 #[derive(Clone, Copy)]
 pub struct Value<'a> {
     o: *mut robj,
