@@ -204,9 +204,9 @@ pub struct Feed {
     next_seq: u64,
 }
 
-/// Items the main thread wants to see ahead of the one it runs (the cache hints' depth
-/// and one more): the next batch is taken from the channel early when it is ready.
-const LOOK_AHEAD_ITEMS: usize = 4;
+/// Items the main thread wants to see beyond the one it runs, for the cache hints (their
+/// depth and one more): the next batch is taken from the channel early when it is ready.
+const PREFETCH_ITEMS: usize = crate::aof::replay_prefetch::DEPTH + 1;
 
 impl Feed {
     /// The next item and its sequence number. A reading thread that ended without a last
@@ -227,7 +227,7 @@ impl Feed {
                 },
             };
         }
-        if self.ahead.is_none() && self.current.items.len() - self.cursor <= LOOK_AHEAD_ITEMS {
+        if self.ahead.is_none() && self.current.items.len() - self.cursor <= PREFETCH_ITEMS {
             match self.from_thread.try_recv() {
                 Ok(batch) => self.ahead = Some(batch),
                 Err(TryRecvError::Empty | TryRecvError::Disconnected) => {}

@@ -4,7 +4,8 @@
 
 use super::bindings::{self, robj};
 use super::db::Db;
-use super::prefetch::{hint, KeyHash, KeyWalkPrefetch};
+use super::prefetch::walk::WalkPrefetch;
+use super::prefetch::{hint, KeyHash};
 use super::value::Value;
 use aof_core::walk_prefetch::{self, PrefetchedWalk};
 use std::marker::PhantomData;
@@ -45,7 +46,7 @@ struct Upcoming {
 struct KeyWalk<'s> {
     db: Db,
     it: *mut bindings::kvstoreIterator,
-    prefetch: KeyWalkPrefetch,
+    prefetch: WalkPrefetch,
     no_expires: bool,
     #[cfg(slot_trim_jobs)]
     cluster: bool,
@@ -193,7 +194,7 @@ pub fn for_each_key(
 ) -> bool {
     let mut walk = KeyWalk {
         db,
-        prefetch: KeyWalkPrefetch::new(db),
+        prefetch: WalkPrefetch::new(db),
         #[cfg(slot_trim_jobs)]
         cluster: super::server::cluster_enabled() != 0,
         skipped,
