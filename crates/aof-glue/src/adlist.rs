@@ -92,18 +92,17 @@ mod tests {
     /// links them; the glue's tests do not link adlist.c, so the nodes are Rust's.
     struct TestList {
         list: Box<list>,
-        _nodes: Vec<Box<listNode>>,
+        _nodes: Vec<listNode>,
     }
 
     fn list_of(n: usize) -> TestList {
         // SAFETY: all-zero lists and nodes are empty ones (NULL links, no callbacks).
-        let mut nodes: Vec<Box<listNode>> = (0..n)
-            .map(|_| Box::new(unsafe { std::mem::zeroed() }))
-            .collect();
+        // (The vector is not grown after the pointers below are taken, so they stay valid.)
+        let mut nodes: Vec<listNode> = (0..n).map(|_| unsafe { std::mem::zeroed() }).collect();
         for (i, node) in nodes.iter_mut().enumerate() {
             node.value = (i + 1) as *mut c_void;
         }
-        let ptrs: Vec<*mut listNode> = nodes.iter_mut().map(|n| &mut **n as *mut _).collect();
+        let ptrs: Vec<*mut listNode> = nodes.iter_mut().map(|n| n as *mut _).collect();
         for (i, &node) in ptrs.iter().enumerate() {
             // SAFETY: every pointer is one of the boxed nodes, live for the test.
             unsafe {
@@ -178,7 +177,7 @@ mod tests {
             unsafe {
                 for node in nodes(l, from) {
                     seen.push((*node).value as usize);
-                    if (*node).value as usize % 2 == 0 {
+                    if ((*node).value as usize).is_multiple_of(2) {
                         unlink(&mut *l, node);
                     }
                 }
