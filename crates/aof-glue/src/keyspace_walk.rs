@@ -68,6 +68,42 @@ impl KeyWalk<'_> {
         u.key
     }
 
+    /// The iterator's next entry, or None at the end.
+    #[inline]
+    fn iterator_next(&mut self) -> Option<*mut bindings::dictEntry> {
+        // SAFETY: the walk's live kvstore iterator, over a dataset nothing changes
+        // meanwhile; it returns NULL at the end or a live entry.
+        let de = unsafe { bindings::kvstoreIteratorNext(self.it) };
+        (!de.is_null()).then_some(de)
+    }
+
+    /// The next entry the rewrite writes: keys of slots a trim job is deleting are passed
+    /// over and counted, as upstream's rewrite passes them over (the iterator's current
+    /// dict is the slot of the entry just taken).
+    #[cfg(slot_trim_jobs)]
+    #[inline]
+    fn next_entry(&mut self) -> Option<*mut bindings::dictEntry> {
+        loop {
+            let de = self.iterator_next()?;
+            // SAFETY: the live iterator; isSlotInTrimJob only reads the trim job list.
+            let trimmed = self.cluster
+                && unsafe {
+                    bindings::isSlotInTrimJob(bindings::kvstoreIteratorGetCurrentDictIndex(self.it))
+                } != 0;
+            if !trimmed {
+                return Some(de);
+            }
+            *self.skipped += 1;
+        }
+    }
+
+    /// The next entry (releases before 8.6 have no trim jobs).
+    #[cfg(not(slot_trim_jobs))]
+    #[inline]
+    fn next_entry(&mut self) -> Option<*mut bindings::dictEntry> {
+        self.iterator_next()
+    }
+
     /// Writes one entry: its key, value and expiry (-1 for none) to `f`.
     #[inline]
     fn visit(
@@ -100,45 +136,26 @@ impl PrefetchedWalk for KeyWalk<'_> {
 
     #[inline]
     fn take(&mut self) -> Option<Upcoming> {
-        loop {
-            // SAFETY: the walk's live kvstore iterator, over a dataset nothing changes
-            // meanwhile; it returns NULL at the end or a live entry.
-            let de = unsafe { bindings::kvstoreIteratorNext(self.it) };
-            if de.is_null() {
-                return None;
-            }
-            // The iterator's current dict is the slot of the entry just taken: keys of slots
-            // a trim job is deleting are passed over, as upstream's rewrite passes them.
-            #[cfg(slot_trim_jobs)]
-            if self.cluster
-                // SAFETY: the live iterator; isSlotInTrimJob only reads the trim job list.
-                && unsafe {
-                    bindings::isSlotInTrimJob(bindings::kvstoreIteratorGetCurrentDictIndex(self.it))
-                } != 0
-            {
-                *self.skipped += 1;
-                continue;
-            }
-            // SAFETY: a live entry of the keyspace, whose value is an robj (the shim reads
-            // it as this release stores it).
-            let value = unsafe { bindings::redis_aof_shim_entry_value(de) };
-            hint(value as *const u8);
-            // Where the entry holds the key apart from the value, it is read here.
-            let key = if cfg!(keys_in_values) {
-                std::ptr::null_mut()
-            } else {
-                // SAFETY: as above; the shim reads only the entry's key field.
-                let key = unsafe { bindings::redis_aof_shim_entry_key(de, value) };
-                hint((key as *const u8).wrapping_sub(1));
-                key
-            };
-            return Some(Upcoming {
-                entry: de,
-                key,
-                value,
-                hash: None,
-            });
-        }
+        let de = self.next_entry()?;
+        // SAFETY: a live entry of the keyspace, whose value is an robj (the shim reads it
+        // as this release stores it).
+        let value = unsafe { bindings::redis_aof_shim_entry_value(de) };
+        hint(value as *const u8);
+        // Where the entry holds the key apart from the value, it is read here.
+        let key = if cfg!(keys_in_values) {
+            std::ptr::null_mut()
+        } else {
+            // SAFETY: as above; the shim reads only the entry's key field.
+            let key = unsafe { bindings::redis_aof_shim_entry_key(de, value) };
+            hint((key as *const u8).wrapping_sub(1));
+            key
+        };
+        Some(Upcoming {
+            entry: de,
+            key,
+            value,
+            hash: None,
+        })
     }
 
     #[inline]
