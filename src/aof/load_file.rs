@@ -18,14 +18,16 @@
 
 use crate::aof::block_reader::{BlockReader, FileSource};
 use crate::aof::files;
-use crate::aof::lookahead::Lookahead;
 use crate::aof::read_ahead::{self, Feed, Item};
+use crate::aof::replay_prefetch::UpcomingPrefetch;
 use crate::aof::status::LoadStatus;
 use aof_core::framer::{ArgStore, Frame, Framer, ReadWindow};
 use aof_core::load_machine::{
     self, CommandKind, CorruptTail, LoadMachine, ShortFile, Stop, Verdict,
 };
-use aof_glue::aof_client::{AofClient, Command, CurrentAofClient};
+use aof_glue::aof_client::AofClient;
+use aof_glue::command::Command;
+use aof_glue::current_client::CurrentAofClient;
 use aof_glue::log::{Level, Line};
 use aof_glue::sys::{self, Errno};
 use aof_glue::unwritten::UnwrittenBytes;
@@ -156,7 +158,7 @@ struct Replay<'n> {
     client: CurrentAofClient,
     framer: Framer,
     last_command: LastCommand,
-    lookahead: Lookahead,
+    prefetch: UpcomingPrefetch,
     /// Position, cut-back offset, MULTI/EXEC: everything the replay decides by.
     machine: LoadMachine,
     progress_reported: u64,
@@ -170,7 +172,7 @@ impl<'n> Replay<'n> {
             client,
             framer: Framer::new(),
             last_command: LastCommand::default(),
-            lookahead: Lookahead::new(),
+            prefetch: UpcomingPrefetch::new(),
             machine: LoadMachine::new(0),
             progress_reported: 0,
             items: 0,
@@ -330,7 +332,7 @@ impl<'n> Replay<'n> {
                     feed.take_args(&mut self.client, args);
                     let found = self.last_command.look_up(&self.client);
                     self.machine.consumed(consumed);
-                    self.lookahead
+                    self.prefetch
                         .before_running_item(self.client.db(), seq, |seq| feed.key_hash(seq));
                     let ran = self.run_command(found, key_load_delay);
                     feed.release_args(&mut self.client);
@@ -351,7 +353,7 @@ impl<'n> Replay<'n> {
     /// The cache hints before running the command that ends where the window starts.
     #[inline(always)]
     fn hint_upcoming(&mut self, reader: &BlockReader) {
-        self.lookahead
+        self.prefetch
             .before_running(self.client.db(), reader.window(), self.machine.position());
     }
 

@@ -3,7 +3,7 @@
 //!
 //! The reading thread touches no server state: it owns the file and the framer and
 //! builds string objects as upstream's IO threads build a query's (see
-//! [`aof_glue::aof_client::ArgPool`]). Everything else stays on the main thread, in file
+//! [`aof_glue::arg_pool::ArgPool`]). Everything else stays on the main thread, in file
 //! order, exactly as in the one-thread loop of [`crate::aof::load_file`]: command lookup
 //! and execution, the load machine (positions, MULTI/EXEC, endings), the cache hints,
 //! serving clients, progress, truncation and every log line. The thread hands over
@@ -47,8 +47,9 @@
 use crate::aof::block_reader::BlockReader;
 use aof_core::framer::{ArgStore, Frame, Framer};
 use aof_core::load_machine::Stop;
-use aof_glue::aof_client::{AofClient, ArgPool};
+use aof_glue::aof_client::AofClient;
 use aof_glue::arena::Arena;
+use aof_glue::arg_pool::ArgPool;
 use aof_glue::prefetch::KeyHash;
 use aof_glue::sys::Errno;
 use aof_glue::unwritten::UnwrittenBytes;
@@ -203,9 +204,9 @@ pub struct Feed {
     next_seq: u64,
 }
 
-/// Items the main thread wants to see ahead of the one it runs (the cache hints' depth
-/// and one more): the next batch is taken from the channel early when it is ready.
-const LOOK_AHEAD_ITEMS: usize = 4;
+/// Items the main thread wants to see beyond the one it runs, for the cache hints (their
+/// depth and one more): the next batch is taken from the channel early when it is ready.
+const PREFETCH_ITEMS: usize = crate::aof::replay_prefetch::DEPTH + 1;
 
 impl Feed {
     /// The next item and its sequence number. A reading thread that ended without a last
@@ -226,7 +227,7 @@ impl Feed {
                 },
             };
         }
-        if self.ahead.is_none() && self.current.items.len() - self.cursor <= LOOK_AHEAD_ITEMS {
+        if self.ahead.is_none() && self.current.items.len() - self.cursor <= PREFETCH_ITEMS {
             match self.from_thread.try_recv() {
                 Ok(batch) => self.ahead = Some(batch),
                 Err(TryRecvError::Empty | TryRecvError::Disconnected) => {}

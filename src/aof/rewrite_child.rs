@@ -15,15 +15,21 @@
 
 use crate::aof::Reported;
 use aof_core::aof_manifest;
+use aof_core::child_progress::Progress;
+use aof_core::module_rewrite::{self, Verdict};
 use aof_core::resp::{Arg, RecordWriter, Sink};
-use aof_glue::dataset::{self, RioSink, Value, ValueType};
 use aof_glue::db::Db;
+use aof_glue::keyspace_walk;
 use aof_glue::log::{Level, Line};
+use aof_glue::module_value::{self, KeyObject};
 use aof_glue::object::StringValue;
-use aof_glue::rio_file::{self, RioFile};
+use aof_glue::rio_file::RioFile;
+use aof_glue::rio_sink::{self, RioSink};
 use aof_glue::stream::{Pending, StreamId, StreamRef};
 use aof_glue::sys::{self, Errno};
+use aof_glue::value::{self, Value, ValueType};
 use aof_glue::{bindings, loading, runtime, server};
+use aof_glue::{child_info, functions};
 
 /// Upstream's AOF_REWRITE_ITEMS_PER_CMD.
 const ITEMS_PER_COMMAND: u64 = bindings::AOF_REWRITE_ITEMS_PER_CMD as u64;
@@ -128,7 +134,7 @@ impl<'s> RewriteOut<'s> {
 
     fn bulk_double(&mut self, d: f64) {
         let mut digits = [0u8; 24];
-        let len = dataset::format_double(d, &mut digits);
+        let len = value::format_double(d, &mut digits);
         self.w.bulk(Arg::Bytes(&digits[..len]));
     }
 
@@ -413,14 +419,14 @@ pub fn write_object(
         ValueType::Hash => write_hash(out, key, value),
         ValueType::Stream => write_stream(out, key, value),
         // The module's callback writes through a rio: one that appends to our buffer.
-        ValueType::Module => dataset::with_key_object(key, |k| {
+        ValueType::Module => module_value::with_key_object(key, |k| {
             let buffer = out.w.sink_mut();
-            dataset::with_callback_rio(
+            rio_sink::with_callback_rio(
                 |bytes| {
                     buffer.put(bytes);
                     !buffer.failed
                 },
-                |rio| dataset::rewrite_module_value(rio, k, value, db),
+                |rio| write_module_value(rio, k, value, db),
             )
         }),
     };
@@ -435,6 +441,26 @@ pub fn write_object(
     write_key_metadata(out, db, key, value) && out.no_write_failed()
 }
 
+/// Upstream's `rewriteModuleObject`: a module value is rewritten by its type's own
+/// `aof_rewrite` callback, writing through the module API into `sink`. False when the
+/// callback reported an error, or when the type has none (the rewrite then fails with a
+/// line naming the type and the key: [`aof_core::module_rewrite`] says why).
+pub fn write_module_value(sink: &RioSink<'_>, key: &KeyObject<'_>, value: Value, db: i32) -> bool {
+    match module_rewrite::verdict(value.call_module_aof_rewrite(sink, key, db)) {
+        Verdict::Written => true,
+        Verdict::Failed => false,
+        Verdict::FailedNoCallback => {
+            let key_name = match key.string() {
+                StringValue::Bytes(b) => b.to_vec(),
+                StringValue::Int(n) => n.to_string().into_bytes(),
+            };
+            let line = module_rewrite::no_callback_line(value.module_type_name(), &key_name, db);
+            aof_glue::log::write(Level::Warning, line);
+            false
+        }
+    }
+}
+
 /// The value's module key metadata, written by each metadata class's callback through a
 /// rio that appends to the buffer (as a module type's value is).
 #[cfg(key_metadata)]
@@ -442,14 +468,14 @@ fn write_key_metadata(out: &mut RewriteOut<'_>, db: i32, key: &[u8], value: Valu
     if !value.has_module_metadata() {
         return true;
     }
-    dataset::with_key_object(key, |k| {
+    module_value::with_key_object(key, |k| {
         let buffer = out.w.sink_mut();
-        dataset::with_callback_rio(
+        rio_sink::with_callback_rio(
             |bytes| {
                 buffer.put(bytes);
                 !buffer.failed
             },
-            |rio| dataset::rewrite_key_metadata(rio, k, value, db),
+            |rio| module_value::rewrite_key_metadata(rio, k, value, db),
         )
     })
 }
@@ -488,7 +514,7 @@ pub fn rewrite_dataset(sink: &RioSink<'_>) -> Result<(), WriteFailed> {
             out.w.timestamp_annotation(ts);
         }
     }
-    let functions_ok = dataset::for_each_function_library(|code| {
+    let functions_ok = functions::for_each_function_library(|code| {
         out.w.raw(b"*3\r\n$8\r\nFUNCTION\r\n$4\r\nLOAD\r\n");
         out.bulk_bytes(code);
         out.no_write_failed()
@@ -498,28 +524,21 @@ pub fn rewrite_dataset(sink: &RioSink<'_>) -> Result<(), WriteFailed> {
     }
 
     let (dbnum, key_delay) = (server::dbnum(), server::rdb_key_save_delay());
-    let mut key_count: u64 = 0;
+    let mut progress = Progress::new();
     let mut skipped: u64 = 0;
-    let mut progress_sent_at = 0;
     for (db, keys) in (0..dbnum).filter_map(|index| Some((index, Db::of_index(index)?))) {
         if keys.size() == 0 {
             continue;
         }
         out.w.raw(b"*2\r\n$6\r\nSELECT\r\n");
         out.w.bulk(Arg::Int(db.into()));
-        let ok = dataset::for_each_key(keys, &mut skipped, |key, value, expire| {
-            if !write_key(&mut out, db, key, value, expire) {
+        let ok = keyspace_walk::for_each_key(keys, &mut skipped, |key, value, expire| {
+            if !write_key(&mut out, db, key.bytes(), value, expire) {
                 return false;
             }
-            // Progress for INFO about once a second, checking the clock every 1024 keys.
-            if key_count & 1023 == 0 {
-                let now = runtime::mstime();
-                if now - progress_sent_at >= 1000 {
-                    dataset::report_keys_done((key_count + 1) as usize);
-                    progress_sent_at = now;
-                }
+            if let Some(done) = progress.key_written(runtime::mstime) {
+                child_info::report_keys_done(done as usize);
             }
-            key_count += 1;
             if key_delay != 0 {
                 loading::debug_delay(key_delay);
             }
@@ -533,7 +552,8 @@ pub fn rewrite_dataset(sink: &RioSink<'_>) -> Result<(), WriteFailed> {
     if cfg!(rewrite_done_log) {
         aof_glue::server_log!(
             Level::Notice,
-            "AOF rewrite done, {key_count} keys saved, {skipped} keys skipped."
+            "AOF rewrite done, {} keys saved, {skipped} keys skipped.",
+            progress.keys()
         );
     }
     if out.flush() {
@@ -561,14 +581,14 @@ pub fn rewrite_to_file(filename: &[u8]) -> Result<(), Reported> {
     if server::aof_rewrite_incremental_fsync() != 0 {
         file.enable_incremental_fsync();
     }
-    rio_file::start_saving();
+    child_info::start_saving();
 
     let rdb_preamble = server::aof_use_rdb_preamble() != 0;
     if !rdb_preamble {
         file.unbuffered();
     }
     let written = if rdb_preamble {
-        file.save_rdb_prefetching()
+        super::rdb_preamble::write(&mut file)
     } else if rewrite_dataset(&file.sink()).is_ok() {
         Ok(())
     } else {
@@ -592,7 +612,7 @@ pub fn rewrite_to_file(filename: &[u8]) -> Result<(), Reported> {
             errno.message()
         );
         let _ = std::fs::remove_file(&temp);
-        rio_file::stop_saving(false);
+        child_info::stop_saving(false);
         return Err(Reported);
     }
 
@@ -601,9 +621,9 @@ pub fn rewrite_to_file(filename: &[u8]) -> Result<(), Reported> {
             .text(&errno.message())
             .write(Level::Warning);
         let _ = std::fs::remove_file(&temp);
-        rio_file::stop_saving(false);
+        child_info::stop_saving(false);
         return Err(Reported);
     }
-    rio_file::stop_saving(true);
+    child_info::stop_saving(true);
     Ok(())
 }

@@ -3,10 +3,12 @@ use crate::aof::rewrite_child::{self, RewriteOut};
 use aof_glue::bindings::client;
 use aof_glue::bindings::{rio, robj, streamConsumer, streamID, streamNACK};
 use aof_glue::client::Client;
-use aof_glue::dataset::{KeyObject, RioSink, Value};
+use aof_glue::module_value::KeyObject;
 use aof_glue::object::{self, StringValue};
+use aof_glue::rio_sink::RioSink;
 use aof_glue::sds as glue_sds;
 use aof_glue::stream::{self, StreamId};
+use aof_glue::value::Value;
 use std::ffi::c_int;
 use std::ffi::{c_char, CStr};
 
@@ -279,7 +281,7 @@ pub unsafe extern "C" fn rewriteModuleObject(
             Value::from_raw(o),
         )
     };
-    aof_glue::dataset::rewrite_module_value(&sink, &key, value, dbid) as c_int
+    rewrite_child::write_module_value(&sink, &key, value, dbid) as c_int
 }
 
 /// # Safety

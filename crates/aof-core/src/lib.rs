@@ -7,10 +7,14 @@
 
 pub mod aof_manifest;
 pub mod block_reader;
+pub mod child_progress;
 pub mod command_reader;
 pub mod framer;
 pub mod fsync_health;
 pub mod key_estimate;
 pub mod load_machine;
+pub mod module_rewrite;
+pub mod rdb_preamble;
 pub mod resp;
 pub mod rewrite_policy;
+pub mod walk_prefetch;

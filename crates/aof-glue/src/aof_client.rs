@@ -1,101 +1,12 @@
 //! The fake client that replays an AOF: commands run in its context exactly as upstream
 //! runs them while loading (lookup, MULTI queueing, direct `proc` call, no replies).
 
-use super::bindings::{self, client, redisCommand, robj};
+use super::arg_pool::ArgPool;
+use super::bindings::{self, client, robj};
+use super::command::{command_table_may_change, Command};
 use super::db::Db;
-use super::{process, server};
-use crate::unwritten::UnwrittenBytes;
-use std::mem::MaybeUninit;
-use std::sync::atomic::{AtomicU64, Ordering};
-
-/// Counts the moments at which a module's command may have been freed: every command run
-/// (MODULE UNLOAD frees the module's commands, `moduleUnregisterCommands`) and every round
-/// of serving other clients while loading. Process-wide, as `aof_buf`'s flag is.
-static COMMAND_TABLE_EPOCH: AtomicU64 = AtomicU64::new(0);
-
-/// The command table may have changed: a module's [`Command`] looked up before is stale.
-pub(super) fn command_table_may_change() {
-    COMMAND_TABLE_EPOCH.fetch_add(1, Ordering::Relaxed);
-}
-
-/// A command found in the command table. The server's own commands live for the whole
-/// process: upstream builds them once at start-up (`populateCommandTable`) and renames
-/// them only from the configuration file, before loading; only a module's commands are
-/// ever freed (`moduleUnregisterCommands`, on MODULE UNLOAD, which an AOF may hold). So a
-/// module's command is usable only until the next command runs (or clients are served),
-/// and every use checks that, aborting rather than reading a freed command.
-#[derive(Clone, Copy)]
-pub struct Command {
-    cmd: *mut redisCommand,
-    native: bool,
-    epoch: u64,
-}
-
-impl Command {
-    /// # Safety
-    /// `cmd` must be a command of the table, just looked up.
-    unsafe fn found(cmd: *mut redisCommand) -> Command {
-        Command {
-            cmd,
-            // SAFETY: just looked up, so live.
-            native: unsafe { (*cmd).module_cmd.is_null() },
-            epoch: COMMAND_TABLE_EPOCH.load(Ordering::Relaxed),
-        }
-    }
-
-    /// The command, checked live (see the type).
-    #[inline]
-    fn get(&self) -> &redisCommand {
-        process::assert(
-            self.native || self.epoch == COMMAND_TABLE_EPOCH.load(Ordering::Relaxed),
-            c"a module command is not used after the command table may have changed",
-        );
-        // SAFETY: a native command lives for the process; a module's was looked up since
-        // the last moment the table could change (checked above).
-        unsafe { &*self.cmd }
-    }
-
-    #[inline]
-    fn proc_address(&self) -> usize {
-        self.get().proc_.map_or(0, |f| f as usize)
-    }
-
-    #[inline]
-    pub fn is_multi(&self) -> bool {
-        self.proc_address() == bindings::multiCommand as *const () as usize
-    }
-
-    #[inline]
-    pub fn is_exec(&self) -> bool {
-        self.proc_address() == bindings::execCommand as *const () as usize
-    }
-
-    /// Whether `argc` arguments (the name included) fit the command's arity, as
-    /// `processCommand` checks before running anything a client sends.
-    pub fn accepts_argc(&self, argc: usize) -> bool {
-        let arity = i64::from(self.get().arity);
-        let argc = argc as i64;
-        if arity > 0 {
-            argc == arity
-        } else {
-            argc >= -arity
-        }
-    }
-
-    /// Whether the command is one of the server's own (not a module's), which may be
-    /// looked up once and reused for the whole load (see the type).
-    pub fn is_native(&self) -> bool {
-        self.native
-    }
-
-    /// Whether the command is found by its name alone, whatever the arguments after it:
-    /// neither a container (`CONFIG` without arguments) nor a subcommand (`CONFIG|SET`,
-    /// which a lookup of the same name with other arguments would not return).
-    pub fn is_found_by_name_alone(&self) -> bool {
-        let cmd = self.get();
-        cmd.subcommands_dict.is_null() && cmd.parent.is_null()
-    }
-}
+use super::process;
+use crate::unwritten::{unwritten_string, UnwrittenBytes};
 
 /// Upstream's AOF client (`createAOFClient`): never blocked, never replied to.
 pub struct AofClient {
@@ -128,23 +39,11 @@ impl AofClient {
         self.raw
     }
 
-    /// Makes this client `server.current_client` and `server.executing_client` (as
-    /// upstream's loader does, so commands see who runs them) for as long as the returned
-    /// wrapper lives; dropping it puts the previous ones back, then frees the client, so
-    /// the server never points at a freed client.
-    pub fn into_current(self) -> CurrentAofClient {
-        // SAFETY: a live client, owned by the wrapper and freed only after the old
-        // values are back.
-        let previous = unsafe {
-            (
-                server::replace_current_client(self.raw),
-                server::replace_executing_client(self.raw),
-            )
-        };
-        CurrentAofClient {
-            client: self,
-            previous,
-        }
+    /// Upstream's `createAOFClient` for C callers: ownership goes to the caller.
+    pub fn into_raw(self) -> *mut client {
+        let raw = self.raw;
+        std::mem::forget(self);
+        raw
     }
 
     /// The db the client's commands run in (changed by SELECT).
@@ -181,10 +80,10 @@ impl AofClient {
         }
     }
 
-    /// Moves the objects `args` of `pool` (built on the reading thread, see [`ArgPool`])
-    /// after the arguments the client holds; the client owns them from here on, as with
-    /// [`push_args`](Self::push_args). Objects already taken are skipped (none are, for
-    /// the ranges of distinct commands).
+    /// Moves the objects `args` of `pool` (built on the reading thread, see
+    /// [`super::arg_pool::ArgPool`]) after the arguments the client holds; the client owns
+    /// them from here on, as with [`push_args`](Self::push_args). Objects already taken
+    /// are skipped (none are, for the ranges of distinct commands).
     pub fn take_args(&mut self, pool: &mut ArgPool, args: std::ops::Range<usize>) {
         let Some(objects) = pool.objects.get_mut(args) else {
             return;
@@ -341,8 +240,8 @@ impl AofClient {
         // argv; the command's proc is upstream's implementation for exactly this client
         // type.
         unsafe {
-            (*self.raw).cmd = cmd.cmd;
-            (*self.raw).lastcmd = cmd.cmd;
+            (*self.raw).cmd = cmd.as_ptr();
+            (*self.raw).lastcmd = cmd.as_ptr();
             if queue {
                 #[cfg(pending_commands)]
                 pend_current_command(&mut *self.raw);
@@ -426,37 +325,6 @@ impl Drop for AofClient {
     }
 }
 
-/// An [`AofClient`] that is the server's current and executing client (see
-/// [`AofClient::into_current`]).
-pub struct CurrentAofClient {
-    client: AofClient,
-    previous: (*mut client, *mut client),
-}
-
-impl std::ops::Deref for CurrentAofClient {
-    type Target = AofClient;
-    fn deref(&self) -> &AofClient {
-        &self.client
-    }
-}
-
-impl std::ops::DerefMut for CurrentAofClient {
-    fn deref_mut(&mut self) -> &mut AofClient {
-        &mut self.client
-    }
-}
-
-impl Drop for CurrentAofClient {
-    fn drop(&mut self) {
-        // SAFETY: the values that were there before into_current, put back before the
-        // client itself is freed (the field drops after this).
-        unsafe {
-            server::replace_current_client(self.previous.0);
-            server::replace_executing_client(self.previous.1);
-        }
-    }
-}
-
 /// After its arguments are released: no arguments, no command, as `freeClientArgv`
 /// leaves a client (the array stays for the next command).
 fn forget_args(c: &mut client) {
@@ -512,164 +380,4 @@ unsafe fn is_same_string(o: *mut robj, bytes: &[u8]) -> bool {
         super::object::StringValue::Bytes(b) => b == bytes,
         super::object::StringValue::Int(_) => false,
     }
-}
-
-/// The argument objects of a batch of commands built away from the main thread (by the
-/// pipelined loader's reading thread), owned here until [`AofClient::take_args`] moves a
-/// command's to the AOF client on the main thread; `drop` frees those not taken. One
-/// vector serves a whole batch, so a command costs no allocation besides its objects.
-///
-/// Building them off the main thread is what upstream's own IO threads do with every
-/// query since 8.0: `processInputBuffer` runs on an IO thread (`running_tid` is not the
-/// main thread's, networking.c) and its `processMultibulkBuffer` calls the same
-/// `createStringObject` (`sdsnewlen` and `createObject` underneath, which the pool calls
-/// directly for a large argument), which allocate through zmalloc (thread-safe: each
-/// thread counts its memory in its own slot, zmalloc.c) and set no field from server state
-/// (`createObject` sets `lru` to 0). The objects are new, so nothing else refers to them
-/// until they are handed over through a channel, which orders their writes before the
-/// main thread's reads.
-pub struct ArgPool {
-    /// The objects in the order built; a taken one is null.
-    objects: Vec<*mut robj>,
-}
-
-// SAFETY: the objects are owned by the pool alone (see the type); moving the pool to
-// another thread moves that ownership, and `sdsnewlen`/`createObject`/`decrRefCount` of
-// such an unshared string object are thread-safe as explained on the type.
-unsafe impl Send for ArgPool {}
-
-impl ArgPool {
-    pub fn with_capacity(capacity: usize) -> ArgPool {
-        ArgPool {
-            objects: Vec::with_capacity(capacity),
-        }
-    }
-
-    /// Objects built (taken or not).
-    pub fn len(&self) -> usize {
-        self.objects.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.objects.is_empty()
-    }
-
-    /// Appends an argument (one string object, built as [`AofClient::push_args`] builds
-    /// it).
-    pub fn push(&mut self, arg: &[u8]) {
-        // SAFETY: createStringObject copies `arg` into a new object (see the type for why
-        // any thread may call it).
-        let obj = unsafe { bindings::createStringObject(arg.as_ptr().cast(), arg.len()) };
-        self.objects.push(obj);
-    }
-
-    /// Appends the arguments `spans` of `window` (a parser's argument spans).
-    pub fn push_spans(&mut self, window: &[u8], spans: &[std::ops::Range<usize>]) {
-        for span in spans {
-            self.push(&window[span.clone()]);
-        }
-    }
-
-    /// Appends an argument of `len` bytes that `fill` writes in place, as
-    /// [`AofClient::push_filled_arg`] does; the argument is in the pool whether `fill`
-    /// succeeds or not.
-    pub fn push_filled<E>(
-        &mut self,
-        len: usize,
-        fill: impl FnOnce(&mut UnwrittenBytes) -> Result<(), E>,
-    ) -> Result<(), E> {
-        // SAFETY: the object is new (see unwritten_string) and its bytes are all written
-        // (`finish`) before the pool can hand it out; the pool frees it as any.
-        unsafe {
-            let (obj, bytes) = unwritten_string(len);
-            self.objects.push(obj);
-            let mut bytes = UnwrittenBytes::new(bytes);
-            let filled = fill(&mut bytes);
-            bytes.finish();
-            filled
-        }
-    }
-
-    /// Frees the objects, keeping the vector's room for the next batch.
-    pub fn clear(&mut self) {
-        for &obj in self.objects.iter().filter(|obj| !obj.is_null()) {
-            // SAFETY: objects this pool alone owns (see the type), released once.
-            unsafe { bindings::decrRefCount(obj) };
-        }
-        self.objects.clear();
-    }
-
-    /// Cache hints for the objects `args` (not taken yet): the reading thread wrote them
-    /// on another core, so the main thread's first touch of each would otherwise wait for
-    /// the line to come over. Each object's header and the start of its string (an
-    /// embstr's string follows its header in the same allocation) are hinted.
-    pub fn hint(&self, args: std::ops::Range<usize>) {
-        for &obj in self.objects.get(args).unwrap_or(&[]) {
-            super::prefetch::hint(obj.cast());
-            super::prefetch::hint(obj.cast::<u8>().wrapping_add(64));
-        }
-    }
-
-    /// The bytes of object `index`, unless taken (every object is a raw or embstr string).
-    pub fn arg(&self, index: usize) -> Option<&[u8]> {
-        let obj = *self.objects.get(index)?;
-        if obj.is_null() {
-            return None;
-        }
-        // SAFETY: an object this pool owns and nothing modifies while it is borrowed.
-        match unsafe { super::object::string_value(obj) } {
-            super::object::StringValue::Bytes(bytes) => Some(bytes),
-            super::object::StringValue::Int(_) => None,
-        }
-    }
-}
-
-impl Drop for ArgPool {
-    fn drop(&mut self) {
-        for &obj in self.objects.iter().filter(|obj| !obj.is_null()) {
-            // SAFETY: objects this pool alone owns (see the type), released once.
-            unsafe { bindings::decrRefCount(obj) };
-        }
-    }
-}
-
-/// Upstream's `createAOFClient` for C callers: ownership goes to the caller.
-pub fn create_raw() -> *mut client {
-    let c = AofClient::create();
-    let raw = c.raw;
-    std::mem::forget(c);
-    raw
-}
-
-/// A new string object of `len` bytes that nothing has written yet, made as upstream's
-/// loader makes each argument (`createObject(OBJ_STRING, sdsnewlen(SDS_NOINIT, len))`,
-/// raw-encoded whatever its length), and those bytes.
-///
-/// # Safety
-/// The bytes are the string's own: `sdsnewlen` returns an sds whose `len` bytes follow its
-/// header in one allocation, and under `SDS_NOINIT` skips the `memset` that clears them
-/// (sds.c: `if (init==SDS_NOINIT) init = NULL;`), writing only the header and the
-/// terminator; `createObject` stores that sds as `ptr` without touching it. Until all
-/// `len` bytes are written ([`UnwrittenBytes::finish`]) nothing may read the string, and
-/// the caller, who owns the one reference to the object, must not free it while the slice
-/// is in use; the slice's lifetime is the caller's to bound. (Freeing reads only the
-/// header: `decrRefCount` → `sdsfree`.)
-unsafe fn unwritten_string<'a>(len: usize) -> (*mut robj, &'a mut [MaybeUninit<u8>]) {
-    // SAFETY: `SDS_NOINIT` is sds.c's `const char *SDS_NOINIT = "SDS_NOINIT";`, which
-    // nothing assigns after load, so reading the static races with no writer. `sdsnewlen`
-    // takes it as its marker, not as bytes to copy, and never returns NULL (`_sdsnewlen`
-    // with `trymalloc` 0 asserts the size does not overflow and allocates with
-    // `s_malloc_usable`, which aborts on OOM).
-    let s = unsafe { bindings::sdsnewlen(bindings::SDS_NOINIT.cast(), len) };
-    // SAFETY: `s` is the new sds just made, referred to by nothing else; `createObject`
-    // (object.c) zmallocs the header, stores `s` as `ptr` without reading it and gives the
-    // object refcount 1, so the caller owns its one reference (this fn's # Safety).
-    let obj = unsafe { bindings::createObject(bindings::OBJ_STRING as i32, s.cast()) };
-    // SAFETY: `sdsnewlen` returned `s` pointing at the first of `len` bytes of its own
-    // allocation (header before, terminator after), uninitialised under `SDS_NOINIT`,
-    // which `MaybeUninit<u8>` admits; nothing else refers to them (the object is new and
-    // not read until `finish`), and the caller keeps the object alive for `'a` (this fn's
-    // # Safety), so a unique slice for `'a` is sound.
-    let bytes = unsafe { std::slice::from_raw_parts_mut(s.cast(), len) };
-    (obj, bytes)
 }

@@ -57,7 +57,7 @@ pub fn set_absolute_progress(position: i64) {
 /// every 1024 commands.
 pub fn serve_clients() {
     // Other clients' commands may unload a module.
-    super::aof_client::command_table_may_change();
+    super::command::command_table_may_change();
     // SAFETY: both take no arguments and are what upstream's loaders call between commands
     // (rdb.c, aof.c), under the module GIL. They run other code that may call back into
     // Rust (the contract in src/exports/mod.rs); the loader holds no view of C memory that

@@ -46,19 +46,14 @@ impl<'a> ManifestRef<'a> {
     }
 
     fn entries(l: *mut list) -> Vec<InfoView<'a>> {
-        let mut out = Vec::new();
         if l.is_null() {
-            return out;
+            return Vec::new();
         }
-        // SAFETY: manifest lists hold valid aofInfo values linked by valid nodes.
-        unsafe {
-            let mut node = (*l).head;
-            while !node.is_null() {
-                out.push(view((*node).value as *const aofInfo));
-                node = (*node).next;
-            }
-        }
-        out
+        // SAFETY: a live manifest list of aofInfo values, left as it is while borrowed.
+        unsafe { adlist::values(l, adlist::End::Head) }
+            // SAFETY: every value of a manifest list is a live aofInfo.
+            .map(|value| unsafe { view(value as *const aofInfo) })
+            .collect()
     }
 
     pub fn incr(&self) -> Vec<InfoView<'a>> {

@@ -3,8 +3,9 @@
 //! pointers into these structures, so they are modified, never rebuilt. Every allocation
 //! comes from Redis's allocator, since C code frees them.
 
-use super::bindings::{self, aofInfo, aofManifest, list, listNode};
-use super::sds;
+use super::bindings::{self, aofInfo, aofManifest, list};
+use super::{adlist, sds};
+
 use aof_core::aof_manifest::{Entry, Manifest};
 use std::ffi::c_void;
 use std::marker::PhantomData;
@@ -167,16 +168,11 @@ pub unsafe fn list_entries(l: *const list) -> Vec<Entry> {
 }
 
 fn entries_of(l: *const list) -> Vec<Entry> {
-    let mut out = Vec::new();
-    // SAFETY: manifest lists hold aofInfo values linked by valid nodes.
-    unsafe {
-        let mut node = (*l).head;
-        while !node.is_null() {
-            out.push(entry_of((*node).value as *const aofInfo));
-            node = (*node).next;
-        }
-    }
-    out
+    // SAFETY: a live manifest list (list_entries' contract) of aofInfo values, read only.
+    unsafe { adlist::values(l, adlist::End::Head) }
+        // SAFETY: every value of a manifest list is a live aofInfo.
+        .map(|value| unsafe { entry_of(value as *const aofInfo) })
+        .collect()
 }
 
 /// The model of a C manifest.
@@ -396,13 +392,11 @@ impl<'a> ManifestMut<'a> {
         // SAFETY: live lists; each node is unlinked from the INCR list (which frees its
         // entry) after a HISTORY copy has been added.
         unsafe {
-            let mut node: *mut listNode = (*self.am().incr_aof_list).tail;
+            let mut nodes = adlist::nodes(self.am().incr_aof_list, adlist::End::Tail);
             for _ in 0..keep_last {
-                super::process::assert(!node.is_null(), c"ln != NULL");
-                node = (*node).prev;
+                super::process::assert(nodes.next().is_some(), c"ln != NULL");
             }
-            while !node.is_null() {
-                let prev = (*node).prev;
+            for node in nodes {
                 let ai = (*node).value as *mut aofInfo;
                 super::process::assert(
                     (*ai).file_type == bindings::AOF_FILE_TYPE_INCR,
@@ -412,7 +406,6 @@ impl<'a> ManifestMut<'a> {
                 (*hist).file_type = bindings::AOF_FILE_TYPE_HIST;
                 bindings::listAddNodeHead(self.am().history_aof_list, hist as *mut c_void);
                 bindings::listDelNode(self.am().incr_aof_list, node);
-                node = prev;
             }
         }
     }
@@ -423,8 +416,7 @@ impl<'a> ManifestMut<'a> {
         // entry) after `f` has seen the name.
         unsafe {
             let l = self.am().history_aof_list;
-            while !(*l).head.is_null() {
-                let node = (*l).head;
+            for node in adlist::nodes(l, adlist::End::Head) {
                 let ai = (*node).value as *mut aofInfo;
                 super::process::assert(
                     (*ai).file_type == bindings::AOF_FILE_TYPE_HIST,

@@ -9,6 +9,7 @@ use std::ffi::c_void;
 /// # Safety
 /// `s` must be NULL or a live sds (made by upstream's sds functions, not freed) that stays
 /// allocated and unmodified for `'a`.
+#[inline]
 pub unsafe fn bytes<'a>(s: bindings::sds) -> &'a [u8] {
     if s.is_null() {
         return &[];
@@ -117,6 +118,7 @@ unsafe fn set_len(s: bindings::sds, new_len: usize) {
 ///
 /// # Safety
 /// `s` must be a valid, non-NULL sds.
+#[inline]
 pub unsafe fn len(s: bindings::sds) -> usize {
     // SAFETY: `s` is a valid, non-NULL sds (this fn's # Safety), all `lengths` requires.
     unsafe { lengths(s).0 }

@@ -106,6 +106,15 @@ getters! {
 getters! {
     memory_tracking_enabled: c_int;
 }
+/// Whether the server tracks memory per key (8.6's `memory_tracking_enabled`; releases
+/// before it never do).
+pub fn tracks_memory_per_key() -> bool {
+    #[cfg(memory_tracking)]
+    let tracking = memory_tracking_enabled() != 0;
+    #[cfg(not(memory_tracking))]
+    let tracking = false;
+    tracking
+}
 #[cfg(stream_idmp)]
 getters! {
     stream_idmp_duration: c_longlong;

@@ -3,7 +3,7 @@
 //! rax order, exactly as upstream's rewrite walks them).
 
 use super::bindings::{self, rax, stream, streamCG, streamConsumer, streamID, streamNACK};
-use super::dataset::Value;
+use super::value::Value;
 use std::marker::PhantomData;
 use std::mem::MaybeUninit;
 

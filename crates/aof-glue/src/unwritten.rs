@@ -9,6 +9,7 @@
 //! writes them, front to back, and counts how many are written; whoever made the string
 //! calls [`finish`](UnwrittenBytes::finish) before anything may read it.
 
+use super::bindings::{self, robj};
 use std::mem::MaybeUninit;
 use std::os::fd::AsRawFd;
 
@@ -61,6 +62,39 @@ impl<'a> UnwrittenBytes<'a> {
         }
         self.written = self.bytes.len();
     }
+}
+
+/// A new string object of `len` bytes that nothing has written yet, made as upstream's
+/// loader makes each argument (`createObject(OBJ_STRING, sdsnewlen(SDS_NOINIT, len))`,
+/// raw-encoded whatever its length), and those bytes.
+///
+/// # Safety
+/// The bytes are the string's own: `sdsnewlen` returns an sds whose `len` bytes follow its
+/// header in one allocation, and under `SDS_NOINIT` skips the `memset` that clears them
+/// (sds.c: `if (init==SDS_NOINIT) init = NULL;`), writing only the header and the
+/// terminator; `createObject` stores that sds as `ptr` without touching it. Until all
+/// `len` bytes are written ([`UnwrittenBytes::finish`]) nothing may read the string, and
+/// the caller, who owns the one reference to the object, must not free it while the slice
+/// is in use; the slice's lifetime is the caller's to bound. (Freeing reads only the
+/// header: `decrRefCount` → `sdsfree`.)
+pub(crate) unsafe fn unwritten_string<'a>(len: usize) -> (*mut robj, &'a mut [MaybeUninit<u8>]) {
+    // SAFETY: `SDS_NOINIT` is sds.c's `const char *SDS_NOINIT = "SDS_NOINIT";`, which
+    // nothing assigns after load, so reading the static races with no writer. `sdsnewlen`
+    // takes it as its marker, not as bytes to copy, and never returns NULL (`_sdsnewlen`
+    // with `trymalloc` 0 asserts the size does not overflow and allocates with
+    // `s_malloc_usable`, which aborts on OOM).
+    let s = unsafe { bindings::sdsnewlen(bindings::SDS_NOINIT.cast(), len) };
+    // SAFETY: `s` is the new sds just made, referred to by nothing else; `createObject`
+    // (object.c) zmallocs the header, stores `s` as `ptr` without reading it and gives the
+    // object refcount 1, so the caller owns its one reference (this fn's # Safety).
+    let obj = unsafe { bindings::createObject(bindings::OBJ_STRING as i32, s.cast()) };
+    // SAFETY: `sdsnewlen` returned `s` pointing at the first of `len` bytes of its own
+    // allocation (header before, terminator after), uninitialised under `SDS_NOINIT`,
+    // which `MaybeUninit<u8>` admits; nothing else refers to them (the object is new and
+    // not read until `finish`), and the caller keeps the object alive for `'a` (this fn's
+    // # Safety), so a unique slice for `'a` is sound.
+    let bytes = unsafe { std::slice::from_raw_parts_mut(s.cast(), len) };
+    (obj, bytes)
 }
 
 #[cfg(test)]

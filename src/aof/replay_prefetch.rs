@@ -1,14 +1,15 @@
-//! Looking ahead of the replay: the next few commands' keys get their cache hints (see
-//! [`aof_glue::prefetch`]) one step per command run, so the bucket, the entry and the
-//! key string of a lookup are each loaded while earlier commands run.
+//! The replay's cache hints (prefetch): the next few commands' keys get their hints (see
+//! [`aof_glue::prefetch::replay`]) one step per command run, so the bucket, the entry and
+//! the key string of a lookup are each loaded while earlier commands run.
 
 use aof_core::command_reader::peek_upcoming;
 use aof_glue::db::Db;
-use aof_glue::prefetch::{KeyHash, KeyspacePrefetch};
+use aof_glue::prefetch::replay::ReplayPrefetch;
+use aof_glue::prefetch::KeyHash;
 use std::collections::VecDeque;
 
-/// Commands looked at ahead of the running one: one per prefetch step.
-const DEPTH: usize = 3;
+/// Commands whose keys are hinted ahead of the running one: one per prefetch step.
+pub const DEPTH: usize = 3;
 
 /// An upcoming command's key: its bytes, or its hash computed already.
 enum UpcomingKey<'k> {
@@ -16,8 +17,8 @@ enum UpcomingKey<'k> {
     Hash(KeyHash),
 }
 
-pub struct Lookahead {
-    prefetch: KeyspacePrefetch,
+pub struct UpcomingPrefetch {
+    prefetch: ReplayPrefetch,
     /// The first command not looked at yet (its file offset, or its item number).
     seen_up_to: u64,
     /// The commands looked at and not run yet, nearest first: each one's id, and its
@@ -25,10 +26,10 @@ pub struct Lookahead {
     upcoming: VecDeque<(u64, Option<KeyHash>)>,
 }
 
-impl Lookahead {
-    pub fn new() -> Lookahead {
-        Lookahead {
-            prefetch: KeyspacePrefetch::new(),
+impl UpcomingPrefetch {
+    pub fn new() -> UpcomingPrefetch {
+        UpcomingPrefetch {
+            prefetch: ReplayPrefetch::new(),
             seen_up_to: 0,
             upcoming: VecDeque::with_capacity(DEPTH),
         }
@@ -102,7 +103,7 @@ impl Lookahead {
     }
 }
 
-impl Default for Lookahead {
+impl Default for UpcomingPrefetch {
     fn default() -> Self {
         Self::new()
     }
