@@ -3,7 +3,7 @@
 against the real server: each case builds a value in one exact encoding (asserted with
 OBJECT ENCODING, so a change of upstream's thresholds fails the case instead of silently
 testing another encoding), rewrites it in the command form (`aof-use-rdb-preamble no`,
-the path that reads every element through `crates/aof-glue/src/dataset.rs` and
+the path that reads every element through `crates/aof-glue/src/value.rs` and
 `stream.rs`) and compares the BASE with the commands written out by hand here, element
 by element. Where the iteration order is upstream's own (listpack, intset, quicklist,
 stream) the order is compared too; hashtable and skiplist members as sets.
