@@ -26,9 +26,9 @@ fn status(failed: bool) -> Result<(), Errno> {
 
 impl RdbWriter<'_> {
     /// # Safety
-    /// `file` must be an initialised rio that outlives the writer and is written meanwhile
-    /// only through it.
-    pub(super) unsafe fn over(file: *mut bindings::rio, checksum: bool) -> RdbWriter<'static> {
+    /// `file` must be an initialised rio that lives for `'f` and is written meanwhile
+    /// only through the writer.
+    pub(super) unsafe fn over<'f>(file: *mut bindings::rio, checksum: bool) -> RdbWriter<'f> {
         RdbWriter {
             staged: StagedRio::new(file, checksum),
             _file: std::marker::PhantomData,
