@@ -97,7 +97,7 @@ pub fn load_file(name: &[u8], short_file: ShortFile) -> LoadStatus {
     // While replaying, EXEC must not feed a MULTI into the very file being read.
     let old_aof_state = server::aof_state();
     server::set_aof_state(server::AofState::Off);
-    let client = AofClient::create().into_current();
+    let client = aof_client().into_current();
     let mut replay = Replay::new(name, client);
     let ending = replay.run(file, file_len, &path);
     let status = report(name, &path, ending, short_file, file_len);
@@ -398,6 +398,12 @@ fn serve_clients(machine: &LoadMachine, progress_reported: &mut u64) {
 
 /// The AOF client's argument vector, where the one-thread replay's framer puts each
 /// command's arguments.
+/// Upstream's `createAOFClient`: the fake client a replay runs commands in (also what C
+/// callers get from the export; module code and tests create one the same way).
+pub fn aof_client() -> AofClient {
+    AofClient::create()
+}
+
 struct ClientArgs<'c>(&'c mut AofClient);
 
 impl ArgStore<BlockReader> for ClientArgs<'_> {

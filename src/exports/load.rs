@@ -1,6 +1,5 @@
 use crate::aof::status::LoadStatus;
 use crate::aof::{load, load_file};
-use aof_glue::aof_client::AofClient;
 use aof_glue::bindings::{self, aofManifest, client};
 use aof_glue::manifest::ManifestHandle;
 use std::ffi::{c_char, c_int, CStr};
@@ -27,7 +26,7 @@ pub(crate) fn status_code(status: LoadStatus) -> c_int {
 
 #[no_mangle]
 pub extern "C" fn createAOFClient() -> *mut client {
-    AofClient::create().into_raw()
+    load_file::aof_client().into_raw()
 }
 
 /// # Safety
