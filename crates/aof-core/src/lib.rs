@@ -15,6 +15,7 @@ pub mod key_estimate;
 pub mod load_machine;
 pub mod module_rewrite;
 pub mod rdb_preamble;
+pub mod rdb_scan;
 pub mod resp;
 pub mod rewrite_policy;
 pub mod walk_prefetch;

@@ -1,0 +1,648 @@
+//! A structural scan of an RDB stream that finds where each key's record starts, the db
+//! it goes to, and the key's bytes, so the loader can hint the keyspace's buckets to the
+//! cache a few keys before upstream's RDB loader inserts them.
+//!
+//! The scan decides nothing: upstream's `rdbLoadRio` still reads every byte and does all
+//! the loading and every check. So the scan may stop wherever it is unsure (a module
+//! value or module aux field, a stream, key metadata, an unknown type, anything
+//! malformed): the load goes on without hints from there. It follows `rdb.c`'s
+//! encodings (`rdbLoadLenByRef`, `rdbGenericLoadStringObject`, the record opcodes and
+//! each value type's layout in `rdbLoadObject`) only as far as it needs to step over
+//! them; a key longer than [`KEY_MAX`] is stepped over without a record.
+//!
+//! The stream comes through [`ScanInput`]; [`BlockInput`] serves it from a sequence of
+//! blocks, the shape the loader's reading thread reads the file in.
+
+/// The longest key the scan keeps for a hint (longer keys are skipped: no record).
+pub const KEY_MAX: usize = 64 << 10;
+
+/// Where the scan reads the stream from.
+pub trait ScanInput {
+    /// Offset of the next byte in the stream.
+    fn position(&self) -> u64;
+    /// The next byte, or `None` at the end.
+    fn byte(&mut self) -> Option<u8>;
+    /// Appends the next `n` bytes to `out`; false when the stream ends first.
+    fn take(&mut self, n: usize, out: &mut Vec<u8>) -> bool;
+    /// Steps over the next `n` bytes; false when the stream ends first.
+    fn skip(&mut self, n: u64) -> bool;
+}
+
+/// Why the scan found no more records.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ScanEnd {
+    /// The EOF opcode.
+    Eof,
+    /// The stream ended inside the RDB.
+    Short,
+    /// A record the scan does not step over (its opcode or value type).
+    Unsupported(u8),
+    /// Bytes upstream's loader would refuse (or that the scan cannot make sense of).
+    Malformed,
+}
+
+/// What [`RdbScan::next`] found.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Scanned<'k> {
+    /// A key's record: its first byte's offset (its first opcode), the db it loads into
+    /// (the last SELECTDB), and the key.
+    Key { start: u64, db: u64, key: &'k [u8] },
+    /// No more records.
+    End(ScanEnd),
+}
+
+const OPCODE_KEY_META: u8 = 243;
+const OPCODE_SLOT_INFO: u8 = 244;
+const OPCODE_FUNCTION2: u8 = 245;
+const OPCODE_FUNCTION_PRE_GA: u8 = 246;
+const OPCODE_MODULE_AUX: u8 = 247;
+const OPCODE_IDLE: u8 = 248;
+const OPCODE_FREQ: u8 = 249;
+const OPCODE_AUX: u8 = 250;
+const OPCODE_RESIZEDB: u8 = 251;
+const OPCODE_EXPIRETIME_MS: u8 = 252;
+const OPCODE_EXPIRETIME: u8 = 253;
+const OPCODE_SELECTDB: u8 = 254;
+const OPCODE_EOF: u8 = 255;
+
+/// A length as `rdbLoadLenByRef` reads it: a count, or a string's special encoding.
+enum Len {
+    Plain(u64),
+    Encoded(u8),
+}
+
+type Step<T> = Result<T, ScanEnd>;
+
+/// The scan's state between records.
+pub struct RdbScan {
+    db: u64,
+    header_read: bool,
+    /// The type of the value after the last key handed out, stepped over next.
+    value_pending: Option<u8>,
+    ended: Option<ScanEnd>,
+    key: Vec<u8>,
+    compressed: Vec<u8>,
+}
+
+impl Default for RdbScan {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl RdbScan {
+    pub fn new() -> RdbScan {
+        RdbScan {
+            db: 0,
+            header_read: false,
+            value_pending: None,
+            ended: None,
+            key: Vec::new(),
+            compressed: Vec::new(),
+        }
+    }
+
+    /// The next key record, or why there are no more (then always the same answer).
+    pub fn next(&mut self, input: &mut impl ScanInput) -> Scanned<'_> {
+        if self.ended.is_none() {
+            match self.step(input) {
+                Ok(Some(start)) => {
+                    return Scanned::Key {
+                        start,
+                        db: self.db,
+                        key: &self.key,
+                    }
+                }
+                Ok(None) => unreachable!("step returns a key or an end"),
+                Err(end) => self.ended = Some(end),
+            }
+        }
+        Scanned::End(self.ended.unwrap_or(ScanEnd::Malformed))
+    }
+
+    fn step(&mut self, input: &mut impl ScanInput) -> Step<Option<u64>> {
+        if !self.header_read {
+            let mut header = Vec::with_capacity(9);
+            if !input.take(9, &mut header) {
+                return Err(ScanEnd::Short);
+            }
+            if &header[..5] != b"REDIS" {
+                return Err(ScanEnd::Malformed);
+            }
+            self.header_read = true;
+        }
+        if let Some(value_type) = self.value_pending.take() {
+            skip_value(input, value_type)?;
+        }
+        let mut start = None;
+        loop {
+            let at = input.position();
+            let opcode = byte(input)?;
+            match opcode {
+                OPCODE_EOF => return Err(ScanEnd::Eof),
+                OPCODE_SELECTDB => self.db = plain_len(input)?,
+                OPCODE_RESIZEDB => {
+                    plain_len(input)?;
+                    plain_len(input)?;
+                }
+                OPCODE_SLOT_INFO => {
+                    for _ in 0..3 {
+                        plain_len(input)?;
+                    }
+                }
+                OPCODE_AUX => {
+                    skip_string(input)?;
+                    skip_string(input)?;
+                }
+                OPCODE_FUNCTION2 => skip_string(input)?,
+                // Prefixes of the key's record.
+                OPCODE_EXPIRETIME_MS => {
+                    start.get_or_insert(at);
+                    skip(input, 8)?;
+                }
+                OPCODE_EXPIRETIME => {
+                    start.get_or_insert(at);
+                    skip(input, 4)?;
+                }
+                OPCODE_FREQ => {
+                    start.get_or_insert(at);
+                    skip(input, 1)?;
+                }
+                OPCODE_IDLE => {
+                    start.get_or_insert(at);
+                    plain_len(input)?;
+                }
+                OPCODE_KEY_META | OPCODE_MODULE_AUX | OPCODE_FUNCTION_PRE_GA => {
+                    return Err(ScanEnd::Unsupported(opcode))
+                }
+                value_type => {
+                    if !steps_over(value_type) {
+                        return Err(ScanEnd::Unsupported(value_type));
+                    }
+                    let start = *start.get_or_insert(at);
+                    if self.read_key(input)? {
+                        self.value_pending = Some(value_type);
+                        return Ok(Some(start));
+                    }
+                    // Too long to keep: no record for this key.
+                    skip_value(input, value_type)?;
+                    start = None;
+                }
+            }
+        }
+    }
+
+    /// Reads a key into `self.key`: false (the key stepped over) when it is longer than
+    /// [`KEY_MAX`].
+    fn read_key(&mut self, input: &mut impl ScanInput) -> Step<bool> {
+        self.key.clear();
+        match len(input)? {
+            Len::Plain(n) => {
+                if n > KEY_MAX as u64 {
+                    skip(input, n)?;
+                    return Ok(false);
+                }
+                if !input.take(n as usize, &mut self.key) {
+                    return Err(ScanEnd::Short);
+                }
+            }
+            Len::Encoded(ENC_LZF) => {
+                let compressed = plain_len(input)?;
+                let plain = plain_len(input)?;
+                if compressed > KEY_MAX as u64 || plain > KEY_MAX as u64 {
+                    skip(input, compressed)?;
+                    return Ok(false);
+                }
+                self.compressed.clear();
+                if !input.take(compressed as usize, &mut self.compressed) {
+                    return Err(ScanEnd::Short);
+                }
+                if !lzf_decompress(&self.compressed, plain as usize, &mut self.key) {
+                    return Err(ScanEnd::Malformed);
+                }
+            }
+            Len::Encoded(encoding) => {
+                let value = integer(input, encoding)?;
+                self.key.extend_from_slice(value.to_string().as_bytes());
+            }
+        }
+        Ok(true)
+    }
+}
+
+const ENC_INT8: u8 = 0;
+const ENC_INT16: u8 = 1;
+const ENC_INT32: u8 = 2;
+const ENC_LZF: u8 = 3;
+
+fn byte(input: &mut impl ScanInput) -> Step<u8> {
+    input.byte().ok_or(ScanEnd::Short)
+}
+
+fn skip(input: &mut impl ScanInput, n: u64) -> Step<()> {
+    if input.skip(n) {
+        Ok(())
+    } else {
+        Err(ScanEnd::Short)
+    }
+}
+
+fn fixed<const N: usize>(input: &mut impl ScanInput) -> Step<[u8; N]> {
+    let mut bytes = [0u8; N];
+    for b in &mut bytes {
+        *b = byte(input)?;
+    }
+    Ok(bytes)
+}
+
+/// `rdbLoadLenByRef`.
+fn len(input: &mut impl ScanInput) -> Step<Len> {
+    let first = byte(input)?;
+    Ok(match first >> 6 {
+        3 => Len::Encoded(first & 0x3f),
+        0 => Len::Plain((first & 0x3f) as u64),
+        1 => Len::Plain((((first & 0x3f) as u64) << 8) | byte(input)? as u64),
+        _ if first == 0x80 => Len::Plain(u32::from_be_bytes(fixed(input)?) as u64),
+        _ if first == 0x81 => Len::Plain(u64::from_be_bytes(fixed(input)?)),
+        _ => return Err(ScanEnd::Malformed),
+    })
+}
+
+/// `rdbLoadLen` where a count is due: an encoded length is not one.
+fn plain_len(input: &mut impl ScanInput) -> Step<u64> {
+    match len(input)? {
+        Len::Plain(n) => Ok(n),
+        Len::Encoded(_) => Err(ScanEnd::Malformed),
+    }
+}
+
+/// `rdbLoadIntegerObject`'s integer (little-endian, signed).
+fn integer(input: &mut impl ScanInput, encoding: u8) -> Step<i64> {
+    Ok(match encoding {
+        ENC_INT8 => i8::from_le_bytes(fixed(input)?) as i64,
+        ENC_INT16 => i16::from_le_bytes(fixed(input)?) as i64,
+        ENC_INT32 => i32::from_le_bytes(fixed(input)?) as i64,
+        _ => return Err(ScanEnd::Malformed),
+    })
+}
+
+/// Steps over a string as `rdbGenericLoadStringObject` reads it.
+fn skip_string(input: &mut impl ScanInput) -> Step<()> {
+    match len(input)? {
+        Len::Plain(n) => skip(input, n),
+        Len::Encoded(ENC_LZF) => {
+            let compressed = plain_len(input)?;
+            plain_len(input)?;
+            skip(input, compressed)
+        }
+        Len::Encoded(encoding) => integer(input, encoding).map(drop),
+    }
+}
+
+const TYPE_STRING: u8 = 0;
+const TYPE_LIST: u8 = 1;
+const TYPE_SET: u8 = 2;
+const TYPE_ZSET: u8 = 3;
+const TYPE_HASH: u8 = 4;
+const TYPE_ZSET_2: u8 = 5;
+const TYPE_HASH_ZIPMAP: u8 = 9;
+const TYPE_LIST_ZIPLIST: u8 = 10;
+const TYPE_SET_INTSET: u8 = 11;
+const TYPE_ZSET_ZIPLIST: u8 = 12;
+const TYPE_HASH_ZIPLIST: u8 = 13;
+const TYPE_LIST_QUICKLIST: u8 = 14;
+const TYPE_HASH_LISTPACK: u8 = 16;
+const TYPE_ZSET_LISTPACK: u8 = 17;
+const TYPE_LIST_QUICKLIST_2: u8 = 18;
+const TYPE_SET_LISTPACK: u8 = 20;
+const TYPE_HASH_METADATA_PRE_GA: u8 = 22;
+const TYPE_HASH_LISTPACK_EX_PRE_GA: u8 = 23;
+const TYPE_HASH_METADATA: u8 = 24;
+const TYPE_HASH_LISTPACK_EX: u8 = 25;
+
+/// The value types the scan steps over (not modules, not streams).
+fn steps_over(value_type: u8) -> bool {
+    matches!(
+        value_type,
+        TYPE_STRING
+            | TYPE_LIST
+            | TYPE_SET
+            | TYPE_ZSET
+            | TYPE_HASH
+            | TYPE_ZSET_2
+            | TYPE_HASH_ZIPMAP
+            | TYPE_LIST_ZIPLIST
+            | TYPE_SET_INTSET
+            | TYPE_ZSET_ZIPLIST
+            | TYPE_HASH_ZIPLIST
+            | TYPE_LIST_QUICKLIST
+            | TYPE_HASH_LISTPACK
+            | TYPE_ZSET_LISTPACK
+            | TYPE_LIST_QUICKLIST_2
+            | TYPE_SET_LISTPACK
+            | TYPE_HASH_METADATA_PRE_GA
+            | TYPE_HASH_LISTPACK_EX_PRE_GA
+            | TYPE_HASH_METADATA
+            | TYPE_HASH_LISTPACK_EX
+    )
+}
+
+/// Steps over a value of `value_type` (one [`steps_over`] accepts), laid out as
+/// `rdbLoadObject` reads it.
+fn skip_value(input: &mut impl ScanInput, value_type: u8) -> Step<()> {
+    match value_type {
+        TYPE_STRING
+        | TYPE_HASH_ZIPMAP
+        | TYPE_LIST_ZIPLIST
+        | TYPE_SET_INTSET
+        | TYPE_ZSET_ZIPLIST
+        | TYPE_HASH_ZIPLIST
+        | TYPE_HASH_LISTPACK
+        | TYPE_ZSET_LISTPACK
+        | TYPE_SET_LISTPACK
+        | TYPE_HASH_LISTPACK_EX_PRE_GA => skip_string(input),
+        TYPE_HASH_LISTPACK_EX => {
+            skip(input, 8)?;
+            skip_string(input)
+        }
+        TYPE_LIST | TYPE_SET | TYPE_LIST_QUICKLIST => {
+            for _ in 0..plain_len(input)? {
+                skip_string(input)?;
+            }
+            Ok(())
+        }
+        TYPE_LIST_QUICKLIST_2 => {
+            for _ in 0..plain_len(input)? {
+                plain_len(input)?;
+                skip_string(input)?;
+            }
+            Ok(())
+        }
+        TYPE_HASH => {
+            for _ in 0..plain_len(input)? {
+                skip_string(input)?;
+                skip_string(input)?;
+            }
+            Ok(())
+        }
+        TYPE_ZSET => {
+            for _ in 0..plain_len(input)? {
+                skip_string(input)?;
+                // rdbLoadDoubleValue: a length byte, or 253..255 for nan/inf/-inf.
+                let n = byte(input)?;
+                if n < 253 {
+                    skip(input, n as u64)?;
+                }
+            }
+            Ok(())
+        }
+        TYPE_ZSET_2 => {
+            for _ in 0..plain_len(input)? {
+                skip_string(input)?;
+                skip(input, 8)?;
+            }
+            Ok(())
+        }
+        TYPE_HASH_METADATA | TYPE_HASH_METADATA_PRE_GA => {
+            if value_type == TYPE_HASH_METADATA {
+                skip(input, 8)?;
+            }
+            for _ in 0..plain_len(input)? {
+                plain_len(input)?;
+                skip_string(input)?;
+                skip_string(input)?;
+            }
+            Ok(())
+        }
+        other => Err(ScanEnd::Unsupported(other)),
+    }
+}
+
+/// liblzf's `lzf_decompress` (the format `rdbSaveLzfStringObject` writes): appends the
+/// `plain_len` bytes `compressed` expands to to `out`; false when it does not expand to
+/// exactly that many.
+pub fn lzf_decompress(compressed: &[u8], plain_len: usize, out: &mut Vec<u8>) -> bool {
+    let base = out.len();
+    let mut i = 0;
+    while i < compressed.len() {
+        let ctrl = compressed[i] as usize;
+        i += 1;
+        if ctrl < 32 {
+            // A literal run of ctrl + 1 bytes.
+            let run = ctrl + 1;
+            if i + run > compressed.len() || out.len() - base + run > plain_len {
+                return false;
+            }
+            out.extend_from_slice(&compressed[i..i + run]);
+            i += run;
+        } else {
+            // A back reference: length (ctrl >> 5) + 2, offset from the high bits.
+            let mut run = ctrl >> 5;
+            if run == 7 {
+                let Some(&more) = compressed.get(i) else {
+                    return false;
+                };
+                run += more as usize;
+                i += 1;
+            }
+            let Some(&low) = compressed.get(i) else {
+                return false;
+            };
+            i += 1;
+            let back = ((ctrl & 0x1f) << 8) + low as usize + 1;
+            let written = out.len() - base;
+            run += 2;
+            if back > written || written + run > plain_len {
+                return false;
+            }
+            let from = out.len() - back;
+            for k in 0..run {
+                let b = out[from + k];
+                out.push(b);
+            }
+        }
+    }
+    out.len() - base == plain_len
+}
+
+/// A stream served from a sequence of blocks, each handed back to [`Blocks`] once the
+/// scan has read past it (the reading thread ships it to the main thread then).
+pub struct BlockInput<B: Blocks> {
+    blocks: B,
+    current: Option<B::Block>,
+    cursor: usize,
+    /// Offset of the current block's first byte.
+    block_start: u64,
+}
+
+/// Where [`BlockInput`] gets its blocks.
+pub trait Blocks {
+    type Block: AsRef<[u8]>;
+    /// The block after `done` (the previous one, which the scan has read past), or
+    /// `None` at the end of the stream.
+    fn next_block(&mut self, done: Option<Self::Block>) -> Option<Self::Block>;
+}
+
+impl<B: Blocks> BlockInput<B> {
+    pub fn new(blocks: B) -> BlockInput<B> {
+        BlockInput {
+            blocks,
+            current: None,
+            cursor: 0,
+            block_start: 0,
+        }
+    }
+
+    pub fn blocks(&mut self) -> &mut B {
+        &mut self.blocks
+    }
+
+    /// Reads the rest of the stream block by block (after the scan ended), handing each
+    /// block back; returns the blocks' source.
+    pub fn run_to_end(mut self) -> B {
+        while self.advance() {}
+        self.blocks
+    }
+
+    /// Moves to the next block with at least one byte: false at the end of the stream.
+    fn advance(&mut self) -> bool {
+        loop {
+            let done = self.current.take();
+            if let Some(done) = &done {
+                self.block_start += done.as_ref().len() as u64;
+            }
+            self.cursor = 0;
+            match self.blocks.next_block(done) {
+                None => return false,
+                Some(block) => {
+                    let empty = block.as_ref().is_empty();
+                    self.current = Some(block);
+                    if !empty {
+                        return true;
+                    }
+                }
+            }
+        }
+    }
+
+    /// The unread bytes of the current block, moving to the next block when it has none.
+    fn available(&mut self) -> Option<&[u8]> {
+        let left = self
+            .current
+            .as_ref()
+            .map_or(0, |b| b.as_ref().len() - self.cursor);
+        if left == 0 && !self.advance() {
+            return None;
+        }
+        let block = self.current.as_ref()?.as_ref();
+        Some(&block[self.cursor..])
+    }
+}
+
+impl<B: Blocks> ScanInput for BlockInput<B> {
+    fn position(&self) -> u64 {
+        self.block_start + self.cursor as u64
+    }
+
+    fn byte(&mut self) -> Option<u8> {
+        let b = *self.available()?.first()?;
+        self.cursor += 1;
+        Some(b)
+    }
+
+    fn take(&mut self, mut n: usize, out: &mut Vec<u8>) -> bool {
+        while n > 0 {
+            let Some(bytes) = self.available() else {
+                return false;
+            };
+            let piece = n.min(bytes.len());
+            out.extend_from_slice(&bytes[..piece]);
+            self.cursor += piece;
+            n -= piece;
+        }
+        true
+    }
+
+    fn skip(&mut self, mut n: u64) -> bool {
+        while n > 0 {
+            let Some(bytes) = self.available() else {
+                return false;
+            };
+            let piece = n.min(bytes.len() as u64) as usize;
+            self.cursor += piece;
+            n -= piece as u64;
+        }
+        true
+    }
+}
+
+/// A stream in memory, as the tests and the fuzz target read it (and cut into blocks).
+pub mod mem {
+    use super::Blocks;
+
+    /// `bytes` in blocks of the sizes `sizes` gives in turn (the last size repeating),
+    /// recording each block handed back.
+    pub struct MemBlocks<'b> {
+        pub bytes: &'b [u8],
+        pub sizes: Vec<usize>,
+        next: usize,
+        served: usize,
+        pub handed_back: Vec<Vec<u8>>,
+    }
+
+    impl<'b> MemBlocks<'b> {
+        pub fn new(bytes: &'b [u8], sizes: Vec<usize>) -> MemBlocks<'b> {
+            MemBlocks {
+                bytes,
+                sizes,
+                next: 0,
+                served: 0,
+                handed_back: Vec::new(),
+            }
+        }
+    }
+
+    impl Blocks for MemBlocks<'_> {
+        type Block = Vec<u8>;
+        fn next_block(&mut self, done: Option<Vec<u8>>) -> Option<Vec<u8>> {
+            if let Some(done) = done {
+                self.handed_back.push(done);
+            }
+            if self.next >= self.bytes.len() {
+                return None;
+            }
+            let size = self
+                .sizes
+                .get(self.served)
+                .or(self.sizes.last())
+                .copied()
+                .unwrap_or(1);
+            self.served += 1;
+            let end = (self.next + size).min(self.bytes.len());
+            let block = self.bytes[self.next..end].to_vec();
+            self.next = end;
+            Some(block)
+        }
+    }
+}
+
+/// Every key record of `rdb` and how the scan ended, read in blocks of `sizes`.
+pub fn scan_all(rdb: &[u8], sizes: Vec<usize>) -> (Vec<(u64, u64, Vec<u8>)>, ScanEnd) {
+    let mut input = BlockInput::new(mem::MemBlocks::new(rdb, sizes));
+    let mut scan = RdbScan::new();
+    let mut keys = Vec::new();
+    loop {
+        match scan.next(&mut input) {
+            Scanned::Key { start, db, key } => keys.push((start, db, key.to_vec())),
+            Scanned::End(end) => {
+                let blocks = input.run_to_end();
+                let served: Vec<u8> = blocks.handed_back.concat();
+                assert_eq!(served, rdb, "every byte handed back once, in order");
+                return (keys, end);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

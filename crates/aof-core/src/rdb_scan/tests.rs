@@ -1,0 +1,281 @@
+use super::*;
+
+/// A tiny RDB writer in `rdbSave*`'s encodings, for streams with known records.
+#[derive(Default)]
+struct Rdb(Vec<u8>);
+
+impl Rdb {
+    fn new() -> Rdb {
+        let mut r = Rdb::default();
+        r.0.extend_from_slice(b"REDIS0012");
+        r
+    }
+    fn byte(&mut self, b: u8) -> &mut Self {
+        self.0.push(b);
+        self
+    }
+    fn len(&mut self, n: u64) -> &mut Self {
+        if n < 64 {
+            self.0.push(n as u8);
+        } else if n < 16384 {
+            self.0.push(0x40 | (n >> 8) as u8);
+            self.0.push(n as u8);
+        } else if n <= u32::MAX as u64 {
+            self.0.push(0x80);
+            self.0.extend_from_slice(&(n as u32).to_be_bytes());
+        } else {
+            self.0.push(0x81);
+            self.0.extend_from_slice(&n.to_be_bytes());
+        }
+        self
+    }
+    fn string(&mut self, s: &[u8]) -> &mut Self {
+        self.len(s.len() as u64);
+        self.0.extend_from_slice(s);
+        self
+    }
+    /// `rdbTryIntegerEncoding`'s forms.
+    fn int_string(&mut self, v: i64) -> &mut Self {
+        if let Ok(v) = i8::try_from(v) {
+            self.0.push(0xc0);
+            self.0.extend_from_slice(&v.to_le_bytes());
+        } else if let Ok(v) = i16::try_from(v) {
+            self.0.push(0xc1);
+            self.0.extend_from_slice(&v.to_le_bytes());
+        } else {
+            self.0.push(0xc2);
+            self.0.extend_from_slice(&(v as i32).to_le_bytes());
+        }
+        self
+    }
+    fn lzf_string(&mut self, compressed: &[u8], plain_len: usize) -> &mut Self {
+        self.0.push(0xc3);
+        self.len(compressed.len() as u64).len(plain_len as u64);
+        self.0.extend_from_slice(compressed);
+        self
+    }
+    fn raw(&mut self, bytes: &[u8]) -> &mut Self {
+        self.0.extend_from_slice(bytes);
+        self
+    }
+}
+
+fn keys_of(rdb: &[u8]) -> (Vec<(u64, u64, Vec<u8>)>, ScanEnd) {
+    let whole = scan_all(rdb, vec![rdb.len().max(1)]);
+    // Any block shape finds the same records.
+    for sizes in [vec![1], vec![2, 3, 5], vec![7], vec![4096]] {
+        assert_eq!(scan_all(rdb, sizes.clone()), whole, "blocks {sizes:?}");
+    }
+    whole
+}
+
+#[test]
+fn finds_every_key_of_each_value_type_with_its_start_and_db() {
+    let mut r = Rdb::new();
+    r.byte(OPCODE_AUX).string(b"redis-ver").string(b"8.6.3");
+    r.byte(OPCODE_FUNCTION2).string(b"#!lua name=x\n");
+    r.byte(OPCODE_SELECTDB).len(0);
+    r.byte(OPCODE_RESIZEDB).len(100).len(3);
+    let mut expected = Vec::new();
+    let mut at = |r: &Rdb, key: &[u8], db: u64| expected.push((r.0.len() as u64, db, key.to_vec()));
+    at(&r, b"s", 0);
+    r.byte(TYPE_STRING).string(b"s").string(b"value");
+    at(&r, b"expiring", 0);
+    r.byte(OPCODE_EXPIRETIME_MS).raw(&[1; 8]).byte(OPCODE_FREQ).byte(255);
+    r.byte(TYPE_STRING).string(b"expiring").int_string(-1);
+    at(&r, b"12345", 0);
+    r.byte(OPCODE_IDLE).len(70000).byte(TYPE_SET).int_string(12345).len(2);
+    r.string(b"a").int_string(300);
+    at(&r, b"list", 0);
+    r.byte(TYPE_LIST).string(b"list").len(1).string(b"x");
+    at(&r, b"z", 0);
+    r.byte(TYPE_ZSET).string(b"z").len(3);
+    r.string(b"m1").byte(3).raw(b"1.5").string(b"m2").byte(253).string(b"m3").byte(255);
+    at(&r, b"h", 0);
+    r.byte(TYPE_HASH).string(b"h").len(1).string(b"f").string(b"v");
+    r.byte(OPCODE_SELECTDB).len(9);
+    r.byte(OPCODE_SLOT_INFO).len(1).len(2).len(3);
+    at(&r, b"z2", 9);
+    r.byte(TYPE_ZSET_2).string(b"z2").len(1).string(b"m").raw(&[0; 8]);
+    for (t, name) in [
+        (TYPE_HASH_ZIPMAP, "zipmap"),
+        (TYPE_LIST_ZIPLIST, "ziplist"),
+        (TYPE_SET_INTSET, "intset"),
+        (TYPE_ZSET_ZIPLIST, "zzl"),
+        (TYPE_HASH_ZIPLIST, "hzl"),
+        (TYPE_HASH_LISTPACK, "hlp"),
+        (TYPE_ZSET_LISTPACK, "zlp"),
+        (TYPE_SET_LISTPACK, "slp"),
+        (TYPE_HASH_LISTPACK_EX_PRE_GA, "hlpex0"),
+    ] {
+        at(&r, name.as_bytes(), 9);
+        r.byte(t).string(name.as_bytes()).string(&[0xff; 300]);
+    }
+    at(&r, b"hlpex", 9);
+    r.byte(TYPE_HASH_LISTPACK_EX).string(b"hlpex").raw(&[7; 8]).string(b"blob");
+    at(&r, b"q", 9);
+    r.byte(TYPE_LIST_QUICKLIST).string(b"q").len(2).string(b"zl1").string(b"zl2");
+    at(&r, b"q2", 9);
+    r.byte(TYPE_LIST_QUICKLIST_2).string(b"q2").len(2).len(2).string(b"lp").len(1).string(b"plain");
+    at(&r, b"hm", 9);
+    r.byte(TYPE_HASH_METADATA).string(b"hm").raw(&[0; 8]).len(2);
+    r.len(0).string(b"f").string(b"v").len(5).string(b"g").int_string(7);
+    at(&r, b"hm0", 9);
+    r.byte(TYPE_HASH_METADATA_PRE_GA).string(b"hm0").len(1).len(1 << 40).string(b"f").string(b"v");
+    let compressed = [2, b'a', b'b', b'c', 0xe0, 12, 2]; // "abc" then 21 bytes back 3
+    let mut plain = Vec::new();
+    assert!(lzf_decompress(&compressed, 24, &mut plain));
+    at(&r, &plain, 9);
+    r.byte(TYPE_STRING).lzf_string(&compressed, 24).string(b"v");
+    r.byte(OPCODE_EOF).raw(&[0; 8]);
+    assert_eq!(plain, b"abcabcabcabcabcabcabcabc");
+
+    let (keys, end) = keys_of(&r.0);
+    assert_eq!(end, ScanEnd::Eof);
+    assert_eq!(keys, expected);
+}
+
+#[test]
+fn stops_at_records_it_does_not_step_over() {
+    for (opcode, tail) in [
+        (OPCODE_MODULE_AUX, &b"\x05anything"[..]),
+        (OPCODE_KEY_META, b"\x01\x02"),
+        (OPCODE_FUNCTION_PRE_GA, b""),
+        (7, b"\x01k"),  // a module value
+        (15, b"\x01k"), // a stream
+        (26, b"\x01k"),
+        (8, b"\x01k"), // no such type
+        (30, b"\x01k"),
+    ] {
+        let mut r = Rdb::new();
+        r.byte(TYPE_STRING).string(b"before").string(b"v");
+        r.byte(opcode).raw(tail);
+        r.byte(TYPE_STRING).string(b"after").string(b"v");
+        let (keys, end) = keys_of(&r.0);
+        assert_eq!(end, ScanEnd::Unsupported(opcode));
+        assert_eq!(keys, vec![(9, 0, b"before".to_vec())], "opcode {opcode}");
+    }
+}
+
+#[test]
+fn a_key_too_long_to_keep_is_stepped_over_without_a_record() {
+    let mut r = Rdb::new();
+    let long = vec![b'k'; KEY_MAX + 1];
+    r.byte(TYPE_STRING).string(&long).string(b"v");
+    let next = r.0.len() as u64;
+    r.byte(TYPE_STRING).string(b"short").string(b"v").byte(OPCODE_EOF);
+    let (keys, end) = keys_of(&r.0);
+    assert_eq!((keys, end), (vec![(next, 0, b"short".to_vec())], ScanEnd::Eof));
+}
+
+#[test]
+fn short_and_malformed_streams_end_the_scan() {
+    let mut r = Rdb::new();
+    r.byte(TYPE_STRING).string(b"k").string(b"value");
+    let whole = r.0.clone();
+    for cut in 0..whole.len() {
+        let (keys, end) = keys_of(&whole[..cut]);
+        assert_eq!(end, ScanEnd::Short, "cut at {cut}");
+        // The key is handed out once read whole, before its value.
+        assert_eq!(keys.len(), usize::from(cut >= 12), "cut at {cut}");
+    }
+    assert_eq!(keys_of(b"RODIS0012\xff").1, ScanEnd::Malformed);
+    // An unknown length encoding (0x82), an encoded length where a count is due, an
+    // unknown string encoding.
+    for bad in [&b"\x00\x82"[..], b"\xfe\xc0", b"\x00\xc5"] {
+        let mut r = Rdb::new();
+        r.raw(bad).raw(b"more bytes");
+        assert_eq!(keys_of(&r.0), (vec![], ScanEnd::Malformed), "{bad:?}");
+    }
+}
+
+#[test]
+fn lzf_refuses_what_does_not_expand_exactly() {
+    let mut out = Vec::new();
+    // A back reference before the start, a literal run past the end, the wrong length.
+    assert!(!lzf_decompress(&[0x20, 0], 3, &mut out));
+    assert!(!lzf_decompress(&[5, b'a'], 6, &mut out));
+    out.clear();
+    assert!(!lzf_decompress(&[1, b'a', b'b'], 3, &mut out));
+    out.clear();
+    assert!(lzf_decompress(&[1, b'a', b'b'], 2, &mut out));
+    assert_eq!(out, b"ab");
+}
+
+/// A small xorshift generator: random streams without a dependency.
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+    fn bytes(&mut self, n: usize) -> Vec<u8> {
+        (0..n).map(|_| self.next() as u8).collect()
+    }
+    fn bytes_below(&mut self, n: u64) -> Vec<u8> {
+        let n = self.below(n) as usize;
+        self.bytes(n)
+    }
+}
+
+#[test]
+fn random_streams_of_records_are_found_whole_in_any_block_shape() {
+    let mut rng = Rng(0x9e3779b97f4a7c15);
+    for round in 0..200 {
+        let mut r = Rdb::new();
+        let mut expected = Vec::new();
+        let mut db = 0;
+        for _ in 0..rng.below(40) {
+            if rng.below(8) == 0 {
+                db = rng.below(16);
+                r.byte(OPCODE_SELECTDB).len(db);
+            }
+            let start = r.0.len() as u64;
+            if rng.below(3) == 0 {
+                r.byte(OPCODE_EXPIRETIME_MS).raw(&rng.bytes(8));
+            }
+            let key = match rng.below(3) {
+                0 => {
+                    let v = rng.next() as i32 as i64 >> rng.below(32);
+                    r.byte(TYPE_HASH).int_string(v);
+                    v.to_string().into_bytes()
+                }
+                _ => {
+                    let longest = if rng.below(10) == 0 { 20000 } else { 30 };
+                    let key = rng.bytes_below(longest);
+                    r.byte(TYPE_HASH).string(&key);
+                    key
+                }
+            };
+            let fields = rng.below(4);
+            r.len(fields);
+            for _ in 0..fields {
+                let f = rng.bytes_below(100);
+                r.string(&f).int_string(rng.below(1 << 20) as i64);
+            }
+            expected.push((start, db, key));
+        }
+        r.byte(OPCODE_EOF).raw(&rng.bytes(8));
+        let sizes = vec![1 + rng.below(5000) as usize, 1 + rng.below(50) as usize];
+        let whole = scan_all(&r.0, vec![r.0.len()]);
+        assert_eq!(scan_all(&r.0, sizes), whole, "round {round}");
+        assert_eq!(whole, (expected, ScanEnd::Eof), "round {round}");
+    }
+}
+
+#[test]
+fn random_bytes_never_panic_and_every_byte_is_handed_back() {
+    let mut rng = Rng(12345);
+    for _ in 0..2000 {
+        let mut bytes = b"REDIS0012".to_vec();
+        bytes.extend(rng.bytes_below(400));
+        // scan_all asserts the blocks handed back are the stream.
+        let (keys, _) = scan_all(&bytes, vec![1 + rng.below(64) as usize]);
+        assert!(keys.iter().all(|(start, _, _)| *start < bytes.len() as u64));
+    }
+}
