@@ -179,10 +179,10 @@ impl RdbScan {
                     if !steps_over(value_type) {
                         return Err(ScanEnd::Unsupported(value_type));
                     }
-                    let start = *start.get_or_insert(at);
+                    let record_start = *start.get_or_insert(at);
                     if self.read_key(input)? {
                         self.value_pending = Some(value_type);
-                        return Ok(Some(start));
+                        return Ok(Some(record_start));
                     }
                     // Too long to keep: no record for this key.
                     skip_value(input, value_type)?;
