@@ -18,6 +18,7 @@
 
 use crate::aof::block_reader::{BlockReader, FileSource};
 use crate::aof::files;
+use crate::aof::rdb_read_ahead;
 use crate::aof::read_ahead::{self, Feed, Item};
 use crate::aof::replay_prefetch::UpcomingPrefetch;
 use crate::aof::status::LoadStatus;
@@ -210,7 +211,16 @@ impl<'n> Replay<'n> {
                 "Reading RDB base file on AOF loading..."
             }
         );
-        match loading::load_rdb_file(path) {
+        let loaded = read_ahead::enabled()
+            .then(|| rdb_read_ahead::load(path))
+            .flatten()
+            .map(|loaded| match loaded {
+                Ok(Some(end)) => Ok(end),
+                Ok(None) => Err(0),
+                Err(errno) => Err(errno.0),
+            })
+            .unwrap_or_else(|| loading::load_rdb_file(path));
+        match loaded {
             Ok(end) => {
                 loading::set_absolute_progress(end as i64);
                 self.progress_reported = end;

@@ -11,6 +11,7 @@ pub mod load_file;
 pub mod manifest;
 pub mod presize;
 pub mod rdb_preamble;
+pub mod rdb_read_ahead;
 pub mod read_ahead;
 pub mod replay_prefetch;
 pub mod rewrite;

@@ -44,3 +44,10 @@ pub fn exit(status: i32) -> ! {
     // SAFETY: ends the process the way upstream's C code does.
     unsafe { libc::exit(status) }
 }
+
+/// Runs `handler` when the process exits through `exit()` (upstream's way out of a
+/// failed load, among others), before stdio is flushed: `atexit(3)`.
+pub fn at_exit(handler: extern "C" fn()) -> bool {
+    // SAFETY: registers a function pointer that lives as long as the program.
+    unsafe { libc::atexit(handler) == 0 }
+}

@@ -193,6 +193,14 @@ pub fn rename(from: &[u8], to: &[u8]) -> Result<(), Errno> {
     std::fs::rename(os_path(from), os_path(to)).map_err(|e| Errno::from_io_or_eio(&e))
 }
 
+/// `posix_fadvise(POSIX_FADV_SEQUENTIAL)` over the whole of `file`: the kernel reads
+/// further ahead of a file read front to back (a hint; a failure changes nothing).
+pub fn advise_sequential(file: &std::fs::File) {
+    use std::os::fd::AsRawFd;
+    // SAFETY: a hint about a descriptor `file` keeps open for the call; it reads no memory.
+    let _ = unsafe { libc::posix_fadvise(file.as_raw_fd(), 0, 0, libc::POSIX_FADV_SEQUENTIAL) };
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

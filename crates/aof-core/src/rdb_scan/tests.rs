@@ -81,22 +81,43 @@ fn finds_every_key_of_each_value_type_with_its_start_and_db() {
     at(&r, b"s", 0);
     r.byte(TYPE_STRING).string(b"s").string(b"value");
     at(&r, b"expiring", 0);
-    r.byte(OPCODE_EXPIRETIME_MS).raw(&[1; 8]).byte(OPCODE_FREQ).byte(255);
+    r.byte(OPCODE_EXPIRETIME_MS)
+        .raw(&[1; 8])
+        .byte(OPCODE_FREQ)
+        .byte(255);
     r.byte(TYPE_STRING).string(b"expiring").int_string(-1);
     at(&r, b"12345", 0);
-    r.byte(OPCODE_IDLE).len(70000).byte(TYPE_SET).int_string(12345).len(2);
+    r.byte(OPCODE_IDLE)
+        .len(70000)
+        .byte(TYPE_SET)
+        .int_string(12345)
+        .len(2);
     r.string(b"a").int_string(300);
     at(&r, b"list", 0);
     r.byte(TYPE_LIST).string(b"list").len(1).string(b"x");
     at(&r, b"z", 0);
     r.byte(TYPE_ZSET).string(b"z").len(3);
-    r.string(b"m1").byte(3).raw(b"1.5").string(b"m2").byte(253).string(b"m3").byte(255);
+    r.string(b"m1")
+        .byte(3)
+        .raw(b"1.5")
+        .string(b"m2")
+        .byte(253)
+        .string(b"m3")
+        .byte(255);
     at(&r, b"h", 0);
-    r.byte(TYPE_HASH).string(b"h").len(1).string(b"f").string(b"v");
+    r.byte(TYPE_HASH)
+        .string(b"h")
+        .len(1)
+        .string(b"f")
+        .string(b"v");
     r.byte(OPCODE_SELECTDB).len(9);
     r.byte(OPCODE_SLOT_INFO).len(1).len(2).len(3);
     at(&r, b"z2", 9);
-    r.byte(TYPE_ZSET_2).string(b"z2").len(1).string(b"m").raw(&[0; 8]);
+    r.byte(TYPE_ZSET_2)
+        .string(b"z2")
+        .len(1)
+        .string(b"m")
+        .raw(&[0; 8]);
     for (t, name) in [
         (TYPE_HASH_ZIPMAP, "zipmap"),
         (TYPE_LIST_ZIPLIST, "ziplist"),
@@ -112,16 +133,39 @@ fn finds_every_key_of_each_value_type_with_its_start_and_db() {
         r.byte(t).string(name.as_bytes()).string(&[0xff; 300]);
     }
     at(&r, b"hlpex", 9);
-    r.byte(TYPE_HASH_LISTPACK_EX).string(b"hlpex").raw(&[7; 8]).string(b"blob");
+    r.byte(TYPE_HASH_LISTPACK_EX)
+        .string(b"hlpex")
+        .raw(&[7; 8])
+        .string(b"blob");
     at(&r, b"q", 9);
-    r.byte(TYPE_LIST_QUICKLIST).string(b"q").len(2).string(b"zl1").string(b"zl2");
+    r.byte(TYPE_LIST_QUICKLIST)
+        .string(b"q")
+        .len(2)
+        .string(b"zl1")
+        .string(b"zl2");
     at(&r, b"q2", 9);
-    r.byte(TYPE_LIST_QUICKLIST_2).string(b"q2").len(2).len(2).string(b"lp").len(1).string(b"plain");
+    r.byte(TYPE_LIST_QUICKLIST_2)
+        .string(b"q2")
+        .len(2)
+        .len(2)
+        .string(b"lp")
+        .len(1)
+        .string(b"plain");
     at(&r, b"hm", 9);
     r.byte(TYPE_HASH_METADATA).string(b"hm").raw(&[0; 8]).len(2);
-    r.len(0).string(b"f").string(b"v").len(5).string(b"g").int_string(7);
+    r.len(0)
+        .string(b"f")
+        .string(b"v")
+        .len(5)
+        .string(b"g")
+        .int_string(7);
     at(&r, b"hm0", 9);
-    r.byte(TYPE_HASH_METADATA_PRE_GA).string(b"hm0").len(1).len(1 << 40).string(b"f").string(b"v");
+    r.byte(TYPE_HASH_METADATA_PRE_GA)
+        .string(b"hm0")
+        .len(1)
+        .len(1 << 40)
+        .string(b"f")
+        .string(b"v");
     let compressed = [2, b'a', b'b', b'c', 0xe0, 12, 2]; // "abc" then 21 bytes back 3
     let mut plain = Vec::new();
     assert!(lzf_decompress(&compressed, 24, &mut plain));
@@ -163,9 +207,15 @@ fn a_key_too_long_to_keep_is_stepped_over_without_a_record() {
     let long = vec![b'k'; KEY_MAX + 1];
     r.byte(TYPE_STRING).string(&long).string(b"v");
     let next = r.0.len() as u64;
-    r.byte(TYPE_STRING).string(b"short").string(b"v").byte(OPCODE_EOF);
+    r.byte(TYPE_STRING)
+        .string(b"short")
+        .string(b"v")
+        .byte(OPCODE_EOF);
     let (keys, end) = keys_of(&r.0);
-    assert_eq!((keys, end), (vec![(next, 0, b"short".to_vec())], ScanEnd::Eof));
+    assert_eq!(
+        (keys, end),
+        (vec![(next, 0, b"short".to_vec())], ScanEnd::Eof)
+    );
 }
 
 #[test]

@@ -1,0 +1,347 @@
+//! An RDB BASE (or old-style RDB preamble) loaded with a reading thread: the thread reads
+//! the file in blocks ahead of upstream's RDB loader and scans it for key records
+//! ([`aof_core::rdb_scan`]); the main thread runs upstream's `rdbLoadRio` over those
+//! blocks ([`aof_glue::rdb_stream`]) and, as each key's record begins, hints the buckets
+//! of the next few keys to the cache ([`UpcomingPrefetch`], the RESP replay's schedule).
+//!
+//! What it saves the main thread: inserting a key into a keyspace far larger than the
+//! cache waits on the bucket and on the entries already in it (about half of a stock
+//! load of small keys, `bench/MEASUREMENTS.md`), and stdio's `fread` per field. What
+//! it leaves alone: every object is still built by upstream's loader on the main thread,
+//! in file order, with upstream's checks, CRC64, log lines and exits; the thread only
+//! reads bytes and computes hashes, and a scan that stops (a module value, a stream,
+//! anything it does not know) only stops the hints.
+//!
+//! Memory in flight: at most [`BLOCKS_QUEUED`] blocks of [`BLOCK`] bytes wait for the
+//! main thread, plus the one it reads and the one the thread fills; the buffers are
+//! reused and freed when the load ends.
+//!
+//! The thread is joined on every path: when the load returns (whatever its outcome), and
+//! when upstream's loader ends the process with `exit(1)` on a damaged file (an
+//! `atexit` handler stops and joins every reading thread then). Cold cache: the thread's
+//! reads run ahead of the loader, with `POSIX_FADV_SEQUENTIAL` asking the kernel to read
+//! further ahead still, so the disk works while the main thread decodes.
+
+use crate::aof::replay_prefetch::UpcomingPrefetch;
+use aof_core::rdb_scan::{BlockInput, Blocks, RdbScan, Scanned};
+use aof_glue::db::Db;
+use aof_glue::prefetch::KeyHash;
+use aof_glue::rdb_stream::{self, RdbStream};
+use aof_glue::sys::{self, Errno};
+use std::collections::VecDeque;
+use std::fs::File;
+use std::io::{ErrorKind, Read};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, Once};
+use std::thread::JoinHandle;
+
+/// The size of the blocks the thread reads.
+pub const BLOCK: usize = 256 << 10;
+/// Blocks read and scanned that may wait for the main thread.
+pub const BLOCKS_QUEUED: usize = 8;
+
+/// A key record the scan found: where it starts, its db, its key's hash.
+#[derive(Clone, Copy)]
+struct UpcomingKey {
+    start: u64,
+    db: u64,
+    hash: KeyHash,
+}
+
+/// A block of the file and the key records the scan found while reading it.
+struct Block {
+    bytes: Vec<u8>,
+    keys: Vec<UpcomingKey>,
+}
+
+#[derive(Default)]
+struct State {
+    ready: VecDeque<Block>,
+    /// Buffers the main thread has read, for the thread to fill again.
+    spare: Vec<Vec<u8>>,
+    /// The thread has handed over its last block.
+    finished: bool,
+    /// The main thread is done (or the process exits): the thread stops.
+    stop: bool,
+}
+
+/// What the two threads share: the blocks between them, under one lock.
+#[derive(Default)]
+struct Shared {
+    state: Mutex<State>,
+    changed: Condvar,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // Neither side panics holding the lock (panic = abort), so it is never poisoned.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn wait<'g>(&self, guard: MutexGuard<'g, State>) -> MutexGuard<'g, State> {
+        self.changed.wait(guard).unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn stop(&self) {
+        self.lock().stop = true;
+        self.changed.notify_all();
+    }
+}
+
+/// A reading thread that may still run: its number, what it shares, its handle.
+type RunningThread = (u64, Arc<Shared>, JoinHandle<()>);
+
+/// Reading threads that may still run, for the exit handler.
+static RUNNING: Mutex<Vec<RunningThread>> = Mutex::new(Vec::new());
+
+/// At `exit()`: stops and joins every reading thread.
+extern "C" fn stop_reading_threads_at_exit() {
+    let running = std::mem::take(&mut *RUNNING.lock().unwrap_or_else(|e| e.into_inner()));
+    for (_, shared, thread) in running {
+        shared.stop();
+        let _ = thread.join();
+    }
+}
+
+/// Loads the RDB at `path` with a reading thread: Ok(Some(end)) where the RDB ended,
+/// Ok(None) when upstream's loader refused it, Err(errno) when the file does not open.
+/// None when no thread could be started (the caller loads it without one).
+pub fn load(path: &[u8]) -> Option<Result<Option<u64>, Errno>> {
+    let file = match File::open(sys::os_path(path)) {
+        Ok(file) => file,
+        Err(e) => return Some(Err(Errno::from_io_or_zero(&e))),
+    };
+    sys::advise_sequential(&file);
+    static AT_EXIT: Once = Once::new();
+    AT_EXIT.call_once(|| {
+        aof_glue::process::at_exit(stop_reading_threads_at_exit);
+    });
+    let shared = Arc::new(Shared::default());
+    let for_thread = Arc::clone(&shared);
+    let thread = std::thread::Builder::new()
+        .name("aof-rdb-read".into())
+        .spawn(move || read_ahead(file, &for_thread))
+        .ok()?;
+    static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let id = NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    lock_running().push((id, Arc::clone(&shared), thread));
+
+    let mut feed = Feed::new(&shared);
+    let outcome = rdb_stream::load_rdb_stream(&mut feed);
+    drop(feed);
+
+    shared.stop();
+    let thread = {
+        let mut running = lock_running();
+        let at = running.iter().position(|(i, _, _)| *i == id);
+        at.map(|at| running.swap_remove(at).2)
+    };
+    if let Some(thread) = thread {
+        let _ = thread.join();
+    }
+    Some(Ok(outcome))
+}
+
+fn lock_running() -> MutexGuard<'static, Vec<RunningThread>> {
+    RUNNING.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The reading thread: scans the file as it reads it, then reads the rest unscanned once
+/// the scan has ended (the EOF opcode, or a record it does not step over).
+fn read_ahead(file: File, shared: &Shared) {
+    let mut input = BlockInput::new(FileBlocks {
+        file,
+        shared,
+        found: Vec::new(),
+        ended: false,
+    });
+    let mut scan = RdbScan::new();
+    while let Scanned::Key { start, db, key } = scan.next(&mut input) {
+        let hash = KeyHash::of(key);
+        input.blocks().found.push(UpcomingKey { start, db, hash });
+    }
+    input.run_to_end();
+    shared.lock().finished = true;
+    shared.changed.notify_all();
+}
+
+/// The file as the scan's blocks: each block the scan is done with goes to the main
+/// thread with the records found in it.
+struct FileBlocks<'s> {
+    file: File,
+    shared: &'s Shared,
+    found: Vec<UpcomingKey>,
+    ended: bool,
+}
+
+impl FileBlocks<'_> {
+    /// Waits for room and hands `block` over: false when the main thread has stopped.
+    fn hand_over(&mut self, block: Block) -> bool {
+        let mut state = self.shared.lock();
+        while state.ready.len() >= BLOCKS_QUEUED && !state.stop {
+            state = self.shared.wait(state);
+        }
+        if state.stop {
+            return false;
+        }
+        state.ready.push_back(block);
+        drop(state);
+        self.shared.changed.notify_all();
+        true
+    }
+
+    /// Fills `buf` from the file: the bytes read (fewer only at the end of the file; a
+    /// read error ends the stream there, as `fread` returning short does).
+    fn fill(&mut self, buf: &mut [u8]) -> usize {
+        let mut filled = 0;
+        while filled < buf.len() {
+            match self.file.read(&mut buf[filled..]) {
+                Ok(0) => break,
+                Ok(n) => filled += n,
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(_) => break,
+            }
+        }
+        filled
+    }
+}
+
+impl Blocks for FileBlocks<'_> {
+    type Block = Vec<u8>;
+
+    fn next_block(&mut self, done: Option<Vec<u8>>) -> Option<Vec<u8>> {
+        if let Some(bytes) = done {
+            let keys = std::mem::take(&mut self.found);
+            if !self.hand_over(Block { bytes, keys }) {
+                self.ended = true;
+            }
+        }
+        if self.ended {
+            return None;
+        }
+        let mut buf = self.shared.lock().spare.pop().unwrap_or_default();
+        buf.resize(BLOCK, 0);
+        let n = self.fill(&mut buf);
+        buf.truncate(n);
+        if n < BLOCK {
+            self.ended = true;
+        }
+        (n > 0).then_some(buf)
+    }
+}
+
+/// The main thread's side: upstream's loader reads the blocks in order through it.
+struct Feed<'s> {
+    shared: &'s Shared,
+    current: Vec<u8>,
+    cursor: usize,
+    /// Blocks taken from the queue before their turn, for their records.
+    ahead: VecDeque<Block>,
+    /// Records from the one the loader is in on, in file order, with their numbers.
+    keys: VecDeque<(u64, UpcomingKey)>,
+    next_key_number: u64,
+    /// The record the loader is in (its number), when it is in one.
+    in_record: Option<u64>,
+    prefetch: UpcomingPrefetch,
+}
+
+impl<'s> Feed<'s> {
+    fn new(shared: &'s Shared) -> Feed<'s> {
+        Feed {
+            shared,
+            current: Vec::new(),
+            cursor: 0,
+            ahead: VecDeque::new(),
+            keys: VecDeque::new(),
+            next_key_number: 0,
+            in_record: None,
+            prefetch: UpcomingPrefetch::new(),
+        }
+    }
+
+    fn take_keys(&mut self, block: &mut Block) {
+        for key in block.keys.drain(..) {
+            self.keys.push_back((self.next_key_number, key));
+            self.next_key_number += 1;
+        }
+    }
+
+    /// Moves to the next block (waiting for it): false at the end of the stream.
+    fn next_block(&mut self) -> bool {
+        let block = match self.ahead.pop_front() {
+            Some(block) => Some(block),
+            None => {
+                let mut state = self.shared.lock();
+                while state.ready.is_empty() && !state.finished {
+                    state = self.shared.wait(state);
+                }
+                state.ready.pop_front()
+            }
+        };
+        let Some(mut block) = block else {
+            return false;
+        };
+        self.take_keys(&mut block);
+        let spent = std::mem::replace(&mut self.current, block.bytes);
+        self.cursor = 0;
+        if spent.capacity() > 0 {
+            self.shared.lock().spare.push(spent);
+            self.shared.changed.notify_all();
+        }
+        true
+    }
+
+    /// Takes the records of blocks already queued (without waiting) while fewer than the
+    /// hints need are known.
+    fn look_ahead(&mut self) {
+        while self.keys.len() <= crate::aof::replay_prefetch::DEPTH {
+            let Some(mut block) = self.shared.lock().ready.pop_front() else {
+                return;
+            };
+            self.take_keys(&mut block);
+            self.ahead.push_back(block);
+        }
+    }
+
+    /// Before the loader reads from `position`: when a new record has begun, the hints
+    /// for the records after it move one step.
+    fn hint(&mut self, position: u64) {
+        while self.keys.get(1).is_some_and(|(_, k)| k.start <= position) {
+            self.keys.pop_front();
+        }
+        let Some(&(number, key)) = self.keys.front() else {
+            return;
+        };
+        if key.start > position || self.in_record == Some(number) {
+            return;
+        }
+        self.in_record = Some(number);
+        self.look_ahead();
+        let db = i32::try_from(key.db).ok().and_then(Db::of_index);
+        let keys = &self.keys;
+        self.prefetch.before_running_item(db, number, |n| {
+            let (first, _) = keys.front()?;
+            keys.get(n.checked_sub(*first)? as usize)
+                .map(|(_, k)| Some(k.hash))
+        });
+    }
+}
+
+impl RdbStream for Feed<'_> {
+    fn read_exact(&mut self, buf: &mut [u8], position: u64) -> bool {
+        self.hint(position);
+        let mut filled = 0;
+        while filled < buf.len() {
+            if self.cursor == self.current.len() {
+                if !self.next_block() {
+                    return false;
+                }
+                continue;
+            }
+            let n = (buf.len() - filled).min(self.current.len() - self.cursor);
+            buf[filled..filled + n].copy_from_slice(&self.current[self.cursor..self.cursor + n]);
+            self.cursor += n;
+            filled += n;
+        }
+        true
+    }
+}
