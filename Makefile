@@ -55,7 +55,7 @@ RUNTEST_ARGS ?= --clients 2 --timeout 1200
 
 export REDIS_SRC := $(PATCHED)/src
 
-.PHONY: all patched stock asan test-asan fuzz run install test test-cargo test-checks test-release-features test-wrapper-contracts test-differential test-differential-rewrite test-edge-cases test-roundtrip test-load-thread test-upstream test-types-aof test-versions test-full test-full-patched test-full-stock test-reliability test-reliability-short miri fuzz-long bench setup links clean
+.PHONY: all patched stock asan test-asan fuzz run install test test-cargo test-checks test-release-features test-wrapper-contracts test-differential test-differential-rewrite test-edge-cases test-roundtrip test-load-thread test-rdb-base test-upstream test-types-aof test-versions test-full test-full-patched test-full-stock test-reliability test-reliability-short miri fuzz-long bench setup links clean
 
 all: patched
 
@@ -137,7 +137,7 @@ run: patched
 	mkdir -p data
 	cd data && $(PATCHED)/src/redis-server --appendonly yes --dir $(ROOT)/data
 
-test: test-cargo test-checks test-wrapper-contracts test-differential test-differential-rewrite test-edge-cases test-release-features test-roundtrip test-load-thread test-upstream test-reliability-short
+test: test-cargo test-checks test-wrapper-contracts test-differential test-differential-rewrite test-edge-cases test-release-features test-roundtrip test-load-thread test-rdb-base test-upstream test-reliability-short
 
 # The pure crate first (it needs no Redis tree), then the staticlib's tests against the
 # patched tree, then lint and format over the whole workspace.
@@ -215,6 +215,15 @@ test-load-thread: patched stock
 	$(MAKE) -C $(STOCK)/tests/modules blockonkeys.so >/dev/null
 	REDIS_AOF_LOAD_THREAD=no python3 tests/roundtrip_random.py $(STOCK)/src/redis-server \
 	    $(PATCHED)/src/redis-server --module $(STOCK)/tests/modules/blockonkeys.so --seeds 10 --first-seed 500
+# An RDB BASE loaded with the reading thread on and off, against stock: clean, cut,
+# flipped, bad checksum and lengths, old-style preamble, duplicate and empty keys, a module
+# type missing; and the thread's scan of a whole BASE stock wrote (issue #30).
+test-rdb-base: patched stock
+	$(MAKE) -C $(STOCK)/tests/modules testrdb.so >/dev/null
+	cargo build --release -q -p redis-aof-core --example rdb_scan
+	python3 tests/rdb_base_load.py $(STOCK)/src/redis-server $(PATCHED)/src/redis-server \
+	    --module $(STOCK)/tests/modules/testrdb.so --scan target/release/examples/rdb_scan
+
 test-upstream: patched
 	$(MAKE) -C $(PATCHED)/tests/modules -j$(UPSTREAM_JOBS) >/dev/null
 	tests/run-upstream-units.sh $(PATCHED) $(RUNTEST_ARGS) $(addprefix --single ,$(AOF_UNITS))

@@ -3,8 +3,8 @@
 //! cache a few keys before upstream's RDB loader inserts them.
 //!
 //! The scan decides nothing: upstream's `rdbLoadRio` still reads every byte and does all
-//! the loading and every check. So the scan may stop wherever it is unsure (a module
-//! value or module aux field, a stream, key metadata, an unknown type, anything
+//! the loading and every check. So the scan may stop wherever it is unsure (key
+//! metadata, a 4.0 release-candidate module value or function, an unknown type, anything
 //! malformed): the load goes on without hints from there. It follows `rdb.c`'s
 //! encodings (`rdbLoadLenByRef`, `rdbGenericLoadStringObject`, the record opcodes and
 //! each value type's layout in `rdbLoadObject`) only as far as it needs to step over
@@ -172,7 +172,12 @@ impl RdbScan {
                     start.get_or_insert(at);
                     plain_len(input)?;
                 }
-                OPCODE_KEY_META | OPCODE_MODULE_AUX | OPCODE_FUNCTION_PRE_GA => {
+                OPCODE_MODULE_AUX => {
+                    // Module ID, `when` (as a UINT opcode and its value), the data.
+                    skip_lens(input, 3)?;
+                    skip_module_values(input)?;
+                }
+                OPCODE_KEY_META | OPCODE_FUNCTION_PRE_GA => {
                     return Err(ScanEnd::Unsupported(opcode))
                 }
                 value_type => {
@@ -305,26 +310,36 @@ const TYPE_SET: u8 = 2;
 const TYPE_ZSET: u8 = 3;
 const TYPE_HASH: u8 = 4;
 const TYPE_ZSET_2: u8 = 5;
+const TYPE_MODULE_2: u8 = 7;
 const TYPE_HASH_ZIPMAP: u8 = 9;
 const TYPE_LIST_ZIPLIST: u8 = 10;
 const TYPE_SET_INTSET: u8 = 11;
 const TYPE_ZSET_ZIPLIST: u8 = 12;
 const TYPE_HASH_ZIPLIST: u8 = 13;
 const TYPE_LIST_QUICKLIST: u8 = 14;
+const TYPE_STREAM_LISTPACKS: u8 = 15;
 const TYPE_HASH_LISTPACK: u8 = 16;
 const TYPE_ZSET_LISTPACK: u8 = 17;
 const TYPE_LIST_QUICKLIST_2: u8 = 18;
+const TYPE_STREAM_LISTPACKS_2: u8 = 19;
 const TYPE_SET_LISTPACK: u8 = 20;
+const TYPE_STREAM_LISTPACKS_3: u8 = 21;
 const TYPE_HASH_METADATA_PRE_GA: u8 = 22;
 const TYPE_HASH_LISTPACK_EX_PRE_GA: u8 = 23;
 const TYPE_HASH_METADATA: u8 = 24;
 const TYPE_HASH_LISTPACK_EX: u8 = 25;
+const TYPE_STREAM_LISTPACKS_4: u8 = 26;
 
-/// The value types the scan steps over (not modules, not streams).
+/// The value types the scan steps over (all but 4.0's release-candidate module values).
 fn steps_over(value_type: u8) -> bool {
     matches!(
         value_type,
-        TYPE_STRING
+        TYPE_MODULE_2
+            | TYPE_STREAM_LISTPACKS
+            | TYPE_STREAM_LISTPACKS_2
+            | TYPE_STREAM_LISTPACKS_3
+            | TYPE_STREAM_LISTPACKS_4
+            | TYPE_STRING
             | TYPE_LIST
             | TYPE_SET
             | TYPE_ZSET
@@ -414,8 +429,92 @@ fn skip_value(input: &mut impl ScanInput, value_type: u8) -> Step<()> {
             }
             Ok(())
         }
+        TYPE_MODULE_2 => {
+            plain_len(input)?;
+            skip_module_values(input)
+        }
+        TYPE_STREAM_LISTPACKS
+        | TYPE_STREAM_LISTPACKS_2
+        | TYPE_STREAM_LISTPACKS_3
+        | TYPE_STREAM_LISTPACKS_4 => skip_stream(input, value_type),
         other => Err(ScanEnd::Unsupported(other)),
     }
+}
+
+/// Steps over `count` lengths.
+fn skip_lens(input: &mut impl ScanInput, count: usize) -> Step<()> {
+    for _ in 0..count {
+        plain_len(input)?;
+    }
+    Ok(())
+}
+
+/// Steps over what a module saved with the typed API (`RDB_MODULE_OPCODE_*` before each
+/// value, up to `RDB_MODULE_OPCODE_EOF`), as `rdbLoadCheckModuleValue` reads it: a module
+/// value of type `RDB_TYPE_MODULE_2`, or module aux data.
+fn skip_module_values(input: &mut impl ScanInput) -> Step<()> {
+    loop {
+        match plain_len(input)? {
+            0 => return Ok(()),
+            // SINT, UINT: a length-encoded integer (rdbLoadLenByRef, any form).
+            1 | 2 => drop(len(input)?),
+            3 => skip(input, 4)?,
+            4 => skip(input, 8)?,
+            5 => skip_string(input)?,
+            _ => return Err(ScanEnd::Malformed),
+        }
+    }
+}
+
+/// Steps over a stream as `rdbLoadObject` reads each of its four RDB types.
+fn skip_stream(input: &mut impl ScanInput, value_type: u8) -> Step<()> {
+    // Listpacks: each a master ID (string) and the listpack (string).
+    for _ in 0..plain_len(input)? {
+        skip_string(input)?;
+        skip_string(input)?;
+    }
+    // Length and last ID; from v2 on, first ID, max deleted ID and entries added.
+    skip_lens(input, 3)?;
+    if value_type >= TYPE_STREAM_LISTPACKS_2 {
+        skip_lens(input, 5)?;
+    }
+    for _ in 0..plain_len(input)? {
+        // A consumer group: name, last ID (and its offset from v2 on).
+        skip_string(input)?;
+        skip_lens(input, 2)?;
+        if value_type >= TYPE_STREAM_LISTPACKS_2 {
+            plain_len(input)?;
+        }
+        // Its PEL: raw 16-byte IDs, delivery time (8 bytes), delivery count.
+        for _ in 0..plain_len(input)? {
+            skip(input, 16 + 8)?;
+            plain_len(input)?;
+        }
+        // Its consumers: name, seen time (and active time from v3 on), their PEL IDs.
+        for _ in 0..plain_len(input)? {
+            skip_string(input)?;
+            skip(input, 8)?;
+            if value_type >= TYPE_STREAM_LISTPACKS_3 {
+                skip(input, 8)?;
+            }
+            let pending = plain_len(input)?;
+            skip(input, pending.saturating_mul(16))?;
+        }
+    }
+    if value_type >= TYPE_STREAM_LISTPACKS_4 {
+        // Idempotent producers (8.6): duration, max entries, then each producer's ID and
+        // entries (IID string, stream ID), then the two counters.
+        skip_lens(input, 2)?;
+        for _ in 0..plain_len(input)? {
+            skip_string(input)?;
+            for _ in 0..plain_len(input)? {
+                skip_string(input)?;
+                skip_lens(input, 2)?;
+            }
+        }
+        skip_lens(input, 2)?;
+    }
+    Ok(())
 }
 
 /// liblzf's `lzf_decompress` (the format `rdbSaveLzfStringObject` writes): appends the
