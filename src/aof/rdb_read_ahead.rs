@@ -22,7 +22,7 @@
 //! reads run ahead of the loader, with `POSIX_FADV_SEQUENTIAL` asking the kernel to read
 //! further ahead still, so the disk works while the main thread decodes.
 
-use crate::aof::replay_prefetch::UpcomingPrefetch;
+use crate::aof::replay_prefetch::{UpcomingPrefetch, DEPTH};
 use aof_core::rdb_scan::{BlockInput, Blocks, RdbScan, Scanned};
 use aof_glue::db::Db;
 use aof_glue::prefetch::KeyHash;
@@ -39,23 +39,52 @@ pub const BLOCK: usize = 256 << 10;
 /// Blocks read and scanned that may wait for the main thread.
 pub const BLOCKS_QUEUED: usize = 8;
 
+/// What the main thread does with the records the scan found: the keyspace's cache hints
+/// in production ([`CacheHints`]), a record of the calls in the tests.
+pub trait KeyHints {
+    /// What the reading thread computes of a key for the main thread.
+    type Hash: Copy + Send + 'static;
+    /// On the reading thread.
+    fn hash(key: &[u8]) -> Self::Hash;
+    /// On the main thread, as record `number` (into db `db`) begins: `upcoming(n)` is
+    /// record `n`'s hash, for the records after it the main thread has been handed.
+    fn record_begins(&mut self, db: u64, number: u64, upcoming: &dyn Fn(u64) -> Option<Self::Hash>);
+}
+
+/// The hints of the RESP replay ([`UpcomingPrefetch`]): bucket, entry and key of the next
+/// few records' keys, one step per record.
+pub struct CacheHints(UpcomingPrefetch);
+
+impl KeyHints for CacheHints {
+    type Hash = KeyHash;
+
+    fn hash(key: &[u8]) -> KeyHash {
+        KeyHash::of(key)
+    }
+
+    fn record_begins(&mut self, db: u64, number: u64, upcoming: &dyn Fn(u64) -> Option<KeyHash>) {
+        let db = i32::try_from(db).ok().and_then(Db::of_index);
+        self.0
+            .before_running_item(db, number, |n| upcoming(n).map(Some));
+    }
+}
+
 /// A key record the scan found: where it starts, its db, its key's hash.
 #[derive(Clone, Copy)]
-struct UpcomingKey {
+struct UpcomingKey<H> {
     start: u64,
     db: u64,
-    hash: KeyHash,
+    hash: H,
 }
 
 /// A block of the file and the key records the scan found while reading it.
-struct Block {
+struct Block<H> {
     bytes: Vec<u8>,
-    keys: Vec<UpcomingKey>,
+    keys: Vec<UpcomingKey<H>>,
 }
 
-#[derive(Default)]
-struct State {
-    ready: VecDeque<Block>,
+struct State<H> {
+    ready: VecDeque<Block<H>>,
     /// Buffers the main thread has read, for the thread to fill again.
     spare: Vec<Vec<u8>>,
     /// The thread has handed over its last block.
@@ -65,37 +94,59 @@ struct State {
 }
 
 /// What the two threads share: the blocks between them, under one lock.
-#[derive(Default)]
-struct Shared {
-    state: Mutex<State>,
+struct Shared<H> {
+    state: Mutex<State<H>>,
     changed: Condvar,
 }
 
-impl Shared {
-    fn lock(&self) -> MutexGuard<'_, State> {
+impl<H> Shared<H> {
+    fn new() -> Shared<H> {
+        Shared {
+            state: Mutex::new(State {
+                ready: VecDeque::new(),
+                spare: Vec::new(),
+                finished: false,
+                stop: false,
+            }),
+            changed: Condvar::new(),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State<H>> {
         // Neither side panics holding the lock (panic = abort), so it is never poisoned.
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn wait<'g>(&self, guard: MutexGuard<'g, State>) -> MutexGuard<'g, State> {
+    fn wait<'g>(&self, guard: MutexGuard<'g, State<H>>) -> MutexGuard<'g, State<H>> {
         self.changed.wait(guard).unwrap_or_else(|e| e.into_inner())
     }
+}
 
+/// A reading thread's stop switch, whatever it hands over.
+trait Stop: Send + Sync {
+    fn stop(&self);
+}
+
+impl<H: Send> Stop for Shared<H> {
     fn stop(&self) {
         self.lock().stop = true;
         self.changed.notify_all();
     }
 }
 
-/// A reading thread that may still run: its number, what it shares, its handle.
-type RunningThread = (u64, Arc<Shared>, JoinHandle<()>);
+/// A reading thread that may still run: its number, its stop switch, its handle.
+type RunningThread = (u64, Arc<dyn Stop>, JoinHandle<()>);
 
 /// Reading threads that may still run, for the exit handler.
 static RUNNING: Mutex<Vec<RunningThread>> = Mutex::new(Vec::new());
 
+fn lock_running() -> MutexGuard<'static, Vec<RunningThread>> {
+    RUNNING.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 /// At `exit()`: stops and joins every reading thread.
 extern "C" fn stop_reading_threads_at_exit() {
-    let running = std::mem::take(&mut *RUNNING.lock().unwrap_or_else(|e| e.into_inner()));
+    let running = std::mem::take(&mut *lock_running());
     for (_, shared, thread) in running {
         shared.stop();
         let _ = thread.join();
@@ -115,18 +166,30 @@ pub fn load(path: &[u8]) -> Option<Result<Option<u64>, Errno>> {
     AT_EXIT.call_once(|| {
         aof_glue::process::at_exit(stop_reading_threads_at_exit);
     });
-    let shared = Arc::new(Shared::default());
+    let hints = CacheHints(UpcomingPrefetch::new());
+    with_reading_thread(file, hints, |feed| rdb_stream::load_rdb_stream(feed)).map(Ok)
+}
+
+/// Runs `read` on the main thread over the blocks of `file` a reading thread reads and
+/// scans ahead; returns what `read` returned once the thread has ended (None when it
+/// could not be started).
+fn with_reading_thread<H: KeyHints, R>(
+    file: File,
+    hints: H,
+    read: impl FnOnce(&mut Feed<'_, H>) -> R,
+) -> Option<R> {
+    let shared = Arc::new(Shared::<H::Hash>::new());
     let for_thread = Arc::clone(&shared);
     let thread = std::thread::Builder::new()
         .name("aof-rdb-read".into())
-        .spawn(move || read_ahead(file, &for_thread))
+        .spawn(move || read_ahead::<H>(file, &for_thread))
         .ok()?;
     static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let id = NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    lock_running().push((id, Arc::clone(&shared), thread));
+    lock_running().push((id, Arc::clone(&shared) as Arc<dyn Stop>, thread));
 
-    let mut feed = Feed::new(&shared);
-    let outcome = rdb_stream::load_rdb_stream(&mut feed);
+    let mut feed = Feed::new(&shared, hints);
+    let outcome = read(&mut feed);
     drop(feed);
 
     shared.stop();
@@ -138,16 +201,12 @@ pub fn load(path: &[u8]) -> Option<Result<Option<u64>, Errno>> {
     if let Some(thread) = thread {
         let _ = thread.join();
     }
-    Some(Ok(outcome))
-}
-
-fn lock_running() -> MutexGuard<'static, Vec<RunningThread>> {
-    RUNNING.lock().unwrap_or_else(|e| e.into_inner())
+    Some(outcome)
 }
 
 /// The reading thread: scans the file as it reads it, then reads the rest unscanned once
 /// the scan has ended (the EOF opcode, or a record it does not step over).
-fn read_ahead(file: File, shared: &Shared) {
+fn read_ahead<H: KeyHints>(file: File, shared: &Shared<H::Hash>) {
     let mut input = BlockInput::new(FileBlocks {
         file,
         shared,
@@ -156,7 +215,7 @@ fn read_ahead(file: File, shared: &Shared) {
     });
     let mut scan = RdbScan::new();
     while let Scanned::Key { start, db, key } = scan.next(&mut input) {
-        let hash = KeyHash::of(key);
+        let hash = H::hash(key);
         input.blocks().found.push(UpcomingKey { start, db, hash });
     }
     input.run_to_end();
@@ -166,16 +225,16 @@ fn read_ahead(file: File, shared: &Shared) {
 
 /// The file as the scan's blocks: each block the scan is done with goes to the main
 /// thread with the records found in it.
-struct FileBlocks<'s> {
+struct FileBlocks<'s, H> {
     file: File,
-    shared: &'s Shared,
-    found: Vec<UpcomingKey>,
+    shared: &'s Shared<H>,
+    found: Vec<UpcomingKey<H>>,
     ended: bool,
 }
 
-impl FileBlocks<'_> {
+impl<H> FileBlocks<'_, H> {
     /// Waits for room and hands `block` over: false when the main thread has stopped.
-    fn hand_over(&mut self, block: Block) -> bool {
+    fn hand_over(&mut self, block: Block<H>) -> bool {
         let mut state = self.shared.lock();
         while state.ready.len() >= BLOCKS_QUEUED && !state.stop {
             state = self.shared.wait(state);
@@ -205,7 +264,7 @@ impl FileBlocks<'_> {
     }
 }
 
-impl Blocks for FileBlocks<'_> {
+impl<H> Blocks for FileBlocks<'_, H> {
     type Block = Vec<u8>;
 
     fn next_block(&mut self, done: Option<Vec<u8>>) -> Option<Vec<u8>> {
@@ -230,22 +289,22 @@ impl Blocks for FileBlocks<'_> {
 }
 
 /// The main thread's side: upstream's loader reads the blocks in order through it.
-struct Feed<'s> {
-    shared: &'s Shared,
+struct Feed<'s, H: KeyHints> {
+    shared: &'s Shared<H::Hash>,
     current: Vec<u8>,
     cursor: usize,
     /// Blocks taken from the queue before their turn, for their records.
-    ahead: VecDeque<Block>,
+    ahead: VecDeque<Block<H::Hash>>,
     /// Records from the one the loader is in on, in file order, with their numbers.
-    keys: VecDeque<(u64, UpcomingKey)>,
+    keys: VecDeque<(u64, UpcomingKey<H::Hash>)>,
     next_key_number: u64,
     /// The record the loader is in (its number), when it is in one.
     in_record: Option<u64>,
-    prefetch: UpcomingPrefetch,
+    hints: H,
 }
 
-impl<'s> Feed<'s> {
-    fn new(shared: &'s Shared) -> Feed<'s> {
+impl<'s, H: KeyHints> Feed<'s, H> {
+    fn new(shared: &'s Shared<H::Hash>, hints: H) -> Feed<'s, H> {
         Feed {
             shared,
             current: Vec::new(),
@@ -254,11 +313,11 @@ impl<'s> Feed<'s> {
             keys: VecDeque::new(),
             next_key_number: 0,
             in_record: None,
-            prefetch: UpcomingPrefetch::new(),
+            hints,
         }
     }
 
-    fn take_keys(&mut self, block: &mut Block) {
+    fn take_keys(&mut self, block: &mut Block<H::Hash>) {
         for key in block.keys.drain(..) {
             self.keys.push_back((self.next_key_number, key));
             self.next_key_number += 1;
@@ -293,7 +352,7 @@ impl<'s> Feed<'s> {
     /// Takes the records of blocks already queued (without waiting) while fewer than the
     /// hints need are known.
     fn look_ahead(&mut self) {
-        while self.keys.len() <= crate::aof::replay_prefetch::DEPTH {
+        while self.keys.len() <= DEPTH {
             let Some(mut block) = self.shared.lock().ready.pop_front() else {
                 return;
             };
@@ -316,17 +375,17 @@ impl<'s> Feed<'s> {
         }
         self.in_record = Some(number);
         self.look_ahead();
-        let db = i32::try_from(key.db).ok().and_then(Db::of_index);
         let keys = &self.keys;
-        self.prefetch.before_running_item(db, number, |n| {
+        let upcoming = |n: u64| {
             let (first, _) = keys.front()?;
             keys.get(n.checked_sub(*first)? as usize)
-                .map(|(_, k)| Some(k.hash))
-        });
+                .map(|(_, k)| k.hash)
+        };
+        self.hints.record_begins(key.db, number, &upcoming);
     }
 }
 
-impl RdbStream for Feed<'_> {
+impl<H: KeyHints> RdbStream for Feed<'_, H> {
     fn read_exact(&mut self, buf: &mut [u8], position: u64) -> bool {
         self.hint(position);
         let mut filled = 0;
@@ -345,3 +404,6 @@ impl RdbStream for Feed<'_> {
         true
     }
 }
+
+#[cfg(test)]
+mod tests;

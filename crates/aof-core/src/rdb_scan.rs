@@ -457,7 +457,9 @@ fn skip_module_values(input: &mut impl ScanInput) -> Step<()> {
         match plain_len(input)? {
             0 => return Ok(()),
             // SINT, UINT: a length-encoded integer (rdbLoadLenByRef, any form).
-            1 | 2 => drop(len(input)?),
+            1 | 2 => {
+                len(input)?;
+            }
             3 => skip(input, 4)?,
             4 => skip(input, 8)?,
             5 => skip_string(input)?,
