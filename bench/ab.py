@@ -7,6 +7,7 @@ run leaves inside its noise (or to compare two versions of the patched build).
     bench/.venv/bin/python bench/ab.py rewrite sets --preamble yes --builds stock,patched,peer
     bench/.venv/bin/python bench/ab.py write SET:32:16:everysec --rounds 10
     bench/.venv/bin/python bench/ab.py restart heavy-resp --builds stock,patched,peer
+    bench/.venv/bin/python bench/ab.py restart sets-rdb --cold
 
 Each round runs every build once, in an order that alternates from round to round; each
 run is the full bench's own (`workloads.run_load`: a fresh server, DEBUG LOADAOF of the
@@ -57,8 +58,13 @@ def dataset_of(name):
     return {"name": name, "path": path / "data", "keys": int(marker.read_text())}
 
 
+COLD = False
+RSS = {}
+
+
 def time_restart(build, dataset):
-    rows = workloads.run_restart(build, dataset, WORK / "run")
+    rows = workloads.run_restart(build, dataset, WORK / "run", cold=COLD)
+    RSS.setdefault(build.bindir, []).extend(v for _, _, m, v in rows if m == "rss")
     return [value for _, _, metric, value in rows if metric == "restart_s"]
 
 
@@ -105,17 +111,20 @@ def speed_ratio(first, other, unit):
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("workload", choices=["load", "rewrite", "write", "restart"])
-    p.add_argument("dataset", help="sets, resp, rdb-incr, large, heavy, heavy-resp or "
-                   "rdb-base; for write, CMD:SIZE:PIPELINE:POLICY")
+    p.add_argument("dataset", help="sets, sets-rdb, resp, rdb-incr, large, heavy, heavy-resp "
+                   "or rdb-base; for write, CMD:SIZE:PIPELINE:POLICY")
     p.add_argument("--rounds", type=int, default=6)
     p.add_argument("--builds", default="stock,patched")
     p.add_argument("--scale", type=float, default=1.0,
                    help="write: multiplies the requests per run (longer runs, less noise)")
     p.add_argument("--preamble", choices=["no", "yes"], default="no",
                    help="rewrite: aof-use-rdb-preamble (no: the command form; yes: the default form)")
+    p.add_argument("--cold", action="store_true",
+                   help="restart: drop the page cache before each exec (root)")
     args = p.parse_args()
-    global REWRITE_PREAMBLE
+    global REWRITE_PREAMBLE, COLD
     REWRITE_PREAMBLE = args.preamble
+    COLD = args.cold
 
     builds = [build_of(spec) for spec in args.builds.split(",")]
     if args.workload == "write":
@@ -139,6 +148,9 @@ def main():
                       for a, b in zip(times[first.bindir], times[build.bindir])]
             line += "\n%-40s speed ratio vs %s: median %.3f (%.3f-%.3f)" % (
                 "", first.bindir, statistics.median(ratios), min(ratios), max(ratios))
+        if RSS.get(build.bindir):
+            line += "\n%-40s RSS after loading: median %.1f MB" % (
+                "", statistics.median(RSS[build.bindir]) / 1e6)
         print(line)
     return 0
 

@@ -6,6 +6,8 @@ then loaded by both builds from the very same files (hard links, see stage()).
   resp      RESP-only AOF (aof-use-rdb-preamble no): the mixed-type dataset, rewritten in
             command form into the BASE file.
   rdb-base  the same dataset with an RDB-preamble BASE; the input of the rewrite workload.
+  sets-rdb  the SETs after a default-form rewrite (an RDB BASE) and 1 % more SETs (the INCR):
+            the files the default configuration leaves.
   rdb-incr  a smaller mixed dataset as an RDB BASE, plus a large INCR file of writes
             (SET, INCR, RPUSH, HSET, SADD, ZADD, DEL, MULTI/EXEC blocks).
   large     64 KiB values, SET commands in a RESP INCR file.
@@ -332,10 +334,15 @@ def generate(stock, workdir, sizes, names):
             out["resp"] = _snapshot(s, workdir / "resp"), keys
             _rewrite(s, "yes")
             out["rdb-base"] = _snapshot(s, workdir / "rdb-base"), keys
-    if "sets" in names:
+    if {"sets", "sets-rdb"} & set(names):
         with _generator(stock, workdir / "gen-sets") as s:
             _pipe(s, set_commands(sizes["set_keys"]))
             out["sets"] = _snapshot(s, workdir / "sets"), servers.call(s, "DBSIZE")
+            if "sets-rdb" in names:
+                # The default configuration's files: a default-form rewrite, then writes.
+                _rewrite(s, "yes")
+                _pipe(s, set_commands(max(sizes["set_keys"] // 100, 1), seed=5))
+                out["sets-rdb"] = _snapshot(s, workdir / "sets-rdb"), servers.call(s, "DBSIZE")
     if "rdb-incr" in names:
         with _generator(stock, workdir / "gen-incr") as s:
             _pipe(s, mixed_commands(sizes["incr_base_keys"]))

@@ -7,6 +7,7 @@ returns.
 """
 
 import csv
+import os
 import io
 import re
 import shutil
@@ -40,8 +41,12 @@ FULL_SIZES = {"set_keys": 2000000, "mixed_keys": 2000000, "incr_base_keys": 2000
               "incr_cmds": 2000000, "large_keys": 8192, "heavy_keys": 1500000}
 QUICK_SIZES = {"set_keys": 300000, "mixed_keys": 300000, "incr_base_keys": 30000,
                "incr_cmds": 300000, "large_keys": 1024, "heavy_keys": 50000}
-RESTART_DATASETS = ("sets", "resp", "rdb-incr", "large", "heavy", "heavy-resp")
+RESTART_DATASETS = ("sets", "resp", "rdb-incr", "large", "heavy", "heavy-resp", "sets-rdb", "rdb-base")
 QUICK_RESTART_DATASETS = ("sets", "heavy", "heavy-resp")  # a RESP INCR, an RDB and a RESP BASE
+# The restart in the default configuration (an RDB BASE and a small INCR, what every
+# default-form rewrite leaves), with the page cache dropped before each exec too.
+COLD_RESTART_DATASETS = ("sets-rdb", "rdb-base", "heavy")
+QUICK_COLD_RESTART_DATASETS = ("heavy",)
 # The rewrite under a steady write load: SETs per second (bench/writeload.py, pinned to the
 # client CPU), running for WRITE_LOAD_WARMUP seconds before the first rewrite.
 WRITE_LOAD_RPS = 10000
@@ -221,19 +226,29 @@ def run_rewrite(build, dataset, tmp, check=False):
     return rows
 
 
-def run_restart(build, dataset, tmp, check=False):
+def drop_page_cache():
+    """Writes dirty pages out and drops the page cache, as after a reboot (root only)."""
+    os.sync()
+    with open("/proc/sys/vm/drop_caches", "w") as f:
+        f.write("3\n")
+
+
+def run_restart(build, dataset, tmp, check=False, cold=False):
     """A restart as a user has it: the build is exec'd with appendonly yes on a data dir
     whose appendonlydir holds the dataset's files (hard links; the server opens the last
     INCR for appending but writes nothing, and main.py checks the files are unchanged),
     and timed from just before the exec to its first PONG (a PING every millisecond, one
     at a time; -LOADING replies while it loads). Every other setting is the default
     (aof-use-rdb-preamble yes). Then the key count (a check), used_memory and RSS, and
-    (check=True, first pair) DEBUG DIGEST."""
+    (check=True, first pair) DEBUG DIGEST. cold: the page cache is dropped just before
+    the exec, so the files come from the disk (rows named "<dataset> cold")."""
     datasets.stage(dataset, Path(tmp) / "data", writable=False)
     rows = []
+    if cold:
+        drop_page_cache()
     server = servers.start(build, tmp, {"appendonly": "yes"}, poll=0.001, pinned=False)
     try:
-        case = dataset["name"]
+        case = dataset["name"] + (" cold" if cold else "")
         restart_s = server.ready - server.started
         keys = servers.call(server, "DBSIZE")
         if keys != dataset["keys"]:
@@ -297,7 +312,7 @@ def run_rewrite_load(build, dataset, tmp, check=False):
 class Task:
     """One unit run on each build per pair."""
     label: str
-    kind: str  # write | load | rewrite | restart | rewrite-load
+    kind: str  # write | load | rewrite | restart | restart-cold | rewrite-load
     arg: object  # a WriteGroup, or a dataset name
 
 
@@ -325,6 +340,8 @@ def plan(quick, scale=1.0, only=None):
     tasks += [Task("rewrite " + name, "rewrite", name) for name in REWRITE_DATASETS]
     tasks += [Task("restart " + name, "restart", name)
               for name in (QUICK_RESTART_DATASETS if quick else RESTART_DATASETS)]
+    tasks += [Task("restart-cold " + name, "restart-cold", name)
+              for name in (QUICK_COLD_RESTART_DATASETS if quick else COLD_RESTART_DATASETS)]
     tasks.append(Task("rewrite-load heavy-resp", "rewrite-load", "heavy-resp"))
     if only:
         tasks = [t for t in tasks if re.search(only, t.label)]
@@ -342,6 +359,8 @@ def run_task(task, build, data, tmp, first_pair):
         return run_rewrite(build, data[task.arg], tmp, check=first_pair)
     if task.kind == "restart":
         return run_restart(build, data[task.arg], tmp, check=first_pair)
+    if task.kind == "restart-cold":
+        return run_restart(build, data[task.arg], tmp, cold=True)
     if task.kind == "rewrite-load":
         return run_rewrite_load(build, data[task.arg], tmp, check=first_pair)
     raise ValueError(task.kind)

@@ -13,8 +13,9 @@
 //! anything it does not know) only stops the hints.
 //!
 //! Memory in flight: at most [`BLOCKS_QUEUED`] blocks of [`BLOCK`] bytes wait for the
-//! main thread, plus the one it reads and the one the thread fills; the buffers are
-//! reused and freed when the load ends.
+//! main thread, plus the one it reads and the one the thread fills; the buffers are pages
+//! of their own ([`MappedBuffer`]), reused, and returned to the kernel when the load
+//! ends, so the RSS after loading does not keep them.
 //!
 //! The thread is joined on every path: when the load returns (whatever its outcome), and
 //! when upstream's loader ends the process with `exit(1)` on a damaged file (an
@@ -27,7 +28,7 @@ use aof_core::rdb_scan::{BlockInput, Blocks, RdbScan, Scanned};
 use aof_glue::db::Db;
 use aof_glue::prefetch::KeyHash;
 use aof_glue::rdb_stream::{self, RdbStream};
-use aof_glue::sys::{self, Errno};
+use aof_glue::sys::{self, Errno, MappedBuffer};
 use std::collections::VecDeque;
 use std::fs::File;
 use std::io::{ErrorKind, Read};
@@ -79,14 +80,14 @@ struct UpcomingKey<H> {
 
 /// A block of the file and the key records the scan found while reading it.
 struct Block<H> {
-    bytes: Vec<u8>,
+    bytes: MappedBuffer,
     keys: Vec<UpcomingKey<H>>,
 }
 
 struct State<H> {
     ready: VecDeque<Block<H>>,
     /// Buffers the main thread has read, for the thread to fill again.
-    spare: Vec<Vec<u8>>,
+    spare: Vec<MappedBuffer>,
     /// The thread has handed over its last block.
     finished: bool,
     /// The main thread is done (or the process exits): the thread stops.
@@ -201,6 +202,8 @@ fn with_reading_thread<H: KeyHints, R>(
     if let Some(thread) = thread {
         let _ = thread.join();
     }
+    // The key records went through the thread's heap: leave none of it resident.
+    sys::release_free_heap_pages();
     Some(outcome)
 }
 
@@ -265,9 +268,9 @@ impl<H> FileBlocks<'_, H> {
 }
 
 impl<H> Blocks for FileBlocks<'_, H> {
-    type Block = Vec<u8>;
+    type Block = MappedBuffer;
 
-    fn next_block(&mut self, done: Option<Vec<u8>>) -> Option<Vec<u8>> {
+    fn next_block(&mut self, done: Option<MappedBuffer>) -> Option<MappedBuffer> {
         if let Some(bytes) = done {
             let keys = std::mem::take(&mut self.found);
             if !self.hand_over(Block { bytes, keys }) {
@@ -277,10 +280,14 @@ impl<H> Blocks for FileBlocks<'_, H> {
         if self.ended {
             return None;
         }
-        let mut buf = self.shared.lock().spare.pop().unwrap_or_default();
-        buf.resize(BLOCK, 0);
-        let n = self.fill(&mut buf);
-        buf.truncate(n);
+        let spare = self.shared.lock().spare.pop();
+        // No pages to read into ends the stream: upstream's loader sees a short read.
+        let Some(mut buf) = spare.or_else(|| MappedBuffer::new(BLOCK)) else {
+            self.ended = true;
+            return None;
+        };
+        let n = self.fill(buf.whole());
+        buf.set_len(n);
         if n < BLOCK {
             self.ended = true;
         }
@@ -291,7 +298,7 @@ impl<H> Blocks for FileBlocks<'_, H> {
 /// The main thread's side: upstream's loader reads the blocks in order through it.
 struct Feed<'s, H: KeyHints> {
     shared: &'s Shared<H::Hash>,
-    current: Vec<u8>,
+    current: Option<MappedBuffer>,
     cursor: usize,
     /// Blocks taken from the queue before their turn, for their records.
     ahead: VecDeque<Block<H::Hash>>,
@@ -307,7 +314,7 @@ impl<'s, H: KeyHints> Feed<'s, H> {
     fn new(shared: &'s Shared<H::Hash>, hints: H) -> Feed<'s, H> {
         Feed {
             shared,
-            current: Vec::new(),
+            current: None,
             cursor: 0,
             ahead: VecDeque::new(),
             keys: VecDeque::new(),
@@ -340,9 +347,9 @@ impl<'s, H: KeyHints> Feed<'s, H> {
             return false;
         };
         self.take_keys(&mut block);
-        let spent = std::mem::replace(&mut self.current, block.bytes);
+        let spent = self.current.replace(block.bytes);
         self.cursor = 0;
-        if spent.capacity() > 0 {
+        if let Some(spent) = spent {
             self.shared.lock().spare.push(spent);
             self.shared.changed.notify_all();
         }
@@ -390,14 +397,15 @@ impl<H: KeyHints> RdbStream for Feed<'_, H> {
         self.hint(position);
         let mut filled = 0;
         while filled < buf.len() {
-            if self.cursor == self.current.len() {
+            let current = self.current.as_ref().map_or(&[][..], |b| b.as_ref());
+            if self.cursor == current.len() {
                 if !self.next_block() {
                     return false;
                 }
                 continue;
             }
-            let n = (buf.len() - filled).min(self.current.len() - self.cursor);
-            buf[filled..filled + n].copy_from_slice(&self.current[self.cursor..self.cursor + n]);
+            let n = (buf.len() - filled).min(current.len() - self.cursor);
+            buf[filled..filled + n].copy_from_slice(&current[self.cursor..self.cursor + n]);
             self.cursor += n;
             filled += n;
         }

@@ -201,6 +201,82 @@ pub fn advise_sequential(file: &std::fs::File) {
     let _ = unsafe { libc::posix_fadvise(file.as_raw_fd(), 0, 0, libc::POSIX_FADV_SEQUENTIAL) };
 }
 
+/// `malloc_trim(0)`: the C library's heaps give their free pages back to the kernel. A
+/// loading thread's small allocations (freed on the main thread, into the thread's own
+/// heap) would otherwise stay resident after the load.
+pub fn release_free_heap_pages() {
+    #[cfg(target_env = "gnu")]
+    // SAFETY: walks glibc's own arenas under their locks; touches no memory in use.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
+/// A buffer of its own anonymous pages (`mmap`), returned to the kernel when dropped
+/// (`munmap`): a loader's buffers leave nothing behind in the C library's heap, where
+/// freed blocks stay resident (the RSS after loading stays stock's).
+pub struct MappedBuffer {
+    ptr: std::ptr::NonNull<u8>,
+    capacity: usize,
+    len: usize,
+}
+
+// SAFETY: the buffer owns its pages outright (no other pointer to them exists); moving
+// it to another thread moves that ownership.
+unsafe impl Send for MappedBuffer {}
+
+impl MappedBuffer {
+    /// `capacity` bytes of zeroed pages, none of them in use yet (None if mmap fails).
+    pub fn new(capacity: usize) -> Option<MappedBuffer> {
+        // SAFETY: a private anonymous mapping at an address the kernel picks; nothing else
+        // refers to it.
+        let p = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                capacity.max(1),
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+                -1,
+                0,
+            )
+        };
+        if p == libc::MAP_FAILED {
+            return None;
+        }
+        Some(MappedBuffer {
+            ptr: std::ptr::NonNull::new(p as *mut u8)?,
+            capacity: capacity.max(1),
+            len: 0,
+        })
+    }
+
+    /// All of the buffer, to fill (anonymous pages start zeroed, so every byte is
+    /// initialised); then [`set_len`](Self::set_len) says how much of it is in use.
+    pub fn whole(&mut self) -> &mut [u8] {
+        // SAFETY: `capacity` bytes mapped readable and writable, owned by self, borrowed
+        // mutably for the slice's lifetime.
+        unsafe { std::slice::from_raw_parts_mut(self.ptr.as_ptr(), self.capacity) }
+    }
+
+    pub fn set_len(&mut self, len: usize) {
+        self.len = len.min(self.capacity);
+    }
+}
+
+impl AsRef<[u8]> for MappedBuffer {
+    fn as_ref(&self) -> &[u8] {
+        // SAFETY: the first `len` bytes of the mapping, borrowed shared with self.
+        unsafe { std::slice::from_raw_parts(self.ptr.as_ptr(), self.len) }
+    }
+}
+
+impl Drop for MappedBuffer {
+    fn drop(&mut self) {
+        // SAFETY: the mapping made in new(), unmapped once; no borrow of it outlives self.
+        unsafe { libc::munmap(self.ptr.as_ptr().cast(), self.capacity) };
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
