@@ -66,10 +66,11 @@ class Server:
                  args=(), output=True, ports=TEST_PORTS, preexec_fn=None):
         # The server runs in datadir: a relative path to it would be looked up there.
         self.binary = os.path.abspath(binary) if os.sep in os.fspath(binary) else binary
-        self.datadir = os.fspath(datadir)
+        # Absolute, as the server runs in datadir (a relative --dir would be looked up there).
+        self.datadir = os.path.abspath(datadir)
         self.ports = ports
         self.port = port or alloc_port(ports)
-        self.logfile = os.fspath(logfile) if logfile else os.path.join(
+        self.logfile = os.path.abspath(logfile) if logfile else os.path.join(
             os.path.dirname(self.datadir.rstrip("/")), "redis-%d.log" % self.port)
         self.conf = {"port": str(self.port), "dir": self.datadir, "logfile": self.logfile}
         self.conf.update(BASE_CONF)
