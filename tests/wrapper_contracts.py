@@ -32,9 +32,9 @@ import shutil
 import sys
 import tempfile
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from differential_rewrite import parse_commands  # noqa: E402
-from edge_cases import Server, aof_dir  # noqa: E402
+from redistest.files import aof_dir
+from redistest.pair import PairServer
+from redistest.resp import parse_commands
 
 I64_MIN, I64_MAX = -(2 ** 63), 2 ** 63 - 1
 
@@ -119,7 +119,7 @@ def normalise(command, ordered, claim_time):
 def run_case(binary, root, case):
     name, setup, key, encoding, expected, ordered = case
     workdir = tempfile.mkdtemp(prefix=name + "-", dir=root)
-    server = Server(binary, workdir, "--aof-use-rdb-preamble", "no")
+    server = PairServer(binary, workdir, "--aof-use-rdb-preamble", "no")
     try:
         for command in setup:
             reply = server.call(*command)
