@@ -69,10 +69,11 @@ import time
 
 sys.dont_write_bytecode = True
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
 
-import server  # noqa: E402
-from server import Server, RespError  # noqa: E402
+from ledger import Ledger
+from redistest.binaries import snapshot_binaries
+from redistest.resp import ReplyError
+from redistest.server import Server, kill_all, remember_children
 
 SEC = "crashstates"
 AOFDIR = "appendonlydir"
@@ -169,7 +170,7 @@ def take_trace(binary, so, base, form, size, log):
                     step()
                     during += 1
                 time.sleep(max(0.0, pace - (time.time() - t)))
-                server.remember_children(srv.pid)
+                remember_children(srv.pid)
                 i = c.info("persistence")
                 if i.get("aof_rewrite_in_progress") == "0" and i.get("aof_rewrite_scheduled") == "0":
                     break
@@ -518,7 +519,7 @@ def try_state(binary, st, tr, sdir, timeout=20):
             dbsize = c.call("DBSIZE")
             try:
                 c.call("SHUTDOWN", "NOSAVE")
-            except (OSError, ConnectionError, RespError):
+            except (OSError, ConnectionError, ReplyError):
                 pass
         rc = srv.wait_exit(timeout)
     finally:
@@ -698,11 +699,11 @@ def main():
     workdir = args.workdir or tempfile.mkdtemp(prefix="crashstates-", dir="/tmp")
     print("crashstates: %s mode, seed %d, workdir %s" % ("long" if args.long else "short", seed, workdir),
           flush=True)
-    ledger = server.Ledger()
+    ledger = Ledger()
     builds = {}
     for name, p in (("stock", args.stock), ("patched", args.patched)):
         d = os.path.dirname(p) if os.path.isfile(p) else p
-        b, h = server.snapshot_binaries(d, os.path.join(workdir, "bin-" + name), names=("redis-server",))
+        b, h = snapshot_binaries(d, os.path.join(workdir, "bin-" + name), names=("redis-server",))
         builds[name] = b["redis-server"]
         print("  %s: %s sha256 %s" % (name, os.path.join(d, "redis-server"), h), flush=True)
     t0 = time.time()
@@ -710,7 +711,7 @@ def main():
         run(ledger, builds, os.path.join(HERE, "crashtrace.c"), workdir, args.long, seed,
             sabotage=args.sabotage)
     finally:
-        server._cleanup_servers()
+        kill_all()
     print("\n== figures")
     for sec, name, value in ledger.figures:
         print("  %s: %s" % (name, value))

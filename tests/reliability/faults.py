@@ -57,11 +57,11 @@ import time
 
 sys.dont_write_bytecode = True
 HERE = os.path.dirname(os.path.abspath(__file__))
-if HERE not in sys.path:
-    sys.path.insert(0, HERE)
 
-from server import Client, RespError, Server  # noqa: E402
-from workload import Model, fill, start_workers  # noqa: E402
+from redistest.client import Client
+from redistest.resp import ReplyError
+from redistest.server import Server
+from workload import Model, fill, start_workers
 
 SEC = "faults"
 AOFDIR = "appendonlydir"
@@ -198,7 +198,7 @@ def _wait(pred, timeout, step=0.05):
 def _info(c):
     try:
         return c.info("persistence")
-    except (OSError, ConnectionError, RespError):
+    except (OSError, ConnectionError, ReplyError):
         return None
 
 
@@ -363,7 +363,7 @@ class Run:
     def probe(self):
         try:
             return self.c.call("SET", "probe", "x") == "OK"
-        except RespError as e:
+        except ReplyError as e:
             if str(e).startswith("MISCONF"):
                 self.misconf_probe += 1
                 # Upstream sends this text only while aof_last_write_status or
@@ -377,7 +377,7 @@ class Run:
     def bgrewrite(self):
         try:
             return "ok: %s" % self.c.call("BGREWRITEAOF")
-        except RespError as e:
+        except ReplyError as e:
             return "error: %s" % e
         except (OSError, ConnectionError) as e:
             return "connection: %s" % e.__class__.__name__
@@ -397,7 +397,7 @@ class Run:
             try:
                 st = self.model.read_state(self.c)
                 live = (self.model.verify(st), self.c.call("DEBUG", "DIGEST"))
-            except (OSError, ConnectionError, RespError):
+            except (OSError, ConnectionError, ReplyError):
                 pass
         return live
 
@@ -560,7 +560,7 @@ def run_fsyncgate(server_bin, so, base, seed, sabotage, policy="everysec", expir
                 k, v = "gate:%d" % i, "g%d" % i
                 try:
                     mc.call("SET", k, v)
-                except RespError:
+                except ReplyError:
                     gate["refused"] += 1
                     time.sleep(0.05)
                     continue
@@ -586,7 +586,7 @@ def run_fsyncgate(server_bin, so, base, seed, sabotage, policy="everysec", expir
         def probe():
             try:
                 return pc.call("SET", "probe", "x") == "OK"
-            except RespError as e:
+            except ReplyError as e:
                 if str(e).startswith("MISCONF") and "AOF" in str(e):
                     run.misconf_aof_probe += 1
                 return False
@@ -602,7 +602,7 @@ def run_fsyncgate(server_bin, so, base, seed, sabotage, policy="everysec", expir
             run.sample()
             try:
                 n = run.c.call("WAITAOF", 1, 0, 20)[0]
-            except (RespError, OSError, ConnectionError) as e:
+            except (ReplyError, OSError, ConnectionError) as e:
                 n = "error: %s" % e
             waits.append((time.time(), n))
             if t_fail is None:
@@ -667,7 +667,7 @@ def run_fsyncgate(server_bin, so, base, seed, sabotage, policy="everysec", expir
         # After recovery: WAITAOF counts again (gate:pre is in the new BASE).
         try:
             n = run.c.call("WAITAOF", 1, 0, 3000)[0]
-        except (RespError, OSError, ConnectionError) as e:
+        except (ReplyError, OSError, ConnectionError) as e:
             n = "error: %s" % e
         out["waitaof_after_recovery"] = n
         # Markers after recovery, each WAITAOF-acknowledged; then stop right after a
@@ -1037,7 +1037,9 @@ def render_table(table, names):
 def main():
     import argparse
     import tempfile
-    import server
+    from ledger import Ledger
+    from redistest.binaries import snapshot_binaries
+    from redistest.server import kill_all
     ap = argparse.ArgumentParser(description="syscall fault injection, stock beside patched")
     ap.add_argument("--stock", required=True, help="stock build's src dir or redis-server")
     ap.add_argument("--patched", required=True, help="patched build's src dir or redis-server")
@@ -1054,10 +1056,10 @@ def main():
     builds = {}
     for name, p in (("stock", args.stock), ("patched", args.patched)):
         d = os.path.dirname(p) if os.path.isfile(p) else p
-        b, h = server.snapshot_binaries(d, os.path.join(workdir, "bin-" + name), names=("redis-server",))
+        b, h = snapshot_binaries(d, os.path.join(workdir, "bin-" + name), names=("redis-server",))
         builds[name] = b["redis-server"]
         print("  %s: %s sha256 %s" % (name, os.path.join(d, "redis-server"), h), flush=True)
-    ledger = server.Ledger()
+    ledger = Ledger()
     t0 = time.time()
     try:
         run(ledger, builds, os.path.join(HERE, "faults.c"), workdir, args.long, seed, sabotage=args.sabotage,
@@ -1068,7 +1070,7 @@ def main():
         print(tb)
         ledger.check(SEC, "faults part ran to completion", False, tb.strip().splitlines()[-1])
     finally:
-        server._cleanup_servers()
+        kill_all()
     print("\n== figures")
     for sec, name, value in ledger.figures:
         print("  %-8s %s: %s" % (sec, name, value))

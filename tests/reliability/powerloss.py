@@ -38,7 +38,7 @@ import subprocess
 import threading
 import time
 
-from server import Server
+from redistest.server import Server
 from workload import Model, fill, start_workers
 from killer import schedule_kill
 

@@ -30,10 +30,11 @@ import traceback
 # No __pycache__ left in the checkout by `make test`.
 sys.dont_write_bytecode = True
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
 ROOT = os.path.dirname(os.path.dirname(HERE))
 
-import server  # noqa: E402
+from ledger import Ledger  # noqa: E402  (a sibling: this script's folder is sys.path[0])
+from redistest.binaries import snapshot_binaries  # noqa: E402
+from redistest.server import kill_all  # noqa: E402
 
 PARTS = ("kill", "powerloss", "fulldisk", "corpus", "crashstates", "faults")
 
@@ -84,7 +85,7 @@ def main():
 
     workdir = args.workdir or tempfile.mkdtemp(prefix="reliability-", dir="/tmp")
     os.makedirs(workdir, exist_ok=True)
-    ledger = server.Ledger()
+    ledger = Ledger()
     t_start = time.time()
     print("reliability harness: %s mode, seed %d, workdir %s" % ("long" if long_mode else "short", seed, workdir),
           flush=True)
@@ -95,7 +96,7 @@ def main():
     bins = {}
     for name, d in (("stock", stock_dir), ("patched", patched_dir)):
         try:
-            b, h = server.snapshot_binaries(d, os.path.join(workdir, "bin-" + name))
+            b, h = snapshot_binaries(d, os.path.join(workdir, "bin-" + name))
         except RuntimeError as e:
             print("  %s" % e)
             shutil.rmtree(workdir, ignore_errors=True)
@@ -155,7 +156,7 @@ def main():
         part("crashstates", do_crashstates)
         part("faults", do_faults)
     finally:
-        server._cleanup_servers()
+        kill_all()
 
     print("\n== figures")
     for sec, name, value in ledger.figures:
