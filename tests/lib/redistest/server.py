@@ -60,10 +60,11 @@ class Server:
     `logfile` (default: redis-PORT.log beside datadir); stdout and stderr to
     logfile + '.out' (output=True) or nowhere (output=False). env: variables set on top of
     this process's environment. preexec_fn runs in the child before the exec (the bench
-    pins CPUs and sets PR_SET_PDEATHSIG there)."""
+    pins CPUs and sets PR_SET_PDEATHSIG there). base_conf replaces BASE_CONF (the bench
+    starts servers with its own directives, upstream's defaults otherwise)."""
 
     def __init__(self, binary, datadir, conf=None, logfile=None, env=None, port=None, *,
-                 args=(), output=True, ports=TEST_PORTS, preexec_fn=None):
+                 args=(), output=True, ports=TEST_PORTS, preexec_fn=None, base_conf=BASE_CONF):
         # The server runs in datadir: a relative path to it would be looked up there.
         self.binary = os.path.abspath(binary) if os.sep in os.fspath(binary) else binary
         # Absolute, as the server runs in datadir (a relative --dir would be looked up there).
@@ -73,7 +74,7 @@ class Server:
         self.logfile = os.path.abspath(logfile) if logfile else os.path.join(
             os.path.dirname(self.datadir.rstrip("/")), "redis-%d.log" % self.port)
         self.conf = {"port": str(self.port), "dir": self.datadir, "logfile": self.logfile}
-        self.conf.update(BASE_CONF)
+        self.conf.update(base_conf)
         self.conf.update(conf or {})
         self.extra_args = list(args)
         self.env = env
