@@ -50,7 +50,6 @@ import os
 import random
 import re
 import shutil
-import subprocess
 import sys
 import threading
 import time
@@ -59,6 +58,7 @@ sys.dont_write_bytecode = True
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 from redistest.client import Client
+from redistest.preload import build_preload
 from redistest.resp import ReplyError
 from redistest.server import Server
 from workload import Model, fill, start_workers
@@ -144,16 +144,6 @@ SHORT_CASES = (("write ENOSPC", "everysec", "plain"), ("write EIO", "everysec", 
 
 
 # ----------------------------------------------------------------------------- helpers
-
-
-def build_shim(src, outdir):
-    os.makedirs(outdir, exist_ok=True)
-    so = os.path.join(outdir, "faults.so")
-    r = subprocess.run(["gcc", "-O2", "-Wall", "-shared", "-fPIC", "-o", so, src, "-ldl",
-                        "-lpthread"], capture_output=True, text=True)
-    if r.returncode != 0:
-        raise RuntimeError("building the fault shim failed:\n" + r.stderr)
-    return so
 
 
 class Ctl:
@@ -849,7 +839,7 @@ def run(ledger, builds, shim_src, workdir, long_mode, seed, log=print, sabotage=
     t_start = time.time()
     base = os.path.join(workdir, "faults")
     os.makedirs(base, exist_ok=True)
-    so = build_shim(shim_src, os.path.join(base, "shim"))
+    so = build_preload(shim_src, os.path.join(base, "shim"), libs=("-ldl", "-lpthread"))
     rnd = random.Random(seed)
     table = {}  # (label, moment, policy) -> {build: (reaction, files)}
     counts = {}
@@ -1071,32 +1061,8 @@ def main():
         ledger.check(SEC, "faults part ran to completion", False, tb.strip().splitlines()[-1])
     finally:
         kill_all()
-    print("\n== figures")
-    for sec, name, value in ledger.figures:
-        print("  %-8s %s: %s" % (sec, name, value))
-    for sec, text in ledger.notes:
-        print("  %-8s NOTE: %s" % (sec, text))
-    print("\n== summary")
-    for sec, text in ledger.summaries:
-        print("  %-8s %s" % (sec, text))
-    print("\n== checks")
-    for sec, name, ok, detail in ledger.results:
-        print("  %s  %s%s" % ("PASS" if ok else "FAIL", name, ("\n        " + detail) if detail and not ok else ""))
-    failed = ledger.failed()
-    print("\n  total time %.1f s; seed %d" % (time.time() - t0, seed))
-    if failed or args.keep:
-        print("  scratch dir kept: %s" % workdir)
-    else:
-        shutil.rmtree(workdir, ignore_errors=True)
-    print("faults: %d passed, %d failed" % (ledger.passed(), failed), flush=True)
-    if args.sabotage:
-        held = [n for s, n, ok in ledger.loss_checks if ok]
-        good = bool(ledger.loss_checks) and not held
-        print("sabotage self-test: %s (%d of %d loss checks failed as they must%s)"
-              % ("PASSED" if good else "FAILED", len(ledger.loss_checks) - len(held), len(ledger.loss_checks),
-                 "; still passing: " + "; ".join(held) if held else ""), flush=True)
-        return 0 if good else 1
-    return 1 if failed else 0
+    return ledger.report("faults", t0, seed, workdir, keep=args.keep, sabotage=args.sabotage,
+                         width=8)
 
 
 if __name__ == "__main__":

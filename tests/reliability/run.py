@@ -158,36 +158,8 @@ def main():
     finally:
         kill_all()
 
-    print("\n== figures")
-    for sec, name, value in ledger.figures:
-        print("  %-10s %s: %s" % (sec, name, value))
-    for sec, text in ledger.notes:
-        print("  %-10s NOTE: %s" % (sec, text))
-    print("\n== summary")
-    for sec, text in ledger.summaries:
-        print("  %-10s %s" % (sec, text))
-    print("\n== checks")
-    for sec, name, ok, detail in ledger.results:
-        print("  %s  %-10s %s%s" % ("PASS" if ok else "FAIL", sec, name,
-                                    ("\n        " + detail) if (detail and not ok) else ""))
-    print("\n  total time %.1f s; seed %d" % (time.time() - t_start, seed))
-    failed = ledger.failed()
-    if failed or args.keep:
-        print("  scratch dir kept: %s" % workdir)
-    else:
-        shutil.rmtree(workdir, ignore_errors=True)
-    print("reliability: %d passed, %d failed" % (ledger.passed(), failed), flush=True)
-    if args.sabotage:
-        # The self-test passes when every loss check that ran caught the planted loss.
-        held = [(sec, name) for sec, name, ok in ledger.loss_checks if ok]
-        good = ledger.loss_checks and not held
-        print("sabotage self-test: %s (%d of %d loss checks failed as they must%s)"
-              % ("PASSED" if good else "FAILED",
-                 len(ledger.loss_checks) - len(held), len(ledger.loss_checks),
-                 "; still passing: " + "; ".join("%s %s" % h for h in held) if held else ""),
-              flush=True)
-        return 0 if good else 1
-    return 1 if failed else 0
+    return ledger.report("reliability", t_start, seed, workdir, keep=args.keep,
+                         sabotage=args.sabotage, width=10, check_sections=True)
 
 
 if __name__ == "__main__":
