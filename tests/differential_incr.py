@@ -20,6 +20,7 @@ import shutil
 import sys
 import tempfile
 
+from redistest.files import aof_files
 from redistest.pair import FUTURE_MS, Checks, PairServer
 from redistest.resp import ReplyError
 
@@ -83,12 +84,6 @@ def run(binary, cmds, workdir):
         return replies
     finally:
         srv.kill()
-
-
-def aof_files(workdir):
-    d = os.path.join(workdir, "appendonlydir")
-    return {name: open(os.path.join(d, name), "rb").read()
-            for name in sorted(os.listdir(d))}
 
 
 def main():

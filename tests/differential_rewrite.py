@@ -28,6 +28,7 @@ import shutil
 import sys
 import tempfile
 
+from redistest.files import base_file
 from redistest.pair import FUTURE_MS, Checks, PairServer
 from redistest.resp import ReplyError, parse_commands
 
@@ -128,12 +129,6 @@ def stop(server):
             raise RuntimeError("%s did not exit after SHUTDOWN NOSAVE" % server.binary)
     finally:
         server.kill()
-
-
-def base_file(workdir):
-    d = os.path.join(workdir, "appendonlydir")
-    name = [n for n in os.listdir(d) if ".base." in n][0]
-    return name, open(os.path.join(d, name), "rb").read()
 
 
 def main():

@@ -20,7 +20,7 @@ import shutil
 import sys
 import tempfile
 
-from redistest.files import aof_dir
+from redistest.files import aof_dir, base_file
 from redistest.pair import PairServer
 
 LIBRARY = "#!lua name=lib\nredis.register_function('f', function() return 1 end)"
@@ -84,14 +84,6 @@ def body(data):
     return data[pos:-8]
 
 
-def base_bytes(workdir):
-    d = aof_dir(workdir)
-    bases = [f for f in os.listdir(d) if ".base." in f]
-    assert len(bases) == 1, bases
-    with open(os.path.join(d, bases[0]), "rb") as f:
-        return bases[0], f.read()
-
-
 def build_and_rewrite(binary, workdir):
     server = PairServer(binary, workdir, "--aof-use-rdb-preamble", "yes", "--databases", "16")
     try:
@@ -106,7 +98,7 @@ def build_and_rewrite(binary, workdir):
         digest = server.call("DEBUG", "DIGEST")
         server.call("BGREWRITEAOF")
         server.wait_rewrite()
-        return digest, base_bytes(workdir)
+        return digest, base_file(workdir)
     finally:
         server.stop()
 

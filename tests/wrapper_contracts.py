@@ -27,12 +27,11 @@ Usage: wrapper_contracts.py REDIS_SERVER
 Prints "wrapper-contracts: N passed, N failed".
 """
 
-import os
 import shutil
 import sys
 import tempfile
 
-from redistest.files import aof_dir
+from redistest.files import base_file
 from redistest.pair import PairServer
 from redistest.resp import parse_commands
 
@@ -95,11 +94,7 @@ CASES = [
 
 
 def base_commands(workdir):
-    d = aof_dir(workdir)
-    bases = [f for f in os.listdir(d) if ".base." in f]
-    assert len(bases) == 1, bases
-    with open(os.path.join(d, bases[0]), "rb") as f:
-        return [list(c) for c in parse_commands(f.read())]
+    return [list(c) for c in parse_commands(base_file(workdir)[1])]
 
 
 def normalise(command, ordered, claim_time):

@@ -10,6 +10,25 @@ def aof_dir(workdir):
     return os.path.join(workdir, "appendonlydir")
 
 
+def aof_files(workdir):
+    """{name: bytes} of every file in workdir's appendonlydir."""
+    d = aof_dir(workdir)
+    out = {}
+    for name in sorted(os.listdir(d)):
+        with open(os.path.join(d, name), "rb") as f:
+            out[name] = f.read()
+    return out
+
+
+def base_file(workdir):
+    """(name, bytes) of the one BASE file in workdir's appendonlydir."""
+    d = aof_dir(workdir)
+    bases = [n for n in os.listdir(d) if ".base." in n]
+    assert len(bases) == 1, bases
+    with open(os.path.join(d, bases[0]), "rb") as f:
+        return bases[0], f.read()
+
+
 def dir_hash(path):
     """{relative path: (size, sha256)} of every file under path."""
     out = {}
