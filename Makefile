@@ -57,7 +57,8 @@ export REDIS_SRC := $(PATCHED)/src
 # The Python harnesses (tests/, tests/reliability/, bench/) import their shared library,
 # tests/lib/redistest, from here; run by hand they need the same
 # (PYTHONPATH=tests/lib python3 tests/edge_cases.py ...).
-export PYTHONPATH := $(ROOT)/tests/lib$(if $(PYTHONPATH),:$(PYTHONPATH))
+# (A recursive make inherits it already set: not prepended twice.)
+export PYTHONPATH := $(ROOT)/tests/lib$(if $(filter-out $(ROOT)/tests/lib,$(PYTHONPATH)),:$(PYTHONPATH))
 # No __pycache__ left in the checkout by the harnesses' imports.
 export PYTHONDONTWRITEBYTECODE := 1
 
