@@ -54,6 +54,13 @@ endif
 RUNTEST_ARGS ?= --clients 2 --timeout 1200
 
 export REDIS_SRC := $(PATCHED)/src
+# The Python harnesses (tests/, tests/reliability/, bench/) import their shared library,
+# tests/lib/redistest, from here; run by hand they need the same
+# (PYTHONPATH=tests/lib python3 tests/edge_cases.py ...).
+# (A recursive make inherits it already set: not prepended twice.)
+export PYTHONPATH := $(ROOT)/tests/lib$(if $(filter-out $(ROOT)/tests/lib,$(PYTHONPATH)),:$(PYTHONPATH))
+# No __pycache__ left in the checkout by the harnesses' imports.
+export PYTHONDONTWRITEBYTECODE := 1
 
 .PHONY: all patched stock asan test-asan fuzz run install test test-cargo test-checks test-release-features test-wrapper-contracts test-differential test-differential-rewrite test-edge-cases test-roundtrip test-load-thread test-rdb-base test-upstream test-types-aof test-versions test-full test-full-patched test-full-stock test-reliability test-reliability-short miri fuzz-long bench setup links clean
 

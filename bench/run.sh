@@ -36,4 +36,7 @@ fi
 # main.py stops every server it started (finally block, SIGTERM handler; each server also
 # dies with it through PR_SET_PDEATHSIG). exec, so signals reach it directly.
 export PYTHONDONTWRITEBYTECODE=1
+# The harness's client, servers and RESP encoder come from the tests' library (main.py and
+# the writeload.py it starts inherit this).
+export PYTHONPATH="$ROOT/tests/lib${PYTHONPATH:+:$PYTHONPATH}"
 exec "$VENV/bin/python" "$BENCH/main.py" "$@"

@@ -1,23 +1,28 @@
 """Start, talk to and stop redis-server processes, and run client tools, for the benchmark.
 
-Every process started here is registered and killed by stop_all() (main.py calls it in a
-finally block and on SIGTERM); each also gets PR_SET_PDEATHSIG, so it dies with the harness
-even if the harness itself is killed with SIGKILL.
+The server process, its client connection and the RESP encoder are the tests' library's
+(tests/lib/redistest, on PYTHONPATH from bench/run.sh). Every process started here is
+registered and killed by stop_all() (main.py calls it in a finally block and on SIGTERM);
+each also gets PR_SET_PDEATHSIG, so it dies with the harness even if the harness itself is
+killed with SIGKILL.
 """
 
 import ctypes
 import os
-import random
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
-PORTS = range(30000, 31000)  # never the runtest default ports (21000-29999)
+import redistest.server
+from redistest.client import Client
+from redistest.resp import ReplyError, encode  # noqa: F401  (servers.encode: datasets.py)
+from redistest.server import children_of as children, proc_status_kib
+
+PORTS = (30000, 30999)  # never the runtest default ports (21000-29999)
 _libc = ctypes.CDLL(None, use_errno=True)
 _PR_SET_PDEATHSIG = 1
 _live = []  # servers started and not yet stopped
@@ -28,8 +33,7 @@ _live = []  # servers started and not yet stopped
 CPUS = {"server": None, "client": None, "any": None}
 
 
-class RedisError(Exception):
-    pass
+RedisError = ReplyError  # an error reply, raised by call()
 
 
 @dataclass
@@ -59,16 +63,29 @@ def release(version_line):
     return m.group(1) if m else "unknown"
 
 
-@dataclass
-class Server:
-    build: Build
-    proc: subprocess.Popen
-    port: int
-    dir: Path
-    log: Path
-    started: float  # time.monotonic() just before the exec
-    conn: object = field(default=None, repr=False)
-    ready: float = None  # time.monotonic() when the first PING got its PONG
+# Every server's directives before the workload's: loopback only, RDB snapshots and
+# automatic AOF rewrites off (no unplanned fork lands in a measurement); upstream's
+# defaults otherwise.
+BASE_CONF = {"bind": "127.0.0.1", "save": "", "daemonize": "no",
+             "auto-aof-rewrite-percentage": 0, "enable-debug-command": "local"}
+
+
+class Server(redistest.server.Server):
+    """One build's redis-server with data in WORKDIR/data and its log in WORKDIR/server.log
+    (stdout and stderr dropped); `conn` is the connection call() uses. started and ready:
+    time.monotonic() just before the exec and when the first PING got its PONG."""
+
+    def __init__(self, build, workdir, config, pinned):
+        datadir = Path(workdir) / "data"
+        datadir.mkdir(parents=True, exist_ok=True)
+        super().__init__(build.tool("redis-server"), datadir, config,
+                         logfile=Path(workdir) / "server.log", output=False, ports=PORTS,
+                         base_conf=BASE_CONF,
+                         preexec_fn=_preexec("server" if pinned else "any"))
+        self.build = build
+        self.dir = Path(self.datadir)
+        self.log = Path(self.logfile)
+        self.conn = None
 
 
 def set_pinning(server_cpus, client_cpus):
@@ -86,75 +103,20 @@ def _preexec(role):
     return setup
 
 
-def free_port():
-    """A port in 30000-30999 nobody listens on (Redis itself binds with SO_REUSEADDR)."""
-    start = random.randrange(len(PORTS))
-    for i in range(len(PORTS)):
-        port = PORTS[(start + i) % len(PORTS)]
-        with socket.socket() as s:
-            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            try:
-                s.bind(("127.0.0.1", port))
-                return port
-            except OSError:
-                continue
-    raise RuntimeError("no free port in 30000-30999")
-
-
-# ---------------------------------------------------------------------------------------
-# A minimal RESP client: one connection per server, requests and replies in turn.
-
-def encode(*args):
-    out = [b"*%d\r\n" % len(args)]
-    for a in args:
-        if not isinstance(a, bytes):
-            a = str(a).encode()
-        out.append(b"$%d\r\n%s\r\n" % (len(a), a))
-    return b"".join(out)
-
-
-def _read_reply(f):
-    line = f.readline()
-    if not line:
-        raise ConnectionError("connection closed by server")
-    kind, rest = line[:1], line[1:-2]
-    if kind == b"+":
-        return rest.decode()
-    if kind == b"-":
-        raise RedisError(rest.decode())
-    if kind == b":":
-        return int(rest)
-    if kind == b"$":
-        n = int(rest)
-        return None if n < 0 else f.read(n + 2)[:-2].decode(errors="replace")
-    if kind == b"*":
-        n = int(rest)
-        return None if n < 0 else [_read_reply(f) for _ in range(n)]
-    raise RedisError("unexpected reply %r" % line)
-
-
-def _connect(port, timeout=5):
-    s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
-    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    return s, s.makefile("rb")
+def _connection(server, timeout):
+    if server.conn is None:
+        server.conn = Client(server.port, timeout=5, text_status=True, text_bulk=True)
+    server.conn.settimeout(timeout)
+    return server.conn
 
 
 def call(server, *args, timeout=600):
-    if server.conn is None:
-        server.conn = _connect(server.port)
-    sock, f = server.conn
-    sock.settimeout(timeout)
-    sock.sendall(encode(*args))
-    return _read_reply(f)
+    """The reply (statuses and bulk strings as str); an error reply is raised."""
+    return _connection(server, timeout).call(*args)
 
 
 def info(server, section):
-    fields = {}
-    for line in call(server, "INFO", section).splitlines():
-        if ":" in line and not line.startswith("#"):
-            k, v = line.split(":", 1)
-            fields[k] = v
-    return fields
+    return _connection(server, 600).info(section)
 
 
 # ---------------------------------------------------------------------------------------
@@ -165,48 +127,19 @@ def start(build, workdir, config, wait_timeout=900, poll=0.005, pinned=True):
     (a PING every `poll` seconds, one at a time; server.ready - server.started is the time
     from the exec to the first PONG).
 
-    config: dict of extra directives (name -> value). Every server has RDB snapshots
-    and automatic AOF rewrites off, so no unplanned fork lands in a measurement.
+    config: dict of extra directives (name -> value), after BASE_CONF.
     pinned=False: the server may run on every CPU the harness may (see set_pinning), for
     the tasks where no client competes with it."""
-    datadir = Path(workdir) / "data"
-    datadir.mkdir(parents=True, exist_ok=True)
-    log = Path(workdir) / "server.log"
-    port = free_port()
-    base = {"port": port, "bind": "127.0.0.1", "dir": datadir, "logfile": log,
-            "save": "", "daemonize": "no", "auto-aof-rewrite-percentage": 0,
-            "enable-debug-command": "local"}
-    args = [build.tool("redis-server")]
-    for k, v in {**base, **config}.items():
-        args += ["--" + k, str(v)]
-    t0 = time.monotonic()
-    proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL,
-                            preexec_fn=_preexec("server" if pinned else "any"))
-    server = Server(build, proc, port, datadir, log, t0)
+    server = Server(build, workdir, config, pinned)
+    server.start()
     _live.append(server)
-    _wait_ready(server, wait_timeout, poll)
+    state = server.wait_ready(wait_timeout, poll)
+    if state == "exited":
+        raise RuntimeError("%s redis-server exited with %s during start-up; log %s:\n%s"
+                           % (build.name, server.proc.returncode, server.log, log_tail(server)))
+    if state != "ready":
+        raise RuntimeError("%s redis-server not ready after %ss" % (build.name, wait_timeout))
     return server
-
-
-def _wait_ready(server, timeout, poll):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if server.proc.poll() is not None:
-            raise RuntimeError("%s redis-server exited with %s during start-up; log %s:\n%s"
-                               % (server.build.name, server.proc.returncode, server.log,
-                                  log_tail(server)))
-        try:
-            if call(server, "PING", timeout=5) == "PONG":
-                server.ready = time.monotonic()
-                return
-        except (OSError, ConnectionError):
-            server.conn = None  # not listening yet
-        except RedisError as e:
-            if not str(e).startswith("LOADING"):
-                raise
-        time.sleep(poll)
-    raise RuntimeError("%s redis-server not ready after %ss" % (server.build.name, timeout))
 
 
 def log_tail(server, lines=15):
@@ -225,13 +158,6 @@ def log_seconds(server, pattern):
     return float(matches[-1])
 
 
-def children(pid):
-    try:
-        return [int(p) for p in Path("/proc/%d/task/%d/children" % (pid, pid)).read_text().split()]
-    except OSError:
-        return []
-
-
 def stop(server, timeout=30):
     """Kills the server (SIGKILL) and its fork children and waits for it.
 
@@ -245,8 +171,9 @@ def stop(server, timeout=30):
             _kill(child, signal.SIGKILL)
         _kill(proc.pid, signal.SIGKILL)
         proc.wait(timeout=timeout)
+    server.wait_exit(timeout)  # the library's bookkeeping (it is reaped already)
     if server.conn is not None:
-        server.conn[0].close()
+        server.conn.close()
         server.conn = None
     if server in _live:
         _live.remove(server)
@@ -321,20 +248,10 @@ def stop_write_load(proc, timeout=30):
 # ---------------------------------------------------------------------------------------
 # Background rewrite, timed by polling INFO at ~10 ms
 
-def _proc_kib(pid, path, key):
-    try:
-        for line in Path("/proc/%d/%s" % (pid, path)).read_text().splitlines():
-            if line.startswith(key + ":"):
-                return int(line.split()[1])
-    except (OSError, ValueError):
-        pass
-    return None
-
-
 def rss(server):
     """The server's resident set size in bytes, read now from /proc (INFO's used_memory_rss
     is a sample the server takes every 100 ms, possibly from before a short load)."""
-    kib = _proc_kib(server.proc.pid, "status", "VmRSS")
+    kib = proc_status_kib(server.proc.pid, "VmRSS")
     if kib is None:
         raise RuntimeError("%s: no VmRSS for pid %d" % (server.build.name, server.proc.pid))
     return kib * 1024
@@ -365,14 +282,14 @@ def bgrewrite(server, poll=0.01, rollup_every=5, timeout=1800, total=False):
         if time.monotonic() - t0 > timeout:
             raise RuntimeError("%s: rewrite still running after %ss" % (server.build.name, timeout))
         if child is not None:
-            hwm = _proc_kib(child, "status", "VmHWM")
+            hwm = proc_status_kib(child, "VmHWM")
             if hwm is not None:
                 peak_hwm = max(peak_hwm or 0, hwm)
             if polls % every == 0:
-                dirty = _proc_kib(child, "smaps_rollup", "Private_Dirty")
+                dirty = proc_status_kib(child, "Private_Dirty", "smaps_rollup")
                 if dirty is not None:
                     peak_dirty = max(peak_dirty or 0, dirty)
-                    parent = _proc_kib(server.proc.pid, "status", "VmRSS") if total else None
+                    parent = proc_status_kib(server.proc.pid, "VmRSS") if total else None
                     if parent is not None:
                         peak_parent = max(peak_parent or 0, parent)
                         peak_total = max(peak_total or 0, parent + dirty)

@@ -20,14 +20,9 @@ import socket
 import sys
 import time
 
+from redistest.resp import encode
+
 TICK = 0.01
-
-
-def encode(*args):
-    out = [b"*%d\r\n" % len(args)]
-    for a in args:
-        out.append(b"$%d\r\n%s\r\n" % (len(a), a))
-    return b"".join(out)
 
 
 def main():

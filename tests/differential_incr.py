@@ -17,24 +17,12 @@ Prints "differential: N passed, N failed" and exits non-zero on any difference.
 import os
 import random
 import shutil
-import socket
-import subprocess
 import sys
 import tempfile
-import time
 
-FUTURE_MS = 4_102_444_800_000  # 2100-01-01, so nothing expires during the test
-
-
-def resp_command(*args):
-    out = [b"*%d\r\n" % len(args)]
-    for a in args:
-        if isinstance(a, (int, float)):
-            a = str(a).encode()
-        elif isinstance(a, str):
-            a = a.encode()
-        out.append(b"$%d\r\n%s\r\n" % (len(a), a))
-    return b"".join(out)
+from redistest.files import aof_files
+from redistest.pair import FUTURE_MS, Checks, PairServer
+from redistest.resp import ReplyError
 
 
 def command_stream(seed=7):
@@ -82,93 +70,27 @@ def command_stream(seed=7):
     return cmds
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_server(binary, workdir, extra_args=()):
-    port = free_port()
-    proc = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--dir", workdir,
-         "--appendonly", "yes", "--appendfsync", "always", "--save", "",
-         "--aof-timestamp-enabled", "no", "--logfile", os.path.join(workdir, "log"), *extra_args],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    for _ in range(200):
-        try:
-            sock = socket.create_connection(("127.0.0.1", port), timeout=5)
-            sock.sendall(resp_command("PING"))
-            if sock.recv(64).startswith(b"+PONG"):
-                return proc, sock
-            sock.close()
-        except OSError:
-            time.sleep(0.05)
-    proc.kill()
-    raise RuntimeError("%s did not start" % binary)
-
-
-def read_reply(sock_file):
-    line = sock_file.readline()
-    kind, rest = line[:1], line[1:-2]
-    if kind in (b"+", b"-", b":"):
-        return line
-    if kind == b"$":
-        n = int(rest)
-        if n >= 0:
-            sock_file.read(n + 2)
-        return line
-    if kind == b"*":
-        for _ in range(max(int(rest), 0)):
-            read_reply(sock_file)
-        return line
-    raise RuntimeError("unexpected reply %r" % line)
-
-
-def wait_for_rewrite(sock, f):
-    """Polls INFO persistence until no rewrite is running or scheduled."""
-    for _ in range(600):
-        sock.sendall(resp_command("INFO", "persistence"))
-        header = f.readline()
-        body = f.read(int(header[1:-2]) + 2)
-        if (b"aof_rewrite_in_progress:0" in body and b"aof_rewrite_scheduled:0" in body):
-            return
-        time.sleep(0.05)
-    raise RuntimeError("rewrite did not finish")
-
-
 def run(binary, cmds, workdir):
-    proc, sock = start_server(binary, workdir)
+    srv = PairServer(binary, workdir)
     try:
-        f = sock.makefile("rb")
-        # Wait for the initial AOF (base) to exist before streaming.
         replies = []
         for cmd in cmds:
             if cmd == ("WAIT-REWRITE",):
-                wait_for_rewrite(sock, f)
+                srv.wait_rewrite()
                 continue
-            sock.sendall(resp_command(*cmd))
-            replies.append(read_reply(f))
-        sock.sendall(resp_command("SHUTDOWN", "NOSAVE"))
-        proc.wait(timeout=30)
+            replies.append(srv.call(*cmd))
+        if srv.stop() is None:
+            raise RuntimeError("%s did not exit after SHUTDOWN NOSAVE" % binary)
         return replies
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-
-
-def aof_files(workdir):
-    d = os.path.join(workdir, "appendonlydir")
-    return {name: open(os.path.join(d, name), "rb").read()
-            for name in sorted(os.listdir(d))}
+        srv.kill()
 
 
 def main():
     stock, patched = sys.argv[1], sys.argv[2]
     cmds = command_stream()
     root = tempfile.mkdtemp(prefix="differential-incr-")
-    passed = failed = 0
+    c = Checks()
     try:
         dirs = {name: os.path.join(root, name) for name in ("stock", "patched")}
         for d in dirs.values():
@@ -177,33 +99,24 @@ def main():
                    "patched": run(patched, cmds, dirs["patched"])}
         files = {name: aof_files(d) for name, d in dirs.items()}
 
-        def check(ok, what):
-            nonlocal passed, failed
-            if ok:
-                passed += 1
-                print("[ok] " + what)
-            else:
-                failed += 1
-                print("[err] " + what)
-
-        errors = [r for r in replies["stock"] if r.startswith(b"-")]
-        check(not errors, "every command of the stream succeeds on stock (%d errors)" % len(errors))
-        check(replies["stock"] == replies["patched"], "both servers gave the same replies")
-        check(sorted(files["stock"]) == sorted(files["patched"]),
-              "same AOF file names: %s" % sorted(files["patched"]))
+        errors = [r for r in replies["stock"] if isinstance(r, ReplyError)]
+        c.check(not errors, "every command of the stream succeeds on stock (%d errors)" % len(errors))
+        c.check(replies["stock"] == replies["patched"], "both servers gave the same replies")
+        c.check(sorted(files["stock"]) == sorted(files["patched"]),
+                "same AOF file names: %s" % sorted(files["patched"]))
         for name in sorted(files["stock"]):
             if ".base." in name:
                 # An RDB BASE records its creation time: compared by loading, elsewhere.
                 continue
             a, b = files["stock"][name], files["patched"].get(name)
-            check(a == b, "%s is byte-identical (%d bytes)" % (name, len(a)))
+            c.check(a == b, "%s is byte-identical (%d bytes)" % (name, len(a)))
         manifest = files["patched"].get("appendonly.aof.manifest", b"")
-        check(b"seq 3 type b" in manifest and b"seq 3 type i" in manifest,
-              "the manifest went through two rewrites: %r" % manifest)
+        c.check(b"seq 3 type b" in manifest and b"seq 3 type i" in manifest,
+                "the manifest went through two rewrites: %r" % manifest)
         incr = b"".join(v for k, v in files["patched"].items() if ".incr." in k)
-        check(len(incr) > 100_000, "the INCR file holds the stream since the last rewrite (%d bytes)" % len(incr))
-        print("differential: %d passed, %d failed" % (passed, failed))
-        return 1 if failed else 0
+        c.check(len(incr) > 100_000, "the INCR file holds the stream since the last rewrite (%d bytes)" % len(incr))
+        print("differential: %d passed, %d failed" % (c.passed, c.failed))
+        return 1 if c.failed else 0
     finally:
         shutil.rmtree(root, ignore_errors=True)
 

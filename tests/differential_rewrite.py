@@ -28,11 +28,12 @@ import shutil
 import sys
 import tempfile
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from differential_incr import FUTURE_MS, read_reply, resp_command, start_server, wait_for_rewrite  # noqa: E402
+from redistest.files import base_file
+from redistest.pair import FUTURE_MS, Checks, PairServer
+from redistest.resp import ReplyError, parse_commands
 
-
-MODULE = sys.argv[3] if len(sys.argv) > 3 else None
+# Absolute: each server runs in its own work dir.
+MODULE = os.path.abspath(sys.argv[3]) if len(sys.argv) > 3 else None
 
 
 def dataset():
@@ -88,26 +89,6 @@ def dataset():
     return cmds
 
 
-def parse_commands(data):
-    """The commands of a RESP AOF, as tuples of bytes (annotations skipped)."""
-    cmds, pos = [], 0
-    while pos < len(data):
-        if data[pos:pos + 1] == b"#":
-            pos = data.index(b"\n", pos) + 1
-            continue
-        end = data.index(b"\r\n", pos)
-        argc = int(data[pos + 1:end])
-        pos = end + 2
-        args = []
-        for _ in range(argc):
-            end = data.index(b"\r\n", pos)
-            n = int(data[pos + 1:end])
-            args.append(data[end + 2:end + 2 + n])
-            pos = end + 2 + n + 2
-        cmds.append(tuple(args))
-    return cmds
-
-
 def canonical(data):
     """Order-independent form of a rewrite: see the module doc."""
     from collections import Counter
@@ -135,64 +116,41 @@ def canonical(data):
     return shapes, lists, members, others
 
 
-def send_all(sock, f, cmds):
-    replies = []
-    for cmd in cmds:
-        sock.sendall(resp_command(*cmd))
-        replies.append(read_reply(f))
-    return replies
-
-
-def digest(sock, f):
-    sock.sendall(resp_command("DEBUG", "DIGEST"))
-    return read_reply(f)
-
-
 def run_build(binary, workdir, extra=()):
     if MODULE:
         extra = ["--loadmodule", MODULE, *extra]
-    proc, sock = start_server(binary, workdir, extra_args=["--aof-use-rdb-preamble", "no",
-                                                          "--enable-debug-command", "yes", *extra])
-    return proc, sock, sock.makefile("rb")
+    return PairServer(binary, workdir, "--aof-use-rdb-preamble", "no", *extra)
 
 
-def stop(proc, sock):
-    sock.sendall(resp_command("SHUTDOWN", "NOSAVE"))
-    proc.wait(timeout=30)
-
-
-def base_file(workdir):
-    d = os.path.join(workdir, "appendonlydir")
-    name = [n for n in os.listdir(d) if ".base." in n][0]
-    return name, open(os.path.join(d, name), "rb").read()
+def stop(server):
+    """SHUTDOWN NOSAVE; a server that does not exit within 30 s fails the run."""
+    try:
+        if server.stop() is None:
+            raise RuntimeError("%s did not exit after SHUTDOWN NOSAVE" % server.binary)
+    finally:
+        server.kill()
 
 
 def main():
     stock, patched = sys.argv[1], sys.argv[2]
     root = tempfile.mkdtemp(prefix="differential-rewrite-")
-    passed = failed = 0
-
-    def check(ok, what):
-        nonlocal passed, failed
-        passed, failed = (passed + 1, failed) if ok else (passed, failed + 1)
-        print("[%s] %s" % ("ok" if ok else "err", what))
-
+    c = Checks()
+    check = c.check
     try:
         digests, bases = {}, {}
         for name, binary in (("stock", stock), ("patched", patched)):
             workdir = os.path.join(root, name)
             os.makedirs(workdir)
-            proc, sock, f = run_build(binary, workdir)
+            server = run_build(binary, workdir)
             try:
-                replies = send_all(sock, f, dataset())
-                errors = [r for r in replies if r.startswith(b"-")]
+                replies = [server.call(*cmd) for cmd in dataset()]
+                errors = [r for r in replies if isinstance(r, ReplyError)]
                 check(not errors, "%s: the dataset builds without errors %s" % (name, errors[:2]))
-                sock.sendall(resp_command("BGREWRITEAOF"))
-                read_reply(f)
-                wait_for_rewrite(sock, f)
-                digests[name] = digest(sock, f)
+                server.call("BGREWRITEAOF")
+                server.wait_rewrite()
+                digests[name] = server.call("DEBUG", "DIGEST")
             finally:
-                stop(proc, sock)
+                stop(server)
             bases[name] = base_file(workdir)
         check(digests["stock"] == digests["patched"], "same dataset digest on both builds")
         check(bases["stock"][0] == bases["patched"][0], "same BASE name %s" % bases["patched"][0])
@@ -208,14 +166,14 @@ def main():
         for loader, source in (("stock", "patched"), ("patched", "stock")):
             workdir = os.path.join(root, "cross-%s" % loader)
             shutil.copytree(os.path.join(root, source), workdir)
-            proc, sock, f = run_build(stock if loader == "stock" else patched, workdir)
+            server = run_build(stock if loader == "stock" else patched, workdir)
             try:
-                check(digest(sock, f) == digests[source],
+                check(server.call("DEBUG", "DIGEST") == digests[source],
                       "%s loads the %s rewrite to the same digest" % (loader, source))
             finally:
-                stop(proc, sock)
-        print("differential-rewrite: %d passed, %d failed" % (passed, failed))
-        return 1 if failed else 0
+                stop(server)
+        print("differential-rewrite: %d passed, %d failed" % (c.passed, c.failed))
+        return 1 if c.failed else 0
     finally:
         shutil.rmtree(root, ignore_errors=True)
 

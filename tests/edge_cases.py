@@ -32,139 +32,12 @@ import argparse
 import os
 import random
 import shutil
-import socket
-import subprocess
 import sys
 import tempfile
-import time
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from differential_incr import free_port, resp_command  # noqa: E402
-
-
-class Server:
-    """One redis-server process on a work dir, with a blocking RESP connection."""
-
-    def __init__(self, binary, workdir, *extra, wait=True):
-        self.workdir = workdir
-        self.port = free_port()
-        self.log = os.path.join(workdir, "log")
-        self.proc = subprocess.Popen(
-            [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", workdir,
-             "--appendonly", "yes", "--appendfsync", "always", "--save", "",
-             "--aof-timestamp-enabled", "no", "--enable-debug-command", "yes",
-             "--logfile", self.log, *extra],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        self.sock = None
-        if wait:
-            self.connect()
-            self.wait_loaded()
-
-    def connect(self, attempts=400):
-        for _ in range(attempts):
-            if self.proc.poll() is not None:
-                raise RuntimeError("server exited with %s: %s" % (self.proc.returncode, self.log_text()[-2000:]))
-            try:
-                self.sock = socket.create_connection(("127.0.0.1", self.port), timeout=60)
-                self.file = self.sock.makefile("rb")
-                return
-            except OSError:
-                time.sleep(0.025)
-        raise RuntimeError("server did not accept connections")
-
-    def wait_loaded(self):
-        for _ in range(2400):
-            reply = self.call("PING")
-            if reply == b"PONG":
-                return
-            time.sleep(0.025)
-        raise RuntimeError("server did not finish loading")
-
-    def call(self, *args):
-        self.sock.sendall(resp_command(*args))
-        return self.read()
-
-    def read(self):
-        line = self.file.readline()
-        if not line:
-            raise RuntimeError("connection closed")
-        kind, rest = line[:1], line[1:-2]
-        if kind == b"+":
-            return rest
-        if kind == b"-":
-            return RuntimeError(rest.decode(errors="replace"))
-        if kind == b":":
-            return int(rest)
-        if kind == b"$":
-            n = int(rest)
-            return None if n < 0 else self.file.read(n + 2)[:-2]
-        if kind == b"*":
-            n = int(rest)
-            return None if n < 0 else [self.read() for _ in range(n)]
-        raise RuntimeError("unexpected reply %r" % line)
-
-    def info(self, section):
-        text = self.call("INFO", section).decode()
-        return dict(line.split(":", 1) for line in text.split("\r\n") if ":" in line)
-
-    def wait_rewrite(self):
-        for _ in range(1200):
-            info = self.info("persistence")
-            if info["aof_rewrite_in_progress"] == "0" and info["aof_rewrite_scheduled"] == "0":
-                return info
-            time.sleep(0.025)
-        raise RuntimeError("rewrite did not finish")
-
-    def stop(self):
-        if self.proc.poll() is None:
-            try:
-                self.sock.sendall(resp_command("SHUTDOWN", "NOSAVE"))
-            except OSError:
-                pass
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-
-    def kill(self):
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
-
-    def log_text(self):
-        try:
-            with open(self.log, errors="replace") as f:
-                return f.read()
-        except OSError:
-            return ""
-
-    def peak_rss_kb(self):
-        with open("/proc/%d/status" % self.proc.pid) as f:
-            for line in f:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1])
-        raise RuntimeError("no VmHWM")
-
-
-def run_to_exit(binary, workdir, *extra, timeout=60):
-    """Starts a server that is expected to exit during start-up: its exit code and log."""
-    server = Server(binary, workdir, *extra, wait=False)
-    try:
-        code = server.proc.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        server.kill()
-        code = "still running"
-    return code, server.log_text()
-
-
-def aof_dir(workdir):
-    return os.path.join(workdir, "appendonlydir")
-
-
-def aof_listing(workdir):
-    d = aof_dir(workdir)
-    return {name: os.path.getsize(os.path.join(d, name)) for name in sorted(os.listdir(d))}
+from redistest.files import aof_dir
+from redistest.pair import Checks, PairServer, run_to_exit
+from redistest.resp import encode
 
 
 def incr_file(workdir):
@@ -173,24 +46,10 @@ def incr_file(workdir):
     return os.path.join(aof_dir(workdir), names[0])
 
 
-class Checks:
-    def __init__(self):
-        self.passed = self.failed = 0
-
-    def check(self, ok, what):
-        if ok:
-            self.passed += 1
-            print("[ok] " + what)
-        else:
-            self.failed += 1
-            print("[err] " + what)
-        return ok
-
-
 # --- the cases: each takes (checks, build name, binary, work dir, options) ---------------
 
 def stream_int_fields(c, build, binary, workdir, opts):
-    server = Server(binary, workdir, "--aof-use-rdb-preamble", "no")
+    server = PairServer(binary, workdir, "--aof-use-rdb-preamble", "no")
     try:
         server.call("XADD", "s", "1-1", "a", "1", "b", "2")
         server.call("XADD", "s", "1-2", "f", "100", "g", "5", "h", "hello")
@@ -207,7 +66,7 @@ def stream_int_fields(c, build, binary, workdir, opts):
         server.call("DEBUG", "LOADAOF")
         after_loadaof = server.call("XRANGE", "s", "-", "+")
         server.stop()
-        server = Server(binary, workdir, "--aof-use-rdb-preamble", "no")
+        server = PairServer(binary, workdir, "--aof-use-rdb-preamble", "no")
         after_restart = server.call("XRANGE", "s", "-", "+")
         c.check(info["aof_last_bgrewrite_status"] == "ok", "%s: stream rewrite succeeded" % build)
         c.check(b"$5\r\n99999\r\n" in base_text and b"$1\r\na\r\n$1\r\n1\r\n$1\r\nb\r\n$1\r\n2" in base_text,
@@ -224,7 +83,7 @@ def bulk_len(c, build, binary, workdir, opts):
     big = rnd.randbytes(2 << 20)
     mid = rnd.randbytes(600 << 10)
     small_big = rnd.randbytes(300 << 10)
-    server = Server(binary, workdir)
+    server = PairServer(binary, workdir)
     try:
         server.call("SET", "before", "1")
         server.call("SET", "big", big)
@@ -237,7 +96,7 @@ def bulk_len(c, build, binary, workdir, opts):
     incr = incr_file(workdir)
     saved = open(incr, "rb").read()
 
-    server = Server(binary, workdir, "--proto-max-bulk-len", "1mb")
+    server = PairServer(binary, workdir, "--proto-max-bulk-len", "1mb")
     try:
         ok = (server.call("GET", "big") == big
               and server.call("LRANGE", "l", 0, -1) == [b"a", mid, b"b", small_big, b"tail"]
@@ -249,7 +108,7 @@ def bulk_len(c, build, binary, workdir, opts):
         server.kill()
 
     # Cut inside the last value's payload: a short file, cut back to the end of the HSET.
-    last_cmd = resp_command("SET", "last", big)
+    last_cmd = encode("SET", "last", big)
     assert saved.endswith(last_cmd)
     valid = len(saved) - len(last_cmd)
     with open(incr, "wb") as f:
@@ -257,7 +116,7 @@ def bulk_len(c, build, binary, workdir, opts):
     code, log = run_to_exit(binary, workdir, "--aof-load-truncated", "no")
     c.check(code == 1 and "Unexpected end of file" in log,
             "%s: a file cut inside a large value is a short file (exit %s)" % (build, code))
-    server = Server(binary, workdir, "--aof-load-truncated", "yes")
+    server = PairServer(binary, workdir, "--aof-load-truncated", "yes")
     try:
         c.check(server.call("EXISTS", "last") == 0 and server.call("HGET", "h", mid) == small_big
                 and os.path.getsize(incr) == valid,
@@ -288,10 +147,10 @@ def module_no_aof_rewrite(c, build, binary, workdir, opts):
     # propagating module's would: from the file itself (an old-style AOF, migrated to the
     # BASE at start-up).
     with open(os.path.join(workdir, "appendonly.aof"), "wb") as f:
-        f.write(resp_command("testrdb.set.key", "k1", "hello"))
-        f.write(resp_command("SET", "plain", "1"))
+        f.write(encode("testrdb.set.key", "k1", "hello"))
+        f.write(encode("SET", "plain", "1"))
     args = ("--aof-use-rdb-preamble", "no", "--loadmodule", module)
-    server = Server(binary, workdir, *args)
+    server = PairServer(binary, workdir, *args)
     try:
         c.check(server.call("EXISTS", "k1") == 1, "%s: the module key loaded" % build)
         manifest = os.path.join(aof_dir(workdir), "appendonly.aof.manifest")
@@ -314,7 +173,7 @@ def module_no_aof_rewrite(c, build, binary, workdir, opts):
                     in server.log_text(), "patched: the log names the module type and the key")
         server.call("SET", "after", "2")
         server.stop()
-        server = Server(binary, workdir, *args)
+        server = PairServer(binary, workdir, *args)
         c.check(server.call("testrdb.get.key", "k1") == b"hello"
                 and server.call("GET", "plain") == b"1" and server.call("GET", "after") == b"2",
                 "%s: after a restart the module key and the rest are all there" % build)
@@ -325,11 +184,11 @@ def module_no_aof_rewrite(c, build, binary, workdir, opts):
 def module_unload(c, build, binary, workdir, opts):
     module = os.path.join(opts.modules, "misc.so")
     with open(os.path.join(workdir, "appendonly.aof"), "wb") as f:
-        f.write(resp_command("SET", "a", "1"))
-        f.write(resp_command("test.ld_conversion"))
-        f.write(resp_command("MODULE", "UNLOAD", "misc"))
-        f.write(resp_command("test.ld_conversion"))
-        f.write(resp_command("SET", "b", "2"))
+        f.write(encode("SET", "a", "1"))
+        f.write(encode("test.ld_conversion"))
+        f.write(encode("MODULE", "UNLOAD", "misc"))
+        f.write(encode("test.ld_conversion"))
+        f.write(encode("SET", "b", "2"))
     code, log = run_to_exit(binary, workdir, "--loadmodule", module)
     c.check(code == 1 and "Unknown command 'test.ld_conversion' reading the append only file" in log,
             "%s: a module command after MODULE UNLOAD is unknown (exit %s)" % (build, code))
@@ -337,13 +196,9 @@ def module_unload(c, build, binary, workdir, opts):
 
 def load_truncated_toggle(c, build, binary, workdir, opts):
     keys = 20000
-    server = Server(binary, workdir)
+    server = PairServer(binary, workdir)
     try:
-        for start in range(0, keys, 1000):
-            payload = b"".join(resp_command("SET", "k%d" % i, "v%d" % i) for i in range(start, start + 1000))
-            server.sock.sendall(payload)
-            for _ in range(1000):
-                server.read()
+        server.pipeline([("SET", "k%d" % i, "v%d" % i) for i in range(keys)], chunk=1000)
     finally:
         server.stop()
     incr = incr_file(workdir)
@@ -351,9 +206,9 @@ def load_truncated_toggle(c, build, binary, workdir, opts):
     with open(incr, "ab") as f:
         f.write(b"*3\r\n$3\r\nSET\r\n$4\r\nhalf")
     # Slow loading down so the CONFIG SET lands while the file is being read.
-    server = Server(binary, workdir, "--aof-load-truncated", "no", "--key-load-delay", "50", wait=False)
+    server = PairServer(binary, workdir, "--aof-load-truncated", "no", "--key-load-delay", "50", wait=False)
     try:
-        server.connect()
+        server.open()
         reply = server.call("CONFIG", "SET", "aof-load-truncated", "yes")
         loading = server.info("persistence").get("loading")
         server.wait_loaded()
@@ -370,7 +225,7 @@ def load_memory(c, build, binary, workdir, opts):
     """Peak RSS after loading one large value, minus the peak of an empty server."""
     empty = os.path.join(workdir, "empty")
     os.makedirs(empty)
-    server = Server(binary, empty)
+    server = PairServer(binary, empty)
     baseline = server.peak_rss_kb()
     server.kill()
     value_bytes = opts.value_mb << 20
@@ -384,7 +239,7 @@ def load_memory(c, build, binary, workdir, opts):
             f.write(chunk[:left])
             left -= min(left, len(chunk))
         f.write(b"\r\n")
-    server = Server(binary, workdir)
+    server = PairServer(binary, workdir)
     try:
         c.check(server.call("STRLEN", "big") == value_bytes, "%s: the value loaded" % build)
         peak = server.peak_rss_kb() - baseline

@@ -36,8 +36,9 @@ import sys
 import tempfile
 import time
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "reliability"))
-from server import Server, dir_hash, encode  # noqa: E402
+from redistest.files import dir_hash
+from redistest.resp import encode
+from redistest.server import Server, proc_status_kib
 
 AOFDIR = "appendonlydir"
 SWITCH = "REDIS_AOF_LOAD_THREAD"
@@ -56,7 +57,7 @@ def dataset(rnd, n, prefix):
 
     def add(*args):
         nonlocal size
-        data = encode(args)
+        data = encode(*args)
         starts.append(size)
         out.append(data)
         size += len(data)
@@ -199,11 +200,8 @@ def small_outside_main_arena(stats):
 
 def peak_rss(pid):
     """The process's peak resident set (VmHWM), in bytes."""
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) * 1024
-    return None
+    kib = proc_status_kib(pid, "VmHWM")
+    return None if kib is None else kib * 1024
 
 
 def thread_names(pid):
@@ -261,14 +259,14 @@ def main():
         variants.append(("cut-in-large-argument", files(incr[:big + 9 + 100000]), None))
     mid = incr_starts[len(incr_starts) // 2]
     variants.append(("bad-framing", files(incr[:mid] + b"!" + incr[mid + 1:]), None))
-    variants.append(("unknown-command", files(incr[:mid] + encode(["NOSUCHCOMMAND", "x"]) + incr[mid:]), None))
+    variants.append(("unknown-command", files(incr[:mid] + encode("NOSUCHCOMMAND", "x") + incr[mid:]), None))
     variants.append(("short-not-last", files(incr[:int(len(incr) * 0.6) + 3], incr2), None))
     # Large arguments, run slowly: the reading thread gets far ahead unless its budget
     # holds it back.
-    large = b"".join(encode(["SET", "big:%d" % i, LARGE_VALUE]) + encode(["DEL", "big:%d" % i])
+    large = b"".join(encode("SET", "big:%d" % i, LARGE_VALUE) + encode("DEL", "big:%d" % i)
                      for i in range(LARGE_COUNT))
     variants.append(("large-arguments-slow", {
-        "appendonly.aof.1.base.aof": encode(["SET", "small", "1"]),
+        "appendonly.aof.1.base.aof": encode("SET", "small", "1"),
         "appendonly.aof.1.incr.aof": large, "appendonly.aof.manifest": two},
         {"key-load-delay": "100000", "auto-aof-rewrite-percentage": "0"}))
 

@@ -20,8 +20,8 @@ import shutil
 import sys
 import tempfile
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from edge_cases import Server, aof_dir  # noqa: E402
+from redistest.files import aof_dir, base_file
+from redistest.pair import PairServer
 
 LIBRARY = "#!lua name=lib\nredis.register_function('f', function() return 1 end)"
 
@@ -84,16 +84,8 @@ def body(data):
     return data[pos:-8]
 
 
-def base_bytes(workdir):
-    d = aof_dir(workdir)
-    bases = [f for f in os.listdir(d) if ".base." in f]
-    assert len(bases) == 1, bases
-    with open(os.path.join(d, bases[0]), "rb") as f:
-        return bases[0], f.read()
-
-
 def build_and_rewrite(binary, workdir):
-    server = Server(binary, workdir, "--aof-use-rdb-preamble", "yes", "--databases", "16")
+    server = PairServer(binary, workdir, "--aof-use-rdb-preamble", "yes", "--databases", "16")
     try:
         server.call("FUNCTION", "LOAD", LIBRARY)
         for db, commands in enumerate(DATASET):
@@ -106,7 +98,7 @@ def build_and_rewrite(binary, workdir):
         digest = server.call("DEBUG", "DIGEST")
         server.call("BGREWRITEAOF")
         server.wait_rewrite()
-        return digest, base_bytes(workdir)
+        return digest, base_file(workdir)
     finally:
         server.stop()
 
@@ -139,7 +131,7 @@ def main():
     for loader, binary, source in (("stock", stock, "patched"), ("patched", patched, "stock")):
         workdir = os.path.join(root, "load-%s-by-%s" % (source, loader))
         shutil.copytree(aof_dir(made[source][0]), aof_dir(workdir))
-        server = Server(binary, workdir, "--databases", "16")
+        server = PairServer(binary, workdir, "--databases", "16")
         try:
             digest = server.call("DEBUG", "DIGEST")
         finally:

@@ -34,8 +34,8 @@ import sys
 import tempfile
 import time
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "reliability"))
-from server import Server, dir_hash  # noqa: E402
+from redistest.files import dir_hash
+from redistest.server import Server
 
 AOFDIR = "appendonlydir"
 SWITCH = "REDIS_AOF_LOAD_THREAD"

@@ -33,9 +33,9 @@ import shutil
 import sys
 import tempfile
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from differential_incr import resp_command  # noqa: E402
-from edge_cases import Checks, Server, aof_dir, run_to_exit  # noqa: E402
+from redistest.files import aof_dir
+from redistest.pair import Checks, PairServer
+from redistest.resp import encode, parse_commands
 
 MANIFEST = "appendonly.aof.manifest"
 BASE = "appendonly.aof.1.base.aof"
@@ -59,7 +59,7 @@ def write_dir(workdir, files):
 
 
 def sets(*pairs):
-    return b"".join(resp_command("SET", k, v) for k, v in pairs)
+    return b"".join(encode("SET", k, v) for k, v in pairs)
 
 
 def aof_lines(log):
@@ -77,13 +77,13 @@ def aof_lines(log):
 def load_outcome(binary, workdir, extra):
     """Start a server on the prepared dir: (alive, keys or exit code, file sizes, AOF lines)."""
     before = {n: os.path.getsize(os.path.join(aof_dir(workdir), n)) for n in os.listdir(aof_dir(workdir))}
-    server = Server(binary, workdir, *extra, wait=False)
+    server = PairServer(binary, workdir, *extra, wait=False)
     try:
         try:
-            server.connect(attempts=200)
+            server.open(timeout=5)
             server.wait_loaded()
             result = ("up", server.call("DBSIZE"))
-        except RuntimeError:
+        except (RuntimeError, ConnectionError):
             server.proc.wait(timeout=30)
             result = ("exit", server.proc.returncode)
         sizes = {n: os.path.getsize(os.path.join(aof_dir(workdir), n)) for n in before}
@@ -131,25 +131,25 @@ def corrupt_tail(c, builds, root):
 
 def corrupt_tail_multi(c, builds, root):
     files = {BASE: sets(("base", "1")),
-             INCR1: GOOD + resp_command("MULTI") + resp_command("SET", "queued", "1") + TAIL}
+             INCR1: GOOD + encode("MULTI") + encode("SET", "queued", "1") + TAIL}
     kept = {}
     for build, binary in builds:
         workdir = os.path.join(root, "multi-" + build)
         os.makedirs(workdir)
         write_dir(workdir, files)
         extra = ["--aof-load-corrupt-tail-max-size", "4096"]
-        server = Server(binary, workdir, *extra)
+        server = PairServer(binary, workdir, *extra)
         try:
             server.call("SET", "acknowledged", "after-recovery")
         finally:
             server.stop()
-        server = Server(binary, workdir, *extra, wait=False)
+        server = PairServer(binary, workdir, *extra, wait=False)
         try:
             try:
-                server.connect(attempts=200)
+                server.open(timeout=5)
                 server.wait_loaded()
                 kept[build] = server.call("GET", "acknowledged")
-            except RuntimeError:
+            except (RuntimeError, ConnectionError):
                 kept[build] = "exit %s" % server.proc.poll()
         finally:
             server.kill()
@@ -167,22 +167,6 @@ def idmp_info(reply):
     # The settings persist; the counters of added and duplicate IIDs are statistics that
     # no AOF (stock's either) carries across a restart.
     return {k: v for k, v in pairs.items() if k in (b"idmp-duration", b"idmp-maxsize")}
-
-
-def parse_commands(data):
-    """The RESP arrays of bulk strings in an AOF, in order."""
-    commands, pos = [], 0
-    while pos < len(data):
-        end = data.index(b"\r\n", pos)
-        count, pos = int(data[pos + 1:end]), end + 2
-        args = []
-        for _ in range(count):
-            end = data.index(b"\r\n", pos)
-            length = int(data[pos + 1:end])
-            args.append(data[end + 2:end + 2 + length])
-            pos = end + 2 + length + 2
-        commands.append(args)
-    return commands
 
 
 def per_key_commands(base):
@@ -210,7 +194,7 @@ def idmp(c, builds, root):
         workdir = os.path.join(root, "idmp-" + build)
         os.makedirs(workdir)
         extra = ["--aof-use-rdb-preamble", "no"]
-        server = Server(binary, workdir, *extra)
+        server = PairServer(binary, workdir, *extra)
         try:
             first = server.call("XADD", "s", "IDMP", "p1", "iid-1", "*", "f", "v")
             server.call("XADD", "s", "IDMP", "p1", "iid-2", "*", "f", "v")
@@ -231,7 +215,7 @@ def idmp(c, builds, root):
             c.check(server.call("DEBUG", "DIGEST") == digest, "%s: DEBUG LOADAOF keeps the digest" % build)
         finally:
             server.stop()
-        server = Server(binary, workdir, *extra)
+        server = PairServer(binary, workdir, *extra)
         try:
             c.check(server.call("DEBUG", "DIGEST") == digest, "%s: a restart keeps the digest" % build)
             again = server.call("XADD", "s", "IDMP", "p1", "iid-1", "*", "f", "v")
@@ -270,7 +254,7 @@ def keymeta(c, builds, root, module):
         for form in ("no", "yes"):
             workdir = os.path.join(root, "keymeta-%s-%s" % (form, build))
             os.makedirs(workdir)
-            server = Server(binary, workdir, "--loadmodule", module, "--aof-use-rdb-preamble", form)
+            server = PairServer(binary, workdir, "--loadmodule", module, "--aof-use-rdb-preamble", form)
             try:
                 # Class 1 saves to and loads from RDB (the preamble); class 2 has only the
                 # AOF callback, as every class does.

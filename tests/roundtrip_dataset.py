@@ -44,12 +44,10 @@ Usage: imported by roundtrip_random.py; `python3 tests/roundtrip_dataset.py SEED
 prints the seed's configuration and commands (one repr per line, FSL values included).
 """
 
-import os
 import random
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from differential_incr import FUTURE_MS  # noqa: E402  (2100-01-01: nothing expires)
+from redistest.pair import FUTURE_MS  # 2100-01-01: nothing expires
 
 INT64_MAX = 2**63 - 1
 UINT64_MAX = 2**64 - 1

@@ -78,91 +78,41 @@ import argparse
 import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
 import threading
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from differential_incr import resp_command, start_server, wait_for_rewrite  # noqa: E402
-from roundtrip_dataset import Dataset  # noqa: E402
+from redistest.pair import PairServer
+from redistest.resp import ReplyError, encode
+from roundtrip_dataset import Dataset
 
 DEFAULT_SEEDS = 50             # about 65 s on 2 cores (both builds, both forms)
 FORMS = ("no", "yes")          # aof-use-rdb-preamble
 BUILDS = ("stock", "patched")
 SHRINK_SEEDS = 3               # failing seeds that get a shrunk reproducer (a few s each)
-START_LOCK = threading.Lock()  # one server start at a time: free_port() is then race-free
 
 
-class ReplyError(bytes):
-    def __repr__(self):
-        return "ReplyError(%s)" % bytes.__repr__(self)
+class Server(PairServer):
+    """One server of a run (PairServer: statuses and bulk strings as bytes, error replies
+    as ReplyError values among the others); `sent` counts every command sent to it but
+    wait_rewrite's INFO polls."""
 
-
-def read_value(f):
-    """One complete RESP2 reply: bytes, int, None, ReplyError or a list
-    (differential_incr.read_reply skips over the contents, which this test compares)."""
-    line = f.readline()
-    if not line:
-        raise ConnectionError("connection closed")
-    kind, rest = line[:1], line[1:-2]
-    if kind == b"+":
-        return bytes(rest)
-    if kind == b"-":
-        return ReplyError(rest)
-    if kind == b":":
-        return int(rest)
-    if kind == b"$":
-        n = int(rest)
-        if n < 0:
-            return None
-        data = f.read(n + 2)
-        return data[:-2]
-    if kind == b"*":
-        n = int(rest)
-        return None if n < 0 else [read_value(f) for _ in range(n)]
-    raise RuntimeError("unexpected reply %r" % line)
-
-
-class Server:
     def __init__(self, binary, workdir, args):
-        with START_LOCK:
-            self.proc, self.sock = start_server(binary, workdir, extra_args=args)
-        self.sock.settimeout(120)   # start_server's 5 s is for connecting; a hang still fails
-        self.f = self.sock.makefile("rb")
-        self.sent = 0
-        self.workdir = workdir
+        # A hang still fails, after 120 s.
+        super().__init__(binary, workdir, *args, client_timeout=120)
         info = self.call("INFO", "server")
         if b"process_id:%d\r" % self.proc.pid not in info:
             raise RuntimeError("connected to another server than the one started")
 
-    def pipeline(self, cmds, chunk=256):
-        out = []
-        for i in range(0, len(cmds), chunk):
-            part = cmds[i:i + chunk]
-            self.sock.sendall(b"".join(resp_command(*c) for c in part))
-            self.sent += len(part)
-            out += [read_value(self.f) for _ in part]
-        return out
-
-    def call(self, *cmd):
-        return self.pipeline([cmd])[0]
-
     def stop(self, kill=False):
-        try:
-            if kill:
-                self.proc.send_signal(signal.SIGKILL)
-            else:
-                self.sock.sendall(resp_command("SHUTDOWN"))
-                self.sent += 1
-            self.proc.wait(timeout=30)
-        finally:
-            if self.proc.poll() is None:
-                self.proc.kill()
-                self.proc.wait()
-            self.sock.close()
+        """SHUTDOWN (the AOF fsynced, no RDB: `save ""`), or SIGKILL with kill."""
+        if kill:
+            self.kill()
+        else:
+            self.sent += 1
+            super().stop(nosave=False)
 
 
 def with_selects(items):
@@ -341,11 +291,11 @@ def run_build(binary, workdir, ds, form, module, kill_restart):
         srv.pipeline(ds.setup)
         res["replies"] = srv.pipeline(with_selects(ds.items))
         res["states"]["d0"] = state(srv)
-        wait_for_rewrite(srv.sock, srv.f)
+        srv.wait_rewrite()
         reply = srv.call("BGREWRITEAOF")
         if isinstance(reply, ReplyError):
             res["problems"].append("BGREWRITEAOF: %r" % reply)
-        wait_for_rewrite(srv.sock, srv.f)
+        srv.wait_rewrite()
         info = srv.call("INFO", "persistence")
         for want in (b"aof_last_bgrewrite_status:ok", b"aof_last_write_status:ok", b"aof_rewrites:1\r"):
             if want not in info:
@@ -599,7 +549,7 @@ def shrink(binary, ds, form, module, items, workdir, budget=400):
             return False
         before = state(srv)
         srv.call("BGREWRITEAOF")
-        wait_for_rewrite(srv.sock, srv.f)
+        srv.wait_rewrite()
         if srv.call("DEBUG", "LOADAOF") != b"OK":
             return True
         return bool(diff_states(before, state(srv))[0])
@@ -666,7 +616,7 @@ def write_reproducer(seed, ds, size, module, failures, seed_dir, binaries, shrin
     for _, _, k, _ in failures:
         keys |= set(k)
     with open(stem + ".resp", "wb") as f:
-        f.write(b"".join(resp_command(*c) for c in ds.setup + with_selects(ds.items)))
+        f.write(b"".join(encode(*c) for c in ds.setup + with_selects(ds.items)))
     per_key = [it for it in ds.items if it[0] is None or (it[0], it[1]) in keys]
     # Shrink the first within-build loss: per key that differed, that key's commands alone,
     # then cut down.
@@ -687,7 +637,7 @@ def write_reproducer(seed, ds, size, module, failures, seed_dir, binaries, shrin
                 shrunk_on = "%s, aof-use-rdb-preamble %s" % (b, form)
                 break
     with open(stem + ".min.resp", "wb") as f:
-        f.write(b"".join(resp_command(*c) for c in setup + with_selects(minimal or per_key)))
+        f.write(b"".join(encode(*c) for c in setup + with_selects(minimal or per_key)))
     with open(base, "w") as f:
         f.write("roundtrip-random seed %d (--size %s): failed checks:\n" % (seed, size))
         for what, details, _, _ in failures:

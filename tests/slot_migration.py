@@ -33,10 +33,11 @@ import sys
 import tempfile
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from differential_incr import FUTURE_MS, free_port  # noqa: E402
-from roundtrip_dataset import STREAM_FIELDS, STREAM_VALUES, Dataset  # noqa: E402
-from roundtrip_random import Checks, ReplyError, Server, log_tail, release_of, state  # noqa: E402
+from redistest.pair import FUTURE_MS
+from redistest.ports import alloc_port
+from redistest.resp import ReplyError
+from roundtrip_dataset import STREAM_FIELDS, STREAM_VALUES, Dataset
+from roundtrip_random import Checks, Server, log_tail, release_of, state
 
 DEFAULT_SEEDS = 4
 TAG = b"{slot}"              # every migrated key carries it: one slot holds the dataset
@@ -139,14 +140,12 @@ class Node(Server):
 
     def __init__(self, binary, workdir, config):
         os.makedirs(workdir, exist_ok=True)
-        self.bus_port = free_port()
+        self.bus_port = alloc_port()
         args = ["--cluster-enabled", "yes", "--cluster-port", str(self.bus_port),
                 "--cluster-config-file", os.path.join(workdir, "nodes.conf"),
                 "--cluster-node-timeout", "15000", "--enable-debug-command", "yes",
                 "--appendfsync", "everysec", *config]
-        self.args = args
         super().__init__(binary, workdir, args)
-        self.port = self.sock.getpeername()[1]
 
 
 def wait(what, cond, seconds=120):

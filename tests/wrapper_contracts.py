@@ -27,14 +27,13 @@ Usage: wrapper_contracts.py REDIS_SERVER
 Prints "wrapper-contracts: N passed, N failed".
 """
 
-import os
 import shutil
 import sys
 import tempfile
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from differential_rewrite import parse_commands  # noqa: E402
-from edge_cases import Server, aof_dir  # noqa: E402
+from redistest.files import base_file
+from redistest.pair import PairServer
+from redistest.resp import parse_commands
 
 I64_MIN, I64_MAX = -(2 ** 63), 2 ** 63 - 1
 
@@ -95,11 +94,7 @@ CASES = [
 
 
 def base_commands(workdir):
-    d = aof_dir(workdir)
-    bases = [f for f in os.listdir(d) if ".base." in f]
-    assert len(bases) == 1, bases
-    with open(os.path.join(d, bases[0]), "rb") as f:
-        return [list(c) for c in parse_commands(f.read())]
+    return [list(c) for c in parse_commands(base_file(workdir)[1])]
 
 
 def normalise(command, ordered, claim_time):
@@ -119,7 +114,7 @@ def normalise(command, ordered, claim_time):
 def run_case(binary, root, case):
     name, setup, key, encoding, expected, ordered = case
     workdir = tempfile.mkdtemp(prefix=name + "-", dir=root)
-    server = Server(binary, workdir, "--aof-use-rdb-preamble", "no")
+    server = PairServer(binary, workdir, "--aof-use-rdb-preamble", "no")
     try:
         for command in setup:
             reply = server.call(*command)

@@ -37,19 +37,13 @@ import random
 import shutil
 import time
 
-from server import Server, dir_hash
+from redistest.files import dir_hash
+from redistest.resp import encode
+from redistest.server import Server
 
 AOFDIR = "appendonlydir"
 MANIFEST = AOFDIR + "/appendonly.aof.manifest"
 FAR = 4102444800  # 2100-01-01
-
-
-def resp(*args):
-    out = [b"*%d\r\n" % len(args)]
-    for a in args:
-        b = a if isinstance(a, bytes) else str(a).encode()
-        out.append(b"$%d\r\n%s\r\n" % (len(b), b))
-    return b"".join(out)
 
 
 def _commands(rnd, n, prefix):
@@ -80,7 +74,7 @@ def _commands(rnd, n, prefix):
         else:
             cmds.append(("SELECT", rnd.choice((0, 1, 0))))
     cmds.append(("SELECT", 0))
-    return b"".join(resp(*c) for c in cmds)
+    return b"".join(encode(*c) for c in cmds)
 
 
 def manifest(*entries):
@@ -213,8 +207,8 @@ def cases(sd, rnd, long_mode):
         return sorted(p for p in pts if 0 <= p < n)
     data = resp_s[r_incr]
     # Inside a transaction: just after MULTI's record, before EXEC.
-    m = data.find(resp(b"MULTI"))
-    extra = (m + len(resp(b"MULTI")) + 3,) if m >= 0 else ()
+    m = data.find(encode(b"MULTI"))
+    extra = (m + len(encode(b"MULTI")) + 3,) if m >= 0 else ()
     for off in offsets(len(data), 6, extra):
         out.append(("trunc-resp-incr@%d" % off, _with(resp_s, r_incr, data[:off])))
     for off in offsets(len(resp_s[r_base]), 2):
@@ -284,18 +278,18 @@ def cases(sd, rnd, long_mode):
     out.append(("garbage-star-prefix", _with(resp_s, r_incr, b"*" + garbage(40) + data)))
     out.append(("nul-bytes-incr", _with(resp_s, r_incr, b"\0" * 200)))
     out.append(("annotation-overlong", _with(resp_s, r_incr, b"#" + b"a" * 5000 + b"\r\n" + data)))
-    out.append(("unknown-command", _with(resp_s, r_incr, resp(b"NOSUCHCOMMAND", b"x") + data)))
+    out.append(("unknown-command", _with(resp_s, r_incr, encode(b"NOSUCHCOMMAND", b"x") + data)))
     # Well-formed records a client could never have sent: wrong arity, bad arguments.
     for tag, cmd in (("set", (b"SET", b"onlykey")), ("incr", (b"INCR",)),
                      ("rpush", (b"RPUSH", b"k")), ("hset", (b"HSET", b"h", b"f")),
                      ("expire", (b"EXPIRE", b"k")), ("zadd", (b"ZADD", b"z", b"notanumber", b"m"))):
-        out.append(("wrong-arity-%s" % tag, _with(resp_s, r_incr, resp(*cmd) + data)))
-    out.append(("select-out-of-range", _with(resp_s, r_incr, resp(b"SELECT", b"99999") + data)))
-    out.append(("blocking-command", _with(resp_s, r_incr, resp(b"BLPOP", b"nolist", b"0") + data)))
-    out.append(("eval-error", _with(resp_s, r_incr, resp(b"EVAL", b"error('x')", b"0") + data)))
-    out.append(("multi-without-exec", _with(resp_s, r_incr, data + resp(b"MULTI") + resp(b"SET", b"k", b"v"))))
-    out.append(("exec-without-multi", _with(resp_s, r_incr, resp(b"EXEC") + data)))
-    out.append(("nested-multi", _with(resp_s, r_incr, resp(b"MULTI") + resp(b"MULTI") + resp(b"EXEC") + data)))
+        out.append(("wrong-arity-%s" % tag, _with(resp_s, r_incr, encode(*cmd) + data)))
+    out.append(("select-out-of-range", _with(resp_s, r_incr, encode(b"SELECT", b"99999") + data)))
+    out.append(("blocking-command", _with(resp_s, r_incr, encode(b"BLPOP", b"nolist", b"0") + data)))
+    out.append(("eval-error", _with(resp_s, r_incr, encode(b"EVAL", b"error('x')", b"0") + data)))
+    out.append(("multi-without-exec", _with(resp_s, r_incr, data + encode(b"MULTI") + encode(b"SET", b"k", b"v"))))
+    out.append(("exec-without-multi", _with(resp_s, r_incr, encode(b"EXEC") + data)))
+    out.append(("nested-multi", _with(resp_s, r_incr, encode(b"MULTI") + encode(b"MULTI") + encode(b"EXEC") + data)))
     if d_base:
         out.append(("garbage-rdb-base", _with(rdb_s, d_base, b"REDIS0012" + garbage(300))))
         out.append(("rdb-base-bad-checksum", _with(rdb_s, d_base, rdb_s[d_base][:-8] + b"\x01" * 8)))
@@ -479,10 +473,10 @@ def torn_multi(server_bin, d, timeout):
     client sees after each step."""
     shutil.rmtree(d, ignore_errors=True)
     data = os.path.join(d, "data")
-    incr = resp("SELECT", 0) + resp("MULTI") + resp("INCR", "a") + resp("INCR", "b")
+    incr = encode("SELECT", 0) + encode("MULTI") + encode("INCR", "a") + encode("INCR", "b")
     _materialize({
         MANIFEST: manifest(("appendonly.aof.1.base.aof", 1, "b"), ("appendonly.aof.1.incr.aof", 1, "i")),
-        AOFDIR + "/appendonly.aof.1.base.aof": resp("SET", "x", "1"),
+        AOFDIR + "/appendonly.aof.1.base.aof": encode("SET", "x", "1"),
         AOFDIR + "/appendonly.aof.1.incr.aof": incr[:-5],
     }, data)
     steps = []

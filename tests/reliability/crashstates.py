@@ -62,17 +62,18 @@ import os
 import random
 import re
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
 
 sys.dont_write_bytecode = True
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
 
-import server  # noqa: E402
-from server import Server, RespError  # noqa: E402
+from ledger import Ledger
+from redistest.binaries import snapshot_binaries
+from redistest.preload import build_preload
+from redistest.resp import ReplyError
+from redistest.server import Server, kill_all, remember_children
 
 SEC = "crashstates"
 AOFDIR = "appendonlydir"
@@ -85,16 +86,6 @@ FORMS = ("rdb-preamble", "resp")
 # then finishes without more writes: the trace, and the run time, stay bounded).
 SHORT = {"fill": 40, "delay": 4000, "pre": 4, "post": 3, "during": 30, "sample": 150}
 LONG = {"fill": 200, "delay": 1500, "pre": 20, "post": 10, "during": 120, "sample": None}
-
-
-def build_tracer(src, outdir):
-    os.makedirs(outdir, exist_ok=True)
-    so = os.path.join(outdir, "crashtrace.so")
-    r = subprocess.run(["gcc", "-O2", "-Wall", "-shared", "-fPIC", "-o", so, src, "-ldl"],
-                       capture_output=True, text=True)
-    if r.returncode != 0:
-        raise RuntimeError("building the tracer failed:\n" + r.stderr)
-    return so
 
 
 # ----------------------------------------------------------------------------- tracing
@@ -169,7 +160,7 @@ def take_trace(binary, so, base, form, size, log):
                     step()
                     during += 1
                 time.sleep(max(0.0, pace - (time.time() - t)))
-                server.remember_children(srv.pid)
+                remember_children(srv.pid)
                 i = c.info("persistence")
                 if i.get("aof_rewrite_in_progress") == "0" and i.get("aof_rewrite_scheduled") == "0":
                     break
@@ -518,7 +509,7 @@ def try_state(binary, st, tr, sdir, timeout=20):
             dbsize = c.call("DBSIZE")
             try:
                 c.call("SHUTDOWN", "NOSAVE")
-            except (OSError, ConnectionError, RespError):
+            except (OSError, ConnectionError, ReplyError):
                 pass
         rc = srv.wait_exit(timeout)
     finally:
@@ -595,7 +586,7 @@ def run(ledger, builds, tracer_src, workdir, long_mode, seed, log=print, sabotag
     size = LONG if long_mode else SHORT
     base = os.path.join(workdir, "crashstates")
     os.makedirs(base, exist_ok=True)
-    so = build_tracer(tracer_src, os.path.join(base, "tracer"))
+    so = build_preload(tracer_src, os.path.join(base, "tracer"))
     t0 = time.time()
     traces, enum = {}, {}
     for form in FORMS:
@@ -698,11 +689,11 @@ def main():
     workdir = args.workdir or tempfile.mkdtemp(prefix="crashstates-", dir="/tmp")
     print("crashstates: %s mode, seed %d, workdir %s" % ("long" if args.long else "short", seed, workdir),
           flush=True)
-    ledger = server.Ledger()
+    ledger = Ledger()
     builds = {}
     for name, p in (("stock", args.stock), ("patched", args.patched)):
         d = os.path.dirname(p) if os.path.isfile(p) else p
-        b, h = server.snapshot_binaries(d, os.path.join(workdir, "bin-" + name), names=("redis-server",))
+        b, h = snapshot_binaries(d, os.path.join(workdir, "bin-" + name), names=("redis-server",))
         builds[name] = b["redis-server"]
         print("  %s: %s sha256 %s" % (name, os.path.join(d, "redis-server"), h), flush=True)
     t0 = time.time()
@@ -710,33 +701,9 @@ def main():
         run(ledger, builds, os.path.join(HERE, "crashtrace.c"), workdir, args.long, seed,
             sabotage=args.sabotage)
     finally:
-        server._cleanup_servers()
-    print("\n== figures")
-    for sec, name, value in ledger.figures:
-        print("  %s: %s" % (name, value))
-    for sec, text in ledger.notes:
-        print("  NOTE: %s" % text)
-    print("\n== summary")
-    for sec, text in ledger.summaries:
-        print("  %s" % text)
-    print("\n== checks")
-    for sec, name, ok, detail in ledger.results:
-        print("  %s  %s%s" % ("PASS" if ok else "FAIL", name, ("\n        " + detail) if detail and not ok else ""))
-    print("\n  total time %.1f s; seed %d" % (time.time() - t0, seed))
-    failed = ledger.failed()
-    if failed or args.keep:
-        print("  scratch dir kept: %s" % workdir)
-    else:
-        shutil.rmtree(workdir, ignore_errors=True)
-    print("crashstates: %d passed, %d failed" % (ledger.passed(), failed), flush=True)
-    if args.sabotage:
-        held = [(s, n) for s, n, ok in ledger.loss_checks if ok]
-        good = bool(ledger.loss_checks) and not held
-        print("sabotage self-test: %s (%d of %d loss checks failed as they must)"
-              % ("PASSED" if good else "FAILED", len(ledger.loss_checks) - len(held),
-                 len(ledger.loss_checks)), flush=True)
-        return 0 if good else 1
-    return 1 if failed else 0
+        kill_all()
+    return ledger.report("crashstates", t0, seed, workdir, keep=args.keep,
+                         sabotage=args.sabotage)
 
 
 if __name__ == "__main__":

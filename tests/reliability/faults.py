@@ -50,18 +50,18 @@ import os
 import random
 import re
 import shutil
-import subprocess
 import sys
 import threading
 import time
 
 sys.dont_write_bytecode = True
 HERE = os.path.dirname(os.path.abspath(__file__))
-if HERE not in sys.path:
-    sys.path.insert(0, HERE)
 
-from server import Client, RespError, Server  # noqa: E402
-from workload import Model, fill, start_workers  # noqa: E402
+from redistest.client import Client
+from redistest.preload import build_preload
+from redistest.resp import ReplyError
+from redistest.server import Server
+from workload import Model, fill, start_workers
 
 SEC = "faults"
 AOFDIR = "appendonlydir"
@@ -146,16 +146,6 @@ SHORT_CASES = (("write ENOSPC", "everysec", "plain"), ("write EIO", "everysec", 
 # ----------------------------------------------------------------------------- helpers
 
 
-def build_shim(src, outdir):
-    os.makedirs(outdir, exist_ok=True)
-    so = os.path.join(outdir, "faults.so")
-    r = subprocess.run(["gcc", "-O2", "-Wall", "-shared", "-fPIC", "-o", so, src, "-ldl",
-                        "-lpthread"], capture_output=True, text=True)
-    if r.returncode != 0:
-        raise RuntimeError("building the fault shim failed:\n" + r.stderr)
-    return so
-
-
 class Ctl:
     """The control file: replaced with rename(2), so the shim never reads half of it."""
 
@@ -198,7 +188,7 @@ def _wait(pred, timeout, step=0.05):
 def _info(c):
     try:
         return c.info("persistence")
-    except (OSError, ConnectionError, RespError):
+    except (OSError, ConnectionError, ReplyError):
         return None
 
 
@@ -363,7 +353,7 @@ class Run:
     def probe(self):
         try:
             return self.c.call("SET", "probe", "x") == "OK"
-        except RespError as e:
+        except ReplyError as e:
             if str(e).startswith("MISCONF"):
                 self.misconf_probe += 1
                 # Upstream sends this text only while aof_last_write_status or
@@ -377,7 +367,7 @@ class Run:
     def bgrewrite(self):
         try:
             return "ok: %s" % self.c.call("BGREWRITEAOF")
-        except RespError as e:
+        except ReplyError as e:
             return "error: %s" % e
         except (OSError, ConnectionError) as e:
             return "connection: %s" % e.__class__.__name__
@@ -397,7 +387,7 @@ class Run:
             try:
                 st = self.model.read_state(self.c)
                 live = (self.model.verify(st), self.c.call("DEBUG", "DIGEST"))
-            except (OSError, ConnectionError, RespError):
+            except (OSError, ConnectionError, ReplyError):
                 pass
         return live
 
@@ -560,7 +550,7 @@ def run_fsyncgate(server_bin, so, base, seed, sabotage, policy="everysec", expir
                 k, v = "gate:%d" % i, "g%d" % i
                 try:
                     mc.call("SET", k, v)
-                except RespError:
+                except ReplyError:
                     gate["refused"] += 1
                     time.sleep(0.05)
                     continue
@@ -586,7 +576,7 @@ def run_fsyncgate(server_bin, so, base, seed, sabotage, policy="everysec", expir
         def probe():
             try:
                 return pc.call("SET", "probe", "x") == "OK"
-            except RespError as e:
+            except ReplyError as e:
                 if str(e).startswith("MISCONF") and "AOF" in str(e):
                     run.misconf_aof_probe += 1
                 return False
@@ -602,7 +592,7 @@ def run_fsyncgate(server_bin, so, base, seed, sabotage, policy="everysec", expir
             run.sample()
             try:
                 n = run.c.call("WAITAOF", 1, 0, 20)[0]
-            except (RespError, OSError, ConnectionError) as e:
+            except (ReplyError, OSError, ConnectionError) as e:
                 n = "error: %s" % e
             waits.append((time.time(), n))
             if t_fail is None:
@@ -667,7 +657,7 @@ def run_fsyncgate(server_bin, so, base, seed, sabotage, policy="everysec", expir
         # After recovery: WAITAOF counts again (gate:pre is in the new BASE).
         try:
             n = run.c.call("WAITAOF", 1, 0, 3000)[0]
-        except (RespError, OSError, ConnectionError) as e:
+        except (ReplyError, OSError, ConnectionError) as e:
             n = "error: %s" % e
         out["waitaof_after_recovery"] = n
         # Markers after recovery, each WAITAOF-acknowledged; then stop right after a
@@ -849,7 +839,7 @@ def run(ledger, builds, shim_src, workdir, long_mode, seed, log=print, sabotage=
     t_start = time.time()
     base = os.path.join(workdir, "faults")
     os.makedirs(base, exist_ok=True)
-    so = build_shim(shim_src, os.path.join(base, "shim"))
+    so = build_preload(shim_src, os.path.join(base, "shim"), libs=("-ldl", "-lpthread"))
     rnd = random.Random(seed)
     table = {}  # (label, moment, policy) -> {build: (reaction, files)}
     counts = {}
@@ -1037,7 +1027,9 @@ def render_table(table, names):
 def main():
     import argparse
     import tempfile
-    import server
+    from ledger import Ledger
+    from redistest.binaries import snapshot_binaries
+    from redistest.server import kill_all
     ap = argparse.ArgumentParser(description="syscall fault injection, stock beside patched")
     ap.add_argument("--stock", required=True, help="stock build's src dir or redis-server")
     ap.add_argument("--patched", required=True, help="patched build's src dir or redis-server")
@@ -1054,10 +1046,10 @@ def main():
     builds = {}
     for name, p in (("stock", args.stock), ("patched", args.patched)):
         d = os.path.dirname(p) if os.path.isfile(p) else p
-        b, h = server.snapshot_binaries(d, os.path.join(workdir, "bin-" + name), names=("redis-server",))
+        b, h = snapshot_binaries(d, os.path.join(workdir, "bin-" + name), names=("redis-server",))
         builds[name] = b["redis-server"]
         print("  %s: %s sha256 %s" % (name, os.path.join(d, "redis-server"), h), flush=True)
-    ledger = server.Ledger()
+    ledger = Ledger()
     t0 = time.time()
     try:
         run(ledger, builds, os.path.join(HERE, "faults.c"), workdir, args.long, seed, sabotage=args.sabotage,
@@ -1068,33 +1060,9 @@ def main():
         print(tb)
         ledger.check(SEC, "faults part ran to completion", False, tb.strip().splitlines()[-1])
     finally:
-        server._cleanup_servers()
-    print("\n== figures")
-    for sec, name, value in ledger.figures:
-        print("  %-8s %s: %s" % (sec, name, value))
-    for sec, text in ledger.notes:
-        print("  %-8s NOTE: %s" % (sec, text))
-    print("\n== summary")
-    for sec, text in ledger.summaries:
-        print("  %-8s %s" % (sec, text))
-    print("\n== checks")
-    for sec, name, ok, detail in ledger.results:
-        print("  %s  %s%s" % ("PASS" if ok else "FAIL", name, ("\n        " + detail) if detail and not ok else ""))
-    failed = ledger.failed()
-    print("\n  total time %.1f s; seed %d" % (time.time() - t0, seed))
-    if failed or args.keep:
-        print("  scratch dir kept: %s" % workdir)
-    else:
-        shutil.rmtree(workdir, ignore_errors=True)
-    print("faults: %d passed, %d failed" % (ledger.passed(), failed), flush=True)
-    if args.sabotage:
-        held = [n for s, n, ok in ledger.loss_checks if ok]
-        good = bool(ledger.loss_checks) and not held
-        print("sabotage self-test: %s (%d of %d loss checks failed as they must%s)"
-              % ("PASSED" if good else "FAILED", len(ledger.loss_checks) - len(held), len(ledger.loss_checks),
-                 "; still passing: " + "; ".join(held) if held else ""), flush=True)
-        return 0 if good else 1
-    return 1 if failed else 0
+        kill_all()
+    return ledger.report("faults", t0, seed, workdir, keep=args.keep, sabotage=args.sabotage,
+                         width=8)
 
 
 if __name__ == "__main__":

@@ -27,7 +27,8 @@ import subprocess
 import threading
 import time
 
-from server import Server, copy_dir, dir_hash
+from redistest.files import copy_dir, dir_hash
+from redistest.server import Server
 from workload import Model, start_workers
 
 SIZE = "4m"

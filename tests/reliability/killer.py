@@ -24,7 +24,7 @@ import shutil
 import threading
 import time
 
-from server import Server, proc_state, remember_children
+from redistest.server import Server, proc_state, remember_children
 from workload import Model, fill, start_workers
 
 MODES = ("random", "in-rewrite", "child-exited", "after-rewrite")

@@ -34,11 +34,11 @@ import os
 import random
 import re
 import shutil
-import subprocess
 import threading
 import time
 
-from server import Server
+from redistest.preload import build_preload
+from redistest.server import Server
 from workload import Model, fill, start_workers
 from killer import schedule_kill
 
@@ -52,16 +52,6 @@ KINDS = ("random", "after-rename", "in-rewrite", "random", "child-exited", "afte
 EVERYSEC_BOUND = 2.0
 # After-rename lives: the shim sleeps this long after each rename in the data dir.
 RENAME_STALL = 0.3
-
-
-def build_shim(src, outdir):
-    os.makedirs(outdir, exist_ok=True)
-    so = os.path.join(outdir, "powerloss.so")
-    r = subprocess.run(["gcc", "-O2", "-Wall", "-shared", "-fPIC", "-o", so, src, "-ldl"],
-                       capture_output=True, text=True)
-    if r.returncode != 0:
-        raise RuntimeError("building the shim failed:\n" + r.stderr)
-    return so
 
 
 def listing(d):
@@ -412,7 +402,7 @@ def _median(xs):
 
 def run(ledger, builds, shim_src, workdir, cycles, seed, log=print, sabotage=False):
     sec = "powerloss"
-    so = build_shim(shim_src, os.path.join(workdir, "shim"))
+    so = build_preload(shim_src, os.path.join(workdir, "shim"))
     results = {}
     for policy in ("always", "everysec"):
         for name, server_bin in builds.items():

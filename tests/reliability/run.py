@@ -30,10 +30,11 @@ import traceback
 # No __pycache__ left in the checkout by `make test`.
 sys.dont_write_bytecode = True
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
 ROOT = os.path.dirname(os.path.dirname(HERE))
 
-import server  # noqa: E402
+from ledger import Ledger  # noqa: E402  (a sibling: this script's folder is sys.path[0])
+from redistest.binaries import snapshot_binaries  # noqa: E402
+from redistest.server import kill_all  # noqa: E402
 
 PARTS = ("kill", "powerloss", "fulldisk", "corpus", "crashstates", "faults")
 
@@ -84,7 +85,7 @@ def main():
 
     workdir = args.workdir or tempfile.mkdtemp(prefix="reliability-", dir="/tmp")
     os.makedirs(workdir, exist_ok=True)
-    ledger = server.Ledger()
+    ledger = Ledger()
     t_start = time.time()
     print("reliability harness: %s mode, seed %d, workdir %s" % ("long" if long_mode else "short", seed, workdir),
           flush=True)
@@ -95,7 +96,7 @@ def main():
     bins = {}
     for name, d in (("stock", stock_dir), ("patched", patched_dir)):
         try:
-            b, h = server.snapshot_binaries(d, os.path.join(workdir, "bin-" + name))
+            b, h = snapshot_binaries(d, os.path.join(workdir, "bin-" + name))
         except RuntimeError as e:
             print("  %s" % e)
             shutil.rmtree(workdir, ignore_errors=True)
@@ -155,38 +156,10 @@ def main():
         part("crashstates", do_crashstates)
         part("faults", do_faults)
     finally:
-        server._cleanup_servers()
+        kill_all()
 
-    print("\n== figures")
-    for sec, name, value in ledger.figures:
-        print("  %-10s %s: %s" % (sec, name, value))
-    for sec, text in ledger.notes:
-        print("  %-10s NOTE: %s" % (sec, text))
-    print("\n== summary")
-    for sec, text in ledger.summaries:
-        print("  %-10s %s" % (sec, text))
-    print("\n== checks")
-    for sec, name, ok, detail in ledger.results:
-        print("  %s  %-10s %s%s" % ("PASS" if ok else "FAIL", sec, name,
-                                    ("\n        " + detail) if (detail and not ok) else ""))
-    print("\n  total time %.1f s; seed %d" % (time.time() - t_start, seed))
-    failed = ledger.failed()
-    if failed or args.keep:
-        print("  scratch dir kept: %s" % workdir)
-    else:
-        shutil.rmtree(workdir, ignore_errors=True)
-    print("reliability: %d passed, %d failed" % (ledger.passed(), failed), flush=True)
-    if args.sabotage:
-        # The self-test passes when every loss check that ran caught the planted loss.
-        held = [(sec, name) for sec, name, ok in ledger.loss_checks if ok]
-        good = ledger.loss_checks and not held
-        print("sabotage self-test: %s (%d of %d loss checks failed as they must%s)"
-              % ("PASSED" if good else "FAILED",
-                 len(ledger.loss_checks) - len(held), len(ledger.loss_checks),
-                 "; still passing: " + "; ".join("%s %s" % h for h in held) if held else ""),
-              flush=True)
-        return 0 if good else 1
-    return 1 if failed else 0
+    return ledger.report("reliability", t_start, seed, workdir, keep=args.keep,
+                         sabotage=args.sabotage, width=10, check_sections=True)
 
 
 if __name__ == "__main__":

@@ -24,7 +24,8 @@ import random
 import threading
 import time
 
-from server import Client, RespError
+from redistest.client import Client
+from redistest.resp import ReplyError
 
 N_COUNTERS = 4
 N_STRINGS = 8
@@ -250,7 +251,7 @@ class Worker(threading.Thread):
                     with m.lock:
                         cm["attempted"] += 1
                     rep = self._one(c, ("INCR", k))
-                    if isinstance(rep, RespError):
+                    if isinstance(rep, ReplyError):
                         with m.lock:
                             cm["attempted"] -= 1
                         self._refused(rep)
@@ -264,7 +265,7 @@ class Worker(threading.Thread):
                     v = self.value()
                     lm["sent"].append(v)
                     rep = self._one(c, ("RPUSH", lm["key"], v))
-                    if isinstance(rep, RespError):
+                    if isinstance(rep, ReplyError):
                         lm["sent"].pop()
                         self._refused(rep)
                         continue
@@ -276,7 +277,7 @@ class Worker(threading.Thread):
                     v = self.value()
                     sm["sent"].append(v)
                     rep = self._one(c, ("SET", k, v))
-                    if isinstance(rep, RespError):
+                    if isinstance(rep, ReplyError):
                         sm["sent"].pop()
                         self._refused(rep)
                         continue
@@ -320,16 +321,16 @@ class Worker(threading.Thread):
         the two values, or None when refused (nothing applied)."""
         reps = c.pipeline([("MULTI",), ("INCR", ka), ("INCR", kb), ("EXEC",)])
         for r in reps:
-            if isinstance(r, RespError):
+            if isinstance(r, ReplyError):
                 self._refused(r)
                 return None
         ex = reps[3]
-        if not isinstance(ex, list) or len(ex) != 2 or any(isinstance(x, RespError) for x in ex):
-            self._refused(RespError("EXEC-ABORT %r" % (ex,)))
+        if not isinstance(ex, list) or len(ex) != 2 or any(isinstance(x, ReplyError) for x in ex):
+            self._refused(ReplyError("EXEC-ABORT %r" % (ex,)))
             return None
         if ex[0] != ex[1]:
             # Live disagreement would be a bug too; the restart check reports it.
-            self.m.note_error(RespError("LIVE-TX-DISAGREE %r" % (ex,)))
+            self.m.note_error(ReplyError("LIVE-TX-DISAGREE %r" % (ex,)))
         return ex
 
 
