@@ -11,8 +11,9 @@ exit status, or the signal), the dataset (DEBUG DIGEST, DBSIZE), the log lines f
 "Reading RDB" on (times, pids and addresses left out) and the files left behind.
 
 Variants: the clean directory; the BASE cut at many offsets; bytes flipped at random
-offsets (most land in values, where upstream's CRC64 refuses them), the checksum wrong,
-the checksum zero (upstream skips the check), a bad length encoding where a record
+offsets (most land in values, where upstream's CRC64 refuses them), the checksum wrong
+(upstream's log line names the value it computed: the thread's must be the same), the
+checksum wrong with `rdbchecksum no` (no check), the checksum zero (upstream skips the check), a bad length encoding where a record
 starts, the BASE as an old-style single appendonly.aof with the INCR after its RDB part;
 a BASE with a duplicated key and one with an empty key name (hand-made RDBs); and
 without the module the BASE needs (refused).
@@ -216,6 +217,8 @@ def variants(files, rnd, module):
         out.append(("flip@%d" % at, with_base(data[:at] + bytes([data[at] ^ 0x5a]) + data[at + 1:])))
     out.append(("checksum-wrong", with_base(data[:-1] + bytes([data[-1] ^ 1]))))
     out.append(("checksum-zero", with_base(data[:-8] + b"\0" * 8)))
+    # With rdbchecksum no, upstream computes no CRC and checks none: a wrong one loads.
+    out.append(("checksum-wrong-rdbchecksum-no", with_base(data[:-1] + bytes([data[-1] ^ 1]))))
     # A bad length encoding (0x83 is none of rdbLoadLen's) where a key's name starts.
     at = data.find(b"s:0:")
     if at > 0:
@@ -278,6 +281,8 @@ def main():
             case_conf = dict(conf)
             if name == "module-missing":
                 case_conf.pop("loadmodule")
+            if name.endswith("-rdbchecksum-no"):
+                case_conf["rdbchecksum"] = "no"
             stock = run(opts.stock, case, work, "stock", None, case_conf)
             on = run(opts.patched, case, work, "on", {SWITCH: "yes"}, case_conf)
             off = run(opts.patched, case, work, "off", {SWITCH: "no"}, case_conf)

@@ -27,7 +27,7 @@ use crate::aof::replay_prefetch::{UpcomingPrefetch, DEPTH};
 use aof_core::rdb_scan::{BlockInput, Blocks, RdbScan, Scanned};
 use aof_glue::db::Db;
 use aof_glue::prefetch::KeyHash;
-use aof_glue::rdb_stream::{self, RdbStream};
+use aof_glue::rdb_stream::{self, crc64, RdbStream};
 use aof_glue::sys::{self, Errno, MappedBuffer};
 use std::collections::VecDeque;
 use std::fs::File;
@@ -40,13 +40,17 @@ pub const BLOCK: usize = 256 << 10;
 /// Blocks read and scanned that may wait for the main thread.
 pub const BLOCKS_QUEUED: usize = 8;
 
-/// What the main thread does with the records the scan found: the keyspace's cache hints
-/// in production ([`CacheHints`]), a record of the calls in the tests.
+/// What the pipeline calls outside itself: on the reading thread a key's hash and the
+/// file's CRC64, on the main thread the cache hints as each record begins. Production's
+/// are upstream's functions and the keyspace's hints ([`CacheHints`]); the tests' record
+/// the calls.
 pub trait KeyHints {
     /// What the reading thread computes of a key for the main thread.
     type Hash: Copy + Send + 'static;
     /// On the reading thread.
     fn hash(key: &[u8]) -> Self::Hash;
+    /// Upstream's `crc64(crc, bytes)` (on either thread).
+    fn crc64(crc: u64, bytes: &[u8]) -> u64;
     /// On the main thread, as record `number` (into db `db`) begins: `upcoming(n)` is
     /// record `n`'s hash, for the records after it the main thread has been handed.
     fn record_begins(&mut self, db: u64, number: u64, upcoming: &dyn Fn(u64) -> Option<Self::Hash>);
@@ -61,6 +65,10 @@ impl KeyHints for CacheHints {
 
     fn hash(key: &[u8]) -> KeyHash {
         KeyHash::of(key)
+    }
+
+    fn crc64(crc: u64, bytes: &[u8]) -> u64 {
+        crc64(crc, bytes)
     }
 
     fn record_begins(&mut self, db: u64, number: u64, upcoming: &dyn Fn(u64) -> Option<KeyHash>) {
@@ -78,9 +86,12 @@ struct UpcomingKey<H> {
     hash: H,
 }
 
-/// A block of the file and the key records the scan found while reading it.
+/// A block of the file, where it starts, the CRC64 of the file's bytes before it, and
+/// the key records the scan found while reading it.
 struct Block<H> {
     bytes: MappedBuffer,
+    start: u64,
+    crc_before: u64,
     keys: Vec<UpcomingKey<H>>,
 }
 
@@ -210,11 +221,13 @@ fn with_reading_thread<H: KeyHints, R>(
 /// The reading thread: scans the file as it reads it, then reads the rest unscanned once
 /// the scan has ended (the EOF opcode, or a record it does not step over).
 fn read_ahead<H: KeyHints>(file: File, shared: &Shared<H::Hash>) {
-    let mut input = BlockInput::new(FileBlocks {
+    let mut input = BlockInput::new(FileBlocks::<H> {
         file,
         shared,
         found: Vec::new(),
         ended: false,
+        read: 0,
+        crc: 0,
     });
     let mut scan = RdbScan::new();
     while let Scanned::Key { start, db, key } = scan.next(&mut input) {
@@ -228,16 +241,19 @@ fn read_ahead<H: KeyHints>(file: File, shared: &Shared<H::Hash>) {
 
 /// The file as the scan's blocks: each block the scan is done with goes to the main
 /// thread with the records found in it.
-struct FileBlocks<'s, H> {
+struct FileBlocks<'s, H: KeyHints> {
     file: File,
-    shared: &'s Shared<H>,
-    found: Vec<UpcomingKey<H>>,
+    shared: &'s Shared<H::Hash>,
+    found: Vec<UpcomingKey<H::Hash>>,
     ended: bool,
+    /// The bytes read so far, and their CRC64.
+    read: u64,
+    crc: u64,
 }
 
-impl<H> FileBlocks<'_, H> {
+impl<H: KeyHints> FileBlocks<'_, H> {
     /// Waits for room and hands `block` over: false when the main thread has stopped.
-    fn hand_over(&mut self, block: Block<H>) -> bool {
+    fn hand_over(&mut self, block: Block<H::Hash>) -> bool {
         let mut state = self.shared.lock();
         while state.ready.len() >= BLOCKS_QUEUED && !state.stop {
             state = self.shared.wait(state);
@@ -267,13 +283,22 @@ impl<H> FileBlocks<'_, H> {
     }
 }
 
-impl<H> Blocks for FileBlocks<'_, H> {
+impl<H: KeyHints> Blocks for FileBlocks<'_, H> {
     type Block = MappedBuffer;
 
     fn next_block(&mut self, done: Option<MappedBuffer>) -> Option<MappedBuffer> {
         if let Some(bytes) = done {
             let keys = std::mem::take(&mut self.found);
-            if !self.hand_over(Block { bytes, keys }) {
+            let len = bytes.as_ref().len() as u64;
+            let block = Block {
+                start: self.read,
+                crc_before: self.crc,
+                keys,
+                bytes,
+            };
+            self.crc = H::crc64(self.crc, block.bytes.as_ref());
+            self.read += len;
+            if !self.hand_over(block) {
                 self.ended = true;
             }
         }
@@ -298,8 +323,11 @@ impl<H> Blocks for FileBlocks<'_, H> {
 /// The main thread's side: upstream's loader reads the blocks in order through it.
 struct Feed<'s, H: KeyHints> {
     shared: &'s Shared<H::Hash>,
-    current: Option<MappedBuffer>,
+    /// The block being read.
+    current: Option<HeldBlock>,
     cursor: usize,
+    /// The latest checksum computed here: of the bytes before this offset.
+    synced: (u64, u64),
     /// Blocks taken from the queue before their turn, for their records.
     ahead: VecDeque<Block<H::Hash>>,
     /// Records from the one the loader is in on, in file order, with their numbers.
@@ -316,6 +344,7 @@ impl<'s, H: KeyHints> Feed<'s, H> {
             shared,
             current: None,
             cursor: 0,
+            synced: (0, 0),
             ahead: VecDeque::new(),
             keys: VecDeque::new(),
             next_key_number: 0,
@@ -347,10 +376,15 @@ impl<'s, H: KeyHints> Feed<'s, H> {
             return false;
         };
         self.take_keys(&mut block);
-        let spent = self.current.replace(block.bytes);
+        let held = HeldBlock {
+            bytes: block.bytes,
+            start: block.start,
+            crc_before: block.crc_before,
+        };
+        let spent = self.current.replace(held);
         self.cursor = 0;
         if let Some(spent) = spent {
-            self.shared.lock().spare.push(spent);
+            self.shared.lock().spare.push(spent.bytes);
             self.shared.changed.notify_all();
         }
         true
@@ -397,7 +431,7 @@ impl<H: KeyHints> RdbStream for Feed<'_, H> {
         self.hint(position);
         let mut filled = 0;
         while filled < buf.len() {
-            let current = self.current.as_ref().map_or(&[][..], |b| b.as_ref());
+            let current = self.current.as_ref().map_or(&[][..], |b| b.bytes.as_ref());
             if self.cursor == current.len() {
                 if !self.next_block() {
                     return false;
@@ -411,6 +445,35 @@ impl<H: KeyHints> RdbStream for Feed<'_, H> {
         }
         true
     }
+
+    /// `end` is where the next read starts or just past the last read's one byte
+    /// (rdb_stream's contract), so inside the block being read: from the thread's CRC of
+    /// everything before that block, or from the last value computed here when that is
+    /// further on, the CRC of the block's bytes up to `end`.
+    fn checksum_through(&mut self, end: u64) -> u64 {
+        let (mut at, mut crc) = self.synced;
+        if let Some(block) = &self.current {
+            if at < block.start && block.start <= end {
+                (at, crc) = (block.start, block.crc_before);
+            }
+            let bytes = block.bytes.as_ref();
+            if block.start <= at && end <= block.start + bytes.len() as u64 && at < end {
+                let range = (at - block.start) as usize..(end - block.start) as usize;
+                crc = H::crc64(crc, &bytes[range]);
+                at = end;
+            }
+        }
+        debug_assert_eq!(at, end, "a checksum inside the block being read");
+        self.synced = (at, crc);
+        crc
+    }
+}
+
+/// A block the main thread holds: its bytes, where it starts, the CRC64 before it.
+struct HeldBlock {
+    bytes: MappedBuffer,
+    start: u64,
+    crc_before: u64,
 }
 
 #[cfg(test)]

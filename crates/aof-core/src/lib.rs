@@ -14,6 +14,7 @@ pub mod fsync_health;
 pub mod key_estimate;
 pub mod load_machine;
 pub mod module_rewrite;
+pub mod rdb_checksum;
 pub mod rdb_preamble;
 pub mod rdb_scan;
 pub mod resp;

@@ -28,6 +28,7 @@ size_t redis_aof_shim_sdsavail(const sds s);
 void redis_aof_shim_sdssetlen(sds s, size_t len);
 uint64_t redis_aof_shim_client_id_aof(void);
 size_t redis_aof_shim_rio_write(rio *r, const void *buf, size_t len);
+void redis_aof_shim_rdb_load_progress(rio *r, const void *buf, size_t len);
 long long redis_aof_shim_get_expire(redisDb *db, sds key, robj *value);
 int redis_aof_shim_db_holds(redisDb *db, sds *scratch, const char *key, size_t len);
 robj *redis_aof_shim_entry_value(dictEntry *de);

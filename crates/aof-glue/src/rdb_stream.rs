@@ -2,12 +2,20 @@
 //! stdio file: the loader reads an RDB BASE from the reading thread's blocks this way
 //! (see the staticlib's `src/aof/rdb_read_ahead.rs`).
 //!
-//! Only the bytes change hands. `rdbLoadRio` installs its own checksum-and-progress
-//! callback (`rdbLoadProgressCallback`, which computes the CRC64 and serves clients every
-//! `loading-process-events-interval-bytes`) and reads in chunks of at most that size,
-//! exactly as over a file, so every check, log line and exit is upstream's.
+//! Only the bytes change hands, and the CRC64 is computed elsewhere. `rdbLoadRio` installs
+//! its checksum-and-progress callback (`rdbLoadProgressCallback`: the CRC64 of each read
+//! while `rdbchecksum` is on, then serving clients every
+//! `loading-process-events-interval-bytes`) before its first read; at that first read
+//! the callback is swapped for the same progress without the CRC
+//! (`redis_aof_shim_rdb_load_progress`), and the rio's running CRC64 is kept as
+//! [`aof_core::rdb_checksum`] decides: set from the stream's own checksum
+//! ([`RdbStream::checksum_through`], which the reading thread computes) wherever upstream
+//! reads it, extended read by read as upstream does once `rdbchecksum` was off. Every
+//! check, log line and exit stays upstream's, the checksum's included.
 
 use super::bindings::{self, rio};
+use super::server;
+use aof_core::rdb_checksum::{ChecksumStep, RdbChecksum};
 use std::ffi::{c_int, c_void};
 
 /// Bytes in file order, as `rioRead` asks for them.
@@ -16,6 +24,17 @@ pub trait RdbStream {
     /// offset `position`; false when the stream ends (or fails) first, which upstream's
     /// loader takes as a short read, as a stdio `fread` returning 0.
     fn read_exact(&mut self, buf: &mut [u8], position: u64) -> bool;
+    /// The CRC64 (upstream's `crc64`, from 0) of the stream's bytes before offset `end`:
+    /// where the next read starts, or just past the one byte of the last read.
+    fn checksum_through(&mut self, end: u64) -> u64;
+}
+
+/// Upstream's `crc64(crc, bytes)`: the CRC64 Jones of `bytes`, continued from `crc`. Any
+/// thread may call it: its tables are filled once by `crc64_init()` in `main()`, before
+/// anything is loaded, and only read after.
+pub fn crc64(crc: u64, bytes: &[u8]) -> u64 {
+    // SAFETY: reads `bytes.len()` bytes of `bytes` and crc64.c's read-only tables.
+    unsafe { bindings::crc64(crc, bytes.as_ptr(), bytes.len() as u64) }
 }
 
 /// A rio whose reads go to `stream`: the rio comes first, so the pointer upstream hands
@@ -24,6 +43,7 @@ pub trait RdbStream {
 struct StreamRio<'s> {
     rio: rio,
     stream: &'s mut dyn RdbStream,
+    checksum: RdbChecksum,
 }
 
 /// `rio.read` of a [`StreamRio`].
@@ -40,7 +60,23 @@ unsafe extern "C" fn stream_read(r: *mut rio, buf: *mut c_void, len: usize) -> u
         )
     };
     let position = s.rio.processed_bytes as u64;
-    usize::from(s.stream.read_exact(buf, position))
+    let checksum_on = server::rdb_checksum() != 0;
+    if let ChecksumStep::SetThrough(end) = s.checksum.before_read(position, checksum_on) {
+        s.rio.cksum = s.stream.checksum_through(end);
+    }
+    if !s.stream.read_exact(buf, position) {
+        return 0;
+    }
+    // rdbLoadRioWithLoadingCtx installed its callback before this (its first) read and
+    // never installs it again; rioRead calls whatever is installed after each read.
+    s.rio.update_cksum = Some(bindings::redis_aof_shim_rdb_load_progress);
+    let first = buf.first().copied().unwrap_or(0);
+    match s.checksum.after_read(position, len, first, checksum_on) {
+        ChecksumStep::Lag => {}
+        ChecksumStep::SetThrough(end) => s.rio.cksum = s.stream.checksum_through(end),
+        ChecksumStep::Extend => s.rio.cksum = crc64(s.rio.cksum, buf),
+    }
+    1
 }
 
 /// `rio.write`: the loader never writes; a write fails as on a file opened read-only.
@@ -66,7 +102,11 @@ pub fn load_rdb_stream(stream: &mut dyn RdbStream) -> Option<u64> {
     // SAFETY: an all-zero rio is rio.c's own starting point for every backend (cksum,
     // flags, counters 0, no update_cksum); the four backend functions are set below.
     let rio: rio = unsafe { std::mem::zeroed() };
-    let mut r = StreamRio { rio, stream };
+    let mut r = StreamRio {
+        rio,
+        stream,
+        checksum: RdbChecksum::new(),
+    };
     r.rio.read = Some(stream_read);
     r.rio.write = Some(stream_write);
     r.rio.tell = Some(stream_tell);
@@ -82,4 +122,66 @@ pub fn load_rdb_stream(stream: &mut dyn RdbStream) -> Option<u64> {
         )
     } == bindings::C_OK as i32;
     ok.then_some(r.rio.processed_bytes as u64)
+}
+
+#[cfg(test)]
+mod upstream_facts {
+    //! The facts about rdb.c the stream rests on, read off the tree being built against.
+
+    fn rdb_c() -> String {
+        let src = std::env::var("REDIS_SRC").expect("REDIS_SRC names the upstream src/ folder");
+        std::fs::read_to_string(std::path::Path::new(&src).join("rdb.c")).unwrap()
+    }
+
+    /// The body of the function defined as `signature` (up to the first `}` in column 0),
+    /// with whitespace collapsed.
+    fn body(source: &str, signature: &str) -> String {
+        let start = source
+            .find(signature)
+            .unwrap_or_else(|| panic!("{signature} not in rdb.c"));
+        let end = start + source[start..].find("\n}").unwrap();
+        source[start..end]
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
+    #[test]
+    fn the_progress_callback_is_the_crc_then_the_shims_progress() {
+        let callback = body(
+            &rdb_c(),
+            "void rdbLoadProgressCallback(rio *r, const void *buf, size_t len) {",
+        );
+        let shim_c = include_str!("shim.c");
+        let shim = body(
+            shim_c,
+            "void redis_aof_shim_rdb_load_progress(rio *r, const void *buf, size_t len) {",
+        );
+        let crc = "if (server.rdb_checksum) rioGenericUpdateChecksum(r, buf, len);";
+        let expected = shim
+            .replace(
+                "redis_aof_shim_rdb_load_progress",
+                "rdbLoadProgressCallback",
+            )
+            .replace("(void)buf;", crc);
+        assert_eq!(callback, expected);
+    }
+
+    #[test]
+    fn the_loader_installs_the_callback_before_its_first_read_and_reads_the_crc_once() {
+        let load = body(
+            &rdb_c(),
+            "int rdbLoadRioWithLoadingCtx(rio *rdb, int rdbflags,",
+        );
+        let install = load
+            .find("rdb->update_cksum = rdbLoadProgressCallback;")
+            .unwrap();
+        assert_eq!(load.matches("update_cksum").count(), 1);
+        assert!(install < load.find("rioRead(").unwrap());
+        // The running CRC is read once, as the value the trailer after the EOF opcode
+        // must match.
+        assert_eq!(load.matches("->cksum").count(), 1);
+        let read = load.find("expected = rdb->cksum;").unwrap();
+        assert!(load[..read].contains("if (type == RDB_OPCODE_EOF)"));
+    }
 }

@@ -181,3 +181,24 @@ int redis_aof_thread_arena_set(unsigned arena) {
     return -1;
 #endif
 }
+
+/* rdb.c's rdbLoadProgressCallback without its first statement, the CRC64 of the bytes
+ * read (`if (server.rdb_checksum) rioGenericUpdateChecksum(r, buf, len);`): the loader
+ * that reads an RDB from the reading thread's blocks keeps the checksum itself (see
+ * rdb_stream.rs). The rest is the callback's, call for call; a glue test compares this
+ * against the callback in the tree's rdb.c. */
+void redis_aof_shim_rdb_load_progress(rio *r, const void *buf, size_t len) {
+    (void)buf;
+    if (server.loading_process_events_interval_bytes &&
+        (r->processed_bytes + len)/server.loading_process_events_interval_bytes > r->processed_bytes/server.loading_process_events_interval_bytes)
+    {
+        if (server.masterhost && server.repl_state == REPL_STATE_TRANSFER)
+            replicationSendNewlineToMaster();
+        loadingAbsProgress(r->processed_bytes);
+        processEventsWhileBlocked();
+        processModuleLoadingProgressEvent(0);
+    }
+    if (server.repl_state == REPL_STATE_TRANSFER && rioCheckType(r) == RIO_TYPE_CONN) {
+        atomicIncr(server.stat_net_repl_input_bytes, len);
+    }
+}

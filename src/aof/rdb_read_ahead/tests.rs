@@ -10,15 +10,24 @@ struct Recorder {
 }
 
 fn fnv(key: &[u8]) -> u64 {
-    key.iter().fold(0xcbf29ce484222325u64, |h, &b| {
-        (h ^ b as u64).wrapping_mul(0x100000001b3)
-    })
+    fnv_from(0xcbf29ce484222325, key)
+}
+
+/// FNV continued from `h`: a stand-in for crc64 with its streaming property
+/// (f(f(c, a), b) = f(c, a b)).
+fn fnv_from(h: u64, bytes: &[u8]) -> u64 {
+    bytes
+        .iter()
+        .fold(h, |h, &b| (h ^ b as u64).wrapping_mul(0x100000001b3))
 }
 
 impl KeyHints for Recorder {
     type Hash = u64;
     fn hash(key: &[u8]) -> u64 {
         fnv(key)
+    }
+    fn crc64(crc: u64, bytes: &[u8]) -> u64 {
+        fnv_from(crc, bytes)
     }
     fn record_begins(&mut self, db: u64, number: u64, upcoming: &dyn Fn(u64) -> Option<u64>) {
         // The record itself is known; the next one may not have arrived yet.
@@ -117,7 +126,14 @@ fn the_main_thread_reads_the_file_whole_and_in_order_with_each_record_hinted_onc
                     break;
                 }
                 read.extend_from_slice(&chunk);
+                // The checksum where rdb_stream asks for it: where the next read starts,
+                // or just past a read of one byte.
+                if rng.below(50) == 0 || chunk.len() == 1 {
+                    let at = read.len();
+                    assert_eq!(feed.checksum_through(at as u64), fnv_from(0, &bytes[..at]));
+                }
             }
+            assert_eq!(feed.checksum_through(read.len() as u64), fnv_from(0, &read));
             (read, std::mem::take(&mut feed.hints.calls))
         })
         .unwrap();
