@@ -249,6 +249,14 @@ GOALS = [
          _figs("restart", ["resp", "rdb-incr"], ["restart_s"]), ">=", 2.0),
     Goal("Restart of the heavy RESP AOF ≥ 1.6× stock (#20)",
          _figs("restart", ["heavy-resp"], ["restart_s"]), ">=", 1.6),
+    # Issue #30: the restart in the default configuration (an RDB BASE), warm and cold.
+    Goal("Default-configuration restart of 2 M SETs ≥ 2× stock, warm and cold (#30)",
+         _figs("restart", ["sets-rdb", "sets-rdb cold"], ["restart_s"]), ">=", 2.0),
+    Goal("Default-configuration restart of the mixed and heavy datasets ≥ 1.6× stock, warm "
+         "and cold (#30)", _figs("restart", ["rdb-base", "heavy", "rdb-base cold", "heavy cold"],
+                                 ["restart_s"]), ">=", 1.6),
+    Goal("RSS after a default-configuration restart ≤ stock + 1 % (#30)",
+         _figs("restart", ["sets-rdb", "rdb-base", "heavy"], ["rss"]), "<=", 1.01),
     Goal("Restart ahead of the peer on every dataset it reads (#20)", _vs_peer(_restarts),
          ">=", 1.0),
     Goal("Default-form BGREWRITEAOF of 2 M SETs ≥ 2.2× stock (#20)", _REWRITES_DEFAULT_FORM,
@@ -506,7 +514,8 @@ def _section_rewrite(figs, meta):
 
 
 def _section_restart(figs, meta):
-    names = [n for n in ("sets", "resp", "rdb-incr", "large", "heavy", "heavy-resp")
+    names = [n for n in ("sets", "resp", "rdb-incr", "large", "heavy", "heavy-resp",
+                         "sets-rdb", "rdb-base", "sets-rdb cold", "rdb-base cold", "heavy cold")
              if ("restart", n, "restart_s") in figs]
     if not names:
         return []
@@ -514,7 +523,7 @@ def _section_restart(figs, meta):
     rows, mem = [], []
     for n in names:
         g = lambda m: figs.get(("restart", n, m))
-        d = ds.get(n, {})
+        d = ds.get(n.replace(" cold", ""), {})
         rows.append([n, "%s keys; %s%s" % (d.get("keys", "?"), d.get("files", "?"),
                                            "" if d.get("resp_only") else " (RDB: no peer)"),
                      _spread3(g("restart_s"), "restart_s"), fmt_ratio(g("restart_s")),
