@@ -98,12 +98,7 @@ def generate(stock, work, rnd, module):
             keys_in_base = sum(int(v.split(",")[0].split("=")[1])
                                for k, v in c.info("keyspace").items() if k.startswith("db"))
             c.call("BGREWRITEAOF")
-            deadline = time.time() + 60
-            while time.time() < deadline:
-                info = c.info("persistence")
-                if info.get("aof_rewrite_in_progress") == "0" and info.get("aof_rewrite_scheduled") == "0":
-                    break
-                time.sleep(0.05)
+            c.wait_rewrite(60)
             time.sleep(0.3)
             c.pipeline([("SET", "after:%d" % i, i) for i in range(200)])
     finally:

@@ -123,12 +123,7 @@ def _rdb_seed(stock_bin, workdir, rnd):
             c.call("SADD", "r:set", *range(30))
             c.call("XADD", "r:x", "1-1", "a", "1")
             c.call("BGREWRITEAOF")
-            deadline = time.time() + 30
-            while time.time() < deadline:
-                inf = c.info("persistence")
-                if inf.get("aof_rewrite_in_progress") == "0" and inf.get("aof_rewrite_scheduled") == "0":
-                    break
-                time.sleep(0.05)
+            c.wait_rewrite(30)
             time.sleep(0.3)
             for i in range(30):
                 c.call("SET", "r:after:%d" % i, i)

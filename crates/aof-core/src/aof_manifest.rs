@@ -660,27 +660,17 @@ mod tests {
         );
     }
 
-    /// A small deterministic xorshift generator.
-    struct Rng(u64);
+    use crate::xorshift::Xorshift as Rng;
 
-    impl Rng {
-        fn next(&mut self) -> u64 {
-            self.0 ^= self.0 << 13;
-            self.0 ^= self.0 >> 7;
-            self.0 ^= self.0 << 17;
-            self.0
-        }
-
-        /// A name of any bytes a file name may hold, ending in `last`.
-        fn name(&mut self, last: u8) -> Vec<u8> {
-            let len = 1 + self.next() % 12;
-            let mut n: Vec<u8> = (0..len)
-                .map(|_| (self.next() % 256) as u8)
-                .filter(|&b| b != b'/' && b != b'\\' && b != 0)
-                .collect();
-            n.push(last);
-            n
-        }
+    /// A name of any bytes a file name may hold, ending in `last`.
+    fn random_name(rng: &mut Rng, last: u8) -> Vec<u8> {
+        let len = 1 + rng.next() % 12;
+        let mut n: Vec<u8> = (0..len)
+            .map(|_| (rng.next() % 256) as u8)
+            .filter(|&b| b != b'/' && b != b'\\' && b != 0)
+            .collect();
+        n.push(last);
+        n
     }
 
     #[test]
@@ -690,17 +680,18 @@ mod tests {
             let mut m = Manifest::default();
             if rng.next().is_multiple_of(2) {
                 let seq = 1 + (rng.next() % 100) as i64;
-                m.base = Some(entry(&rng.name(b'b'), seq, TYPE_BASE));
+                m.base = Some(entry(&random_name(&mut rng, b'b'), seq, TYPE_BASE));
                 m.curr_base_file_seq = seq;
             }
             for _ in 0..rng.next() % 3 {
                 let seq = 1 + (rng.next() % 100) as i64;
-                m.history.push(entry(&rng.name(b'h'), seq, TYPE_HISTORY));
+                m.history
+                    .push(entry(&random_name(&mut rng, b'h'), seq, TYPE_HISTORY));
             }
             let mut seq = 0;
             for _ in 0..1 + rng.next() % 3 {
                 seq += 1 + (rng.next() % 5) as i64;
-                let mut e = entry(&rng.name(b'i'), seq, TYPE_INCR);
+                let mut e = entry(&random_name(&mut rng, b'i'), seq, TYPE_INCR);
                 if rng.next().is_multiple_of(2) {
                     e.start_offset = (rng.next() % 1000) as i64;
                     if rng.next().is_multiple_of(2) {

@@ -20,3 +20,4 @@ pub mod rdb_scan;
 pub mod resp;
 pub mod rewrite_policy;
 pub mod walk_prefetch;
+pub mod xorshift;

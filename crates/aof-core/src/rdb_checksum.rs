@@ -85,22 +85,13 @@ impl RdbChecksum {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::xorshift::Xorshift as Rng;
 
     /// A stand-in CRC (any function of the included bytes' offsets in order will do):
     /// the value after each read, kept as upstream keeps it and as the machine keeps it,
     /// must agree at every one-byte read of 0xFF.
     fn fold(acc: u64, offsets: std::ops::Range<u64>) -> u64 {
         offsets.fold(acc, |a, o| a.wrapping_mul(31).wrapping_add(o + 1))
-    }
-
-    struct Rng(u64);
-    impl Rng {
-        fn below(&mut self, n: u64) -> u64 {
-            self.0 ^= self.0 << 13;
-            self.0 ^= self.0 >> 7;
-            self.0 ^= self.0 << 17;
-            self.0 % n
-        }
     }
 
     #[test]

@@ -1,6 +1,7 @@
 """One blocking connection to a server."""
 
 import socket
+import time
 
 from redistest.resp import ReplyError, encode, read_reply
 
@@ -65,3 +66,15 @@ class Client:
                 k, v = line.split(":", 1)
                 out[k] = v
         return out
+
+    def wait_rewrite(self, timeout=30.0, poll=0.025):
+        """Polls INFO persistence until no rewrite is running or scheduled; the last INFO
+        persistence. Raises if one still is after `timeout` seconds."""
+        deadline = time.time() + timeout
+        while True:
+            info = self.info("persistence")
+            if info.get("aof_rewrite_in_progress") == "0" and info.get("aof_rewrite_scheduled") == "0":
+                return info
+            if time.time() > deadline:
+                raise RuntimeError("rewrite did not finish in %s s" % timeout)
+            time.sleep(poll)

@@ -72,12 +72,7 @@ class PairServer(Server):
     def wait_rewrite(self, timeout=30.0, poll=0.025):
         """Polls INFO persistence (not counted in `sent`) until no rewrite is running or
         scheduled; the last INFO persistence."""
-        for _ in range(int(timeout / poll)):
-            info = self.info("persistence")
-            if info["aof_rewrite_in_progress"] == "0" and info["aof_rewrite_scheduled"] == "0":
-                return info
-            time.sleep(poll)
-        raise RuntimeError("rewrite did not finish")
+        return self.conn.wait_rewrite(timeout, poll)
 
     def stop(self, nosave=True, timeout=30):
         """SHUTDOWN [NOSAVE] on the connection; the exit status, None if it had to be

@@ -1,4 +1,5 @@
 use super::*;
+use crate::xorshift::Xorshift as Rng;
 
 /// A tiny RDB writer in `rdbSave*`'s encodings, for streams with known records.
 #[derive(Default)]
@@ -291,27 +292,6 @@ fn lzf_refuses_what_does_not_expand_exactly() {
     out.clear();
     assert!(lzf_decompress(&[1, b'a', b'b'], 2, &mut out));
     assert_eq!(out, b"ab");
-}
-
-/// A small xorshift generator: random streams without a dependency.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-    fn bytes(&mut self, n: usize) -> Vec<u8> {
-        (0..n).map(|_| self.next() as u8).collect()
-    }
-    fn bytes_below(&mut self, n: u64) -> Vec<u8> {
-        let n = self.below(n) as usize;
-        self.bytes(n)
-    }
 }
 
 #[test]
