@@ -13,7 +13,9 @@
 //! anything it does not know) only stops the hints.
 //!
 //! Memory in flight: at most [`BLOCKS_QUEUED`] blocks of [`BLOCK`] bytes wait for the
-//! main thread, plus the one it reads and the one the thread fills; the buffers are pages
+//! main thread, as many again that it took early for their key records (at one record's
+//! start, while it knows fewer records than the hints need), the one it reads and the one
+//! the thread fills: 4.5 MiB at most. The buffers are pages
 //! of their own ([`MappedBuffer`]), reused, and returned to the kernel when the load
 //! ends, so the RSS after loading does not keep them.
 //!

@@ -664,9 +664,9 @@ mod tests {
 
     /// A name of any bytes a file name may hold, ending in `last`.
     fn random_name(rng: &mut Rng, last: u8) -> Vec<u8> {
-        let len = 1 + rng.next() % 12;
+        let len = 1 + rng.next_u64() % 12;
         let mut n: Vec<u8> = (0..len)
-            .map(|_| (rng.next() % 256) as u8)
+            .map(|_| (rng.next_u64() % 256) as u8)
             .filter(|&b| b != b'/' && b != b'\\' && b != 0)
             .collect();
         n.push(last);
@@ -678,24 +678,24 @@ mod tests {
         let mut rng = Rng(0x2545_f491_4f6c_dd1d);
         for _ in 0..500 {
             let mut m = Manifest::default();
-            if rng.next().is_multiple_of(2) {
-                let seq = 1 + (rng.next() % 100) as i64;
+            if rng.next_u64().is_multiple_of(2) {
+                let seq = 1 + (rng.next_u64() % 100) as i64;
                 m.base = Some(entry(&random_name(&mut rng, b'b'), seq, TYPE_BASE));
                 m.curr_base_file_seq = seq;
             }
-            for _ in 0..rng.next() % 3 {
-                let seq = 1 + (rng.next() % 100) as i64;
+            for _ in 0..rng.next_u64() % 3 {
+                let seq = 1 + (rng.next_u64() % 100) as i64;
                 m.history
                     .push(entry(&random_name(&mut rng, b'h'), seq, TYPE_HISTORY));
             }
             let mut seq = 0;
-            for _ in 0..1 + rng.next() % 3 {
-                seq += 1 + (rng.next() % 5) as i64;
+            for _ in 0..1 + rng.next_u64() % 3 {
+                seq += 1 + (rng.next_u64() % 5) as i64;
                 let mut e = entry(&random_name(&mut rng, b'i'), seq, TYPE_INCR);
-                if rng.next().is_multiple_of(2) {
-                    e.start_offset = (rng.next() % 1000) as i64;
-                    if rng.next().is_multiple_of(2) {
-                        e.end_offset = e.start_offset + (rng.next() % 1000) as i64;
+                if rng.next_u64().is_multiple_of(2) {
+                    e.start_offset = (rng.next_u64() % 1000) as i64;
+                    if rng.next_u64().is_multiple_of(2) {
+                        e.end_offset = e.start_offset + (rng.next_u64() % 1000) as i64;
                     }
                 }
                 m.incr.push(e);

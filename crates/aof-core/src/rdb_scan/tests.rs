@@ -312,7 +312,7 @@ fn random_streams_of_records_are_found_whole_in_any_block_shape() {
             }
             let key = match rng.below(3) {
                 0 => {
-                    let v = rng.next() as i32 as i64 >> rng.below(32);
+                    let v = rng.next_u64() as i32 as i64 >> rng.below(32);
                     r.byte(TYPE_HASH).int_string(v);
                     v.to_string().into_bytes()
                 }
