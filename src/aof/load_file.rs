@@ -17,10 +17,12 @@
 //! - bad framing or an unknown command: `Failed`, the file untouched.
 
 use crate::aof::block_reader::{BlockReader, FileSource};
+use crate::aof::checksum;
 use crate::aof::files;
 use crate::aof::read_ahead::{self, Feed, Item};
 use crate::aof::replay_prefetch::UpcomingPrefetch;
 use crate::aof::status::LoadStatus;
+use aof_core::checksum::TailPlan;
 use aof_core::framer::{ArgStore, Frame, Framer, ReadWindow};
 use aof_core::load_machine::{
     self, CommandKind, CorruptTail, LoadMachine, ShortFile, Stop, Verdict,
@@ -163,6 +165,8 @@ struct Replay<'n> {
     machine: LoadMachine,
     progress_reported: u64,
     items: u64,
+    /// The checksum plan the replay runs under (issue #31).
+    plan: Option<TailPlan>,
 }
 
 impl<'n> Replay<'n> {
@@ -176,6 +180,7 @@ impl<'n> Replay<'n> {
             machine: LoadMachine::new(0),
             progress_reported: 0,
             items: 0,
+            plan: None,
         }
     }
 
@@ -194,7 +199,16 @@ impl<'n> Replay<'n> {
             return Ending::ReadFailed(errno);
         }
         self.machine = LoadMachine::new(start);
-        self.replay_commands(BlockReader::new(FileSource(file), file_len, start))
+        // Checksummed ranges (issue #31): the last verified boundary and whether what
+        // follows it is a torn append are decided first, so that a torn tail's commands
+        // are never run; the replay then reads no further than that boundary.
+        self.plan = checksum::plan(&file, start, file_len);
+        self.framer.start_at(start, self.plan);
+        let read_len = match self.plan {
+            Some(plan) if plan.torn => plan.boundary,
+            _ => file_len,
+        };
+        self.replay_commands(BlockReader::new(FileSource(file), read_len, start))
     }
 
     /// An RDB BASE (or old RDB preamble) goes through upstream's RDB loader; commands may
@@ -236,9 +250,13 @@ impl<'n> Replay<'n> {
 
     fn replay_commands(&mut self, reader: BlockReader) -> Ending {
         let ending = if read_ahead::enabled() {
-            match read_ahead::with_reading_thread(reader, |feed| self.replay_items(feed)) {
+            let framer = std::mem::take(&mut self.framer);
+            match read_ahead::with_reading_thread(reader, framer, |feed| self.replay_items(feed)) {
                 Ok(ending) => ending,
-                Err(mut reader) => self.replay_commands_until_end(&mut reader),
+                Err((mut reader, framer)) => {
+                    self.framer = framer;
+                    self.replay_commands_until_end(&mut reader)
+                }
             }
         } else {
             let mut reader = reader;
@@ -299,6 +317,11 @@ impl<'n> Replay<'n> {
             self.machine.in_multi() == self.client.in_multi(),
             c"the load machine's MULTI state is the AOF client's",
         );
+        if stop == Stop::TornTail {
+            if let Some(plan) = self.plan {
+                checksum::torn_tail_line(self.name, plan.boundary);
+            }
+        }
         let ending = self.machine.finish(stop);
         if let load_machine::Ending::Short {
             reverted_multi: true,
@@ -477,6 +500,10 @@ fn report(
     let tracked = load_truncated || corrupt_tail.max_size != 0;
     match ending.verdict_with(load_truncated, corrupt_tail, short_file) {
         Verdict::Loaded => return LoadStatus::Ok,
+        Verdict::Corrupt(failure) => {
+            checksum::corruption_line(path, failure);
+            return LoadStatus::Failed;
+        }
         Verdict::BadFormat => {
             bad_format(name, path, ending, file_len, tracked);
             return LoadStatus::Failed;

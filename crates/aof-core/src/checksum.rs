@@ -205,8 +205,6 @@ pub enum FailureKind {
     /// A closing annotation with no range begun before it (its `begin`, or the closing
     /// annotation before it, is damaged).
     NoOpenRange,
-    /// A `begin` while a range was open (the annotation that closed it is damaged).
-    Unclosed,
     /// The replay stopped (bad framing, a short read) before the last verified boundary
     /// of the file: damage inside data that verified annotations follow.
     Unreadable,
@@ -326,12 +324,11 @@ impl Verifier {
         let at = self.position;
         let after = at + line_len as u64;
         let result = match (mark, self.open) {
-            (Mark::Begin, Some(start)) => Err(Failure {
-                kind: FailureKind::Unclosed,
-                range_start: start,
-                at,
-            }),
-            (Mark::Begin, None) => Ok(true),
+            // A `begin` while a range is open: a writer started over (a new process
+            // appending after one that died before closing its range, or checksums
+            // switched on again); the open range's bytes are not verified, and load as
+            // upstream loads them.
+            (Mark::Begin, _) => Ok(true),
             (Mark::Close { .. }, None) => Err(Failure {
                 kind: FailureKind::NoOpenRange,
                 range_start: self.last_boundary.unwrap_or(self.start),
@@ -387,6 +384,93 @@ impl Verifier {
             });
         }
         Ok(())
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// The writer's side.
+
+/// Which range is open in which file, and when the writer closes it. A range lives in one
+/// file: a file the writer did not leave as it is (a new INCR after a rewrite, one cut by
+/// a load, a process that just started) gets a `begin` before its first checksummed
+/// bytes, so every range starts clean.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RangeWriter {
+    /// The open range's file: its descriptor and its size after the writer's last write.
+    file: Option<(i32, u64)>,
+    open: Option<Digest>,
+    /// When the last range was closed or begun (milliseconds).
+    last_close_ms: i64,
+}
+
+impl RangeWriter {
+    pub const fn new() -> RangeWriter {
+        RangeWriter {
+            file: None,
+            open: None,
+            last_close_ms: 0,
+        }
+    }
+
+    /// Before bytes go to the file `fd` of `size` bytes: whether a `begin` line must go
+    /// first (`on`: `aof-checksum` now). A range open in another file (or in this one
+    /// changed by someone else) is forgotten.
+    pub fn needs_begin(&mut self, on: bool, fd: i32, size: u64) -> bool {
+        if self.file != Some((fd, size)) {
+            self.file = None;
+            self.open = None;
+        }
+        on && self.open.is_none()
+    }
+
+    /// The `begin` line was written: the file is `size` bytes long now.
+    pub fn begun(&mut self, fd: i32, size: u64, now_ms: i64) {
+        self.file = Some((fd, size));
+        self.open = Some(Digest::default());
+        self.last_close_ms = now_ms;
+    }
+
+    /// `bytes` were written to the file, which is `size` bytes long now.
+    pub fn wrote(&mut self, bytes: &[u8], fd: i32, size: u64) {
+        if let Some(digest) = &mut self.open {
+            digest.update(bytes);
+            self.file = Some((fd, size));
+        }
+    }
+
+    /// The closing line to write now, if any, and whether it ends checksumming: with
+    /// `aof-checksum no` an open range is closed by an `end` line; otherwise a range with
+    /// bytes closes after every write when `every_write` (`appendfsync always`), else once
+    /// a second (the fsync cadence of `everysec`) or once it holds [`RANGE_MAX`] bytes.
+    pub fn close_due(
+        &self,
+        on: bool,
+        every_write: bool,
+        fd: i32,
+        size: u64,
+        now_ms: i64,
+    ) -> Option<(Digest, bool)> {
+        let digest = self.open?;
+        if self.file != Some((fd, size)) {
+            return None;
+        }
+        if !on {
+            return Some((digest, true));
+        }
+        let due = every_write || now_ms - self.last_close_ms >= 1000 || digest.len >= RANGE_MAX;
+        (digest.len > 0 && due).then_some((digest, false))
+    }
+
+    /// The closing line was written; the file is `size` bytes long now.
+    pub fn closed(&mut self, end: bool, fd: i32, size: u64, now_ms: i64) {
+        self.last_close_ms = now_ms;
+        if end {
+            self.open = None;
+            self.file = None;
+        } else {
+            self.open = Some(Digest::default());
+            self.file = Some((fd, size));
+        }
     }
 }
 
