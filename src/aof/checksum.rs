@@ -170,3 +170,15 @@ pub fn corruption_line(path: &[u8], failure: Failure) {
         ))
         .write(Level::Warning);
 }
+
+/// The line of a command that cannot run before the file's last verified boundary.
+pub fn unrunnable_line(path: &[u8], at: u64, boundary: u64) {
+    Line::new("Checksum failure in the append only file ")
+        .bytes(path)
+        .text(&format!(
+            " at offset {at}: a command before the last verified checksum range (which ends at \
+             offset {boundary}) cannot be run, so this is corruption, not a torn write. The \
+             files are left as they are."
+        ))
+        .write(Level::Warning);
+}

@@ -102,6 +102,15 @@ pub fn load_file(name: &[u8], short_file: ShortFile) -> LoadStatus {
     let client = AofClient::create().into_current();
     let mut replay = Replay::new(name, client);
     let ending = replay.run(file, file_len, &path);
+    // A command that cannot run, in a file whose later checksummed ranges verify: the
+    // bytes before them are damaged (upstream's line names the command; this one says
+    // it is corruption and where).
+    if let (Ending::UnknownCommand(_) | Ending::WrongArity(_), Some(plan)) = (&ending, replay.plan)
+    {
+        if replay.machine.position() < plan.boundary {
+            checksum::unrunnable_line(&path, replay.machine.position(), plan.boundary);
+        }
+    }
     let status = report(name, &path, ending, short_file, file_len);
     if status == LoadStatus::Ok || status.is_cut() {
         loading::add_progress((replay.machine.position() - replay.progress_reported) as i64);
