@@ -262,7 +262,8 @@ impl<'n> Replay<'n> {
             let framer = std::mem::take(&mut self.framer);
             match read_ahead::with_reading_thread(reader, framer, |feed| self.replay_items(feed)) {
                 Ok(ending) => ending,
-                Err((mut reader, framer)) => {
+                Err(unstarted) => {
+                    let (mut reader, framer) = *unstarted;
                     self.framer = framer;
                     self.replay_commands_until_end(&mut reader)
                 }

@@ -278,7 +278,7 @@ pub fn with_reading_thread<R>(
     reader: BlockReader,
     framer: Framer,
     replay: impl FnOnce(&mut Feed) -> R,
-) -> Result<R, (BlockReader, Framer)> {
+) -> Result<R, Box<(BlockReader, Framer)>> {
     let (to_main, from_thread) = sync_channel::<Batch>(BATCHES_QUEUED);
     // Unbounded, but holds no more than the batches handed over: each comes back once.
     let (to_thread, from_main) = channel::<Batch>();
@@ -299,7 +299,7 @@ pub fn with_reading_thread<R>(
                 }
             });
         if started.is_err() {
-            return Err((reader, framer));
+            return Err(Box::new((reader, framer)));
         }
         give_reader
             .send((reader, framer))

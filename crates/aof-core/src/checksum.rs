@@ -364,23 +364,26 @@ impl Verifier {
     /// The reading stopped (`clean`: between items, at the end of what was read). With a
     /// plan, a stop short of the verified boundary is damage that verified data follows;
     /// a stop at a torn file's boundary must be the end of an annotation verified here.
-    pub fn at_stop(&self, clean: bool) -> Result<(), Failure> {
+    /// `pending`: bytes of an unfinished command consumed before the stop (the failure
+    /// names where that command starts, whatever the windows were).
+    pub fn at_stop(&self, clean: bool, pending: usize) -> Result<(), Failure> {
         let Some(plan) = self.plan else {
             return Ok(());
         };
+        let at = self.position - pending as u64;
         let range_start = self.last_boundary.unwrap_or(self.start);
-        if self.position < plan.boundary || (!clean && plan.torn) {
+        if at < plan.boundary || (!clean && plan.torn) {
             return Err(Failure {
                 kind: FailureKind::Unreadable,
                 range_start,
-                at: self.position,
+                at,
             });
         }
         if plan.torn && self.last_boundary != Some(plan.boundary) {
             return Err(Failure {
                 kind: FailureKind::Misframed,
                 range_start,
-                at: self.position,
+                at,
             });
         }
         Ok(())
@@ -676,13 +679,14 @@ mod tests {
             verify(&mut v, &close, None).unwrap_err().kind,
             FailureKind::NoOpenRange
         );
+        // A begin while one is open starts over (a new writer after one that died).
         let mut v = Verifier::new(0);
         verify(&mut v, BEGIN, None).unwrap();
+        v.advance(data.len());
+        assert_eq!(verify(&mut v, BEGIN, Some(d)), Ok(true));
         assert_eq!(
-            verify(&mut v, BEGIN, Some(Digest::default()))
-                .unwrap_err()
-                .kind,
-            FailureKind::Unclosed
+            v.last_boundary(),
+            Some((2 * BEGIN.len() + data.len()) as u64)
         );
         // `end` closes without opening.
         let mut v = Verifier::new(0);

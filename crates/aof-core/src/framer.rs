@@ -245,7 +245,6 @@ impl Framer {
                 } => {
                     store.push_spans(window.window(), args);
                     window.consume(consumed);
-                    self.verifier.advance(consumed);
                     if let Err(declined) =
                         store.before_payload((self.pending + consumed + len) as u64)
                     {
@@ -258,7 +257,7 @@ impl Framer {
                         Err(PayloadError::Short) => return self.stop(Stop::Truncated),
                         Err(PayloadError::Failed(error)) => return Frame::ReadFailed(error),
                     }
-                    self.verifier.advance(len + 2);
+                    self.verifier.advance(consumed + len + 2);
                     self.pending += consumed + len + 2;
                     if !self.parser.in_command() {
                         return Frame::Command {
@@ -285,12 +284,12 @@ impl Framer {
     fn stop<E, D>(&mut self, stop: Stop) -> Frame<E, D> {
         let stop = match stop {
             Stop::Checksum(_) => stop,
-            Stop::End | Stop::TornTail => match self.verifier.at_stop(true) {
+            Stop::End | Stop::TornTail => match self.verifier.at_stop(true, self.pending) {
                 Err(failure) => Stop::Checksum(failure),
                 Ok(()) if self.verifier.plan().is_some_and(|plan| plan.torn) => Stop::TornTail,
                 Ok(()) => Stop::End,
             },
-            Stop::Truncated | Stop::BadFormat => match self.verifier.at_stop(false) {
+            Stop::Truncated | Stop::BadFormat => match self.verifier.at_stop(false, self.pending) {
                 Err(failure) => Stop::Checksum(failure),
                 Ok(()) => stop,
             },
