@@ -402,6 +402,8 @@ def check_stock_reads(checks, stock, patched, tmp, rng):
         base = [n for n in os.listdir(aof_dir(d)) if ".base." in n][0]
         base_data = open(os.path.join(aof_dir(d), base), "rb").read()
         b_begins, b_closes, _ = check_annotations(base_data)
+        checks.ok(b_begins == 1 and b_closes >= 1 and base_data.startswith(BEGIN),
+                  "the command-form BASE carries checksums: %d/%d" % (b_begins, b_closes))
         longest = max(len(line) for _, line in lines_of(data) if line.startswith(b"#"))
         checks.ok(longest < 1023 and not any(line.startswith(b"#TS:") and b"CRC" in line
                                              for _, line in lines_of(data)),
@@ -417,6 +419,16 @@ def check_stock_reads(checks, stock, patched, tmp, rng):
         checks.ok(r.returncode == 0 and "is valid" in r.stdout, "redis-check-aof: " + r.stdout[-500:])
         got, log = load(patched, d)
         checks.ok(got == digest, "patched restarts to the same digest (%s)" % policy)
+        # A byte of the BASE's range changed: refused (the BASE is never the last file).
+        fd_ = os.path.join(tmp, "base-flip-" + policy)
+        copy_dir(d, fd_)
+        bad = bytearray(base_data)
+        bad[len(BEGIN) + rng.randrange(len(base_data) // 2)] ^= 0x04
+        with open(os.path.join(aof_dir(fd_), base), "wb") as f:
+            f.write(bad)
+        got, log = load(patched, fd_)
+        checks.ok(got is None and "Checksum failure" in log and base in log,
+                  "a flipped BASE byte: %r %s" % (got, log[-600:]))
         checks.note("stock reads (%s): digest %s on stock and patched; %d INCR files, %d begin and "
                     "%d closing lines verified in the last, command-form BASE %d/%d; "
                     "redis-check-aof valid" % (policy, digest.decode(), len(incrs), begins, closes,
