@@ -428,7 +428,7 @@ def check_stock_reads(checks, stock, patched, tmp, rng):
             f.write(bad)
         got, log = load(patched, fd_)
         checks.ok(got is None and "Checksum failure" in log and base in log,
-                  "a flipped BASE byte: %r %s" % (got, log[-600:]))
+                  "a flipped BASE byte: %r %s" % (got, log[-1600:]))
         checks.note("stock reads (%s): digest %s on stock and patched; %d INCR files, %d begin and "
                     "%d closing lines verified in the last, command-form BASE %d/%d; "
                     "redis-check-aof valid" % (policy, digest.decode(), len(incrs), begins, closes,

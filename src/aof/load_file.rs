@@ -101,6 +101,7 @@ pub fn load_file(name: &[u8], short_file: ShortFile) -> LoadStatus {
     server::set_aof_state(server::AofState::Off);
     let client = AofClient::create().into_current();
     let mut replay = Replay::new(name, client);
+    replay.last_file = short_file == ShortFile::MayCut;
     let ending = replay.run(file, file_len, &path);
     // A command that cannot run, in a file whose later checksummed ranges verify: the
     // bytes before them are damaged (upstream's line names the command; this one says
@@ -176,6 +177,8 @@ struct Replay<'n> {
     items: u64,
     /// The checksum plan the replay runs under (issue #31).
     plan: Option<TailPlan>,
+    /// The last file of the load (the only one that may end in a torn append).
+    last_file: bool,
 }
 
 impl<'n> Replay<'n> {
@@ -190,6 +193,7 @@ impl<'n> Replay<'n> {
             progress_reported: 0,
             items: 0,
             plan: None,
+            last_file: true,
         }
     }
 
@@ -212,6 +216,14 @@ impl<'n> Replay<'n> {
         // follows it is a torn append are decided first, so that a torn tail's commands
         // are never run; the replay then reads no further than that boundary.
         self.plan = checksum::plan(&file, start, file_len);
+        // Only the last file can end in a torn append: in an earlier one the writer moved
+        // on to the next file, so its failing last range is corruption (the replay meets
+        // it and fails there).
+        if !self.last_file {
+            if let Some(plan) = &mut self.plan {
+                plan.torn = false;
+            }
+        }
         self.framer.start_at(start, self.plan);
         let read_len = match self.plan {
             Some(plan) if plan.torn => plan.boundary,
