@@ -83,7 +83,8 @@ def load_outcome(binary, workdir, extra):
             server.connect(attempts=200)
             server.wait_loaded()
             result = ("up", server.call("DBSIZE"))
-        except RuntimeError:
+        except (RuntimeError, ConnectionError):
+            # A server that refuses its files may accept the connection and then exit.
             server.proc.wait(timeout=30)
             result = ("exit", server.proc.returncode)
         sizes = {n: os.path.getsize(os.path.join(aof_dir(workdir), n)) for n in before}
