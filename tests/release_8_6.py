@@ -84,6 +84,7 @@ def load_outcome(binary, workdir, extra):
             server.wait_loaded()
             result = ("up", server.call("DBSIZE"))
         except (RuntimeError, ConnectionError):
+            # A server that refuses its files may accept the connection and then exit.
             server.proc.wait(timeout=30)
             result = ("exit", server.proc.returncode)
         sizes = {n: os.path.getsize(os.path.join(aof_dir(workdir), n)) for n in before}

@@ -18,13 +18,25 @@
 //!   the cut and ends clean, or reverts a MULTI left open and, cut again, ends clean: the
 //!   commands of the first replay minus the reverted MULTI; repeated loads converge (up
 //!   to 8 start-ups are checked; nested MULTIs take one each).
+//! - checksummed ranges (issue #31), through the loader's own drive
+//!   (`load_machine::replay_verified_in`: the torn-tail plan, then the framer told it): the
+//!   reader's commands of the input, re-encoded and grouped into closed ranges by the
+//!   input's bytes, load clean in every shape; one byte of that file changed (where and how
+//!   the input says) is refused as corruption naming a range that starts at or before it,
+//!   or, at or after the last range, cut back no further than it with the file's own
+//!   commands, or loads the file's own commands; the input's bytes appended as a tail are
+//!   cut at the last boundary or kept only when they are whole commands. The input as it is
+//!   replays the same way in every shape.
 #![no_main]
 
+use aof_core::checksum::{close_line, Digest, BEGIN};
 use aof_core::command_reader::{read_all, CommandParser, ReadError};
-use aof_core::framer::mem::shape_from_bytes;
+use aof_core::framer::mem::{shape_from_bytes, FileShape, Shape, StoreShape};
 use aof_core::load_machine::{
-    replay, replay_in, CommandKind, CorruptTail, Ending, Replayed, ShortFile, Verdict,
+    replay, replay_in, replay_verified_in, CommandKind, CorruptTail, Ending, Replayed, ShortFile,
+    Verdict,
 };
+use aof_core::resp::encode_bytes_command;
 use libfuzzer_sys::fuzz_target;
 
 fn run(file: &[u8], block: usize, direct_read_min: usize) -> Replayed {
@@ -72,6 +84,8 @@ fn check(file: &[u8], r: &Replayed) {
     let last_end = previous_end;
     assert_eq!(r.machine.in_multi(), open_multi);
     match r.ending {
+        // A checksum line of the input that fails (no range begun, a wrong checksum).
+        Ending::Corrupt(failure) => assert!(failure.range_start <= position),
         Ending::Clean => {
             assert!(!open_multi);
             assert_eq!(
@@ -119,6 +133,7 @@ fn check(file: &[u8], r: &Replayed) {
             let verdict = r.ending.verdict(load_truncated, short_file);
             match r.ending {
                 Ending::Clean => assert_eq!(verdict, Verdict::Loaded),
+                Ending::Corrupt(failure) => assert_eq!(verdict, Verdict::Corrupt(failure)),
                 Ending::BadFormat { .. } => assert_eq!(verdict, Verdict::BadFormat),
                 Ending::Short { cut_to, .. } => assert_eq!(
                     verdict,
@@ -133,7 +148,103 @@ fn check(file: &[u8], r: &Replayed) {
     }
 }
 
+/// The shapes the checksummed replays run in: production's, and small windows with pieces,
+/// direct reads and batches.
+fn checksum_shapes() -> [Shape; 2] {
+    [
+        Shape::production(),
+        Shape {
+            file: FileShape {
+                read_sizes: vec![3, 1, 7],
+                ..FileShape::blocks(13)
+            },
+            direct_read_min: 5,
+            store: StoreShape::Batches {
+                commands: 2,
+                bytes: 40,
+                decline_at: None,
+            },
+        },
+    ]
+}
+
+fn verified(file: &[u8]) -> Replayed {
+    let [production, small] = checksum_shapes();
+    let r = replay_verified_in(file, &production).expect("no read fails");
+    let s = replay_verified_in(file, &small).expect("no read fails");
+    assert_eq!(
+        r.outcome_independent_of_windows(),
+        s.outcome_independent_of_windows()
+    );
+    r
+}
+
+/// The checksummed-range properties (see the module's documentation).
+fn check_checksums(data: &[u8]) {
+    // The raw input, checksum lines and all: the same in every shape.
+    verified(data);
+    let (commands, read, _) = read_all(CommandParser::new(), data, data.len().max(1));
+    if commands.is_empty() || read.is_err() {
+        return;
+    }
+    let mut file = BEGIN.to_vec();
+    let mut range = Vec::new();
+    let mut boundaries = vec![file.len() as u64];
+    for (i, args) in commands.iter().enumerate() {
+        let args: Vec<&[u8]> = args.iter().map(Vec::as_slice).collect();
+        range.extend(encode_bytes_command(&args));
+        let close_here = i + 1 == commands.len() || data[i % data.len()] & 3 == 0;
+        if close_here {
+            let mut digest = Digest::default();
+            digest.update(&range);
+            file.append(&mut range);
+            file.extend(close_line(digest, false));
+            boundaries.push(file.len() as u64);
+        }
+    }
+    let clean = verified(&file);
+    if clean.ending != Ending::Clean {
+        // A MULTI left open by the input's commands: a short file, checksums or not.
+        assert!(matches!(
+            clean.ending,
+            Ending::Short {
+                reverted_multi: true,
+                ..
+            }
+        ));
+        return;
+    }
+    let last_range_start = boundaries[boundaries.len() - 2];
+    // One byte changed, where and how the input's first bytes say.
+    let at = (u32::from_le_bytes([data[0], data[1 % data.len()], data[2 % data.len()], 0])
+        as usize)
+        % file.len();
+    let x = data[3 % data.len()].max(1);
+    let mut bad = file.clone();
+    bad[at] ^= x;
+    let r = verified(&bad);
+    match r.ending {
+        Ending::Corrupt(failure) => assert!(failure.range_start <= at as u64, "{failure:?}"),
+        Ending::Short { cut_to, .. } | Ending::BadFormat { cut_to, .. } => {
+            assert!(at as u64 >= last_range_start, "a flip at {at} not refused");
+            assert!(cut_to <= at as u64);
+            let kept = r.commands.iter().filter(|c| c.end <= cut_to);
+            assert!(kept.zip(&clean.commands).all(|(a, b)| a == b));
+        }
+        Ending::Clean => assert_eq!(r.commands, clean.commands, "a flip at {at} loaded"),
+    }
+    // The input appended as a tail.
+    let mut torn = file.clone();
+    torn.extend_from_slice(data);
+    let r = verified(&torn);
+    assert!(r.commands.iter().zip(&clean.commands).all(|(a, b)| a == b));
+    if let Ending::Short { cut_to, .. } = r.ending {
+        assert!(cut_to >= file.len() as u64 || r.machine.in_multi());
+    }
+}
+
 fuzz_target!(|data: &[u8]| {
+    check_checksums(data);
     let first = whole(data);
     for block in [1, 7] {
         assert_eq!(
@@ -181,7 +292,8 @@ fuzz_target!(|data: &[u8]| {
                 ..
             },
         )
-        | (Err(ReadError::BadFormat), Ending::BadFormat { .. }) => {}
+        | (Err(ReadError::BadFormat), Ending::BadFormat { .. })
+        | (Err(ReadError::BadFormat), Ending::Corrupt(_)) => {}
         (read, ending) => panic!("reader {read:?}, machine {ending:?}"),
     }
     check(data, &first);
@@ -220,7 +332,7 @@ fuzz_target!(|data: &[u8]| {
                 );
                 replayed = again;
             }
-            Verdict::Loaded => break,
+            Verdict::Loaded | Verdict::Corrupt(_) => break,
             other => panic!("unexpected verdict {other:?} after {cuts} cuts"),
         }
     }

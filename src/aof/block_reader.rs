@@ -49,4 +49,9 @@ impl aof_core::block_reader::Source for FileSource {
     fn put(dest: &mut UnwrittenBytes<'_>, bytes: &[u8]) {
         dest.put(bytes);
     }
+
+    #[inline]
+    fn filled<'d>(dest: &'d UnwrittenBytes<'_>) -> &'d [u8] {
+        dest.written()
+    }
 }

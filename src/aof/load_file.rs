@@ -17,11 +17,13 @@
 //! - bad framing or an unknown command: `Failed`, the file untouched.
 
 use crate::aof::block_reader::{BlockReader, FileSource};
+use crate::aof::checksum;
 use crate::aof::files;
 use crate::aof::rdb_read_ahead;
 use crate::aof::read_ahead::{self, Feed, Item};
 use crate::aof::replay_prefetch::UpcomingPrefetch;
 use crate::aof::status::LoadStatus;
+use aof_core::checksum::TailPlan;
 use aof_core::framer::{ArgStore, Frame, Framer, ReadWindow};
 use aof_core::load_machine::{
     self, CommandKind, CorruptTail, LoadMachine, ShortFile, Stop, Verdict,
@@ -100,7 +102,17 @@ pub fn load_file(name: &[u8], short_file: ShortFile) -> LoadStatus {
     server::set_aof_state(server::AofState::Off);
     let client = aof_client().into_current();
     let mut replay = Replay::new(name, client);
+    replay.last_file = short_file == ShortFile::MayCut;
     let ending = replay.run(file, file_len, &path);
+    // A command that cannot run, in a file whose later checksummed ranges verify: the
+    // bytes before them are damaged (upstream's line names the command; this one says
+    // it is corruption and where).
+    if let (Ending::UnknownCommand(_) | Ending::WrongArity(_), Some(plan)) = (&ending, replay.plan)
+    {
+        if replay.machine.position() < plan.boundary {
+            checksum::unrunnable_line(&path, replay.machine.position(), plan.boundary);
+        }
+    }
     let status = report(name, &path, ending, short_file, file_len);
     if status == LoadStatus::Ok || status.is_cut() {
         loading::add_progress((replay.machine.position() - replay.progress_reported) as i64);
@@ -164,6 +176,10 @@ struct Replay<'n> {
     machine: LoadMachine,
     progress_reported: u64,
     items: u64,
+    /// The checksum plan the replay runs under (issue #31).
+    plan: Option<TailPlan>,
+    /// The last file of the load (the only one that may end in a torn append).
+    last_file: bool,
 }
 
 impl<'n> Replay<'n> {
@@ -177,6 +193,8 @@ impl<'n> Replay<'n> {
             machine: LoadMachine::new(0),
             progress_reported: 0,
             items: 0,
+            plan: None,
+            last_file: true,
         }
     }
 
@@ -195,7 +213,24 @@ impl<'n> Replay<'n> {
             return Ending::ReadFailed(errno);
         }
         self.machine = LoadMachine::new(start);
-        self.replay_commands(BlockReader::new(FileSource(file), file_len, start))
+        // Checksummed ranges (issue #31): the last verified boundary and whether what
+        // follows it is a torn append are decided first, so that a torn tail's commands
+        // are never run; the replay then reads no further than that boundary.
+        self.plan = checksum::plan(&file, start, file_len);
+        // Only the last file can end in a torn append: in an earlier one the writer moved
+        // on to the next file, so its failing last range is corruption (the replay meets
+        // it and fails there).
+        if !self.last_file {
+            if let Some(plan) = &mut self.plan {
+                plan.torn = false;
+            }
+        }
+        self.framer.start_at(start, self.plan);
+        let read_len = match self.plan {
+            Some(plan) if plan.torn => plan.boundary,
+            _ => file_len,
+        };
+        self.replay_commands(BlockReader::new(FileSource(file), read_len, start))
     }
 
     /// An RDB BASE (or old RDB preamble) goes through upstream's RDB loader; commands may
@@ -246,9 +281,14 @@ impl<'n> Replay<'n> {
 
     fn replay_commands(&mut self, reader: BlockReader) -> Ending {
         let ending = if read_ahead::enabled() {
-            match read_ahead::with_reading_thread(reader, |feed| self.replay_items(feed)) {
+            let framer = std::mem::take(&mut self.framer);
+            match read_ahead::with_reading_thread(reader, framer, |feed| self.replay_items(feed)) {
                 Ok(ending) => ending,
-                Err(mut reader) => self.replay_commands_until_end(&mut reader),
+                Err(unstarted) => {
+                    let (mut reader, framer) = *unstarted;
+                    self.framer = framer;
+                    self.replay_commands_until_end(&mut reader)
+                }
             }
         } else {
             let mut reader = reader;
@@ -309,6 +349,11 @@ impl<'n> Replay<'n> {
             self.machine.in_multi() == self.client.in_multi(),
             c"the load machine's MULTI state is the AOF client's",
         );
+        if stop == Stop::TornTail {
+            if let Some(plan) = self.plan {
+                checksum::torn_tail_line(self.name, plan.boundary);
+            }
+        }
         let ending = self.machine.finish(stop);
         if let load_machine::Ending::Short {
             reverted_multi: true,
@@ -493,6 +538,10 @@ fn report(
     let tracked = load_truncated || corrupt_tail.max_size != 0;
     match ending.verdict_with(load_truncated, corrupt_tail, short_file) {
         Verdict::Loaded => return LoadStatus::Ok,
+        Verdict::Corrupt(failure) => {
+            checksum::corruption_line(path, failure);
+            return LoadStatus::Failed;
+        }
         Verdict::BadFormat => {
             bad_format(name, path, ending, file_len, tracked);
             return LoadStatus::Failed;

@@ -4,6 +4,7 @@
 #![forbid(unsafe_code)]
 
 pub mod block_reader;
+pub mod checksum;
 pub mod files;
 pub mod fsync_health;
 pub mod load;

@@ -270,18 +270,20 @@ impl Feed {
     }
 }
 
-/// Runs `replay` with a reading thread working on `reader`, and returns what it returns
-/// once the thread has ended. `Err(reader)`: the thread could not be started (the caller
-/// replays on its own thread instead).
+/// Runs `replay` with a reading thread working on `reader` with `framer` (set up for the
+/// file: where its commands start, its checksum plan), and returns what it returns once
+/// the thread has ended. `Err`: the thread could not be started (the caller replays on
+/// its own thread instead, with the same reader and framer).
 pub fn with_reading_thread<R>(
     reader: BlockReader,
+    framer: Framer,
     replay: impl FnOnce(&mut Feed) -> R,
-) -> Result<R, BlockReader> {
+) -> Result<R, Box<(BlockReader, Framer)>> {
     let (to_main, from_thread) = sync_channel::<Batch>(BATCHES_QUEUED);
     // Unbounded, but holds no more than the batches handed over: each comes back once.
     let (to_thread, from_main) = channel::<Batch>();
     // The reader goes to the thread only once it runs, so a failed start keeps it.
-    let (give_reader, take_reader) = sync_channel::<BlockReader>(1);
+    let (give_reader, take_reader) = sync_channel::<(BlockReader, Framer)>(1);
     // The objects the thread builds go into the dataset: from the main thread's arena, as
     // the one-thread load allocates them (see aof_glue::arena).
     let arena = Arena::of_this_thread();
@@ -292,15 +294,15 @@ pub fn with_reading_thread<R>(
                 if let Some(arena) = arena {
                     arena.bind_this_thread();
                 }
-                if let Ok(reader) = take_reader.recv() {
-                    read_ahead(reader, &to_main, &from_main);
+                if let Ok((reader, framer)) = take_reader.recv() {
+                    read_ahead(reader, framer, &to_main, &from_main);
                 }
             });
         if started.is_err() {
-            return Err(reader);
+            return Err(Box::new((reader, framer)));
         }
         give_reader
-            .send(reader)
+            .send((reader, framer))
             .unwrap_or_else(|_| unreachable!("the thread waits for the reader"));
         let mut feed = Feed {
             from_thread,
@@ -410,8 +412,12 @@ impl ArgStore<BlockReader> for Filling<'_> {
 
 /// The reading thread: frames the file and hands over batches of items until the
 /// reading stops or the main thread stops taking them.
-fn read_ahead(mut reader: BlockReader, to_main: &SyncSender<Batch>, from_main: &Receiver<Batch>) {
-    let mut framer = Framer::new();
+fn read_ahead(
+    mut reader: BlockReader,
+    mut framer: Framer,
+    to_main: &SyncSender<Batch>,
+    from_main: &Receiver<Batch>,
+) {
     let mut filling = Filling {
         batch: Batch::new(),
         in_flight: InFlight {

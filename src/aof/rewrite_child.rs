@@ -15,6 +15,7 @@
 
 use crate::aof::Reported;
 use aof_core::aof_manifest;
+use aof_core::checksum::{self, Digest};
 use aof_core::child_progress::Progress;
 use aof_core::module_rewrite::{self, Verdict};
 use aof_core::resp::{Arg, RecordWriter, Sink};
@@ -57,13 +58,43 @@ struct ChildBuffer<'s> {
     handed: usize,
     /// A write to the rio failed (rio keeps the error and refuses later writes).
     failed: bool,
+    /// With `aof-checksum yes` (issue #31): the open range's digest of the bytes handed
+    /// over since its `begin` or closing line.
+    digest: Option<Digest>,
 }
 
 impl ChildBuffer<'_> {
     fn write(&mut self, bytes: &[u8]) {
         self.handed += bytes.len();
+        if let Some(digest) = &mut self.digest {
+            digest.update(bytes);
+        }
         if !self.sink.write(bytes) {
             self.failed = true;
+        }
+    }
+
+    /// An annotation line, in no range (and not counted as a record's bytes).
+    fn annotate(&mut self, line: &[u8]) {
+        self.hand_over();
+        if !self.sink.write(line) {
+            self.failed = true;
+        }
+    }
+
+    /// Between keys: closes the open range once it holds [`checksum::RANGE_MAX`] bytes
+    /// (or, `last`, whatever it holds), so a command-form BASE is checked range by range.
+    fn close_range(&mut self, last: bool) {
+        let Some(digest) = self.digest else {
+            return;
+        };
+        let held = digest.len + self.gathered.len() as u64;
+        if held == 0 || (!last && held < checksum::RANGE_MAX) {
+            return;
+        }
+        self.hand_over();
+        if let Some(digest) = self.digest.replace(Digest::default()) {
+            self.annotate(&checksum::close_line(digest, false));
         }
     }
 
@@ -102,6 +133,7 @@ impl<'s> RewriteOut<'s> {
                 sink,
                 handed: 0,
                 failed: false,
+                digest: None,
             }),
         }
     }
@@ -509,6 +541,13 @@ pub struct WriteFailed;
 /// function libraries, then every db's keys.
 pub fn rewrite_dataset(sink: &RioSink<'_>) -> Result<(), WriteFailed> {
     let mut out = RewriteOut::new(sink);
+    // A command-form BASE written with checksums on carries them too (issue #31): the
+    // child inherits the setting from the parent at the fork.
+    if aof_glue::config::aof_checksum() {
+        let buffer = out.w.sink_mut();
+        buffer.annotate(checksum::BEGIN);
+        buffer.digest = Some(Digest::default());
+    }
     if server::aof_timestamp_enabled() != 0 {
         if let Some(ts) = crate::aof::write::next_timestamp_annotation(true) {
             out.w.timestamp_annotation(ts);
@@ -536,6 +575,7 @@ pub fn rewrite_dataset(sink: &RioSink<'_>) -> Result<(), WriteFailed> {
             if !write_key(&mut out, db, key.bytes(), value, expire) {
                 return false;
             }
+            out.w.sink_mut().close_range(false);
             if let Some(done) = progress.key_written(runtime::mstime) {
                 child_info::report_keys_done(done as usize);
             }
@@ -556,6 +596,7 @@ pub fn rewrite_dataset(sink: &RioSink<'_>) -> Result<(), WriteFailed> {
             progress.keys()
         );
     }
+    out.w.sink_mut().close_range(true);
     if out.flush() {
         Ok(())
     } else {

@@ -176,6 +176,9 @@ pub fn flush(force: bool) {
     let mut sync_in_progress = false;
 
     if buffered == 0 {
+        // A checksummed range left open when writes stopped is closed on the policy's
+        // timer, so the unverified tail stays within what the policy may lose.
+        crate::aof::checksum::close_if_due(server::aof_fd(), fsync_policy);
         let (incr_fsynced, incr_size, since_fsync) = (
             server::aof_last_incr_fsync_offset(),
             server::aof_last_incr_size(),
@@ -218,6 +221,7 @@ pub fn flush(force: bool) {
     }
 
     let fd = server::aof_fd();
+    crate::aof::checksum::before_write(fd);
     let started = runtime::latency_start();
     let result = aof_buf::with_bytes(|bytes| write_all(fd, bytes));
     let elapsed = runtime::latency_end(started);
@@ -243,6 +247,10 @@ pub fn flush(force: bool) {
 
     server::set_aof_current_size(server::aof_current_size() + written as libc::off_t);
     server::set_aof_last_incr_size(server::aof_last_incr_size() + written as libc::off_t);
+    // A checksummed range's bytes, then its closing line when due: before the fsync, so
+    // under `always` every reply leaves with its write in a verified range.
+    aof_buf::with_bytes(|bytes| crate::aof::checksum::wrote(fd, bytes));
+    crate::aof::checksum::close_if_due(fd, fsync_policy);
     aof_buf::recycle(REUSABLE_BUFFER_BYTES);
     fsync_by_policy(fsync_policy, sync_in_progress);
 }
@@ -338,7 +346,10 @@ fn handle_failed_write(result: Result<usize, Errno>, expected: usize, fsync_poli
     server::set_aof_current_size(server::aof_current_size() + partially_written as libc::off_t);
     server::set_aof_last_incr_size(server::aof_last_incr_size() + partially_written as libc::off_t);
     if partially_written > 0 {
-        // The bytes already on disk leave the buffer; the rest is retried.
+        // The bytes already on disk leave the buffer; the rest is retried. They belong to
+        // the open checksummed range, which the rest continues.
+        let fd = server::aof_fd();
+        aof_buf::with_bytes(|bytes| crate::aof::checksum::wrote(fd, &bytes[..partially_written]));
         aof_buf::drop_front(partially_written);
     }
 }

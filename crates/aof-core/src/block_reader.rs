@@ -4,6 +4,7 @@
 //! (`src/aof/block_reader.rs`), or a file in memory for the tests and the fuzz targets
 //! ([`framer::mem`](crate::framer::mem)), so both run this code.
 
+use crate::checksum::Digest;
 use crate::framer::{PayloadError, ReadWindow};
 
 /// The read buffer. It holds at most a line plus one argument shorter than
@@ -45,6 +46,9 @@ pub trait Source {
     fn left(dest: &Self::Payload<'_>) -> usize;
     /// Writes `bytes` after those of `dest` written so far (at most [`left`](Self::left)).
     fn put(dest: &mut Self::Payload<'_>, bytes: &[u8]);
+    /// The bytes of `dest` written so far (a checksummed range digests a payload read
+    /// straight into its storage from here).
+    fn filled<'d>(dest: &'d Self::Payload<'_>) -> &'d [u8];
 }
 
 /// How far a reader reads: production's [`READ_BLOCK`], [`SHORT_READ`] and
@@ -80,6 +84,8 @@ pub struct BlockReader<S> {
     /// Refills left that read `sizes.short_read` ahead instead of `sizes.block`.
     short_reads_left: u32,
     sizes: Sizes,
+    /// The open checksummed range's digest of the bytes consumed since it began.
+    digest: Option<Digest>,
 }
 
 impl<S: Source> BlockReader<S> {
@@ -100,6 +106,7 @@ impl<S: Source> BlockReader<S> {
             at_eof: false,
             short_reads_left: 0,
             sizes,
+            digest: None,
         }
     }
 
@@ -134,8 +141,15 @@ impl<S: Source> BlockReader<S> {
         if min_window > self.buf.len() {
             self.buf.resize(min_window, 0);
         }
-        let read_up_to = min_window.max(ahead).min(self.buf.len());
+        // Nothing past `file_len` is read: a torn file's replay ends at its last verified
+        // boundary (issue #31), whatever follows it on disk.
+        let cap = usize::try_from(self.file_len.saturating_sub(self.offset)).unwrap_or(usize::MAX);
+        let read_up_to = min_window.max(ahead).min(self.buf.len()).min(cap);
         while self.filled < min_window && !self.at_eof {
+            if self.filled >= read_up_to {
+                self.at_eof = true;
+                break;
+            }
             match self.source.read(&mut self.buf[self.filled..read_up_to])? {
                 0 => self.at_eof = true,
                 n => self.filled += n,
@@ -158,6 +172,10 @@ impl<S: Source> BlockReader<S> {
                 }
                 n => self.offset += n as u64,
             }
+        }
+        // The window's part was digested as it was consumed; the rest came from the file.
+        if let Some(digest) = &mut self.digest {
+            digest.update(&S::filled(dest)[from_window..]);
         }
         Ok(true)
     }
@@ -206,8 +224,21 @@ impl<S: Source> ReadWindow for BlockReader<S> {
 
     #[inline]
     fn consume(&mut self, n: usize) {
+        if let Some(digest) = &mut self.digest {
+            digest.update(&self.buf[self.start..self.start + n]);
+        }
         self.start += n;
         self.offset += n as u64;
+    }
+
+    #[inline]
+    fn digest_begin(&mut self) {
+        self.digest = Some(Digest::default());
+    }
+
+    #[inline]
+    fn digest_take(&mut self) -> Option<Digest> {
+        self.digest.take()
     }
 
     /// Fills `dest` with a payload of the file and skips the two bytes after it

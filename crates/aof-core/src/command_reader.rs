@@ -459,7 +459,8 @@ fn read_all_frames(frames: Vec<MemFrame>) -> Option<ReadAll> {
                 let ending = match stop {
                     Stop::End => Ok(()),
                     Stop::Truncated => Err(ReadError::Truncated),
-                    Stop::BadFormat => Err(ReadError::BadFormat),
+                    Stop::BadFormat | Stop::Checksum(_) => Err(ReadError::BadFormat),
+                    Stop::TornTail => Err(ReadError::Truncated),
                 };
                 return Some((commands, ending, complete_up_to));
             }

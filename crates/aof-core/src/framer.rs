@@ -22,6 +22,7 @@
 //! the same positions wherever the machine is read (between items, and at the stop), and
 //! cost a machine step per piece.
 
+use crate::checksum::{Digest, TailPlan, Verifier};
 use crate::command_reader::{CommandParser, Step};
 use crate::load_machine::Stop;
 use std::ops::Range;
@@ -58,6 +59,19 @@ pub trait ReadWindow {
         &mut self,
         dest: &mut Self::Payload<'_>,
     ) -> Result<(), PayloadError<Self::Error>>;
+
+    /// A checksummed range begins: every byte consumed (or read as a payload) from now on
+    /// is digested, until [`digest_take`](Self::digest_take). A window that cannot digest
+    /// ignores it, and the ranges it meets fail to verify.
+    #[inline]
+    fn digest_begin(&mut self) {}
+
+    /// Stops digesting: the digest of the bytes since [`digest_begin`](Self::digest_begin)
+    /// (`None` when none began).
+    #[inline]
+    fn digest_take(&mut self) -> Option<Digest> {
+        None
+    }
 }
 
 /// Where a command's arguments go, in order, as the framer reads them: the argument
@@ -116,11 +130,19 @@ pub enum Frame<E, D> {
 }
 
 /// Commands out of a file read in windows (see the module's documentation).
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Framer {
     parser: CommandParser,
     /// Bytes of the current command's pieces consumed so far.
     pending: usize,
+    /// The file's checksum annotations, followed through the reading (issue #31).
+    verifier: Verifier,
+}
+
+impl Default for Framer {
+    fn default() -> Self {
+        Framer::new()
+    }
 }
 
 impl Framer {
@@ -129,7 +151,25 @@ impl Framer {
     }
 
     pub fn with_parser(parser: CommandParser) -> Framer {
-        Framer { parser, pending: 0 }
+        Framer {
+            parser,
+            pending: 0,
+            verifier: Verifier::new(0),
+        }
+    }
+
+    /// The reading starts at file offset `start` (after any RDB part); `plan` is the
+    /// loader's decision about the file's end ([`crate::checksum::plan_tail`]). With a
+    /// plan, a stop short of its boundary is a checksum failure, and a torn file's
+    /// reading (its window ending at the boundary) ends with [`Stop::TornTail`].
+    pub fn start_at(&mut self, start: u64, plan: Option<TailPlan>) {
+        self.verifier = Verifier::new(start);
+        self.verifier.set_plan(plan);
+    }
+
+    /// The checksum verifier's state (where the reading stands, the last boundary).
+    pub fn verifier(&self) -> &Verifier {
+        &self.verifier
     }
 
     /// Whether the reading is inside a command (some of its pieces are in the store).
@@ -171,12 +211,31 @@ impl Framer {
                 Step::End => return self.stop(Stop::End),
                 Step::Error(error) => return self.stop(Stop::from(error)),
                 Step::Annotation { consumed } => {
+                    let mark = Verifier::recognise(&window.window()[..consumed]);
+                    let Some(mark) = mark else {
+                        // Any other annotation (`#TS:`) is data of the range it sits in.
+                        window.consume(consumed);
+                        self.verifier.advance(consumed);
+                        return Frame::Annotation { consumed };
+                    };
+                    // The checksum line itself is in no range.
+                    let digest = window.digest_take();
                     window.consume(consumed);
+                    match self.verifier.mark(mark, consumed, digest) {
+                        Ok(true) => window.digest_begin(),
+                        Ok(false) => {}
+                        Err(failure) => {
+                            // The stop counts the line, as a piece consumed before it.
+                            self.pending += consumed;
+                            return self.stop(Stop::Checksum(failure));
+                        }
+                    }
                     return Frame::Annotation { consumed };
                 }
                 Step::Partial { consumed, args } => {
                     store.push_spans(window.window(), args);
                     window.consume(consumed);
+                    self.verifier.advance(consumed);
                     self.pending += consumed;
                 }
                 Step::LargeArgument {
@@ -198,6 +257,7 @@ impl Framer {
                         Err(PayloadError::Short) => return self.stop(Stop::Truncated),
                         Err(PayloadError::Failed(error)) => return Frame::ReadFailed(error),
                     }
+                    self.verifier.advance(consumed + len + 2);
                     self.pending += consumed + len + 2;
                     if !self.parser.in_command() {
                         return Frame::Command {
@@ -208,6 +268,7 @@ impl Framer {
                 Step::Command { consumed, args } => {
                     store.push_spans(window.window(), args);
                     window.consume(consumed);
+                    self.verifier.advance(consumed);
                     return Frame::Command {
                         consumed: std::mem::take(&mut self.pending) + consumed,
                     };
@@ -216,8 +277,23 @@ impl Framer {
         }
     }
 
+    /// The last frame. A file with a checksum plan turns a stop short of its last
+    /// verified boundary into a checksum failure (damage that verified data follows), and
+    /// a torn file's clean end at its boundary into [`Stop::TornTail`].
     #[inline]
     fn stop<E, D>(&mut self, stop: Stop) -> Frame<E, D> {
+        let stop = match stop {
+            Stop::Checksum(_) => stop,
+            Stop::End | Stop::TornTail => match self.verifier.at_stop(true, self.pending) {
+                Err(failure) => Stop::Checksum(failure),
+                Ok(()) if self.verifier.plan().is_some_and(|plan| plan.torn) => Stop::TornTail,
+                Ok(()) => Stop::End,
+            },
+            Stop::Truncated | Stop::BadFormat => match self.verifier.at_stop(false, self.pending) {
+                Err(failure) => Stop::Checksum(failure),
+                Ok(()) => stop,
+            },
+        };
         Frame::Stop {
             stop,
             consumed: std::mem::take(&mut self.pending),

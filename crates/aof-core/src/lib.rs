@@ -7,6 +7,7 @@
 
 pub mod aof_manifest;
 pub mod block_reader;
+pub mod checksum;
 pub mod child_progress;
 pub mod command_reader;
 pub mod framer;

@@ -27,6 +27,7 @@
 //!   is; with `yes` the file is cut back (or, for a file that is not the last one,
 //!   [`ShortFile::Keep`], left as it is, its caller failing the load anyway).
 
+use crate::checksum;
 use crate::command_reader::{CommandParser, ReadError, DIRECT_READ_MIN};
 use crate::framer::mem::{frames, frames_with, FileShape, MemFrame, Shape, StoreShape};
 use crate::framer::Framer;
@@ -64,6 +65,12 @@ pub enum Stop {
     Truncated,
     /// Bytes that are not an AOF command ([`ReadError::BadFormat`]).
     BadFormat,
+    /// A checksummed range failed to verify, and verified data follows it (or the file is
+    /// not the last one): corruption, never repaired ([`crate::checksum`]).
+    Checksum(crate::checksum::Failure),
+    /// The reading reached the last verified boundary of a file whose bytes after it are
+    /// a torn append ([`crate::checksum::TailPlan::torn`]): a short file cut back there.
+    TornTail,
 }
 
 impl From<ReadError> for Stop {
@@ -93,6 +100,9 @@ pub enum Ending {
     /// queued commands and leaves the MULTI open in the file, so commands appended later
     /// would join it and be reverted with it at the next start).
     BadFormat { valid_up_to: u64, cut_to: u64 },
+    /// A checksummed range failed with verified data after it: loading fails, the file is
+    /// left as it is, whatever `aof-load-truncated` and the corrupt-tail limit say.
+    Corrupt(crate::checksum::Failure),
 }
 
 /// 8.4's `aof-load-corrupt-tail-max-size`, as a file's end is judged by it.
@@ -148,6 +158,8 @@ pub enum Verdict {
     /// bytes no reader can parse (`redis-check-aof --fix` would cut at the same offset);
     /// the caller then fails the load for a file that is not the last one.
     CutCorruptTail { to: u64, remaining: u64 },
+    /// A checksum failure ([`Ending::Corrupt`]): `AOF_FAILED`, the file untouched.
+    Corrupt(crate::checksum::Failure),
 }
 
 impl Ending {
@@ -168,6 +180,7 @@ impl Ending {
     ) -> Verdict {
         match self {
             Ending::Clean => Verdict::Loaded,
+            Ending::Corrupt(failure) => Verdict::Corrupt(failure),
             Ending::BadFormat {
                 valid_up_to,
                 cut_to,
@@ -274,6 +287,20 @@ impl LoadMachine {
                 }
             }
             Stop::End => Ending::Clean,
+            // A torn tail is cut at the boundary the reading ended on (after its checksum
+            // line), or, inside an open MULTI, before that MULTI.
+            Stop::TornTail => {
+                if self.in_multi {
+                    self.valid_up_to = self.valid_before_multi;
+                } else {
+                    self.valid_up_to = self.position;
+                }
+                Ending::Short {
+                    cut_to: self.valid_up_to,
+                    reverted_multi: self.in_multi,
+                }
+            }
+            Stop::Checksum(failure) => Ending::Corrupt(failure),
             Stop::Truncated => Ending::Short {
                 cut_to: self.valid_up_to,
                 reverted_multi: false,
@@ -352,6 +379,27 @@ pub fn replay_in(file: &[u8], shape: &Shape) -> Option<Replayed> {
     replay_frames(frames(file, shape).0)
 }
 
+/// [`replay_in`] as the loader replays a file that may carry checksum annotations
+/// (issue #31): the torn-tail decision first ([`checksum::plan_tail`] over the whole
+/// file), then the framer, told the plan, over the file (up to the boundary when its
+/// tail is torn).
+pub fn replay_verified_in(file: &[u8], shape: &Shape) -> Option<Replayed> {
+    let plan =
+        checksum::plan_tail::<std::convert::Infallible>(file, 0, 0, file.len() as u64, |_, _| {
+            unreachable!("the whole file is the tail")
+        })
+        .unwrap_or_else(|never| match never {});
+    let end = match plan {
+        Some(plan) if plan.torn => plan.boundary as usize,
+        _ => file.len(),
+    };
+    let mut parser = CommandParser::new();
+    parser.set_direct_read_min(shape.direct_read_min);
+    let mut framer = Framer::with_parser(parser);
+    framer.start_at(0, plan);
+    replay_frames(frames_with(framer, &file[..end], shape).0)
+}
+
 /// The loader's machine steps for each frame.
 fn replay_frames(frames: Vec<MemFrame>) -> Option<Replayed> {
     let mut machine = LoadMachine::new(0);
@@ -387,6 +435,227 @@ fn run(machine: &mut LoadMachine, commands: &mut Vec<RanCommand>, args: Vec<Vec<
         kind,
         end: machine.position(),
     });
+}
+
+#[cfg(test)]
+mod checksum_tests {
+    //! Checksummed files through the framer and the machine, as the loader replays them.
+    use super::*;
+    use crate::checksum::{close_line, Digest, BEGIN};
+    use crate::resp::encode_text_command as cmd;
+
+    struct Rng(u64);
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0
+        }
+        fn below(&mut self, n: u64) -> u64 {
+            self.next() % n
+        }
+    }
+
+    /// A random checksummed file: `begin`, then ranges of random commands (MULTI/EXEC
+    /// among them, a transaction sometimes across a range boundary, `#TS:` lines inside
+    /// ranges), each closed. Returns the file and the end of every range's closing line.
+    fn random_file(rng: &mut Rng, ranges: usize) -> (Vec<u8>, Vec<u64>) {
+        let mut file = BEGIN.to_vec();
+        let mut boundaries = vec![file.len() as u64];
+        let mut open = false;
+        for index in 0..ranges {
+            let mut range = Vec::new();
+            for _ in 0..1 + rng.below(4) {
+                let key = format!("k{}", rng.below(5));
+                let value: String = (0..rng.below(40))
+                    .map(|_| (b'a' + rng.below(26) as u8) as char)
+                    .collect();
+                match rng.below(8) {
+                    0 if !open => {
+                        open = true;
+                        range.extend(cmd(&["MULTI"]))
+                    }
+                    1 if open => {
+                        open = false;
+                        range.extend(cmd(&["EXEC"]))
+                    }
+                    2 => {
+                        range.extend_from_slice(format!("#TS:{}\r\n", rng.next() % 1000).as_bytes())
+                    }
+                    3 => range.extend(cmd(&["INCR", &key])),
+                    _ => range.extend(cmd(&["SET", &key, &value])),
+                }
+            }
+            if open && index + 1 == ranges {
+                range.extend(cmd(&["EXEC"]));
+            }
+            let mut digest = Digest::default();
+            digest.update(&range);
+            file.extend(range);
+            file.extend(close_line(digest, false));
+            boundaries.push(file.len() as u64);
+        }
+        (file, boundaries)
+    }
+
+    fn shapes() -> Vec<Shape> {
+        vec![
+            Shape::production(),
+            Shape {
+                file: FileShape {
+                    read_sizes: vec![3, 1, 7],
+                    ..FileShape::blocks(11)
+                },
+                direct_read_min: 5,
+                store: StoreShape::Batches {
+                    commands: 2,
+                    bytes: 40,
+                    decline_at: None,
+                },
+            },
+        ]
+    }
+
+    /// Every byte of random checksummed files flipped (three ways), in two shapes: a flip
+    /// before the last range is refused as corruption naming a range that starts at or
+    /// before it; a flip in the last range or its line is a torn tail cut back to a
+    /// boundary before it (the commands kept are the file's own), or, in the line alone,
+    /// loads the file's own commands. No flip ever loads other commands.
+    #[test]
+    fn every_flipped_byte_is_refused_or_cut_never_loaded() {
+        let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+        let mut outcomes = [0usize; 3];
+        for _ in 0..12 {
+            let ranges = 1 + rng.below(4) as usize;
+            let (file, boundaries) = random_file(&mut rng, ranges);
+            let clean = replay_verified_in(&file, &Shape::production()).unwrap();
+            assert_eq!(clean.ending, Ending::Clean, "the intact file loads");
+            let last_range_start = boundaries[boundaries.len() - 2];
+            for p in 0..file.len() {
+                for x in [0x01u8, 0x80, 1 + rng.below(255) as u8] {
+                    let mut bad = file.clone();
+                    bad[p] ^= x;
+                    for shape in shapes() {
+                        let r = replay_verified_in(&bad, &shape).unwrap();
+                        match r.ending {
+                            Ending::Corrupt(f) => {
+                                outcomes[0] += 1;
+                                assert!(f.range_start <= p as u64, "{f:?} flip at {p}");
+                            }
+                            Ending::Short { cut_to, .. } | Ending::BadFormat { cut_to, .. } => {
+                                outcomes[1] += 1;
+                                assert!(
+                                    p as u64 >= last_range_start,
+                                    "flip at {p} before the last range cut, not refused: {:?}",
+                                    r.ending
+                                );
+                                assert!(cut_to <= p as u64);
+                                let kept: Vec<_> =
+                                    r.commands.iter().filter(|c| c.end <= cut_to).collect();
+                                assert!(kept.iter().zip(&clean.commands).all(|(a, b)| *a == b));
+                            }
+                            Ending::Clean => {
+                                outcomes[2] += 1;
+                                assert_eq!(r.commands, clean.commands, "flip at {p} loaded");
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        assert!(outcomes.iter().all(|&n| n > 0), "{outcomes:?}");
+    }
+
+    /// A zero-filled or garbage tail after the last verified range: a torn tail, cut back
+    /// to the boundary with every command of the verified ranges kept; under `no` the same
+    /// file is refused (a short file), and with `aof-load-truncated yes` the corrupt-tail
+    /// limit does not matter.
+    #[test]
+    fn a_zero_or_garbage_tail_is_cut_at_the_last_boundary() {
+        let mut rng = Rng(42);
+        for round in 0..20 {
+            let (file, _) = random_file(&mut rng, 3);
+            let clean = replay_verified_in(&file, &Shape::production()).unwrap();
+            let mut torn = file.clone();
+            let n = 1 + rng.below(3000) as usize;
+            if round % 2 == 0 {
+                torn.extend(std::iter::repeat_n(0u8, n));
+            } else {
+                torn.extend((0..n).map(|_| rng.next() as u8));
+            }
+            for shape in shapes() {
+                let r = replay_verified_in(&torn, &shape).unwrap();
+                let cut_to = match r.ending {
+                    Ending::Short { cut_to, .. } => cut_to,
+                    other => panic!("round {round}: {other:?}"),
+                };
+                if !clean.machine.in_multi() {
+                    assert_eq!(cut_to, file.len() as u64);
+                }
+                assert_eq!(r.commands, clean.commands);
+                for max_size in [0, 1, u64::MAX] {
+                    let tail = CorruptTail {
+                        max_size,
+                        file_len: torn.len() as u64,
+                    };
+                    assert_eq!(
+                        r.ending.verdict_with(true, tail, ShortFile::MayCut),
+                        Verdict::CutBack { to: cut_to }
+                    );
+                    assert_eq!(
+                        r.ending.verdict_with(false, tail, ShortFile::MayCut),
+                        Verdict::ShortRefused
+                    );
+                }
+            }
+        }
+    }
+
+    /// A MULTI opened in one range and closed in the next: intact, it loads; with the
+    /// second range torn, the cut goes back before the MULTI (no transaction left open in
+    /// the file).
+    #[test]
+    fn a_transaction_across_a_boundary() {
+        let ranges = [
+            [
+                cmd(&["SET", "a", "1"]),
+                cmd(&["MULTI"]),
+                cmd(&["SET", "b", "2"]),
+            ]
+            .concat(),
+            [cmd(&["SET", "c", "3"]), cmd(&["EXEC"])].concat(),
+        ];
+        let mut file = BEGIN.to_vec();
+        let mut before_multi = 0;
+        for range in &ranges {
+            let mut d = Digest::default();
+            d.update(range);
+            if before_multi == 0 {
+                before_multi = (file.len() + cmd(&["SET", "a", "1"]).len()) as u64;
+            }
+            file.extend_from_slice(range);
+            file.extend(close_line(d, false));
+        }
+        let r = replay_verified_in(&file, &Shape::production()).unwrap();
+        assert_eq!(r.ending, Ending::Clean);
+        let mut torn = file.clone();
+        let at = torn.len() - 40;
+        torn[at] ^= 0x20;
+        let r = replay_verified_in(&torn, &Shape::production()).unwrap();
+        assert_eq!(
+            r.ending,
+            Ending::Short {
+                cut_to: before_multi,
+                reverted_multi: true
+            }
+        );
+        // A damaged first range, verified data after it: refused.
+        let mut bad = file.clone();
+        bad[BEGIN.len() + 20] ^= 0x20;
+        let r = replay_verified_in(&bad, &Shape::production()).unwrap();
+        assert!(matches!(r.ending, Ending::Corrupt(f) if f.range_start == BEGIN.len() as u64));
+    }
 }
 
 #[cfg(test)]

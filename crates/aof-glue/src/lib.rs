@@ -25,6 +25,7 @@ pub mod child;
 pub mod child_info;
 pub mod client;
 pub mod command;
+pub mod config;
 pub mod current_client;
 pub mod db;
 pub mod functions;

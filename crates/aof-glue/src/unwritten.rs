@@ -36,6 +36,17 @@ impl<'a> UnwrittenBytes<'a> {
         self.written = end;
     }
 
+    /// The bytes written so far, front to back (a checksummed range digests a payload
+    /// read straight into its string from here).
+    pub fn written(&self) -> &[u8] {
+        let written = &self.bytes[..self.written];
+        // SAFETY: the first `self.written` bytes were written by `put` (a copy) or by
+        // read(2) into this slice (`read_from` counts only what the kernel reported
+        // written), and `written` never counts more; MaybeUninit<u8> has u8's layout, so
+        // initialised bytes may be read as a `&[u8]` borrowed from `self`.
+        unsafe { std::slice::from_raw_parts(written.as_ptr().cast::<u8>(), written.len()) }
+    }
+
     /// One `read(2)` from `file` into the bytes left: Ok(0) at the end of the file (or when
     /// none are left), Ok(n) for n bytes written.
     pub fn read_from(&mut self, file: &impl AsRawFd) -> std::io::Result<usize> {

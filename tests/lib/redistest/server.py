@@ -76,6 +76,14 @@ class Server:
         self.conf = {"port": str(self.port), "dir": self.datadir, "logfile": self.logfile}
         self.conf.update(base_conf)
         self.conf.update(conf or {})
+        # Directives only the patched build knows (aof-checksum, issue #31), for the
+        # patched binaries only: REDIS_AOF_PATCHED_CONF="aof-checksum yes" names them,
+        # REDIS_AOF_PATCHED_DIR the patched build's src directory (make
+        # test-reliability-checksum).
+        patched_dir = os.environ.get("REDIS_AOF_PATCHED_DIR")
+        if patched_dir and os.path.realpath(binary).startswith(os.path.realpath(patched_dir) + os.sep):
+            words = os.environ.get("REDIS_AOF_PATCHED_CONF", "").split()
+            self.conf.update(zip(words[0::2], words[1::2]))
         self.extra_args = list(args)
         self.env = env
         self.output = output

@@ -180,6 +180,10 @@ impl Source for MemSource<'_> {
         dest.bytes[dest.written..end].copy_from_slice(bytes);
         dest.written = end;
     }
+
+    fn filled<'d>(dest: &'d MemPayload<'_>) -> &'d [u8] {
+        &dest.bytes[..dest.written]
+    }
 }
 
 /// The loader's block reader over a file in memory, checking the framer's and the
@@ -259,6 +263,14 @@ impl ReadWindow for MemFile<'_> {
             "sized past the file"
         );
         self.reader.read_payload(dest)
+    }
+
+    fn digest_begin(&mut self) {
+        self.reader.digest_begin();
+    }
+
+    fn digest_take(&mut self) -> Option<crate::checksum::Digest> {
+        self.reader.digest_take()
     }
 }
 
