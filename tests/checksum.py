@@ -32,11 +32,13 @@ import os
 import random
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
 import time
+
+from redistest.pair import PairServer
+from redistest.resp import ReplyError, encode as resp
 
 # ------------------------------------------------------------------------------------------
 # Upstream's CRC64 (crc64.c: Jones polynomial, reflected, no final xor).
@@ -117,119 +119,29 @@ def close_line(data, end=False):
 # ------------------------------------------------------------------------------------------
 # Servers.
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+class Server(PairServer):
+    """A PairServer (appendfsync always; statuses and bulk strings as bytes, error replies
+    returned as ReplyError) that records whether it loaded: `started` is False when it
+    exited instead (it refused its files)."""
 
-
-def resp(*args):
-    out = [b"*%d\r\n" % len(args)]
-    for a in args:
-        if isinstance(a, int):
-            a = str(a).encode()
-        elif isinstance(a, str):
-            a = a.encode()
-        out.append(b"$%d\r\n%s\r\n" % (len(a), a))
-    return b"".join(out)
-
-
-class Server:
     def __init__(self, binary, workdir, *extra):
-        self.workdir = workdir
-        self.port = free_port()
-        self.log = os.path.join(workdir, "log")
-        if os.path.exists(self.log):
-            os.unlink(self.log)
-        self.proc = subprocess.Popen(
-            [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", workdir,
-             "--appendonly", "yes", "--appendfsync", "always", "--save", "",
-             "--enable-debug-command", "yes", "--logfile", self.log, *extra],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        self.sock = None
-        self.started = self._connect()
-
-    def _connect(self):
-        for _ in range(800):
-            if self.proc.poll() is not None:
-                return False
-            try:
-                self.sock = socket.create_connection(("127.0.0.1", self.port), timeout=60)
-                self.file = self.sock.makefile("rb")
-                break
-            except OSError:
-                time.sleep(0.01)
-        else:
-            raise RuntimeError("no connection")
-        for _ in range(2000):
-            try:
-                if self.call("PING") == b"PONG":
-                    return True
-            except (RuntimeError, OSError):
-                # A server refusing its files exits: the connection closes first.
-                try:
-                    self.proc.wait(timeout=30)
-                    return False
-                except subprocess.TimeoutExpired:
-                    raise RuntimeError("connection lost, server still running")
-            time.sleep(0.01)
-        raise RuntimeError("never loaded")
-
-    def call(self, *args):
-        self.sock.sendall(resp(*args))
-        return self.read()
-
-    def read(self):
-        line = self.file.readline()
-        if not line:
-            raise RuntimeError("connection closed")
-        kind, rest = line[:1], line[1:-2]
-        if kind == b"+":
-            return rest
-        if kind == b"-":
-            return RuntimeError(rest.decode(errors="replace"))
-        if kind == b":":
-            return int(rest)
-        if kind == b"$":
-            n = int(rest)
-            return None if n < 0 else self.file.read(n + 2)[:-2]
-        if kind == b"*":
-            n = int(rest)
-            return None if n < 0 else [self.read() for _ in range(n)]
-        raise RuntimeError("unexpected reply %r" % line)
+        super().__init__(binary, workdir, *extra, wait=False)
+        try:
+            self.wait_loaded(70)
+            self.started = True
+        except RuntimeError:
+            if self.proc.poll() is None:
+                raise
+            self.started = False
 
     def info(self, section):
-        text = self.call("INFO", section).decode()
-        return dict(line.split(":", 1) for line in text.split("\r\n") if ":" in line)
+        return self.conn.info(section)
 
     def wait_rewrite(self):
-        for _ in range(2000):
-            info = self.info("persistence")
-            if info["aof_rewrite_in_progress"] == "0" and info["aof_rewrite_scheduled"] == "0":
-                return
-            time.sleep(0.01)
-        raise RuntimeError("rewrite did not finish")
+        return super().wait_rewrite(timeout=20)
 
     def stop(self):
-        if self.proc.poll() is None:
-            try:
-                self.sock.sendall(resp("SHUTDOWN", "NOSAVE"))
-            except OSError:
-                pass
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        if self.sock:
-            self.sock.close()
-
-    def log_text(self):
-        try:
-            with open(self.log, errors="replace") as f:
-                return f.read()
-        except OSError:
-            return ""
+        return PairServer.stop(self) if self.started else self.wait_exit(30)
 
 
 def load(binary, workdir, *extra):
@@ -237,8 +149,6 @@ def load(binary, workdir, *extra):
     s = Server(binary, workdir, *extra)
     digest = s.call("DEBUG", "DIGEST") if s.started else None
     s.stop()
-    if not s.started:
-        s.proc.wait()
     return digest, s.log_text()
 
 
@@ -318,10 +228,9 @@ def send_all(server, commands, pipeline):
     """Sends commands in pipelined batches (each batch is one event-loop's writes)."""
     for i in range(0, len(commands), pipeline):
         batch = commands[i:i + pipeline]
-        server.sock.sendall(b"".join(resp(*c) for c in batch))
-        for _ in batch:
-            reply = server.read()
-            if isinstance(reply, RuntimeError) and "EXECABORT" not in str(reply):
+        # One write for the whole batch (conn.pipeline sends it at once).
+        for reply in server.conn.pipeline(batch):
+            if isinstance(reply, ReplyError) and "EXECABORT" not in str(reply):
                 raise reply
 
 
