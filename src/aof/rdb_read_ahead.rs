@@ -215,8 +215,6 @@ fn with_reading_thread<H: KeyHints, R>(
     if let Some(thread) = thread {
         let _ = thread.join();
     }
-    // The key records went through the thread's heap: leave none of it resident.
-    sys::release_free_heap_pages();
     Some(outcome)
 }
 

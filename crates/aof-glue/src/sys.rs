@@ -201,17 +201,6 @@ pub fn advise_sequential(file: &std::fs::File) {
     let _ = unsafe { libc::posix_fadvise(file.as_raw_fd(), 0, 0, libc::POSIX_FADV_SEQUENTIAL) };
 }
 
-/// `malloc_trim(0)`: the C library's heaps give their free pages back to the kernel. A
-/// loading thread's small allocations (freed on the main thread, into the thread's own
-/// heap) would otherwise stay resident after the load.
-pub fn release_free_heap_pages() {
-    #[cfg(target_env = "gnu")]
-    // SAFETY: walks glibc's own arenas under their locks; touches no memory in use.
-    unsafe {
-        libc::malloc_trim(0);
-    }
-}
-
 /// A buffer of its own anonymous pages (`mmap`), returned to the kernel when dropped
 /// (`munmap`): a loader's buffers leave nothing behind in the C library's heap, where
 /// freed blocks stay resident (the RSS after loading stays stock's).
