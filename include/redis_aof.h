@@ -279,6 +279,18 @@ int openNewIncrAofForAppend(void);
 int persistAofManifest(aofManifest *am);
 
 /**
+ * The patched RDB loader's call for each key's value (redis-patch/0003, in place of
+ * `rdbLoadObject` in `rdbLoadRioWithLoadingCtx`): on the stream of an RDB BASE being
+ * loaded with its reading thread, the value the thread built ahead
+ * (src/aof/rdb_read_ahead.rs); anywhere else, upstream's `rdbLoadObject` itself.
+ *
+ * # Safety
+ * The arguments of upstream's `rdbLoadObject` call there, on the main thread: `rdb`
+ * the loader's live rio, `key` its key (an sds it frees itself), `error` its local.
+ */
+robj *redis_aof_rdb_load_value(int rdbtype, rio *rdb, sds key, int dbid, int *error);
+
+/**
  * # Safety
  * `filename` must be a NUL-terminated path, allocated and unmodified for the call. No
  * upstream C outside aof.c calls this; aof.c passed an sds from makePath, or in the

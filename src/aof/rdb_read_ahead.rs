@@ -26,14 +26,17 @@
 //! further ahead still, so the disk works while the main thread decodes.
 
 use crate::aof::replay_prefetch::{UpcomingPrefetch, DEPTH};
-use aof_core::rdb_scan::{BlockInput, Blocks, RdbScan, Scanned};
+use aof_core::rdb_scan::{BlockInput, Blocks, RdbScan, Scanned, TakenValue, TYPE_STRING};
+use aof_glue::arena::Arena;
 use aof_glue::db::Db;
 use aof_glue::prefetch::KeyHash;
 use aof_glue::rdb_stream::{self, crc64, RdbStream};
+use aof_glue::rdb_value::{self, BuiltValue, Settings};
 use aof_glue::sys::{self, Errno, MappedBuffer};
 use std::collections::VecDeque;
 use std::fs::File;
 use std::io::{ErrorKind, Read};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, Once};
 use std::thread::JoinHandle;
 
@@ -41,18 +44,32 @@ use std::thread::JoinHandle;
 pub const BLOCK: usize = 256 << 10;
 /// Blocks read and scanned that may wait for the main thread.
 pub const BLOCKS_QUEUED: usize = 8;
+/// The longest string value (as stored) the thread builds; longer ones are upstream's
+/// loader's to read, so the objects in flight stay within the blocks in flight plus one.
+pub const BUILD_MAX: u64 = 512 << 10;
 
-/// What the pipeline calls outside itself: on the reading thread a key's hash and the
-/// file's CRC64, on the main thread the cache hints as each record begins. Production's
-/// are upstream's functions and the keyspace's hints ([`CacheHints`]); the tests' record
-/// the calls.
-pub trait KeyHints {
+/// What the pipeline calls outside itself: on the reading thread a key's hash, the
+/// file's CRC64 and the building of string values, on the main thread the cache hints as
+/// each record begins and the settings values are built under. Production's are
+/// upstream's functions and the keyspace's hints ([`CacheHints`]); the tests' record the
+/// calls.
+pub trait UpstreamCalls {
     /// What the reading thread computes of a key for the main thread.
     type Hash: Copy + Send + 'static;
+    /// A string value the reading thread built.
+    type Value: Send + 'static;
+    /// What values are built under; a value built under other settings is not taken.
+    type Settings: PartialEq;
     /// On the reading thread.
     fn hash(key: &[u8]) -> Self::Hash;
     /// Upstream's `crc64(crc, bytes)` (on either thread).
     fn crc64(crc: u64, bytes: &[u8]) -> u64;
+    /// On the reading thread, while the main thread serves no clients: the string value
+    /// stored as `stored` (length, encoding, payload, whole) of a key of db `db`, built
+    /// as upstream's loader builds it; None when it is not.
+    fn build_string_value(db: u64, stored: &[u8]) -> Option<Self::Value>;
+    /// On the main thread: the settings now.
+    fn settings() -> Self::Settings;
     /// On the main thread, as record `number` (into db `db`) begins: `upcoming(n)` is
     /// record `n`'s hash, for the records after it the main thread has been handed.
     fn record_begins(&mut self, db: u64, number: u64, upcoming: &dyn Fn(u64) -> Option<Self::Hash>);
@@ -62,8 +79,10 @@ pub trait KeyHints {
 /// few records' keys, one step per record.
 pub struct CacheHints(UpcomingPrefetch);
 
-impl KeyHints for CacheHints {
+impl UpstreamCalls for CacheHints {
     type Hash = KeyHash;
+    type Value = BuiltValue;
+    type Settings = Settings;
 
     fn hash(key: &[u8]) -> KeyHash {
         KeyHash::of(key)
@@ -71,6 +90,14 @@ impl KeyHints for CacheHints {
 
     fn crc64(crc: u64, bytes: &[u8]) -> u64 {
         crc64(crc, bytes)
+    }
+
+    fn build_string_value(db: u64, stored: &[u8]) -> Option<BuiltValue> {
+        rdb_value::build_string_value(stored, i32::try_from(db).ok()?)
+    }
+
+    fn settings() -> Settings {
+        Settings::now()
     }
 
     fn record_begins(&mut self, db: u64, number: u64, upcoming: &dyn Fn(u64) -> Option<KeyHash>) {
@@ -88,17 +115,25 @@ struct UpcomingKey<H> {
     hash: H,
 }
 
+/// A string value the reading thread built, and where its bytes are in the file.
+struct BuiltAt<V> {
+    start: u64,
+    end: u64,
+    value: V,
+}
+
 /// A block of the file, where it starts, the CRC64 of the file's bytes before it, and
-/// the key records the scan found while reading it.
-struct Block<H> {
+/// the key records the scan found and the values the thread built while reading it.
+struct Block<P: UpstreamCalls> {
     bytes: MappedBuffer,
     start: u64,
     crc_before: u64,
-    keys: Vec<UpcomingKey<H>>,
+    keys: Vec<UpcomingKey<P::Hash>>,
+    values: Vec<BuiltAt<P::Value>>,
 }
 
-struct State<H> {
-    ready: VecDeque<Block<H>>,
+struct State<P: UpstreamCalls> {
+    ready: VecDeque<Block<P>>,
     /// Buffers the main thread has read, for the thread to fill again.
     spare: Vec<MappedBuffer>,
     /// The thread has handed over its last block.
@@ -107,14 +142,21 @@ struct State<H> {
     stop: bool,
 }
 
-/// What the two threads share: the blocks between them, under one lock.
-struct Shared<H> {
-    state: Mutex<State<H>>,
+/// What the two threads share: the blocks between them, under one lock, and the gate
+/// that keeps the thread from building values while the main thread serves clients.
+struct Shared<P: UpstreamCalls> {
+    state: Mutex<State<P>>,
     changed: Condvar,
+    /// The main thread serves clients (or is about to): no value may be built.
+    serving: AtomicBool,
+    /// The thread is building a value.
+    building: AtomicBool,
+    /// Values are still wanted (false once the settings they were built under changed).
+    build: AtomicBool,
 }
 
-impl<H> Shared<H> {
-    fn new() -> Shared<H> {
+impl<P: UpstreamCalls> Shared<P> {
+    fn new() -> Shared<P> {
         Shared {
             state: Mutex::new(State {
                 ready: VecDeque::new(),
@@ -123,16 +165,62 @@ impl<H> Shared<H> {
                 stop: false,
             }),
             changed: Condvar::new(),
+            serving: AtomicBool::new(false),
+            building: AtomicBool::new(false),
+            build: AtomicBool::new(true),
         }
     }
 
-    fn lock(&self) -> MutexGuard<'_, State<H>> {
+    fn lock(&self) -> MutexGuard<'_, State<P>> {
         // Neither side panics holding the lock (panic = abort), so it is never poisoned.
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn wait<'g>(&self, guard: MutexGuard<'g, State<H>>) -> MutexGuard<'g, State<H>> {
+    fn wait<'g>(&self, guard: MutexGuard<'g, State<P>>) -> MutexGuard<'g, State<P>> {
         self.changed.wait(guard).unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// On the reading thread: runs `build` unless the main thread serves clients (then
+    /// waits until it is done) or values are no longer wanted or the thread is to stop
+    /// (then None). The two flags are a Dekker pair (SeqCst): either the thread sees
+    /// `serving` after raising `building` and backs off, or the main thread sees
+    /// `building` and waits for it to fall.
+    fn build_value<T>(&self, build: impl FnOnce() -> Option<T>) -> Option<T> {
+        loop {
+            if !self.build.load(Ordering::Relaxed) {
+                return None;
+            }
+            self.building.store(true, Ordering::SeqCst);
+            if !self.serving.load(Ordering::SeqCst) {
+                let value = build();
+                self.building.store(false, Ordering::SeqCst);
+                return value;
+            }
+            self.building.store(false, Ordering::SeqCst);
+            let mut state = self.lock();
+            while self.serving.load(Ordering::SeqCst) && !state.stop {
+                state = self.wait(state);
+            }
+            if state.stop {
+                return None;
+            }
+        }
+    }
+
+    /// On the main thread, before it serves clients: no value is being built once this
+    /// returns, and none will be until [`Shared::clients_served`].
+    fn serve_clients(&self) {
+        self.serving.store(true, Ordering::SeqCst);
+        while self.building.load(Ordering::SeqCst) {
+            std::hint::spin_loop();
+        }
+    }
+
+    fn clients_served(&self) {
+        self.serving.store(false, Ordering::SeqCst);
+        // Under the lock, so a thread that saw `serving` set is already waiting.
+        drop(self.lock());
+        self.changed.notify_all();
     }
 }
 
@@ -141,7 +229,10 @@ trait Stop: Send + Sync {
     fn stop(&self);
 }
 
-impl<H: Send> Stop for Shared<H> {
+impl<P: UpstreamCalls> Stop for Shared<P>
+where
+    Shared<P>: Send + Sync,
+{
     fn stop(&self) {
         self.lock().stop = true;
         self.changed.notify_all();
@@ -187,19 +278,30 @@ pub fn load(path: &[u8]) -> Option<Result<Option<u64>, Errno>> {
 /// Runs `read` on the main thread over the blocks of `file` a reading thread reads and
 /// scans ahead; returns what `read` returned once the thread has ended (None when it
 /// could not be started).
-fn with_reading_thread<H: KeyHints, R>(
+fn with_reading_thread<P: UpstreamCalls + 'static, R>(
     file: File,
-    hints: H,
-    read: impl FnOnce(&mut Feed<'_, H>) -> R,
-) -> Option<R> {
-    let shared = Arc::new(Shared::<H::Hash>::new());
+    hints: P,
+    read: impl FnOnce(&mut Feed<'_, P>) -> R,
+) -> Option<R>
+where
+    Shared<P>: Send + Sync,
+{
+    let shared = Arc::new(Shared::<P>::new());
     let for_thread = Arc::clone(&shared);
+    // The values the thread builds go into the dataset: from the main thread's arena, as
+    // upstream's loader allocates them (see aof_glue::arena).
+    let arena = Arena::of_this_thread();
     let thread = std::thread::Builder::new()
         .name("aof-rdb-read".into())
-        .spawn(move || read_ahead::<H>(file, &for_thread))
+        .spawn(move || {
+            if let Some(arena) = arena {
+                arena.bind_this_thread();
+            }
+            read_ahead::<P>(file, &for_thread)
+        })
         .ok()?;
     static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-    let id = NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
     lock_running().push((id, Arc::clone(&shared) as Arc<dyn Stop>, thread));
 
     let mut feed = Feed::new(&shared, hints);
@@ -215,24 +317,41 @@ fn with_reading_thread<H: KeyHints, R>(
     if let Some(thread) = thread {
         let _ = thread.join();
     }
+    // Values still queued are released here, on the main thread, the thread joined.
+    drop(shared);
     Some(outcome)
 }
 
-/// The reading thread: scans the file as it reads it, then reads the rest unscanned once
-/// the scan has ended (the EOF opcode, or a record it does not step over).
-fn read_ahead<H: KeyHints>(file: File, shared: &Shared<H::Hash>) {
-    let mut input = BlockInput::new(FileBlocks::<H> {
+/// The reading thread: scans the file as it reads it, building the string values it can
+/// (at most [`BUILD_MAX`] bytes each), then reads the rest unscanned once the scan has
+/// ended (the EOF opcode, or a record it does not step over).
+fn read_ahead<P: UpstreamCalls>(file: File, shared: &Shared<P>) {
+    let mut input = BlockInput::new(FileBlocks::<P> {
         file,
         shared,
         found: Vec::new(),
+        built: Vec::new(),
         ended: false,
         read: 0,
         crc: 0,
     });
     let mut scan = RdbScan::new();
+    let mut stored = Vec::new();
     while let Scanned::Key { start, db, key } = scan.next(&mut input) {
-        let hash = H::hash(key);
+        let hash = P::hash(key);
         input.blocks().found.push(UpcomingKey { start, db, hash });
+        if scan.pending_value_type() != Some(TYPE_STRING) || !shared.build.load(Ordering::Relaxed) {
+            continue;
+        }
+        stored.clear();
+        let TakenValue::Taken { start } = scan.take_string_value(&mut input, BUILD_MAX, &mut stored)
+        else {
+            continue;
+        };
+        if let Some(value) = shared.build_value(|| P::build_string_value(db, &stored)) {
+            let end = start + stored.len() as u64;
+            input.blocks().built.push(BuiltAt { start, end, value });
+        }
     }
     input.run_to_end();
     shared.lock().finished = true;
@@ -240,20 +359,21 @@ fn read_ahead<H: KeyHints>(file: File, shared: &Shared<H::Hash>) {
 }
 
 /// The file as the scan's blocks: each block the scan is done with goes to the main
-/// thread with the records found in it.
-struct FileBlocks<'s, H: KeyHints> {
+/// thread with the records found and the values built in it.
+struct FileBlocks<'s, P: UpstreamCalls> {
     file: File,
-    shared: &'s Shared<H::Hash>,
-    found: Vec<UpcomingKey<H::Hash>>,
+    shared: &'s Shared<P>,
+    found: Vec<UpcomingKey<P::Hash>>,
+    built: Vec<BuiltAt<P::Value>>,
     ended: bool,
     /// The bytes read so far, and their CRC64.
     read: u64,
     crc: u64,
 }
 
-impl<H: KeyHints> FileBlocks<'_, H> {
+impl<P: UpstreamCalls> FileBlocks<'_, P> {
     /// Waits for room and hands `block` over: false when the main thread has stopped.
-    fn hand_over(&mut self, block: Block<H::Hash>) -> bool {
+    fn hand_over(&mut self, block: Block<P>) -> bool {
         let mut state = self.shared.lock();
         while state.ready.len() >= BLOCKS_QUEUED && !state.stop {
             state = self.shared.wait(state);
@@ -283,20 +403,20 @@ impl<H: KeyHints> FileBlocks<'_, H> {
     }
 }
 
-impl<H: KeyHints> Blocks for FileBlocks<'_, H> {
+impl<P: UpstreamCalls> Blocks for FileBlocks<'_, P> {
     type Block = MappedBuffer;
 
     fn next_block(&mut self, done: Option<MappedBuffer>) -> Option<MappedBuffer> {
         if let Some(bytes) = done {
-            let keys = std::mem::take(&mut self.found);
             let len = bytes.as_ref().len() as u64;
             let block = Block {
                 start: self.read,
                 crc_before: self.crc,
-                keys,
+                keys: std::mem::take(&mut self.found),
+                values: std::mem::take(&mut self.built),
                 bytes,
             };
-            self.crc = H::crc64(self.crc, block.bytes.as_ref());
+            self.crc = P::crc64(self.crc, block.bytes.as_ref());
             self.read += len;
             if !self.hand_over(block) {
                 self.ended = true;
@@ -321,25 +441,30 @@ impl<H: KeyHints> Blocks for FileBlocks<'_, H> {
 }
 
 /// The main thread's side: upstream's loader reads the blocks in order through it.
-struct Feed<'s, H: KeyHints> {
-    shared: &'s Shared<H::Hash>,
+struct Feed<'s, P: UpstreamCalls> {
+    shared: &'s Shared<P>,
     /// The block being read.
     current: Option<HeldBlock>,
     cursor: usize,
     /// The latest checksum computed here: of the bytes before this offset.
     synced: (u64, u64),
-    /// Blocks taken from the queue before their turn, for their records.
-    ahead: VecDeque<Block<H::Hash>>,
+    /// Blocks taken from the queue before their turn, for their records or values.
+    ahead: VecDeque<Block<P>>,
     /// Records from the one the loader is in on, in file order, with their numbers.
-    keys: VecDeque<(u64, UpcomingKey<H::Hash>)>,
+    keys: VecDeque<(u64, UpcomingKey<P::Hash>)>,
     next_key_number: u64,
     /// The record the loader is in (its number), when it is in one.
     in_record: Option<u64>,
-    hints: H,
+    /// Values built ahead, in file order, from the loader's position on.
+    values: VecDeque<BuiltAt<P::Value>>,
+    /// The settings when the load began; values built ahead are taken while they hold.
+    settings: P::Settings,
+    taking_values: bool,
+    hints: P,
 }
 
-impl<'s, H: KeyHints> Feed<'s, H> {
-    fn new(shared: &'s Shared<H::Hash>, hints: H) -> Feed<'s, H> {
+impl<'s, P: UpstreamCalls> Feed<'s, P> {
+    fn new(shared: &'s Shared<P>, hints: P) -> Feed<'s, P> {
         Feed {
             shared,
             current: None,
@@ -349,14 +474,23 @@ impl<'s, H: KeyHints> Feed<'s, H> {
             keys: VecDeque::new(),
             next_key_number: 0,
             in_record: None,
+            values: VecDeque::new(),
+            settings: P::settings(),
+            taking_values: true,
             hints,
         }
     }
 
-    fn take_keys(&mut self, block: &mut Block<H::Hash>) {
+    /// Takes the records and values of a block the main thread has just taken.
+    fn take_found(&mut self, block: &mut Block<P>) {
         for key in block.keys.drain(..) {
             self.keys.push_back((self.next_key_number, key));
             self.next_key_number += 1;
+        }
+        if self.taking_values {
+            self.values.extend(block.values.drain(..));
+        } else {
+            block.values.clear();
         }
     }
 
@@ -375,7 +509,7 @@ impl<'s, H: KeyHints> Feed<'s, H> {
         let Some(mut block) = block else {
             return false;
         };
-        self.take_keys(&mut block);
+        self.take_found(&mut block);
         let held = HeldBlock {
             bytes: block.bytes,
             start: block.start,
@@ -390,16 +524,21 @@ impl<'s, H: KeyHints> Feed<'s, H> {
         true
     }
 
+    /// Takes one block already queued (without waiting) before its turn, for what was
+    /// found in it: false when none is queued.
+    fn take_one_ahead(&mut self) -> bool {
+        let Some(mut block) = self.shared.lock().ready.pop_front() else {
+            return false;
+        };
+        self.take_found(&mut block);
+        self.ahead.push_back(block);
+        true
+    }
+
     /// Takes the records of blocks already queued (without waiting) while fewer than the
     /// hints need are known.
     fn look_ahead(&mut self) {
-        while self.keys.len() <= DEPTH {
-            let Some(mut block) = self.shared.lock().ready.pop_front() else {
-                return;
-            };
-            self.take_keys(&mut block);
-            self.ahead.push_back(block);
-        }
+        while self.keys.len() <= DEPTH && self.take_one_ahead() {}
     }
 
     /// Before the loader reads from `position`: when a new record has begun, the hints
@@ -426,7 +565,9 @@ impl<'s, H: KeyHints> Feed<'s, H> {
     }
 }
 
-impl<H: KeyHints> RdbStream for Feed<'_, H> {
+impl<P: UpstreamCalls> RdbStream for Feed<'_, P> {
+    type Value = P::Value;
+
     fn read_exact(&mut self, buf: &mut [u8], position: u64) -> bool {
         self.hint(position);
         let mut filled = 0;
@@ -446,6 +587,67 @@ impl<H: KeyHints> RdbStream for Feed<'_, H> {
         true
     }
 
+    fn skip_exact(&mut self, n: u64, position: u64, each: &mut dyn FnMut(&[u8])) -> bool {
+        self.hint(position);
+        let mut left = n;
+        while left > 0 {
+            let current = self.current.as_ref().map_or(&[][..], |b| b.bytes.as_ref());
+            if self.cursor == current.len() {
+                if !self.next_block() {
+                    return false;
+                }
+                continue;
+            }
+            let k = left.min((current.len() - self.cursor) as u64) as usize;
+            each(&current[self.cursor..self.cursor + k]);
+            self.cursor += k;
+            left -= k as u64;
+        }
+        true
+    }
+
+    /// The values of the blocks taken so far come first; when none is at or past
+    /// `position`, blocks already queued are taken ahead (never waiting: a value that has
+    /// not arrived is read by upstream's loader instead, and released when it arrives).
+    fn built_value(&mut self, position: u64) -> Option<(P::Value, u64)> {
+        if !self.taking_values {
+            return None;
+        }
+        loop {
+            while self.values.front().is_some_and(|v| v.start < position) {
+                self.values.pop_front();
+            }
+            if let Some(front) = self.values.front() {
+                if front.start != position {
+                    return None;
+                }
+                let built = self.values.pop_front()?;
+                return Some((built.value, built.end));
+            }
+            if self.ahead.len() >= BLOCKS_QUEUED || !self.take_one_ahead() {
+                return None;
+            }
+        }
+    }
+
+    fn serving_clients(&mut self, begins: bool) {
+        if begins {
+            self.shared.serve_clients();
+            return;
+        }
+        // A client may have changed what values are built under: those built ahead are
+        // released, and the thread builds no more (upstream's loader reads the rest).
+        if self.taking_values && P::settings() != self.settings {
+            self.taking_values = false;
+            self.shared.build.store(false, Ordering::Relaxed);
+            self.values.clear();
+            for block in &mut self.ahead {
+                block.values.clear();
+            }
+        }
+        self.shared.clients_served();
+    }
+
     /// `end` is where the next read starts or just past the last read's one byte
     /// (rdb_stream's contract), so inside the block being read: from the thread's CRC of
     /// everything before that block, or from the last value computed here when that is
@@ -459,7 +661,7 @@ impl<H: KeyHints> RdbStream for Feed<'_, H> {
             let bytes = block.bytes.as_ref();
             if block.start <= at && end <= block.start + bytes.len() as u64 && at < end {
                 let range = (at - block.start) as usize..(end - block.start) as usize;
-                crc = H::crc64(crc, &bytes[range]);
+                crc = P::crc64(crc, &bytes[range]);
                 at = end;
             }
         }

@@ -60,3 +60,23 @@ pub unsafe extern "C" fn loadAppendOnlyFiles(am: *mut aofManifest) -> c_int {
     let manifest = unsafe { ManifestHandle::from_raw(am) };
     status_code(load::load_all(manifest))
 }
+
+/// The patched RDB loader's call for each key's value (redis-patch/0003, in place of
+/// `rdbLoadObject` in `rdbLoadRioWithLoadingCtx`): on the stream of an RDB BASE being
+/// loaded with its reading thread, the value the thread built ahead
+/// (src/aof/rdb_read_ahead.rs); anywhere else, upstream's `rdbLoadObject` itself.
+///
+/// # Safety
+/// The arguments of upstream's `rdbLoadObject` call there, on the main thread: `rdb`
+/// the loader's live rio, `key` its key (an sds it frees itself), `error` its local.
+#[no_mangle]
+pub unsafe extern "C" fn redis_aof_rdb_load_value(
+    rdbtype: c_int,
+    rdb: *mut bindings::rio,
+    key: bindings::sds,
+    dbid: c_int,
+    error: *mut c_int,
+) -> *mut bindings::robj {
+    // SAFETY: upstream's own arguments, forwarded (`# Safety`).
+    unsafe { aof_glue::rdb_stream::load_value(rdbtype, rdb, key, dbid, error) }
+}

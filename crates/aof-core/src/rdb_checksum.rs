@@ -63,6 +63,18 @@ impl RdbChecksum {
         ChecksumStep::Lag
     }
 
+    /// Whether the loader may step over bytes it does not read (a value built ahead) with
+    /// `rdbchecksum` as it is now: only while the value may lag (it has been on at every
+    /// read), as the stream's CRC64 covers every byte.
+    pub fn may_skip(&self, checksum_on: bool) -> bool {
+        checksum_on && self.mode != Some(Mode::Eager)
+    }
+
+    /// Whether a read's bytes may have to extend the value (it is kept read by read).
+    pub fn keeps_read_by_read(&self) -> bool {
+        self.mode == Some(Mode::Eager)
+    }
+
     /// After that read (`len` bytes from `position`, the first of them `first`), with
     /// `rdbchecksum` as it was before it.
     pub fn after_read(

@@ -82,6 +82,8 @@ pub struct RdbScan {
     ended: Option<ScanEnd>,
     key: Vec<u8>,
     compressed: Vec<u8>,
+    /// A taken LZF value's plain bytes (only to prove it expands as it says).
+    expanded: Vec<u8>,
 }
 
 impl Default for RdbScan {
@@ -99,7 +101,98 @@ impl RdbScan {
             ended: None,
             key: Vec::new(),
             compressed: Vec::new(),
+            expanded: Vec::new(),
         }
+    }
+
+    /// The type of the value of the key [`RdbScan::next`] handed out last, while it has
+    /// not been stepped over or taken.
+    pub fn pending_value_type(&self) -> Option<u8> {
+        self.value_pending
+    }
+
+    /// Takes the pending value when it is stored as one string (see [`TakenValue`]):
+    /// appends its bytes as stored (length, encoding, payload) to `out`. A value of
+    /// another layout stays pending (the next [`RdbScan::next`] steps over it).
+    pub fn take_string_value(
+        &mut self,
+        input: &mut impl ScanInput,
+        max: u64,
+        out: &mut Vec<u8>,
+    ) -> TakenValue {
+        let Some(value_type) = self.value_pending else {
+            return TakenValue::NotOneString;
+        };
+        if !stored_as_one_string(value_type) {
+            return TakenValue::NotOneString;
+        }
+        self.value_pending = None;
+        let start = input.position();
+        let base = out.len();
+        match self.take_string(input, max, out) {
+            Ok(true) => TakenValue::Taken { start },
+            Ok(false) => {
+                out.truncate(base);
+                TakenValue::SteppedOver
+            }
+            Err(end) => {
+                out.truncate(base);
+                self.ended = Some(end);
+                TakenValue::SteppedOver
+            }
+        }
+    }
+
+    /// One string as `rdbGenericLoadStringObject` reads it, its bytes as stored appended
+    /// to `out`: Ok(false) when it was stepped over instead (longer than `max`, or an LZF
+    /// payload that is empty or does not expand to exactly its stated length).
+    fn take_string(
+        &mut self,
+        input: &mut impl ScanInput,
+        max: u64,
+        out: &mut Vec<u8>,
+    ) -> Step<bool> {
+        let first = byte(input)?;
+        out.push(first);
+        let payload = match first >> 6 {
+            3 => match first & 0x3f {
+                // An integer (1, 2 or 4 bytes) is taken whatever `max` says.
+                ENC_INT8 => return take_exact(input, 1, out).map(|()| true),
+                ENC_INT16 => return take_exact(input, 2, out).map(|()| true),
+                ENC_INT32 => return take_exact(input, 4, out).map(|()| true),
+                ENC_LZF => {
+                    let compressed = take_plain_len(input, out)?;
+                    let plain = take_plain_len(input, out)?;
+                    if compressed > max || plain > max || compressed == 0 || plain == 0 {
+                        skip(input, compressed)?;
+                        return Ok(false);
+                    }
+                    let at = out.len();
+                    take_exact(input, compressed as usize, out)?;
+                    self.expanded.clear();
+                    return Ok(lzf_decompress(&out[at..], plain as usize, &mut self.expanded));
+                }
+                _ => return Err(ScanEnd::Malformed),
+            },
+            _ => {
+                // A plain length: its first byte is in `out`; the rest follows it.
+                let extra = match first >> 6 {
+                    0 => 0,
+                    1 => 1,
+                    _ if first == 0x80 => 4,
+                    _ if first == 0x81 => 8,
+                    _ => return Err(ScanEnd::Malformed),
+                };
+                take_exact(input, extra, out)?;
+                plain_len_of(&out[out.len() - 1 - extra..])
+            }
+        };
+        if payload > max {
+            skip(input, payload)?;
+            return Ok(false);
+        }
+        take_exact(input, payload as usize, out)?;
+        Ok(true)
     }
 
     /// The next key record, or why there are no more (then always the same answer).
@@ -304,7 +397,8 @@ fn skip_string(input: &mut impl ScanInput) -> Step<()> {
     }
 }
 
-const TYPE_STRING: u8 = 0;
+/// `RDB_TYPE_STRING`: a string value.
+pub const TYPE_STRING: u8 = 0;
 const TYPE_LIST: u8 = 1;
 const TYPE_SET: u8 = 2;
 const TYPE_ZSET: u8 = 3;
@@ -438,6 +532,71 @@ fn skip_value(input: &mut impl ScanInput, value_type: u8) -> Step<()> {
         | TYPE_STREAM_LISTPACKS_3
         | TYPE_STREAM_LISTPACKS_4 => skip_stream(input, value_type),
         other => Err(ScanEnd::Unsupported(other)),
+    }
+}
+
+/// What [`RdbScan::take_string_value`] did with the pending value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TakenValue {
+    /// Its bytes, from offset `start`, are appended: a string value, or an encoded blob
+    /// (intset, ziplist, zipmap, listpack) stored as one string, whose length fits, and
+    /// (when LZF-compressed) that expands to exactly the length it states.
+    Taken { start: u64 },
+    /// Stepped over: longer than asked for, an LZF payload that is empty or does not
+    /// expand as stated (upstream's loader has its say on those), or the stream ended
+    /// or was malformed (the scan has ended).
+    SteppedOver,
+    /// Not stored as one string (or no value pending): still pending.
+    NotOneString,
+}
+
+/// The value types `rdbLoadObject` reads as one string (`rdbGenericLoadStringObject`).
+fn stored_as_one_string(value_type: u8) -> bool {
+    matches!(
+        value_type,
+        TYPE_STRING
+            | TYPE_HASH_ZIPMAP
+            | TYPE_LIST_ZIPLIST
+            | TYPE_SET_INTSET
+            | TYPE_ZSET_ZIPLIST
+            | TYPE_HASH_ZIPLIST
+            | TYPE_HASH_LISTPACK
+            | TYPE_ZSET_LISTPACK
+            | TYPE_SET_LISTPACK
+    )
+}
+
+/// A plain length (as [`plain_len`]), its bytes as stored appended to `out`.
+fn take_plain_len(input: &mut impl ScanInput, out: &mut Vec<u8>) -> Step<u64> {
+    let first = byte(input)?;
+    out.push(first);
+    let extra = match first >> 6 {
+        0 => 0,
+        1 => 1,
+        _ if first == 0x80 => 4,
+        _ if first == 0x81 => 8,
+        _ => return Err(ScanEnd::Malformed),
+    };
+    take_exact(input, extra, out)?;
+    Ok(plain_len_of(&out[out.len() - 1 - extra..]))
+}
+
+/// The plain length stored as `bytes` (its first byte and the 0, 1, 4 or 8 after it).
+fn plain_len_of(bytes: &[u8]) -> u64 {
+    let first = bytes[0];
+    match bytes.len() {
+        1 => (first & 0x3f) as u64,
+        2 => (((first & 0x3f) as u64) << 8) | bytes[1] as u64,
+        _ => bytes[1..].iter().fold(0, |n, &b| (n << 8) | b as u64),
+    }
+}
+
+/// Appends the next `n` bytes to `out`.
+fn take_exact(input: &mut impl ScanInput, n: usize, out: &mut Vec<u8>) -> Step<()> {
+    if input.take(n, out) {
+        Ok(())
+    } else {
+        Err(ScanEnd::Short)
     }
 }
 

@@ -40,6 +40,7 @@ pub mod object;
 pub mod prefetch;
 pub mod process;
 pub mod rdb_stream;
+pub mod rdb_value;
 pub mod rdb_writer;
 pub mod rio_file;
 pub mod rio_sink;

@@ -13,13 +13,17 @@
 //! reads it, extended read by read as upstream does once `rdbchecksum` was off. Every
 //! check, log line and exit stays upstream's, the checksum's included.
 
-use super::bindings::{self, rio};
+use super::bindings::{self, rio, robj, sds};
+use super::rdb_value::BuiltValue;
 use super::server;
 use aof_core::rdb_checksum::{ChecksumStep, RdbChecksum};
 use std::ffi::{c_int, c_void};
+use std::sync::atomic::{AtomicPtr, Ordering};
 
 /// Bytes in file order, as `rioRead` asks for them.
 pub trait RdbStream {
+    /// What a value built ahead is (production: [`BuiltValue`]).
+    type Value;
     /// Fills all of `buf` with the next bytes of the stream, whose first byte is at
     /// offset `position`; false when the stream ends (or fails) first, which upstream's
     /// loader takes as a short read, as a stdio `fread` returning 0.
@@ -27,6 +31,16 @@ pub trait RdbStream {
     /// The CRC64 (upstream's `crc64`, from 0) of the stream's bytes before offset `end`:
     /// where the next read starts, or just past the one byte of the last read.
     fn checksum_through(&mut self, end: u64) -> u64;
+    /// Steps over the next `n` bytes (from offset `position`) as [`RdbStream::read_exact`]
+    /// would read them, showing `each` every piece in order; false when the stream ends
+    /// first.
+    fn skip_exact(&mut self, n: u64, position: u64, each: &mut dyn FnMut(&[u8])) -> bool;
+    /// The string value stored from offset `position`, built ahead, and the offset just
+    /// past its bytes; None when there is none (upstream's loader reads it then).
+    fn built_value(&mut self, position: u64) -> Option<(Self::Value, u64)>;
+    /// Upstream's loader is about to serve clients (`begins`) or has served them: while
+    /// it does, nothing may build values (clients may change the settings they read).
+    fn serving_clients(&mut self, begins: bool);
 }
 
 /// Upstream's `crc64(crc, bytes)`: the CRC64 Jones of `bytes`, continued from `crc`. Any
@@ -42,8 +56,86 @@ pub fn crc64(crc: u64, bytes: &[u8]) -> u64 {
 #[repr(C)]
 struct StreamRio<'s> {
     rio: rio,
-    stream: &'s mut dyn RdbStream,
+    stream: &'s mut dyn RdbStream<Value = BuiltValue>,
     checksum: RdbChecksum,
+}
+
+/// The [`StreamRio`] of the load in progress (null when none): how [`load_value`] knows
+/// the rio upstream's loader hands it. Only the main thread sets and reads it.
+static ACTIVE: AtomicPtr<rio> = AtomicPtr::new(std::ptr::null_mut());
+
+/// Where a read's bytes go: into upstream's buffer, or nowhere (a value built ahead).
+enum Dest<'b> {
+    Buffer(&'b mut [u8]),
+    Over(u64),
+}
+
+impl StreamRio<'_> {
+    /// One `rio.read` call's worth: the bytes from the rio's position on, into `dest`,
+    /// with the CRC64 kept as [`RdbChecksum`] says; false when the stream ends first.
+    fn transfer(&mut self, dest: Dest<'_>) -> bool {
+        let position = self.rio.processed_bytes as u64;
+        let checksum_on = server::rdb_checksum() != 0;
+        if let ChecksumStep::SetThrough(end) = self.checksum.before_read(position, checksum_on) {
+            self.rio.cksum = self.stream.checksum_through(end);
+        }
+        let (len, first, crc) = match dest {
+            Dest::Buffer(buf) => {
+                if !self.stream.read_exact(buf, position) {
+                    return false;
+                }
+                let crc = |cksum| crc64(cksum, buf);
+                (buf.len(), buf.first().copied(), Some(crc(self.rio.cksum)).filter(|_| self.checksum.keeps_read_by_read()))
+            }
+            Dest::Over(n) => {
+                let (mut first, mut crc) = (None, self.rio.cksum);
+                let extend = self.checksum.keeps_read_by_read();
+                let each = &mut |piece: &[u8]| {
+                    first = first.or(piece.first().copied());
+                    if extend {
+                        crc = crc64(crc, piece);
+                    }
+                };
+                if !self.stream.skip_exact(n, position, each) {
+                    return false;
+                }
+                (n as usize, first, extend.then_some(crc))
+            }
+        };
+        // rdbLoadRioWithLoadingCtx installed its callback before this (its first) read and
+        // never installs it again; rioRead calls whatever is installed after each read.
+        self.rio.update_cksum = Some(stream_progress);
+        match self.checksum.after_read(position, len, first.unwrap_or(0), checksum_on) {
+            ChecksumStep::Lag => {}
+            ChecksumStep::SetThrough(end) => self.rio.cksum = self.stream.checksum_through(end),
+            ChecksumStep::Extend => self.rio.cksum = crc.unwrap_or(self.rio.cksum),
+        }
+        true
+    }
+
+    /// Steps over `len` bytes as `rioRead` reads them: in chunks of at most
+    /// `max_processing_chunk`, each followed by the progress callback, which may serve
+    /// clients; false (the rio's read error set, as rioRead sets it) when the stream ends
+    /// first.
+    fn skip(&mut self, mut len: u64) -> bool {
+        while len > 0 {
+            let limit = self.rio.max_processing_chunk as u64;
+            let chunk = if limit != 0 && limit < len { limit } else { len };
+            if !self.transfer(Dest::Over(chunk)) {
+                self.rio.flags |= bindings::RIO_FLAG_READ_ERROR as u64;
+                return false;
+            }
+            if let Some(update) = self.rio.update_cksum {
+                // SAFETY: the callback transfer installed (stream_progress), called as
+                // rioRead calls it after a read; it reads no byte of `buf` (the shim's
+                // body casts it to void; upstream_facts pins the shim to rdb.c's own).
+                unsafe { update(&mut self.rio, std::ptr::null(), chunk as usize) };
+            }
+            self.rio.processed_bytes += chunk as usize;
+            len -= chunk;
+        }
+        true
+    }
 }
 
 /// `rio.read` of a [`StreamRio`].
@@ -59,24 +151,68 @@ unsafe extern "C" fn stream_read(r: *mut rio, buf: *mut c_void, len: usize) -> u
             std::slice::from_raw_parts_mut(buf as *mut u8, len),
         )
     };
-    let position = s.rio.processed_bytes as u64;
-    let checksum_on = server::rdb_checksum() != 0;
-    if let ChecksumStep::SetThrough(end) = s.checksum.before_read(position, checksum_on) {
-        s.rio.cksum = s.stream.checksum_through(end);
+    s.transfer(Dest::Buffer(buf)) as usize
+}
+
+/// `rio.update_cksum` of a [`StreamRio`]: the shim's progress (upstream's
+/// `rdbLoadProgressCallback` without the CRC), with the stream told around the times it
+/// serves clients.
+unsafe extern "C" fn stream_progress(r: *mut rio, buf: *const c_void, len: usize) {
+    // The shim's own test for serving clients (every loading-process-events-interval-bytes).
+    let interval = server::loading_process_events_interval_bytes() as u64;
+    // SAFETY: as in stream_read (rioRead calls this right after a read of that rio); a
+    // plain field read.
+    let processed = unsafe { (*r).processed_bytes } as u64;
+    let serves = interval != 0 && (processed + len as u64) / interval > processed / interval;
+    if serves {
+        // SAFETY: as in stream_read; the borrow ends before the shim runs.
+        unsafe { (*(r as *mut StreamRio<'_>)).stream.serving_clients(true) };
     }
-    if !s.stream.read_exact(buf, position) {
-        return 0;
+    // SAFETY: rioRead's own call, forwarded: the same rio, buffer and length.
+    unsafe { bindings::redis_aof_shim_rdb_load_progress(r, buf, len) };
+    if serves {
+        // SAFETY: as above; the shim has returned and holds nothing of the StreamRio.
+        unsafe { (*(r as *mut StreamRio<'_>)).stream.serving_clients(false) };
     }
-    // rdbLoadRioWithLoadingCtx installed its callback before this (its first) read and
-    // never installs it again; rioRead calls whatever is installed after each read.
-    s.rio.update_cksum = Some(bindings::redis_aof_shim_rdb_load_progress);
-    let first = buf.first().copied().unwrap_or(0);
-    match s.checksum.after_read(position, len, first, checksum_on) {
-        ChecksumStep::Lag => {}
-        ChecksumStep::SetThrough(end) => s.rio.cksum = s.stream.checksum_through(end),
-        ChecksumStep::Extend => s.rio.cksum = crc64(s.rio.cksum, buf),
+}
+
+/// `rdbLoadObject` as the patched RDB loader calls it for each key's value
+/// (`redis_aof_rdb_load_value`, redis-patch/0003): on the stream of the load in
+/// progress, a string value built ahead for this offset, its bytes stepped over as
+/// `rioRead` would read them; otherwise upstream's own `rdbLoadObject`.
+///
+/// # Safety
+/// The arguments of upstream's call of `rdbLoadObject` in `rdbLoadRioWithLoadingCtx`,
+/// on the main thread.
+pub unsafe fn load_value(
+    rdbtype: c_int,
+    rdb: *mut rio,
+    key: sds,
+    dbid: c_int,
+    error: *mut c_int,
+) -> *mut robj {
+    let ours = !rdb.is_null() && rdb == ACTIVE.load(Ordering::Relaxed);
+    if ours && rdbtype == bindings::RDB_TYPE_STRING as c_int {
+        // SAFETY: `rdb` is the rio of the StreamRio load_rdb_stream is running (ACTIVE);
+        // upstream's loader is between two reads of it and holds nothing else of it.
+        let s = unsafe { &mut *(rdb as *mut StreamRio<'_>) };
+        let position = s.rio.processed_bytes as u64;
+        let checksum_on = server::rdb_checksum() != 0;
+        if let Some((value, end)) = s.stream.built_value(position) {
+            if value.object_type() == bindings::OBJ_STRING && s.checksum.may_skip(checksum_on) {
+                if !s.skip(end - position) {
+                    // SAFETY: `error` is the loader's local (rdbLoadObject's contract).
+                    unsafe { *error = bindings::RDB_LOAD_ERR_OTHER as c_int };
+                    return std::ptr::null_mut();
+                }
+                // SAFETY: as above.
+                unsafe { *error = 0 };
+                return value.into_raw();
+            }
+        }
     }
-    1
+    // SAFETY: upstream's call, forwarded unchanged.
+    unsafe { bindings::rdbLoadObject(rdbtype, rdb, key, dbid, error) }
 }
 
 /// `rio.write`: the loader never writes; a write fails as on a file opened read-only.
@@ -98,7 +234,7 @@ unsafe extern "C" fn stream_flush(_: *mut rio) -> c_int {
 /// `rdbLoadRio(rdb, RDBFLAGS_AOF_PREAMBLE, NULL)`: the offset where the RDB ended (what
 /// `ftello` gives after the stdio load: the bytes the loader read), or None if upstream's
 /// loader refused it (having logged why).
-pub fn load_rdb_stream(stream: &mut dyn RdbStream) -> Option<u64> {
+pub fn load_rdb_stream(stream: &mut dyn RdbStream<Value = BuiltValue>) -> Option<u64> {
     // SAFETY: an all-zero rio is rio.c's own starting point for every backend (cksum,
     // flags, counters 0, no update_cksum); the four backend functions are set below.
     let rio: rio = unsafe { std::mem::zeroed() };
@@ -111,9 +247,12 @@ pub fn load_rdb_stream(stream: &mut dyn RdbStream) -> Option<u64> {
     r.rio.write = Some(stream_write);
     r.rio.tell = Some(stream_tell);
     r.rio.flush = Some(stream_flush);
+    // A load started while serving clients (DEBUG LOADAOF) nests inside another one.
+    let outer = ACTIVE.swap(&mut r.rio, Ordering::Relaxed);
     // SAFETY: `r` lives on this frame for the whole call and rdbLoadRio keeps no pointer
-    // to it afterwards (the module IO structs that hold it live inside the call);
-    // RDBFLAGS_AOF_PREAMBLE and a NULL rdbSaveInfo are what aof.c passes.
+    // to it afterwards (the module IO structs that hold it live inside the call, and
+    // ACTIVE is reset below); RDBFLAGS_AOF_PREAMBLE and a NULL rdbSaveInfo are what
+    // aof.c passes.
     let ok = unsafe {
         bindings::rdbLoadRio(
             &mut r.rio,
@@ -121,6 +260,7 @@ pub fn load_rdb_stream(stream: &mut dyn RdbStream) -> Option<u64> {
             std::ptr::null_mut(),
         )
     } == bindings::C_OK as i32;
+    ACTIVE.store(outer, Ordering::Relaxed);
     ok.then_some(r.rio.processed_bytes as u64)
 }
 

@@ -90,9 +90,13 @@ getters! {
     in_fork_child: c_int;
     key_load_delay: c_int;
     latency_monitor_threshold: c_longlong;
+    loading_process_events_interval_bytes: bindings::off_t;
+    maxmemory: u64;
+    maxmemory_policy: c_int;
     mstime: bindings::mstime_t;
     rdb_checksum: c_int;
     rdb_key_save_delay: c_int;
+    sanitize_dump_payload: c_int;
     unixtime: bindings::time_t;
     verbosity: c_int;
 }

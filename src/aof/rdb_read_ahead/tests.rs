@@ -22,13 +22,37 @@ fn fnv_from(h: u64, bytes: &[u8]) -> u64 {
         .fold(h, |h, &b| (h ^ b as u64).wrapping_mul(0x100000001b3))
 }
 
-impl KeyHints for Recorder {
+/// Held by each test that runs a reading thread: the statics below are the process's.
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+
+fn one_at_a_time() -> MutexGuard<'static, ()> {
+    ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The settings values are built under, as the tests set them.
+static SETTINGS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+/// Set while a value is being built: the gate's test looks at it.
+static BUILDING_NOW: AtomicBool = AtomicBool::new(false);
+
+impl UpstreamCalls for Recorder {
     type Hash = u64;
+    /// A value built: the bytes it was built from, and the settings then.
+    type Value = (Vec<u8>, u64);
+    type Settings = u64;
     fn hash(key: &[u8]) -> u64 {
         fnv(key)
     }
     fn crc64(crc: u64, bytes: &[u8]) -> u64 {
         fnv_from(crc, bytes)
+    }
+    fn build_string_value(_db: u64, stored: &[u8]) -> Option<(Vec<u8>, u64)> {
+        BUILDING_NOW.store(true, Ordering::SeqCst);
+        let value = (stored.to_vec(), SETTINGS.load(Ordering::SeqCst));
+        BUILDING_NOW.store(false, Ordering::SeqCst);
+        Some(value)
+    }
+    fn settings() -> u64 {
+        SETTINGS.load(Ordering::SeqCst)
     }
     fn record_begins(&mut self, db: u64, number: u64, upcoming: &dyn Fn(u64) -> Option<u64>) {
         // The record itself is known; the next one may not have arrived yet.
@@ -88,6 +112,7 @@ fn temp_file(name: &str, bytes: &[u8]) -> std::path::PathBuf {
 
 #[test]
 fn the_main_thread_reads_the_file_whole_and_in_order_with_each_record_hinted_once() {
+    let _serial = one_at_a_time();
     let mut rng = Rng(0x5eed);
     let (bytes, expected) = rdb(&mut rng, 6000);
     assert!(
@@ -151,6 +176,7 @@ fn the_main_thread_reads_the_file_whole_and_in_order_with_each_record_hinted_onc
 
 #[test]
 fn a_load_that_stops_early_ends_the_thread_while_it_waits_for_room() {
+    let _serial = one_at_a_time();
     let mut rng = Rng(7);
     let (bytes, _) = rdb(&mut rng, 6000);
     let path = temp_file("early", &bytes);
@@ -172,6 +198,7 @@ fn a_load_that_stops_early_ends_the_thread_while_it_waits_for_room() {
 
 #[test]
 fn a_file_that_is_not_an_rdb_is_read_whole_without_hints() {
+    let _serial = one_at_a_time();
     let bytes: Vec<u8> = (0..3 * BLOCK + 17).map(|i| (i * 7) as u8).collect();
     let path = temp_file("garbage", &bytes);
     let file = File::open(&path).unwrap();
@@ -184,5 +211,127 @@ fn a_file_that_is_not_an_rdb_is_read_whole_without_hints() {
     .unwrap();
     assert_eq!(read, bytes);
     assert_eq!(calls, 0);
+    std::fs::remove_file(&path).unwrap();
+}
+
+/// Walks the records of `bytes` (the layout `rdb` writes) as upstream's loader reads
+/// them, asking for a value built ahead at each value's start and stepping over it when
+/// there is one: (values taken, values read), checking each taken value's bytes and end.
+fn load_like_upstream(feed: &mut Feed<'_, Recorder>, bytes: &[u8], records: &[Record]) -> (usize, usize) {
+    let (mut taken, mut read) = (0, 0);
+    let mut at = 0u64;
+    let mut buf = vec![0u8; 12];
+    let read_to = |feed: &mut Feed<'_, Recorder>, at: &mut u64, end: u64| {
+        let mut chunk = vec![0u8; (end - *at) as usize];
+        assert!(feed.read_exact(&mut chunk, *at));
+        assert_eq!(chunk, bytes[*at as usize..end as usize]);
+        *at = end;
+    };
+    for (start, _, key) in records {
+        read_to(feed, &mut at, *start);
+        // The type byte, the key's length and the key.
+        let value_start = start + 2 + key.len() as u64;
+        read_to(feed, &mut at, value_start);
+        let (len, header) = match bytes[at as usize] {
+            b if b < 64 => (b as u64, 1),
+            b if b < 128 => ((((b & 0x3f) as u64) << 8) | bytes[at as usize + 1] as u64, 2),
+            _ => (u32::from_be_bytes(bytes[at as usize + 1..at as usize + 5].try_into().unwrap()) as u64, 5),
+        };
+        let value_end = value_start + header + len;
+        match feed.built_value(at) {
+            Some(((stored, _), end)) => {
+                assert_eq!(end, value_end, "the value of {key:?} ends where its bytes do");
+                assert_eq!(stored, &bytes[value_start as usize..value_end as usize]);
+                let mut stepped = Vec::new();
+                assert!(feed.skip_exact(end - at, at, &mut |piece| stepped.extend_from_slice(piece)));
+                assert_eq!(stepped, stored);
+                at = end;
+                taken += 1;
+            }
+            None => {
+                read_to(feed, &mut at, value_end);
+                read += 1;
+            }
+        }
+    }
+    let rest = bytes.len() as u64 - at;
+    buf.resize(rest as usize, 0);
+    assert!(feed.read_exact(&mut buf, at));
+    (taken, read)
+}
+
+#[test]
+fn values_built_ahead_are_taken_at_their_start_with_their_bytes_and_end() {
+    let _serial = one_at_a_time();
+    let mut rng = Rng(0xb1d);
+    let (bytes, expected) = rdb(&mut rng, 6000);
+    let path = temp_file("values", &bytes);
+    let big = expected
+        .iter()
+        .zip(expected.iter().skip(1).map(|r| r.0).chain([bytes.len() as u64 - 9]))
+        .filter(|((start, _, key), end)| end - start - 2 - key.len() as u64 > BUILD_MAX)
+        .count();
+    assert!(big > 0, "some values are too long to build");
+    for round in 0..3 {
+        let file = File::open(&path).unwrap();
+        let (taken, read) = with_reading_thread(file, Recorder::default(), |feed| {
+            if round == 1 {
+                // The thread runs well ahead: every value it built has arrived in time.
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+            load_like_upstream(feed, &bytes, &expected)
+        })
+        .unwrap();
+        assert_eq!(taken + read, expected.len());
+        assert!(read >= big, "round {round}: a value longer than BUILD_MAX is never built");
+        // Most values are built in time (the main thread here does next to nothing, so
+        // it may catch up with the thread now and then).
+        assert!(taken > expected.len() / 2, "round {round}: {taken} taken");
+    }
+    std::fs::remove_file(&path).unwrap();
+}
+
+#[test]
+fn no_value_is_built_while_clients_are_served_and_none_taken_once_settings_change() {
+    let _serial = one_at_a_time();
+    let mut rng = Rng(0x9a7e);
+    let (bytes, expected) = rdb(&mut rng, 6000);
+    let path = temp_file("gate", &bytes);
+    let file = File::open(&path).unwrap();
+    SETTINGS.store(1, Ordering::SeqCst);
+    let (taken, read) = with_reading_thread(file, Recorder::default(), |feed| {
+        // Serving clients: the thread, which builds continuously otherwise, is never
+        // seen building.
+        for _ in 0..200 {
+            feed.serving_clients(true);
+            for _ in 0..50 {
+                assert!(!BUILDING_NOW.load(Ordering::SeqCst), "a value built while serving");
+            }
+            feed.serving_clients(false);
+        }
+        // The first half of the records loaded; then a client changes the settings.
+        let half = expected.len() / 2;
+        let end_of_half = expected[half].0 as usize;
+        let (taken, _) = load_like_upstream(feed, &bytes[..end_of_half], &expected[..half]);
+        assert!(taken > 0);
+        feed.serving_clients(true);
+        SETTINGS.store(2, Ordering::SeqCst);
+        feed.serving_clients(false);
+        let mut at = end_of_half as u64;
+        let mut read = 0;
+        for (start, _, key) in &expected[half..] {
+            let value_start = start + 2 + key.len() as u64;
+            let mut chunk = vec![0u8; (value_start - at) as usize];
+            assert!(feed.read_exact(&mut chunk, at));
+            at = value_start;
+            assert!(feed.built_value(at).is_none(), "a value built under other settings");
+            read += 1;
+        }
+        (taken, read)
+    })
+    .unwrap();
+    SETTINGS.store(0, Ordering::SeqCst);
+    assert_eq!(read, expected.len() - expected.len() / 2);
+    assert!(taken > 0);
     std::fs::remove_file(&path).unwrap();
 }

@@ -350,3 +350,120 @@ fn random_bytes_never_panic_and_every_byte_is_handed_back() {
         assert!(keys.iter().all(|(start, _, _)| *start < bytes.len() as u64));
     }
 }
+
+/// Scans `rdb` in blocks of `sizes`, taking every value stored as one string (up to
+/// `max`): per key record, (start, key, what was taken and its bytes).
+/// The value type of the record starting at `start` (after its optional expire).
+fn value_type_of(rdb: &[u8], start: u64) -> u8 {
+    match rdb[start as usize] {
+        OPCODE_EXPIRETIME_MS => rdb[start as usize + 9],
+        t => t,
+    }
+}
+
+fn take_all(rdb: &[u8], sizes: Vec<usize>, max: u64) -> Vec<(u64, Vec<u8>, TakenValue, Vec<u8>)> {
+    let mut input = BlockInput::new(mem::MemBlocks::new(rdb, sizes));
+    let mut scan = RdbScan::new();
+    let mut found = Vec::new();
+    while let Scanned::Key { start, key, .. } = scan.next(&mut input) {
+        let key = key.to_vec();
+        let mut bytes = Vec::new();
+        let taken = scan.take_string_value(&mut input, max, &mut bytes);
+        if let TakenValue::Taken { start } = taken {
+            assert_eq!(input.position(), start + bytes.len() as u64);
+        }
+        found.push((start, key, taken, bytes));
+    }
+    found
+}
+
+#[test]
+fn values_stored_as_one_string_are_taken_as_stored_in_any_block_shape() {
+    let mut rng = Rng(0x5eed_0f_7a4e);
+    for round in 0..300 {
+        let mut r = Rdb::new();
+        // Per record: (start, key, the value's bytes when it is to be taken).
+        let mut expected: Vec<(u64, Vec<u8>, Option<(u64, Vec<u8>)>)> = Vec::new();
+        let max = 1 + rng.below(300);
+        for k in 0..rng.below(30) {
+            let start = r.0.len() as u64;
+            if rng.below(3) == 0 {
+                r.byte(OPCODE_EXPIRETIME_MS).raw(&rng.bytes(8));
+            }
+            let key = format!("key:{k}").into_bytes();
+            let one_string = [TYPE_STRING, TYPE_SET_INTSET, TYPE_HASH_LISTPACK, TYPE_ZSET_LISTPACK];
+            let kind = rng.below(6);
+            let value_type = match kind {
+                0..=3 => one_string[kind as usize],
+                _ => TYPE_SET,
+            };
+            r.byte(value_type).string(&key);
+            let value_start = r.0.len() as u64;
+            let taken = if value_type == TYPE_SET {
+                r.len(2).string(b"a").int_string(7);
+                None
+            } else {
+                // Whether it fits `max` (the LZF forms hold 6 bytes; the second states 5
+                // but expands to 3).
+                let (fits, _) = match rng.below(4) {
+                    0 => (true, r.int_string(rng.next_u64() as i32 as i64 >> rng.below(32))),
+                    1 => (6 <= max, r.lzf_string(&[2, b'x', b'y', b'z', 0x20, 2], 6)),
+                    2 => (false, r.lzf_string(&[2, b'x', b'y', b'z'], 5)),
+                    _ => {
+                        let v = rng.bytes_below(400);
+                        (v.len() as u64 <= max, r.string(&v))
+                    }
+                };
+                let bytes = r.0[value_start as usize..].to_vec();
+                fits.then_some((value_start, bytes))
+            };
+            expected.push((start, key, taken));
+        }
+        r.byte(OPCODE_EOF).raw(&rng.bytes(8));
+        let sizes = vec![1 + rng.below(700) as usize, 1 + rng.below(40) as usize];
+        let found = take_all(&r.0, sizes, max);
+        assert_eq!(found.len(), expected.len(), "round {round}: every record found");
+        for ((start, key, taken, bytes), (e_start, e_key, e_taken)) in found.iter().zip(&expected) {
+            assert_eq!((start, key), (e_start, e_key), "round {round}");
+            match (taken, e_taken) {
+                (TakenValue::Taken { start }, Some((e_start, e_bytes))) => {
+                    assert_eq!((start, bytes), (e_start, e_bytes), "round {round}");
+                }
+                (TakenValue::NotOneString | TakenValue::SteppedOver, None) => {
+                    assert!(bytes.is_empty());
+                    let one = value_type_of(&r.0, *e_start) != TYPE_SET;
+                    assert_eq!(*taken == TakenValue::SteppedOver, one, "round {round}");
+                }
+                (_, _) => {
+                    panic!("round {round}: {key:?} taken as {taken:?}, expected {e_taken:?}, max {max}")
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn a_value_longer_than_asked_for_or_a_bad_lzf_payload_is_stepped_over_and_the_scan_goes_on() {
+    let mut r = Rdb::new();
+    r.byte(TYPE_STRING).string(b"long").string(&[b'v'; 100]);
+    r.byte(TYPE_STRING).string(b"bad").lzf_string(&[2, b'x', b'y', b'z'], 5);
+    r.byte(TYPE_STRING).string(b"empty").lzf_string(&[], 0);
+    r.byte(TYPE_STRING).string(b"short").string(b"v");
+    r.byte(OPCODE_EOF).raw(&[0; 8]);
+    let found = take_all(&r.0, vec![3], 50);
+    let outcomes: Vec<_> = found.iter().map(|(_, k, t, b)| (k.clone(), *t, b.len())).collect();
+    let short_at = r.0.len() as u64 - 9 - 2;
+    assert_eq!(
+        outcomes,
+        vec![
+            (b"long".to_vec(), TakenValue::SteppedOver, 0),
+            (b"bad".to_vec(), TakenValue::SteppedOver, 0),
+            (b"empty".to_vec(), TakenValue::SteppedOver, 0),
+            (b"short".to_vec(), TakenValue::Taken { start: short_at }, 2),
+        ]
+    );
+    // A stream that ends inside a taken value ends the scan.
+    let cut = &r.0[..r.0.len() - 10];
+    let found = take_all(cut, vec![5], 50);
+    assert_eq!(found.last().map(|f| f.2), Some(TakenValue::SteppedOver));
+}
