@@ -44,6 +44,8 @@ use std::thread::JoinHandle;
 pub const BLOCK: usize = 256 << 10;
 /// Blocks read and scanned that may wait for the main thread.
 pub const BLOCKS_QUEUED: usize = 8;
+/// How many values ahead of the one it takes the main thread hints a value to the cache.
+pub const VALUE_HINT_DISTANCE: usize = 4;
 /// The longest string value (as stored) the thread builds; longer ones are upstream's
 /// loader's to read, so the objects in flight stay within the blocks in flight plus one.
 pub const BUILD_MAX: u64 = 512 << 10;
@@ -70,6 +72,8 @@ pub trait UpstreamCalls {
     fn build_string_value(db: u64, stored: &[u8]) -> Option<Self::Value>;
     /// On the main thread: the settings now.
     fn settings() -> Self::Settings;
+    /// On the main thread: `value` will be taken soon (a hint to the cache).
+    fn value_soon(value: &Self::Value);
     /// On the main thread, as record `number` (into db `db`) begins: `upcoming(n)` is
     /// record `n`'s hash, for the records after it the main thread has been handed.
     fn record_begins(&mut self, db: u64, number: u64, upcoming: &dyn Fn(u64) -> Option<Self::Hash>);
@@ -98,6 +102,10 @@ impl UpstreamCalls for CacheHints {
 
     fn settings() -> Settings {
         Settings::now()
+    }
+
+    fn value_soon(value: &BuiltValue) {
+        value.hint();
     }
 
     fn record_begins(&mut self, db: u64, number: u64, upcoming: &dyn Fn(u64) -> Option<KeyHash>) {
@@ -622,6 +630,9 @@ impl<P: UpstreamCalls> RdbStream for Feed<'_, P> {
                     return None;
                 }
                 let built = self.values.pop_front()?;
+                if let Some(soon) = self.values.get(VALUE_HINT_DISTANCE - 1) {
+                    P::value_soon(&soon.value);
+                }
                 return Some((built.value, built.end));
             }
             if self.ahead.len() >= BLOCKS_QUEUED || !self.take_one_ahead() {

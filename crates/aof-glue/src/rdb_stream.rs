@@ -84,8 +84,8 @@ impl StreamRio<'_> {
                 if !self.stream.read_exact(buf, position) {
                     return false;
                 }
-                let crc = |cksum| crc64(cksum, buf);
-                (buf.len(), buf.first().copied(), Some(crc(self.rio.cksum)).filter(|_| self.checksum.keeps_read_by_read()))
+                let crc = self.checksum.keeps_read_by_read().then(|| crc64(self.rio.cksum, buf));
+                (buf.len(), buf.first().copied(), crc)
             }
             Dest::Over(n) => {
                 let (mut first, mut crc) = (None, self.rio.cksum);

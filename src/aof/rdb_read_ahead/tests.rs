@@ -54,6 +54,9 @@ impl UpstreamCalls for Recorder {
     fn settings() -> u64 {
         SETTINGS.load(Ordering::SeqCst)
     }
+    fn value_soon(value: &(Vec<u8>, u64)) {
+        assert!(!value.0.is_empty(), "a value hinted is one built");
+    }
     fn record_begins(&mut self, db: u64, number: u64, upcoming: &dyn Fn(u64) -> Option<u64>) {
         // The record itself is known; the next one may not have arrived yet.
         assert!(upcoming(number).is_some());
