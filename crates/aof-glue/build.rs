@@ -273,7 +273,7 @@ fn generate_bindings(
         .clang_args(release_defines)
         .allowlist_type("redisServer|client|robj|redisObject|rio|_rio|aofInfo|aofManifest|list|listNode|listIter|redisDb|redisCommand|bio_job_type_t|aof_file_type|childInfoType|listTypeEntry|listTypeIterator|setTypeIterator|hashTypeIterator|zset|functionLibInfo|kvstoreIterator|dictIterator|stream|streamID|idmpProducer|idmpEntry|pendingCommand|pendingCommandList|streamCG|streamConsumer|streamNACK|streamIterator|raxIterator|rax|RedisModuleIO|moduleValue|moduleType|RedisModuleType|sdshdr8|sdshdr16|sdshdr32|sdshdr64|dict|dictType")
         .allowlist_var("server|redis_aof_c_layout.*")
-        .allowlist_var("(LL|C|RIO|AOF|AOFRW|OBJ|BIO|CHILD_TYPE|CHILD_INFO|PROTO|RDB|RDBFLAGS|KEY_META|REDISMODULE_AOF|REDISMODULE_AUX|EXEC|CMD|CLIENT|SLAVE_STATE|SLAVE_REQ|REDIS_AUTOSYNC|LIST|MANIFEST|TEMP_FILE|BASE|INCR|HISTORY|SDS)_.*")
+        .allowlist_var("(LL|C|RIO|SANITIZE|AOF|AOFRW|OBJ|BIO|CHILD_TYPE|CHILD_INFO|PROTO|RDB|RDBFLAGS|KEY_META|REDISMODULE_AOF|REDISMODULE_AUX|EXEC|CMD|CLIENT|SLAVE_STATE|SLAVE_REQ|REDIS_AUTOSYNC|LIST|MANIFEST|TEMP_FILE|BASE|INCR|HISTORY|SDS)_.*")
         .allowlist_function(ALLOWED_FUNCTIONS)
         .derive_default(false)
         .derive_debug(false)

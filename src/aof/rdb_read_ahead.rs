@@ -26,6 +26,7 @@
 //! further ahead still, so the disk works while the main thread decodes.
 
 use crate::aof::replay_prefetch::{UpcomingPrefetch, DEPTH};
+use aof_core::rdb_blob;
 use aof_core::rdb_scan::{BlockInput, Blocks, RdbScan, Scanned, TakenValue, TYPE_STRING};
 use aof_glue::arena::Arena;
 use aof_glue::db::Db;
@@ -66,10 +67,11 @@ pub trait UpstreamCalls {
     fn hash(key: &[u8]) -> Self::Hash;
     /// Upstream's `crc64(crc, bytes)` (on either thread).
     fn crc64(crc: u64, bytes: &[u8]) -> u64;
-    /// On the reading thread, while the main thread serves no clients: the string value
-    /// stored as `stored` (length, encoding, payload, whole) of a key of db `db`, built
-    /// as upstream's loader builds it; None when it is not.
-    fn build_string_value(db: u64, stored: &[u8]) -> Option<Self::Value>;
+    /// On the reading thread, while the main thread serves no clients: the value of
+    /// `value_type` stored as `stored` (length, encoding, payload, whole; `payload` its
+    /// plain bytes) of a key of db `db`, built as upstream's loader builds it; None when
+    /// it is not one built off the main thread.
+    fn build_value(value_type: u8, db: u64, stored: &[u8], payload: Option<&[u8]>) -> Option<Self::Value>;
     /// On the main thread: the settings now.
     fn settings() -> Self::Settings;
     /// On the main thread: `value` will be taken soon (a hint to the cache).
@@ -96,8 +98,8 @@ impl UpstreamCalls for CacheHints {
         crc64(crc, bytes)
     }
 
-    fn build_string_value(db: u64, stored: &[u8]) -> Option<BuiltValue> {
-        rdb_value::build_string_value(stored, i32::try_from(db).ok()?)
+    fn build_value(value_type: u8, db: u64, stored: &[u8], payload: Option<&[u8]>) -> Option<BuiltValue> {
+        rdb_value::build_value(value_type, stored, payload, i32::try_from(db).ok()?)
     }
 
     fn settings() -> Settings {
@@ -330,7 +332,7 @@ where
     Some(outcome)
 }
 
-/// The reading thread: scans the file as it reads it, building the string values it can
+/// The reading thread: scans the file as it reads it, building the values it can
 /// (at most [`BUILD_MAX`] bytes each), then reads the rest unscanned once the scan has
 /// ended (the EOF opcode, or a record it does not step over).
 fn read_ahead<P: UpstreamCalls>(file: File, shared: &Shared<P>) {
@@ -348,7 +350,10 @@ fn read_ahead<P: UpstreamCalls>(file: File, shared: &Shared<P>) {
     while let Scanned::Key { start, db, key } = scan.next(&mut input) {
         let hash = P::hash(key);
         input.blocks().found.push(UpcomingKey { start, db, hash });
-        if scan.pending_value_type() != Some(TYPE_STRING) || !shared.build.load(Ordering::Relaxed) {
+        let Some(value_type) = scan.pending_value_type().filter(|&t| built_off_main(t)) else {
+            continue;
+        };
+        if !shared.build.load(Ordering::Relaxed) {
             continue;
         }
         stored.clear();
@@ -356,7 +361,8 @@ fn read_ahead<P: UpstreamCalls>(file: File, shared: &Shared<P>) {
         else {
             continue;
         };
-        if let Some(value) = shared.build_value(|| P::build_string_value(db, &stored)) {
+        let payload = scan.taken_payload(&stored);
+        if let Some(value) = shared.build_value(|| P::build_value(value_type, db, &stored, payload)) {
             let end = start + stored.len() as u64;
             input.blocks().built.push(BuiltAt { start, end, value });
         }
@@ -364,6 +370,11 @@ fn read_ahead<P: UpstreamCalls>(file: File, shared: &Shared<P>) {
     input.run_to_end();
     shared.lock().finished = true;
     shared.changed.notify_all();
+}
+
+/// The value types the thread builds: strings, and the blobs `rdb_blob` checks.
+fn built_off_main(value_type: u8) -> bool {
+    value_type == TYPE_STRING || rdb_blob::kind_of(value_type).is_some()
 }
 
 /// The file as the scan's blocks: each block the scan is done with goes to the main

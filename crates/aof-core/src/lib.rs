@@ -17,6 +17,7 @@ pub mod load_machine;
 pub mod module_rewrite;
 pub mod rdb_checksum;
 pub mod rdb_preamble;
+pub mod rdb_blob;
 pub mod rdb_scan;
 pub mod resp;
 pub mod rewrite_policy;

@@ -143,6 +143,21 @@ impl RdbScan {
         }
     }
 
+    /// The payload of the value [`RdbScan::take_string_value`] took last, whose bytes as
+    /// stored are `stored`: the bytes a plain string holds, or an LZF payload expanded;
+    /// None for an integer.
+    pub fn taken_payload<'a>(&'a self, stored: &'a [u8]) -> Option<&'a [u8]> {
+        let first = *stored.first()?;
+        match (first >> 6, first & 0x3f) {
+            (3, ENC_LZF) => Some(&self.expanded),
+            (3, _) => None,
+            (0, _) => stored.get(1..),
+            (1, _) => stored.get(2..),
+            _ if first == 0x80 => stored.get(5..),
+            _ => stored.get(9..),
+        }
+    }
+
     /// One string as `rdbGenericLoadStringObject` reads it, its bytes as stored appended
     /// to `out`: Ok(false) when it was stepped over instead (longer than `max`, or an LZF
     /// payload that is empty or does not expand to exactly its stated length).
@@ -407,16 +422,16 @@ const TYPE_ZSET_2: u8 = 5;
 const TYPE_MODULE_2: u8 = 7;
 const TYPE_HASH_ZIPMAP: u8 = 9;
 const TYPE_LIST_ZIPLIST: u8 = 10;
-const TYPE_SET_INTSET: u8 = 11;
+pub const TYPE_SET_INTSET: u8 = 11;
 const TYPE_ZSET_ZIPLIST: u8 = 12;
 const TYPE_HASH_ZIPLIST: u8 = 13;
 const TYPE_LIST_QUICKLIST: u8 = 14;
 const TYPE_STREAM_LISTPACKS: u8 = 15;
-const TYPE_HASH_LISTPACK: u8 = 16;
-const TYPE_ZSET_LISTPACK: u8 = 17;
+pub const TYPE_HASH_LISTPACK: u8 = 16;
+pub const TYPE_ZSET_LISTPACK: u8 = 17;
 const TYPE_LIST_QUICKLIST_2: u8 = 18;
 const TYPE_STREAM_LISTPACKS_2: u8 = 19;
-const TYPE_SET_LISTPACK: u8 = 20;
+pub const TYPE_SET_LISTPACK: u8 = 20;
 const TYPE_STREAM_LISTPACKS_3: u8 = 21;
 const TYPE_HASH_METADATA_PRE_GA: u8 = 22;
 const TYPE_HASH_LISTPACK_EX_PRE_GA: u8 = 23;

@@ -178,7 +178,7 @@ unsafe extern "C" fn stream_progress(r: *mut rio, buf: *const c_void, len: usize
 
 /// `rdbLoadObject` as the patched RDB loader calls it for each key's value
 /// (`redis_aof_rdb_load_value`, redis-patch/0003): on the stream of the load in
-/// progress, a string value built ahead for this offset, its bytes stepped over as
+/// progress, a value built ahead for this offset, its bytes stepped over as
 /// `rioRead` would read them; otherwise upstream's own `rdbLoadObject`.
 ///
 /// # Safety
@@ -192,14 +192,14 @@ pub unsafe fn load_value(
     error: *mut c_int,
 ) -> *mut robj {
     let ours = !rdb.is_null() && rdb == ACTIVE.load(Ordering::Relaxed);
-    if ours && rdbtype == bindings::RDB_TYPE_STRING as c_int {
+    if ours {
         // SAFETY: `rdb` is the rio of the StreamRio load_rdb_stream is running (ACTIVE);
         // upstream's loader is between two reads of it and holds nothing else of it.
         let s = unsafe { &mut *(rdb as *mut StreamRio<'_>) };
         let position = s.rio.processed_bytes as u64;
         let checksum_on = server::rdb_checksum() != 0;
         if let Some((value, end)) = s.stream.built_value(position) {
-            if value.object_type() == bindings::OBJ_STRING && s.checksum.may_skip(checksum_on) {
+            if value.rdb_type() as c_int == rdbtype && s.checksum.may_skip(checksum_on) {
                 if !s.skip(end - position) {
                     // SAFETY: `error` is the loader's local (rdbLoadObject's contract).
                     unsafe { *error = bindings::RDB_LOAD_ERR_OTHER as c_int };

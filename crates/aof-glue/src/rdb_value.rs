@@ -1,25 +1,36 @@
-//! String values of an RDB built by upstream's own `rdbLoadObject` from bytes in memory,
-//! off the main thread: the RDB BASE's reading thread builds them ahead of the loader
-//! (the staticlib's `src/aof/rdb_read_ahead.rs`), which takes each one where upstream's
-//! loader would have read it ([`super::rdb_stream`]).
+//! Values of an RDB built by upstream's own `rdbLoadObject` from bytes in memory, off the
+//! main thread: the RDB BASE's reading thread builds them ahead of the loader (the
+//! staticlib's `src/aof/rdb_read_ahead.rs`), which takes each one where upstream's loader
+//! would have read it ([`super::rdb_stream`]).
 //!
-//! Only string values (`RDB_TYPE_STRING`), and only bytes the reading thread has proved
-//! whole ([`aof_core::rdb_scan::RdbScan::take_string_value`]): for those,
-//! `rdbLoadObject` touches no state but the object it builds, the allocator and a few
-//! settings ([`Settings`]), and none of its refusals (a short read, an unknown encoding,
-//! an LZF payload that does not expand as stated, which would log and, for the last,
-//! end the process) can happen; `upstream_facts` below checks the branch against the
-//! tree's `rdb.c`.
+//! Only values stored as one string whose bytes the reading thread has proved whole
+//! ([`aof_core::rdb_scan::RdbScan::take_string_value`]): strings (`RDB_TYPE_STRING`), and
+//! intsets and set, zset and hash listpacks whose header upstream's checks accept, that
+//! are not empty and that upstream keeps in their encoding (no more entries than the
+//! `*-max-*-entries` settings allow: [`aof_core::rdb_blob`]), while deep sanitization is
+//! off. For those, `rdbLoadObject` touches no state but the object it builds, the
+//! allocator and a few settings ([`Settings`]), and none of its refusals (a short read,
+//! an unknown encoding, an LZF payload that does not expand as stated, a header check,
+//! which log and end the process) nor any conversion can happen; `upstream_facts` below
+//! checks the branches against the tree's `rdb.c`.
 
 use super::bindings::{self, rio, robj};
 use super::server;
+use aof_core::rdb_blob::{self, BlobKind};
+use aof_core::rdb_scan::{
+    TYPE_HASH_LISTPACK, TYPE_SET_INTSET, TYPE_SET_LISTPACK, TYPE_STRING, TYPE_ZSET_LISTPACK,
+};
 use std::ffi::{c_int, c_void};
 use std::ptr::NonNull;
 
 /// An object upstream built, owned here: the only reference to it (or one of upstream's
 /// shared integers, whose count never changes). Dropping it releases it
 /// (`decrRefCount`), on whichever thread drops it.
-pub struct BuiltValue(NonNull<robj>);
+pub struct BuiltValue {
+    object: NonNull<robj>,
+    /// The RDB value type it was built from.
+    rdb_type: u8,
+}
 
 // SAFETY: a BuiltValue is the only reference to its object (rdbLoadObject returns a fresh
 // object of refcount 1, or a shared integer of OBJ_SHARED_REFCOUNT, which decrRefCount
@@ -30,7 +41,7 @@ unsafe impl Send for BuiltValue {}
 impl BuiltValue {
     /// Hands the object to upstream C code, which owns it from then on.
     pub fn into_raw(self) -> *mut robj {
-        let object = self.0.as_ptr();
+        let object = self.object.as_ptr();
         std::mem::forget(self);
         object
     }
@@ -39,33 +50,37 @@ impl BuiltValue {
     /// core, and the loader reads it (its header, and an embedded string's bytes, one
     /// cache line of jemalloc's 64-byte class) as it inserts the key.
     pub fn hint(&self) {
-        super::prefetch::hint(self.0.as_ptr() as *const u8);
+        super::prefetch::hint(self.object.as_ptr() as *const u8);
     }
 
-    /// The object's type (`OBJ_STRING` for every value built here).
-    pub fn object_type(&self) -> u32 {
-        // SAFETY: the object is alive and owned here; a read of its type bit-field.
-        unsafe { (*self.0.as_ptr()).type_() }
+    /// The RDB value type it was built from.
+    pub fn rdb_type(&self) -> u8 {
+        self.rdb_type
     }
 }
 
 impl Drop for BuiltValue {
     fn drop(&mut self) {
         // SAFETY: the one reference to a live object, released once.
-        unsafe { bindings::decrRefCount(self.0.as_ptr()) }
+        unsafe { bindings::decrRefCount(self.object.as_ptr()) }
     }
 }
 
-/// The settings `rdbLoadObject` reads while it builds a string value: whether small
+/// The settings `rdbLoadObject` reads while it builds a value here: whether small
 /// integers may be upstream's shared objects (`maxmemory` and its policy,
-/// `createStringObjectFromLongLongForValue` and `tryObjectEncoding`), and
-/// `sanitize-dump-payload`, read at the top of every call. A value built under other
-/// settings than the loader would use is not taken.
+/// `createStringObjectFromLongLongForValue` and `tryObjectEncoding`),
+/// `sanitize-dump-payload` (read at the top of every call), and the entry counts past
+/// which a blob is converted. A value built under other settings than the loader would use
+/// is not taken.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Settings {
     maxmemory: u64,
     maxmemory_policy: c_int,
     sanitize_dump_payload: c_int,
+    set_max_intset_entries: usize,
+    set_max_listpack_entries: usize,
+    zset_max_listpack_entries: usize,
+    hash_max_listpack_entries: usize,
 }
 
 impl Settings {
@@ -75,7 +90,25 @@ impl Settings {
             maxmemory: server::maxmemory(),
             maxmemory_policy: server::maxmemory_policy(),
             sanitize_dump_payload: server::sanitize_dump_payload(),
+            set_max_intset_entries: server::set_max_intset_entries(),
+            set_max_listpack_entries: server::set_max_listpack_entries(),
+            zset_max_listpack_entries: server::zset_max_listpack_entries(),
+            hash_max_listpack_entries: server::hash_max_listpack_entries(),
         }
+    }
+
+    /// Whether upstream keeps a blob of `value_type` with `entries` entries as it is
+    /// (no conversion, which the thread never runs), without deep sanitization.
+    fn keeps_blob(&self, value_type: u8, entries: u64) -> bool {
+        let limit = match value_type {
+            TYPE_SET_INTSET => self.set_max_intset_entries,
+            TYPE_SET_LISTPACK => self.set_max_listpack_entries,
+            TYPE_ZSET_LISTPACK => self.zset_max_listpack_entries,
+            TYPE_HASH_LISTPACK => self.hash_max_listpack_entries,
+            _ => return false,
+        };
+        self.sanitize_dump_payload != bindings::SANITIZE_DUMP_YES as c_int
+            && entries <= limit as u64
     }
 }
 
@@ -116,13 +149,26 @@ unsafe extern "C" fn slice_flush(_: *mut rio) -> c_int {
     1
 }
 
-/// Builds the string value stored as `stored` (its length, encoding and payload, as
-/// `take_string_value` took them) with `rdbLoadObject(RDB_TYPE_STRING, ..)`, for db
-/// `dbid`: None when upstream does not build it from exactly those bytes.
+/// Builds the value of `value_type` stored as `stored` (its length, encoding and payload,
+/// as `take_string_value` took them; `payload` the plain bytes, an LZF payload expanded)
+/// with `rdbLoadObject`, for db `dbid`: None when it is not a value built here, or
+/// upstream does not build it from exactly those bytes.
 ///
-/// Callers keep [`Settings`] from changing while this runs (the reading thread holds
-/// the loader's gate, which the main thread takes before it serves clients).
-pub fn build_string_value(stored: &[u8], dbid: c_int) -> Option<BuiltValue> {
+/// Callers keep [`Settings`] from changing while this runs (the reading thread does not
+/// build while the main thread serves clients).
+pub fn build_value(
+    value_type: u8,
+    stored: &[u8],
+    payload: Option<&[u8]>,
+    dbid: c_int,
+) -> Option<BuiltValue> {
+    if value_type != TYPE_STRING {
+        let kind: BlobKind = rdb_blob::kind_of(value_type)?;
+        let entries = rdb_blob::entries(kind, payload?)?;
+        if !Settings::now().keeps_blob(value_type, entries) {
+            return None;
+        }
+    }
     // SAFETY: an all-zero rio is rio.c's own starting point (no update_cksum, no chunk
     // limit, counters 0); the four backend functions are set below.
     let rio: rio = unsafe { std::mem::zeroed() };
@@ -136,20 +182,24 @@ pub fn build_string_value(stored: &[u8], dbid: c_int) -> Option<BuiltValue> {
     r.rio.tell = Some(slice_tell);
     r.rio.flush = Some(slice_flush);
     let mut error: c_int = 0;
-    // SAFETY: `r` outlives the call and nothing keeps a pointer to it after; the STRING
-    // branch never reads the key (NULL) and reads only the rio, the allocator and
-    // Settings (upstream_facts); `stored` is a whole string value (the caller's proof), so
-    // none of its refusals, which log or exit, is reached.
+    // SAFETY: `r` outlives the call and nothing keeps a pointer to it after. The branches
+    // of these types never read the key (NULL) and read only the rio, the allocator and
+    // Settings (upstream_facts); `stored` is a whole value (the caller's proof) and a blob
+    // passes the header checks and stays in its encoding (checked above), so none of the
+    // refusals, which log or exit, nor a conversion is reached.
     let object = unsafe {
         bindings::rdbLoadObject(
-            bindings::RDB_TYPE_STRING as c_int,
+            value_type as c_int,
             &mut r.rio,
             std::ptr::null_mut(),
             dbid,
             &mut error,
         )
     };
-    let value = BuiltValue(NonNull::new(object)?);
+    let value = BuiltValue {
+        object: NonNull::new(object)?,
+        rdb_type: value_type,
+    };
     (error == 0 && r.read == stored.len()).then_some(value)
 }
 
@@ -190,10 +240,97 @@ mod upstream_facts {
         assert!(!before.contains("key"), "the key is read before the string branch");
     }
 
+    /// Whether C text (whitespace collapsed) uses the variable `key`.
+    fn reads_key(text: &str) -> bool {
+        ["(key", " key,", " key)", "= key;", "key->"].iter().any(|k| text.contains(k))
+    }
+
+    /// The `case` of `rdbLoadObject`'s blob switch for `case`, whitespace collapsed.
+    fn blob_case(rdb: &str, case: &str) -> String {
+        let object = &rdb[rdb.find("robj *rdbLoadObject(int rdbtype,").unwrap()..];
+        let start = object.find(case).unwrap_or_else(|| panic!("{case}"));
+        let end = start + object[start..].find("break;").unwrap();
+        object[start..end].split_whitespace().collect::<Vec<_>>().join(" ")
+    }
+
+    #[test]
+    fn a_blob_kept_in_its_encoding_is_the_header_checked_and_counted() {
+        let rdb = source("rdb.c");
+        // The blob types read one plain string into a string object, then fix its type.
+        let object = between(&rdb, "robj *rdbLoadObject(int rdbtype,", "switch(rdbtype) {");
+        let blobs = &object[object.find("rdbtype == RDB_TYPE_HASH_ZIPMAP ||").unwrap()..];
+        for line in [
+            "rdbtype == RDB_TYPE_SET_INTSET ||",
+            "rdbtype == RDB_TYPE_SET_LISTPACK ||",
+            "rdbtype == RDB_TYPE_ZSET_LISTPACK ||",
+            "rdbtype == RDB_TYPE_HASH_LISTPACK ||",
+            "unsigned char *encoded = rdbGenericLoadStringObject(rdb,RDB_LOAD_PLAIN,&encoded_len); \
+             if (encoded == NULL) return NULL; o = createObject(OBJ_STRING, encoded);",
+        ] {
+            assert!(blobs.contains(line), "{line}");
+        }
+        // Each case: its deep-only counter and header check (with `deep` the setting),
+        // then the count against the setting Settings::keeps_blob reads, past which it
+        // converts; nothing else but setting the type, the encoding and the empty key.
+        let cases = [
+            ("case RDB_TYPE_SET_INTSET:", "intsetValidateIntegrity(encoded, encoded_len, deep_integrity_validation)", "if (intsetLen(o->ptr) > server.set_max_intset_entries) setTypeConvert(o, OBJ_ENCODING_HT);"),
+            ("case RDB_TYPE_SET_LISTPACK:", "lpValidateIntegrityAndDups(encoded, encoded_len, deep_integrity_validation, 1)", "if (setTypeSize(o) > server.set_max_listpack_entries) setTypeConvert(o, OBJ_ENCODING_HT);"),
+            ("case RDB_TYPE_ZSET_LISTPACK:", "lpValidateIntegrityAndDups(encoded, encoded_len, deep_integrity_validation, 2)", "if (zsetLength(o) > server.zset_max_listpack_entries) zsetConvert(o, OBJ_ENCODING_SKIPLIST);"),
+            ("case RDB_TYPE_HASH_LISTPACK:", "lpValidateIntegrityAndDups(encoded, encoded_len, deep_integrity_validation, tuple_len)", "if (hashTypeLength(o, 0) > server.hash_max_listpack_entries) hashTypeConvert("),
+        ];
+        for (case, check, convert) in cases {
+            let text = blob_case(&rdb, case);
+            assert!(text.contains("if (deep_integrity_validation) server.stat_dump_payload_sanitizations++;"), "{case}");
+            assert!(text.contains(&format!("if (!{check}) {{ rdbReportCorruptRDB(")), "{case}");
+            assert!(text.contains(convert), "{case}: {text}");
+            if case != "case RDB_TYPE_HASH_LISTPACK:" {
+                assert!(!reads_key(&text), "{case} reads the key");
+            }
+        }
+        // The hash case reads the key only for the listpackEx of the types with TTLs.
+        let hash = blob_case(&rdb, "case RDB_TYPE_HASH_LISTPACK:");
+        let plain = &hash[hash.find("} else o->encoding = OBJ_ENCODING_LISTPACK;").unwrap()..];
+        assert!(!reads_key(plain));
+        assert!(hash.contains("int tuple_len = (rdbtype == RDB_TYPE_HASH_LISTPACK ? 2 : 3);"));
+    }
+
+    #[test]
+    fn header_checks_without_deep_are_the_ones_rdb_blob_makes() {
+        let intset = between(&source("intset.c"), "int intsetValidateIntegrity(", "\n}");
+        for line in [
+            "if (size < sizeof(*is)) return 0;",
+            "if (sizeof(*is) + count*record_size != size) return 0;",
+            "if (count==0) return 0;",
+            "if (!deep) return 1;",
+        ] {
+            assert!(intset.contains(line), "{line}");
+        }
+        let listpack = source("listpack.c");
+        let dups = between(&source("rdb.c"), "int lpValidateIntegrityAndDups(", "\n}");
+        assert!(dups.contains("if (!deep) return lpValidateIntegrity(lp, size, 0, NULL, NULL);"));
+        let header = between(&listpack, "int lpValidateIntegrity(unsigned char *lp, size_t size, int deep,", "\n}");
+        let shallow = &header[..header.find("if (!deep) return 1;").unwrap()];
+        for line in [
+            "if (size < LP_HDR_SIZE + 1) return 0;",
+            "if (bytes != size) return 0;",
+            "if (lp[size-1] != LP_EOF) return 0;",
+        ] {
+            assert!(shallow.contains(line), "{line}");
+        }
+        // The count upstream compares: the header's, unless it says "unknown".
+        let length = between(&listpack, "unsigned long lpLength(unsigned char *lp) {", "\n}");
+        assert!(length.contains("uint32_t numele = lpGetNumElements(lp); if (numele != LP_HDR_NUMELE_UNKNOWN) return numele;"));
+    }
+
     #[test]
     fn a_string_is_refused_only_for_what_the_scan_proves_absent() {
         let rdb = source("rdb.c");
-        let generic = between(&rdb, "void *rdbGenericLoadStringObjectUsable(", "\n}");
+        // 8.6 names the reader `...Usable` (with a wrapper); 8.0 has the one function.
+        let generic = if rdb.contains("void *rdbGenericLoadStringObjectUsable(") {
+            between(&rdb, "void *rdbGenericLoadStringObjectUsable(", "\n}")
+        } else {
+            between(&rdb, "void *rdbGenericLoadStringObject(", "\n}")
+        };
         // Unknown encodings are refused; int and LZF have their own readers.
         assert_eq!(generic.matches("rdbReportCorruptRDB(").count(), 1);
         assert!(generic.contains("rdbReportCorruptRDB(\"Unknown RDB string encoding type %llu\",len)"));

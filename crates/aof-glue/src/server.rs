@@ -84,6 +84,7 @@ getters! {
     aof_use_rdb_preamble: c_int;
     child_pid: bindings::pid_t;
     cluster_enabled: c_int;
+    hash_max_listpack_entries: usize;
     db: *mut bindings::redisDb;
     dbnum: c_int;
     in_exec: c_int;
@@ -97,8 +98,11 @@ getters! {
     rdb_checksum: c_int;
     rdb_key_save_delay: c_int;
     sanitize_dump_payload: c_int;
+    set_max_intset_entries: usize;
+    set_max_listpack_entries: usize;
     unixtime: bindings::time_t;
     verbosity: c_int;
+    zset_max_listpack_entries: usize;
 }
 
 // Configuration added by later releases.

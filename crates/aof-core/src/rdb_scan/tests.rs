@@ -467,3 +467,25 @@ fn a_value_longer_than_asked_for_or_a_bad_lzf_payload_is_stepped_over_and_the_sc
     let found = take_all(cut, vec![5], 50);
     assert_eq!(found.last().map(|f| f.2), Some(TakenValue::SteppedOver));
 }
+
+#[test]
+fn a_taken_values_payload_is_its_plain_bytes_or_its_lzf_expansion() {
+    let mut r = Rdb::new();
+    r.byte(TYPE_STRING).string(b"a").string(b"plain");
+    r.byte(TYPE_STRING).string(b"b").lzf_string(&[2, b'x', b'y', b'z', 0x20, 2], 6);
+    r.byte(TYPE_STRING).string(b"c").int_string(-5);
+    r.byte(TYPE_STRING).string(b"d").string(&[b'q'; 300]);
+    r.byte(OPCODE_EOF).raw(&[0; 8]);
+    let mut input = BlockInput::new(mem::MemBlocks::new(&r.0, vec![4]));
+    let mut scan = RdbScan::new();
+    let mut payloads = Vec::new();
+    while let Scanned::Key { .. } = scan.next(&mut input) {
+        let mut stored = Vec::new();
+        assert!(matches!(scan.take_string_value(&mut input, 1000, &mut stored), TakenValue::Taken { .. }));
+        payloads.push(scan.taken_payload(&stored).map(<[u8]>::to_vec));
+    }
+    assert_eq!(
+        payloads,
+        vec![Some(b"plain".to_vec()), Some(b"xyzxyz".to_vec()), None, Some(vec![b'q'; 300])]
+    );
+}
