@@ -27,7 +27,9 @@
 
 use crate::aof::replay_prefetch::{UpcomingPrefetch, DEPTH};
 use aof_core::rdb_blob;
-use aof_core::rdb_scan::{BlockInput, Blocks, RdbScan, Scanned, TakenValue, TYPE_STRING};
+use aof_core::rdb_scan::{
+    BlockInput, Blocks, RdbScan, Scanned, StringReads, TakenValue, TYPE_STRING,
+};
 use aof_glue::arena::Arena;
 use aof_glue::db::Db;
 use aof_glue::prefetch::KeyHash;
@@ -71,7 +73,12 @@ pub trait UpstreamCalls {
     /// `value_type` stored as `stored` (length, encoding, payload, whole; `payload` its
     /// plain bytes) of a key of db `db`, built as upstream's loader builds it; None when
     /// it is not one built off the main thread.
-    fn build_value(value_type: u8, db: u64, stored: &[u8], payload: Option<&[u8]>) -> Option<Self::Value>;
+    fn build_value(
+        value_type: u8,
+        db: u64,
+        stored: &[u8],
+        payload: Option<&[u8]>,
+    ) -> Option<Self::Value>;
     /// On the main thread: the settings now.
     fn settings() -> Self::Settings;
     /// On the main thread: `value` will be taken soon (a hint to the cache).
@@ -98,7 +105,12 @@ impl UpstreamCalls for CacheHints {
         crc64(crc, bytes)
     }
 
-    fn build_value(value_type: u8, db: u64, stored: &[u8], payload: Option<&[u8]>) -> Option<BuiltValue> {
+    fn build_value(
+        value_type: u8,
+        db: u64,
+        stored: &[u8],
+        payload: Option<&[u8]>,
+    ) -> Option<BuiltValue> {
         rdb_value::build_value(value_type, stored, payload, i32::try_from(db).ok()?)
     }
 
@@ -125,10 +137,11 @@ struct UpcomingKey<H> {
     hash: H,
 }
 
-/// A string value the reading thread built, and where its bytes are in the file.
+/// A value the reading thread built, where its bytes start in the file, and the reads
+/// upstream's loader makes of them.
 struct BuiltAt<V> {
     start: u64,
-    end: u64,
+    reads: StringReads,
     value: V,
 }
 
@@ -357,14 +370,20 @@ fn read_ahead<P: UpstreamCalls>(file: File, shared: &Shared<P>) {
             continue;
         }
         stored.clear();
-        let TakenValue::Taken { start } = scan.take_string_value(&mut input, BUILD_MAX, &mut stored)
+        let TakenValue::Taken { start } =
+            scan.take_string_value(&mut input, BUILD_MAX, &mut stored)
         else {
             continue;
         };
         let payload = scan.taken_payload(&stored);
-        if let Some(value) = shared.build_value(|| P::build_value(value_type, db, &stored, payload)) {
-            let end = start + stored.len() as u64;
-            input.blocks().built.push(BuiltAt { start, end, value });
+        if let Some(value) = shared.build_value(|| P::build_value(value_type, db, &stored, payload))
+        {
+            let reads = StringReads::of(&stored);
+            input.blocks().built.push(BuiltAt {
+                start,
+                reads,
+                value,
+            });
         }
     }
     input.run_to_end();
@@ -628,7 +647,7 @@ impl<P: UpstreamCalls> RdbStream for Feed<'_, P> {
     /// The values of the blocks taken so far come first; when none is at or past
     /// `position`, blocks already queued are taken ahead (never waiting: a value that has
     /// not arrived is read by upstream's loader instead, and released when it arrives).
-    fn built_value(&mut self, position: u64) -> Option<(P::Value, u64)> {
+    fn built_value(&mut self, position: u64) -> Option<(P::Value, StringReads)> {
         if !self.taking_values {
             return None;
         }
@@ -644,7 +663,7 @@ impl<P: UpstreamCalls> RdbStream for Feed<'_, P> {
                 if let Some(soon) = self.values.get(VALUE_HINT_DISTANCE - 1) {
                     P::value_soon(&soon.value);
                 }
-                return Some((built.value, built.end));
+                return Some((built.value, built.reads));
             }
             if self.ahead.len() >= BLOCKS_QUEUED || !self.take_one_ahead() {
                 return None;

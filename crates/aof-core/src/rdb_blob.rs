@@ -10,9 +10,7 @@
 //! the loader's reading thread builds a value off the main thread only where every step
 //! of upstream's is a read of the header it has checked here.
 
-use crate::rdb_scan::{
-    TYPE_HASH_LISTPACK, TYPE_SET_INTSET, TYPE_SET_LISTPACK, TYPE_ZSET_LISTPACK,
-};
+use crate::rdb_scan::{TYPE_HASH_LISTPACK, TYPE_SET_INTSET, TYPE_SET_LISTPACK, TYPE_ZSET_LISTPACK};
 
 /// How a value type's blob is laid out.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -93,10 +91,21 @@ mod tests {
     #[test]
     fn kinds_follow_the_value_types() {
         assert_eq!(kind_of(TYPE_SET_INTSET), Some(BlobKind::Intset));
-        assert_eq!(kind_of(TYPE_SET_LISTPACK), Some(BlobKind::Listpack { tuple: 1 }));
-        assert_eq!(kind_of(TYPE_ZSET_LISTPACK), Some(BlobKind::Listpack { tuple: 2 }));
-        assert_eq!(kind_of(TYPE_HASH_LISTPACK), Some(BlobKind::Listpack { tuple: 2 }));
-        for other in [0u8, 1, 2, 3, 4, 5, 7, 9, 10, 12, 13, 14, 15, 18, 19, 21, 22, 23, 24, 25, 26] {
+        assert_eq!(
+            kind_of(TYPE_SET_LISTPACK),
+            Some(BlobKind::Listpack { tuple: 1 })
+        );
+        assert_eq!(
+            kind_of(TYPE_ZSET_LISTPACK),
+            Some(BlobKind::Listpack { tuple: 2 })
+        );
+        assert_eq!(
+            kind_of(TYPE_HASH_LISTPACK),
+            Some(BlobKind::Listpack { tuple: 2 })
+        );
+        for other in [
+            0u8, 1, 2, 3, 4, 5, 7, 9, 10, 12, 13, 14, 15, 18, 19, 21, 22, 23, 24, 25, 26,
+        ] {
             assert_eq!(kind_of(other), None, "type {other}");
         }
     }
@@ -111,7 +120,11 @@ mod tests {
         assert_eq!(entries(kind, &intset(2, 3, 7)), None, "a byte more");
         assert_eq!(entries(kind, &intset(3, 1, 3)), None, "no such encoding");
         assert_eq!(entries(kind, &intset(2, 0, 0)), None, "empty");
-        assert_eq!(entries(kind, &intset(8, u32::MAX, 0)), None, "a count past the end");
+        assert_eq!(
+            entries(kind, &intset(8, u32::MAX, 0)),
+            None,
+            "a count past the end"
+        );
         assert_eq!(entries(kind, &[2, 0, 0, 0, 1, 0]), None, "no whole header");
     }
 
@@ -124,14 +137,22 @@ mod tests {
         assert_eq!(entries(pairs, &listpack(2, &two)), Some(1));
         assert_eq!(entries(pairs, &listpack(3, &two)), None, "half a pair");
         assert_eq!(entries(set, &listpack(0, &[])), None, "empty");
-        assert_eq!(entries(set, &listpack(65535, &two)), None, "a count to walk for");
+        assert_eq!(
+            entries(set, &listpack(65535, &two)),
+            None,
+            "a count to walk for"
+        );
         let mut no_eof = listpack(2, &two);
         *no_eof.last_mut().unwrap() = 0;
         assert_eq!(entries(set, &no_eof), None);
         let mut wrong_total = listpack(2, &two);
         wrong_total[0] += 1;
         assert_eq!(entries(set, &wrong_total), None);
-        assert_eq!(entries(set, &[7, 0, 0, 0, 0, 0]), None, "too short for a header");
+        assert_eq!(
+            entries(set, &[7, 0, 0, 0, 0, 0]),
+            None,
+            "too short for a header"
+        );
         assert_eq!(entries(set, &[]), None);
     }
 
@@ -145,10 +166,15 @@ mod tests {
                 blob[..4].copy_from_slice(&total.to_le_bytes());
                 *blob.last_mut().unwrap() = LP_EOF;
             }
-            for kind in [BlobKind::Intset, BlobKind::Listpack { tuple: 1 }, BlobKind::Listpack { tuple: 2 }] {
+            for kind in [
+                BlobKind::Intset,
+                BlobKind::Listpack { tuple: 1 },
+                BlobKind::Listpack { tuple: 2 },
+            ] {
                 if let Some(n) = entries(kind, &blob) {
                     assert!(n > 0);
-                    let header = u32::from_le_bytes(blob[4..8.min(blob.len())].try_into().unwrap_or([0; 4]));
+                    let header =
+                        u32::from_le_bytes(blob[4..8.min(blob.len())].try_into().unwrap_or([0; 4]));
                     match kind {
                         BlobKind::Intset => assert_eq!(n, header as u64),
                         BlobKind::Listpack { tuple } => {

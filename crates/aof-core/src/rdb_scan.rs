@@ -185,7 +185,11 @@ impl RdbScan {
                     let at = out.len();
                     take_exact(input, compressed as usize, out)?;
                     self.expanded.clear();
-                    return Ok(lzf_decompress(&out[at..], plain as usize, &mut self.expanded));
+                    return Ok(lzf_decompress(
+                        &out[at..],
+                        plain as usize,
+                        &mut self.expanded,
+                    ));
                 }
                 _ => return Err(ScanEnd::Malformed),
             },
@@ -547,6 +551,71 @@ fn skip_value(input: &mut impl ScanInput, value_type: u8) -> Step<()> {
         | TYPE_STREAM_LISTPACKS_3
         | TYPE_STREAM_LISTPACKS_4 => skip_stream(input, value_type),
         other => Err(ScanEnd::Unsupported(other)),
+    }
+}
+
+/// The reads upstream's `rdbGenericLoadStringObject` makes of a string as stored: each
+/// `rioRead` call's length, in order (a length's first byte, then the rest of it; an
+/// integer's bytes; an LZF string's two lengths and its payload; a plain payload, none
+/// when empty). The loader steps over a value built ahead with the same reads, so the
+/// progress it reports between reads is upstream's to the byte.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StringReads {
+    lens: [u64; 7],
+    count: usize,
+}
+
+impl StringReads {
+    /// The reads of `stored` (a whole string as [`RdbScan::take_string_value`] takes it).
+    pub fn of(stored: &[u8]) -> StringReads {
+        let mut reads = StringReads {
+            lens: [0; 7],
+            count: 0,
+        };
+        let mut at = 0;
+        let mut push = |reads: &mut StringReads, n: usize| {
+            if n > 0 && reads.count < reads.lens.len() {
+                reads.lens[reads.count] = n as u64;
+                reads.count += 1;
+            }
+        };
+        // A length (rdbLoadLenByRef): its first byte, then 1, 4 or 8 more; the value.
+        let mut length = |reads: &mut StringReads, at: &mut usize| -> Option<(u8, u64)> {
+            let first = *stored.get(*at)?;
+            push(reads, 1);
+            let extra = match first >> 6 {
+                0 | 3 => 0,
+                1 => 1,
+                _ if first == 0x80 => 4,
+                _ => 8,
+            };
+            push(reads, extra);
+            let bytes = stored.get(*at..*at + 1 + extra)?;
+            *at += 1 + extra;
+            Some((first, plain_len_of(bytes)))
+        };
+        let Some((first, n)) = length(&mut reads, &mut at) else {
+            return reads;
+        };
+        let payload = match (first >> 6, first & 0x3f) {
+            (3, ENC_INT8) => 1,
+            (3, ENC_INT16) => 2,
+            (3, ENC_INT32) => 4,
+            (3, _) => {
+                // LZF: the compressed and the plain length, then the compressed bytes.
+                let compressed = length(&mut reads, &mut at).map_or(0, |(_, n)| n);
+                length(&mut reads, &mut at);
+                compressed
+            }
+            _ => n,
+        };
+        push(&mut reads, payload as usize);
+        reads
+    }
+
+    /// Each read's length, in order.
+    pub fn lens(&self) -> &[u64] {
+        &self.lens[..self.count]
     }
 }
 

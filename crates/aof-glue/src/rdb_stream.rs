@@ -17,6 +17,7 @@ use super::bindings::{self, rio, robj, sds};
 use super::rdb_value::BuiltValue;
 use super::server;
 use aof_core::rdb_checksum::{ChecksumStep, RdbChecksum};
+use aof_core::rdb_scan::StringReads;
 use std::ffi::{c_int, c_void};
 use std::sync::atomic::{AtomicPtr, Ordering};
 
@@ -35,9 +36,9 @@ pub trait RdbStream {
     /// would read them, showing `each` every piece in order; false when the stream ends
     /// first.
     fn skip_exact(&mut self, n: u64, position: u64, each: &mut dyn FnMut(&[u8])) -> bool;
-    /// The string value stored from offset `position`, built ahead, and the offset just
-    /// past its bytes; None when there is none (upstream's loader reads it then).
-    fn built_value(&mut self, position: u64) -> Option<(Self::Value, u64)>;
+    /// The value stored from offset `position`, built ahead, and the reads upstream's
+    /// loader makes of its bytes; None when there is none (upstream's loader reads it).
+    fn built_value(&mut self, position: u64) -> Option<(Self::Value, StringReads)>;
     /// Upstream's loader is about to serve clients (`begins`) or has served them: while
     /// it does, nothing may build values (clients may change the settings they read).
     fn serving_clients(&mut self, begins: bool);
@@ -84,7 +85,10 @@ impl StreamRio<'_> {
                 if !self.stream.read_exact(buf, position) {
                     return false;
                 }
-                let crc = self.checksum.keeps_read_by_read().then(|| crc64(self.rio.cksum, buf));
+                let crc = self
+                    .checksum
+                    .keeps_read_by_read()
+                    .then(|| crc64(self.rio.cksum, buf));
                 (buf.len(), buf.first().copied(), crc)
             }
             Dest::Over(n) => {
@@ -105,7 +109,10 @@ impl StreamRio<'_> {
         // rdbLoadRioWithLoadingCtx installed its callback before this (its first) read and
         // never installs it again; rioRead calls whatever is installed after each read.
         self.rio.update_cksum = Some(stream_progress);
-        match self.checksum.after_read(position, len, first.unwrap_or(0), checksum_on) {
+        match self
+            .checksum
+            .after_read(position, len, first.unwrap_or(0), checksum_on)
+        {
             ChecksumStep::Lag => {}
             ChecksumStep::SetThrough(end) => self.rio.cksum = self.stream.checksum_through(end),
             ChecksumStep::Extend => self.rio.cksum = crc.unwrap_or(self.rio.cksum),
@@ -120,7 +127,11 @@ impl StreamRio<'_> {
     fn skip(&mut self, mut len: u64) -> bool {
         while len > 0 {
             let limit = self.rio.max_processing_chunk as u64;
-            let chunk = if limit != 0 && limit < len { limit } else { len };
+            let chunk = if limit != 0 && limit < len {
+                limit
+            } else {
+                len
+            };
             if !self.transfer(Dest::Over(chunk)) {
                 self.rio.flags |= bindings::RIO_FLAG_READ_ERROR as u64;
                 return false;
@@ -178,8 +189,8 @@ unsafe extern "C" fn stream_progress(r: *mut rio, buf: *const c_void, len: usize
 
 /// `rdbLoadObject` as the patched RDB loader calls it for each key's value
 /// (`redis_aof_rdb_load_value`, redis-patch/0003): on the stream of the load in
-/// progress, a value built ahead for this offset, its bytes stepped over as
-/// `rioRead` would read them; otherwise upstream's own `rdbLoadObject`.
+/// progress, a value built ahead for this offset, its bytes stepped over read by read as
+/// upstream's `rioRead` calls would read them; otherwise upstream's own `rdbLoadObject`.
 ///
 /// # Safety
 /// The arguments of upstream's call of `rdbLoadObject` in `rdbLoadRioWithLoadingCtx`,
@@ -198,9 +209,11 @@ pub unsafe fn load_value(
         let s = unsafe { &mut *(rdb as *mut StreamRio<'_>) };
         let position = s.rio.processed_bytes as u64;
         let checksum_on = server::rdb_checksum() != 0;
-        if let Some((value, end)) = s.stream.built_value(position) {
+        if let Some((value, reads)) = s.stream.built_value(position) {
             if value.rdb_type() as c_int == rdbtype && s.checksum.may_skip(checksum_on) {
-                if !s.skip(end - position) {
+                // Read by read as rdbGenericLoadStringObject reads them, so the progress
+                // (and the clients served, and INFO's loaded bytes) is upstream's.
+                if !reads.lens().iter().all(|&len| s.skip(len)) {
                     // SAFETY: `error` is the loader's local (rdbLoadObject's contract).
                     unsafe { *error = bindings::RDB_LOAD_ERR_OTHER as c_int };
                     return std::ptr::null_mut();

@@ -215,15 +215,24 @@ mod upstream_facts {
 
     /// The text from `from` up to the first `until` after it, whitespace collapsed.
     fn between(source: &str, from: &str, until: &str) -> String {
-        let start = source.find(from).unwrap_or_else(|| panic!("{from} not found"));
+        let start = source
+            .find(from)
+            .unwrap_or_else(|| panic!("{from} not found"));
         let end = start + source[start..].find(until).unwrap();
-        source[start..end].split_whitespace().collect::<Vec<_>>().join(" ")
+        source[start..end]
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
     }
 
     #[test]
     fn the_string_branch_reads_one_encoded_string_and_encodes_it() {
         let rdb = source("rdb.c");
-        let object = between(&rdb, "robj *rdbLoadObject(int rdbtype,", "} else if (rdbtype == RDB_TYPE_LIST)");
+        let object = between(
+            &rdb,
+            "robj *rdbLoadObject(int rdbtype,",
+            "} else if (rdbtype == RDB_TYPE_LIST)",
+        );
         let branch = &object[object.find("if (rdbtype == RDB_TYPE_STRING)").unwrap()..];
         assert_eq!(
             branch,
@@ -234,15 +243,24 @@ mod upstream_facts {
         // Before it: the error default and the sanitization setting, nothing else.
         let body = &object[object.find('{').unwrap()..];
         let before = &body[..body.find("if (rdbtype == RDB_TYPE_STRING)").unwrap()];
-        for line in ["server.sanitize_dump_payload", "server.loading", "*error = RDB_LOAD_ERR_OTHER"] {
+        for line in [
+            "server.sanitize_dump_payload",
+            "server.loading",
+            "*error = RDB_LOAD_ERR_OTHER",
+        ] {
             assert!(before.contains(line), "{line}");
         }
-        assert!(!before.contains("key"), "the key is read before the string branch");
+        assert!(
+            !before.contains("key"),
+            "the key is read before the string branch"
+        );
     }
 
     /// Whether C text (whitespace collapsed) uses the variable `key`.
     fn reads_key(text: &str) -> bool {
-        ["(key", " key,", " key)", "= key;", "key->"].iter().any(|k| text.contains(k))
+        ["(key", " key,", " key)", "= key;", "key->"]
+            .iter()
+            .any(|k| text.contains(k))
     }
 
     /// The `case` of `rdbLoadObject`'s blob switch for `case`, whitespace collapsed.
@@ -250,14 +268,21 @@ mod upstream_facts {
         let object = &rdb[rdb.find("robj *rdbLoadObject(int rdbtype,").unwrap()..];
         let start = object.find(case).unwrap_or_else(|| panic!("{case}"));
         let end = start + object[start..].find("break;").unwrap();
-        object[start..end].split_whitespace().collect::<Vec<_>>().join(" ")
+        object[start..end]
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
     }
 
     #[test]
     fn a_blob_kept_in_its_encoding_is_the_header_checked_and_counted() {
         let rdb = source("rdb.c");
         // The blob types read one plain string into a string object, then fix its type.
-        let object = between(&rdb, "robj *rdbLoadObject(int rdbtype,", "switch(rdbtype) {");
+        let object = between(
+            &rdb,
+            "robj *rdbLoadObject(int rdbtype,",
+            "switch(rdbtype) {",
+        );
         let blobs = &object[object.find("rdbtype == RDB_TYPE_HASH_ZIPMAP ||").unwrap()..];
         for line in [
             "rdbtype == RDB_TYPE_SET_INTSET ||",
@@ -280,8 +305,16 @@ mod upstream_facts {
         ];
         for (case, check, convert) in cases {
             let text = blob_case(&rdb, case);
-            assert!(text.contains("if (deep_integrity_validation) server.stat_dump_payload_sanitizations++;"), "{case}");
-            assert!(text.contains(&format!("if (!{check}) {{ rdbReportCorruptRDB(")), "{case}");
+            assert!(
+                text.contains(
+                    "if (deep_integrity_validation) server.stat_dump_payload_sanitizations++;"
+                ),
+                "{case}"
+            );
+            assert!(
+                text.contains(&format!("if (!{check}) {{ rdbReportCorruptRDB(")),
+                "{case}"
+            );
             assert!(text.contains(convert), "{case}: {text}");
             if case != "case RDB_TYPE_HASH_LISTPACK:" {
                 assert!(!reads_key(&text), "{case} reads the key");
@@ -289,7 +322,9 @@ mod upstream_facts {
         }
         // The hash case reads the key only for the listpackEx of the types with TTLs.
         let hash = blob_case(&rdb, "case RDB_TYPE_HASH_LISTPACK:");
-        let plain = &hash[hash.find("} else o->encoding = OBJ_ENCODING_LISTPACK;").unwrap()..];
+        let plain = &hash[hash
+            .find("} else o->encoding = OBJ_ENCODING_LISTPACK;")
+            .unwrap()..];
         assert!(!reads_key(plain));
         assert!(hash.contains("int tuple_len = (rdbtype == RDB_TYPE_HASH_LISTPACK ? 2 : 3);"));
     }
@@ -308,7 +343,11 @@ mod upstream_facts {
         let listpack = source("listpack.c");
         let dups = between(&source("rdb.c"), "int lpValidateIntegrityAndDups(", "\n}");
         assert!(dups.contains("if (!deep) return lpValidateIntegrity(lp, size, 0, NULL, NULL);"));
-        let header = between(&listpack, "int lpValidateIntegrity(unsigned char *lp, size_t size, int deep,", "\n}");
+        let header = between(
+            &listpack,
+            "int lpValidateIntegrity(unsigned char *lp, size_t size, int deep,",
+            "\n}",
+        );
         let shallow = &header[..header.find("if (!deep) return 1;").unwrap()];
         for line in [
             "if (size < LP_HDR_SIZE + 1) return 0;",
@@ -318,7 +357,11 @@ mod upstream_facts {
             assert!(shallow.contains(line), "{line}");
         }
         // The count upstream compares: the header's, unless it says "unknown".
-        let length = between(&listpack, "unsigned long lpLength(unsigned char *lp) {", "\n}");
+        let length = between(
+            &listpack,
+            "unsigned long lpLength(unsigned char *lp) {",
+            "\n}",
+        );
         assert!(length.contains("uint32_t numele = lpGetNumElements(lp); if (numele != LP_HDR_NUMELE_UNKNOWN) return numele;"));
     }
 
@@ -333,7 +376,9 @@ mod upstream_facts {
         };
         // Unknown encodings are refused; int and LZF have their own readers.
         assert_eq!(generic.matches("rdbReportCorruptRDB(").count(), 1);
-        assert!(generic.contains("rdbReportCorruptRDB(\"Unknown RDB string encoding type %llu\",len)"));
+        assert!(
+            generic.contains("rdbReportCorruptRDB(\"Unknown RDB string encoding type %llu\",len)")
+        );
         let lzf = between(&rdb, "void *rdbLoadLzfStringObject(", "\n}");
         // The one corruption report: a payload that does not expand to its stated length.
         assert_eq!(lzf.matches("rdbReportCorruptRDB(").count(), 1);
@@ -341,6 +386,8 @@ mod upstream_facts {
         // Only the encodings other than INT8, INT16 and INT32, which the scan refuses.
         let int = between(&rdb, "void *rdbLoadIntegerObject(", "\n}");
         assert_eq!(int.matches("rdbReportCorruptRDB(").count(), 1);
-        assert!(int.contains("} else { rdbReportCorruptRDB(\"Unknown RDB integer encoding type %d\",enctype);"));
+        assert!(int.contains(
+            "} else { rdbReportCorruptRDB(\"Unknown RDB integer encoding type %d\",enctype);"
+        ));
     }
 }

@@ -45,7 +45,12 @@ impl UpstreamCalls for Recorder {
     fn crc64(crc: u64, bytes: &[u8]) -> u64 {
         fnv_from(crc, bytes)
     }
-    fn build_value(value_type: u8, _db: u64, stored: &[u8], payload: Option<&[u8]>) -> Option<(Vec<u8>, u64)> {
+    fn build_value(
+        value_type: u8,
+        _db: u64,
+        stored: &[u8],
+        payload: Option<&[u8]>,
+    ) -> Option<(Vec<u8>, u64)> {
         assert_eq!(value_type, TYPE_STRING, "the test files hold strings");
         assert_eq!(payload, Some(&stored[stored.len() - payload?.len()..]));
         BUILDING_NOW.store(true, Ordering::SeqCst);
@@ -222,7 +227,11 @@ fn a_file_that_is_not_an_rdb_is_read_whole_without_hints() {
 /// Walks the records of `bytes` (the layout `rdb` writes) as upstream's loader reads
 /// them, asking for a value built ahead at each value's start and stepping over it when
 /// there is one: (values taken, values read), checking each taken value's bytes and end.
-fn load_like_upstream(feed: &mut Feed<'_, Recorder>, bytes: &[u8], records: &[Record]) -> (usize, usize) {
+fn load_like_upstream(
+    feed: &mut Feed<'_, Recorder>,
+    bytes: &[u8],
+    records: &[Record],
+) -> (usize, usize) {
     let (mut taken, mut read) = (0, 0);
     let mut at = 0u64;
     let mut buf = vec![0u8; 12];
@@ -239,16 +248,29 @@ fn load_like_upstream(feed: &mut Feed<'_, Recorder>, bytes: &[u8], records: &[Re
         read_to(feed, &mut at, value_start);
         let (len, header) = match bytes[at as usize] {
             b if b < 64 => (b as u64, 1),
-            b if b < 128 => ((((b & 0x3f) as u64) << 8) | bytes[at as usize + 1] as u64, 2),
-            _ => (u32::from_be_bytes(bytes[at as usize + 1..at as usize + 5].try_into().unwrap()) as u64, 5),
+            b if b < 128 => (
+                (((b & 0x3f) as u64) << 8) | bytes[at as usize + 1] as u64,
+                2,
+            ),
+            _ => (
+                u32::from_be_bytes(bytes[at as usize + 1..at as usize + 5].try_into().unwrap())
+                    as u64,
+                5,
+            ),
         };
         let value_end = value_start + header + len;
         match feed.built_value(at) {
-            Some(((stored, _), end)) => {
-                assert_eq!(end, value_end, "the value of {key:?} ends where its bytes do");
+            Some(((stored, _), reads)) => {
+                let end = at + reads.lens().iter().sum::<u64>();
+                assert_eq!(
+                    end, value_end,
+                    "the value of {key:?} ends where its bytes do"
+                );
                 assert_eq!(stored, &bytes[value_start as usize..value_end as usize]);
                 let mut stepped = Vec::new();
-                assert!(feed.skip_exact(end - at, at, &mut |piece| stepped.extend_from_slice(piece)));
+                assert!(
+                    feed.skip_exact(end - at, at, &mut |piece| stepped.extend_from_slice(piece))
+                );
                 assert_eq!(stepped, stored);
                 at = end;
                 taken += 1;
@@ -273,7 +295,13 @@ fn values_built_ahead_are_taken_at_their_start_with_their_bytes_and_end() {
     let path = temp_file("values", &bytes);
     let big = expected
         .iter()
-        .zip(expected.iter().skip(1).map(|r| r.0).chain([bytes.len() as u64 - 9]))
+        .zip(
+            expected
+                .iter()
+                .skip(1)
+                .map(|r| r.0)
+                .chain([bytes.len() as u64 - 9]),
+        )
         .filter(|((start, _, key), end)| end - start - 2 - key.len() as u64 > BUILD_MAX)
         .count();
     assert!(big > 0, "some values are too long to build");
@@ -288,7 +316,10 @@ fn values_built_ahead_are_taken_at_their_start_with_their_bytes_and_end() {
         })
         .unwrap();
         assert_eq!(taken + read, expected.len());
-        assert!(read >= big, "round {round}: a value longer than BUILD_MAX is never built");
+        assert!(
+            read >= big,
+            "round {round}: a value longer than BUILD_MAX is never built"
+        );
         // Most values are built in time (the main thread here does next to nothing, so
         // it may catch up with the thread now and then).
         assert!(taken > expected.len() / 2, "round {round}: {taken} taken");
@@ -310,7 +341,10 @@ fn no_value_is_built_while_clients_are_served_and_none_taken_once_settings_chang
         for _ in 0..200 {
             feed.serving_clients(true);
             for _ in 0..50 {
-                assert!(!BUILDING_NOW.load(Ordering::SeqCst), "a value built while serving");
+                assert!(
+                    !BUILDING_NOW.load(Ordering::SeqCst),
+                    "a value built while serving"
+                );
             }
             feed.serving_clients(false);
         }
@@ -329,7 +363,10 @@ fn no_value_is_built_while_clients_are_served_and_none_taken_once_settings_chang
             let mut chunk = vec![0u8; (value_start - at) as usize];
             assert!(feed.read_exact(&mut chunk, at));
             at = value_start;
-            assert!(feed.built_value(at).is_none(), "a value built under other settings");
+            assert!(
+                feed.built_value(at).is_none(),
+                "a value built under other settings"
+            );
             read += 1;
         }
         (taken, read)

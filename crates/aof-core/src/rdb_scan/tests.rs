@@ -391,7 +391,12 @@ fn values_stored_as_one_string_are_taken_as_stored_in_any_block_shape() {
                 r.byte(OPCODE_EXPIRETIME_MS).raw(&rng.bytes(8));
             }
             let key = format!("key:{k}").into_bytes();
-            let one_string = [TYPE_STRING, TYPE_SET_INTSET, TYPE_HASH_LISTPACK, TYPE_ZSET_LISTPACK];
+            let one_string = [
+                TYPE_STRING,
+                TYPE_SET_INTSET,
+                TYPE_HASH_LISTPACK,
+                TYPE_ZSET_LISTPACK,
+            ];
             let kind = rng.below(6);
             let value_type = match kind {
                 0..=3 => one_string[kind as usize],
@@ -406,7 +411,10 @@ fn values_stored_as_one_string_are_taken_as_stored_in_any_block_shape() {
                 // Whether it fits `max` (the LZF forms hold 6 bytes; the second states 5
                 // but expands to 3).
                 let (fits, _) = match rng.below(4) {
-                    0 => (true, r.int_string(rng.next_u64() as i32 as i64 >> rng.below(32))),
+                    0 => (
+                        true,
+                        r.int_string(rng.next_u64() as i32 as i64 >> rng.below(32)),
+                    ),
                     1 => (6 <= max, r.lzf_string(&[2, b'x', b'y', b'z', 0x20, 2], 6)),
                     2 => (false, r.lzf_string(&[2, b'x', b'y', b'z'], 5)),
                     _ => {
@@ -422,7 +430,11 @@ fn values_stored_as_one_string_are_taken_as_stored_in_any_block_shape() {
         r.byte(OPCODE_EOF).raw(&rng.bytes(8));
         let sizes = vec![1 + rng.below(700) as usize, 1 + rng.below(40) as usize];
         let found = take_all(&r.0, sizes, max);
-        assert_eq!(found.len(), expected.len(), "round {round}: every record found");
+        assert_eq!(
+            found.len(),
+            expected.len(),
+            "round {round}: every record found"
+        );
         for ((start, key, taken, bytes), (e_start, e_key, e_taken)) in found.iter().zip(&expected) {
             assert_eq!((start, key), (e_start, e_key), "round {round}");
             match (taken, e_taken) {
@@ -446,12 +458,17 @@ fn values_stored_as_one_string_are_taken_as_stored_in_any_block_shape() {
 fn a_value_longer_than_asked_for_or_a_bad_lzf_payload_is_stepped_over_and_the_scan_goes_on() {
     let mut r = Rdb::new();
     r.byte(TYPE_STRING).string(b"long").string(&[b'v'; 100]);
-    r.byte(TYPE_STRING).string(b"bad").lzf_string(&[2, b'x', b'y', b'z'], 5);
+    r.byte(TYPE_STRING)
+        .string(b"bad")
+        .lzf_string(&[2, b'x', b'y', b'z'], 5);
     r.byte(TYPE_STRING).string(b"empty").lzf_string(&[], 0);
     r.byte(TYPE_STRING).string(b"short").string(b"v");
     r.byte(OPCODE_EOF).raw(&[0; 8]);
     let found = take_all(&r.0, vec![3], 50);
-    let outcomes: Vec<_> = found.iter().map(|(_, k, t, b)| (k.clone(), *t, b.len())).collect();
+    let outcomes: Vec<_> = found
+        .iter()
+        .map(|(_, k, t, b)| (k.clone(), *t, b.len()))
+        .collect();
     let short_at = r.0.len() as u64 - 9 - 2;
     assert_eq!(
         outcomes,
@@ -472,7 +489,9 @@ fn a_value_longer_than_asked_for_or_a_bad_lzf_payload_is_stepped_over_and_the_sc
 fn a_taken_values_payload_is_its_plain_bytes_or_its_lzf_expansion() {
     let mut r = Rdb::new();
     r.byte(TYPE_STRING).string(b"a").string(b"plain");
-    r.byte(TYPE_STRING).string(b"b").lzf_string(&[2, b'x', b'y', b'z', 0x20, 2], 6);
+    r.byte(TYPE_STRING)
+        .string(b"b")
+        .lzf_string(&[2, b'x', b'y', b'z', 0x20, 2], 6);
     r.byte(TYPE_STRING).string(b"c").int_string(-5);
     r.byte(TYPE_STRING).string(b"d").string(&[b'q'; 300]);
     r.byte(OPCODE_EOF).raw(&[0; 8]);
@@ -481,11 +500,60 @@ fn a_taken_values_payload_is_its_plain_bytes_or_its_lzf_expansion() {
     let mut payloads = Vec::new();
     while let Scanned::Key { .. } = scan.next(&mut input) {
         let mut stored = Vec::new();
-        assert!(matches!(scan.take_string_value(&mut input, 1000, &mut stored), TakenValue::Taken { .. }));
+        assert!(matches!(
+            scan.take_string_value(&mut input, 1000, &mut stored),
+            TakenValue::Taken { .. }
+        ));
         payloads.push(scan.taken_payload(&stored).map(<[u8]>::to_vec));
     }
     assert_eq!(
         payloads,
-        vec![Some(b"plain".to_vec()), Some(b"xyzxyz".to_vec()), None, Some(vec![b'q'; 300])]
+        vec![
+            Some(b"plain".to_vec()),
+            Some(b"xyzxyz".to_vec()),
+            None,
+            Some(vec![b'q'; 300])
+        ]
     );
+}
+
+#[test]
+fn a_stored_strings_reads_are_upstreams_and_cover_it_exactly() {
+    let cases: Vec<(Vec<u8>, Vec<u64>)> = vec![
+        (Rdb::default().string(b"").0.clone(), vec![1]),
+        (Rdb::default().string(b"abc").0.clone(), vec![1, 3]),
+        (
+            Rdb::default().string(&[b'x'; 100]).0.clone(),
+            vec![1, 1, 100],
+        ),
+        (
+            Rdb::default().string(&[b'x'; 20000]).0.clone(),
+            vec![1, 4, 20000],
+        ),
+        (Rdb::default().int_string(5).0.clone(), vec![1, 1]),
+        (Rdb::default().int_string(500).0.clone(), vec![1, 2]),
+        (Rdb::default().int_string(1 << 20).0.clone(), vec![1, 4]),
+        (
+            Rdb::default().lzf_string(&[0; 70], 80).0.clone(),
+            vec![1, 1, 1, 1, 1, 70],
+        ),
+        (
+            Rdb::default().lzf_string(&[0; 7], 9).0.clone(),
+            vec![1, 1, 1, 7],
+        ),
+    ];
+    for (stored, reads) in cases {
+        let got = StringReads::of(&stored);
+        assert_eq!(
+            got.lens(),
+            &reads[..],
+            "{:?}",
+            &stored[..stored.len().min(4)]
+        );
+        assert_eq!(got.lens().iter().sum::<u64>(), stored.len() as u64);
+    }
+    let mut big = vec![0x81];
+    big.extend_from_slice(&3u64.to_be_bytes());
+    big.extend_from_slice(b"abc");
+    assert_eq!(StringReads::of(&big).lens(), &[1, 8, 3]);
 }
