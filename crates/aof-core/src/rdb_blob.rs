@@ -62,7 +62,7 @@ pub fn entries(kind: BlobKind, blob: &[u8]) -> Option<u64> {
             let total = u32::from_le_bytes(blob[0..4].try_into().ok()?) as usize;
             let count = u16::from_le_bytes(blob[4..6].try_into().ok()?) as u64;
             let whole = total == blob.len() && count != LP_HDR_NUMELE_UNKNOWN;
-            (whole && count > 0 && count % tuple == 0).then_some(count / tuple)
+            (whole && count > 0 && count.is_multiple_of(tuple)).then_some(count / tuple)
         }
     }
 }

@@ -573,14 +573,14 @@ impl StringReads {
             count: 0,
         };
         let mut at = 0;
-        let mut push = |reads: &mut StringReads, n: usize| {
+        let push = |reads: &mut StringReads, n: usize| {
             if n > 0 && reads.count < reads.lens.len() {
                 reads.lens[reads.count] = n as u64;
                 reads.count += 1;
             }
         };
         // A length (rdbLoadLenByRef): its first byte, then 1, 4 or 8 more; the value.
-        let mut length = |reads: &mut StringReads, at: &mut usize| -> Option<(u8, u64)> {
+        let length = |reads: &mut StringReads, at: &mut usize| -> Option<(u8, u64)> {
             let first = *stored.get(*at)?;
             push(reads, 1);
             let extra = match first >> 6 {

@@ -379,11 +379,12 @@ fn take_all(rdb: &[u8], sizes: Vec<usize>, max: u64) -> Vec<(u64, Vec<u8>, Taken
 
 #[test]
 fn values_stored_as_one_string_are_taken_as_stored_in_any_block_shape() {
-    let mut rng = Rng(0x5eed_0f_7a4e);
+    let mut rng = Rng(0x5eed_0f7a_4e00);
     for round in 0..300 {
         let mut r = Rdb::new();
-        // Per record: (start, key, the value's bytes when it is to be taken).
-        let mut expected: Vec<(u64, Vec<u8>, Option<(u64, Vec<u8>)>)> = Vec::new();
+        // Per record: (start, key, the value's start and bytes when it is to be taken).
+        type Expected = (u64, Vec<u8>, Option<(u64, Vec<u8>)>);
+        let mut expected: Vec<Expected> = Vec::new();
         let max = 1 + rng.below(300);
         for k in 0..rng.below(30) {
             let start = r.0.len() as u64;
