@@ -27,9 +27,7 @@
 
 use crate::aof::replay_prefetch::{UpcomingPrefetch, DEPTH};
 use aof_core::rdb_blob;
-use aof_core::rdb_scan::{
-    BlockInput, Blocks, RdbScan, Scanned, StringReads, TakenValue, TYPE_STRING,
-};
+use aof_core::rdb_scan::{BlockInput, Blocks, RdbScan, StringReads, TYPE_STRING};
 use aof_glue::arena::Arena;
 use aof_glue::db::Db;
 use aof_glue::prefetch::KeyHash;
@@ -358,34 +356,26 @@ fn read_ahead<P: UpstreamCalls>(file: File, shared: &Shared<P>) {
         read: 0,
         crc: 0,
     });
-    let mut scan = RdbScan::new();
-    let mut stored = Vec::new();
-    while let Scanned::Key { start, db, key } = scan.next(&mut input) {
-        let hash = P::hash(key);
-        input.blocks().found.push(UpcomingKey { start, db, hash });
-        let Some(value_type) = scan.pending_value_type().filter(|&t| built_off_main(t)) else {
-            continue;
-        };
-        if !shared.build.load(Ordering::Relaxed) {
-            continue;
-        }
-        stored.clear();
-        let TakenValue::Taken { start } =
-            scan.take_string_value(&mut input, BUILD_MAX, &mut stored)
-        else {
-            continue;
-        };
-        let payload = scan.taken_payload(&stored);
-        if let Some(value) = shared.build_value(|| P::build_value(value_type, db, &stored, payload))
-        {
-            let reads = StringReads::of(&stored);
-            input.blocks().built.push(BuiltAt {
-                start,
-                reads,
-                value,
-            });
-        }
-    }
+    RdbScan::new().walk(
+        &mut input,
+        BUILD_MAX,
+        |input, start, db, key, value_type| {
+            let hash = P::hash(key);
+            input.blocks().found.push(UpcomingKey { start, db, hash });
+            built_off_main(value_type) && shared.build.load(Ordering::Relaxed)
+        },
+        |input, taken| {
+            let build = || P::build_value(taken.value_type, taken.db, taken.stored, taken.payload);
+            if let Some(value) = shared.build_value(build) {
+                let (start, reads) = (taken.start, taken.reads);
+                input.blocks().built.push(BuiltAt {
+                    start,
+                    reads,
+                    value,
+                });
+            }
+        },
+    );
     input.run_to_end();
     shared.lock().finished = true;
     shared.changed.notify_all();

@@ -143,6 +143,52 @@ impl RdbScan {
         }
     }
 
+    /// The loader's reading thread's walk: every key record found goes to `on_key`
+    /// (`input`, its start, its db, its key, its value's type), which answers whether to
+    /// take the record's value; a value taken (stored as one string, at most `max` bytes:
+    /// [`RdbScan::take_string_value`]) goes to `on_value`. Returns why the scan ended.
+    pub fn walk<I: ScanInput>(
+        &mut self,
+        input: &mut I,
+        max: u64,
+        mut on_key: impl FnMut(&mut I, u64, u64, &[u8], u8) -> bool,
+        mut on_value: impl FnMut(&mut I, Taken<'_>),
+    ) -> ScanEnd {
+        let mut stored = Vec::new();
+        loop {
+            if let Some(end) = self.ended {
+                return end;
+            }
+            let db = match self.step(input) {
+                Ok(Some(start)) => {
+                    let value_type = self.value_pending.unwrap_or(u8::MAX);
+                    if !on_key(input, start, self.db, &self.key, value_type) {
+                        continue;
+                    }
+                    self.db
+                }
+                Ok(None) => unreachable!("step returns a key or an end"),
+                Err(end) => {
+                    self.ended = Some(end);
+                    return end;
+                }
+            };
+            let value_type = self.value_pending.unwrap_or(u8::MAX);
+            stored.clear();
+            if let TakenValue::Taken { start } = self.take_string_value(input, max, &mut stored) {
+                let taken = Taken {
+                    value_type,
+                    db,
+                    start,
+                    stored: &stored,
+                    payload: self.taken_payload(&stored),
+                    reads: StringReads::of(&stored),
+                };
+                on_value(input, taken);
+            }
+        }
+    }
+
     /// The payload of the value [`RdbScan::take_string_value`] took last, whose bytes as
     /// stored are `stored`: the bytes a plain string holds, or an LZF payload expanded;
     /// None for an integer.
@@ -617,6 +663,17 @@ impl StringReads {
     pub fn lens(&self) -> &[u64] {
         &self.lens[..self.count]
     }
+}
+
+/// A value [`RdbScan::walk`] took: its type, its key's db, where its bytes start, its
+/// bytes as stored, its payload ([`RdbScan::taken_payload`]) and upstream's reads of it.
+pub struct Taken<'a> {
+    pub value_type: u8,
+    pub db: u64,
+    pub start: u64,
+    pub stored: &'a [u8],
+    pub payload: Option<&'a [u8]>,
+    pub reads: StringReads,
 }
 
 /// What [`RdbScan::take_string_value`] did with the pending value.

@@ -558,3 +558,55 @@ fn a_stored_strings_reads_are_upstreams_and_cover_it_exactly() {
     big.extend_from_slice(b"abc");
     assert_eq!(StringReads::of(&big).lens(), &[1, 8, 3]);
 }
+
+#[test]
+fn the_walk_finds_the_scans_records_and_takes_whole_values() {
+    let mut rng = Rng(0x3a1c);
+    let mut taken = 0;
+    for round in 0..200 {
+        let mut r = Rdb::new();
+        for k in 0..rng.below(30) {
+            let key = format!("k{k}").into_bytes();
+            match rng.below(3) {
+                0 => r
+                    .byte(TYPE_STRING)
+                    .string(&key)
+                    .string(&rng.bytes_below(300)),
+                1 => r
+                    .byte(TYPE_STRING)
+                    .string(&key)
+                    .int_string(rng.below(70000) as i64),
+                _ => r.byte(TYPE_SET).string(&key).len(1).string(b"m"),
+            };
+        }
+        r.byte(OPCODE_EOF).raw(&[0; 8]);
+        let sizes = vec![1 + rng.below(500) as usize];
+        let mut input = BlockInput::new(mem::MemBlocks::new(&r.0, sizes));
+        let mut found = Vec::new();
+        let max = rng.below(200);
+        let end = RdbScan::new().walk(
+            &mut input,
+            max,
+            |_, start, db, key, value_type| {
+                found.push((start, db, key.to_vec()));
+                value_type == TYPE_STRING
+            },
+            |input, value| {
+                let at = value.start as usize;
+                assert_eq!(&r.0[at..at + value.stored.len()], value.stored);
+                assert_eq!(input.position(), value.start + value.stored.len() as u64);
+                assert_eq!(
+                    value.reads.lens().iter().sum::<u64>(),
+                    value.stored.len() as u64
+                );
+                taken += 1;
+            },
+        );
+        assert_eq!(
+            (found, end),
+            scan_all(&r.0, vec![r.0.len()]),
+            "round {round}"
+        );
+    }
+    assert!(taken > 500, "values were taken: {taken}");
+}
