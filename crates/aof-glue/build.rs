@@ -310,7 +310,7 @@ const ALLOWED_FUNCTIONS: &str = concat!(
     "kvstoreGetDictMetadata|kvstoreIteratorNextDict|dictGenHashFunction|dictSdsHash|dbExpand|dbExpandExpires|kvstoreBuckets|",
     "createClient|freeClient|freeClientArgv|createStringObject|createObject|lookupCommand|queueMultiCommand|multiCommand|execCommand|",
     "startLoading|stopLoading|updateLoadingFileName|loadingIncrProgress|loadingAbsProgress|processEventsWhileBlocked|",
-    "processModuleLoadingProgressEvent|debugDelay|rioInitWithFile|rdbLoadRio|rdbLoadObject|crc64|",
+    "processModuleLoadingProgressEvent|debugDelay|rioInitWithFile|rdbLoadRio|rdbLoadObject|",
     "dictInitIterator|dictResetIterator|kvstoreIteratorGetCurrentDictIndex|kvstoreGetDict|",
     "isSlotInTrimJob|keyMetaOnAof|streamEntryExists|initPendingCommand|addPendingCommand|bioCreateCloseJob|",
     "redis_aof_shim_.*|redis_aof_c_layout.*"

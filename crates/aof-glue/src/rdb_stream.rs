@@ -44,13 +44,11 @@ pub trait RdbStream {
     fn serving_clients(&mut self, begins: bool);
 }
 
-/// Upstream's `crc64(crc, bytes)`: the CRC64 Jones of `bytes`, continued from `crc`. Any
-/// thread may call it: its tables are filled once by `crc64_init()` in `main()`, before
-/// anything is loaded, and only read after.
-pub fn crc64(crc: u64, bytes: &[u8]) -> u64 {
-    // SAFETY: reads `bytes.len()` bytes of `bytes` and crc64.c's read-only tables.
-    unsafe { bindings::crc64(crc, bytes.as_ptr(), bytes.len() as u64) }
-}
+/// Upstream's `crc64(crc, bytes)`: the CRC64 Jones of `bytes`, continued from `crc`,
+/// computed by [`aof_core::checksum::crc64`] (any thread). That it is the value upstream's
+/// loader computes is what `tests/rdb_base_load.py` shows on every run: a BASE with a
+/// wrong checksum makes upstream log the CRC it expected, which must be stock's.
+pub use aof_core::checksum::crc64;
 
 /// A rio whose reads go to `stream`: the rio comes first, so the pointer upstream hands
 /// the callbacks is also a pointer to this whole struct.
