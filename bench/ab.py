@@ -8,6 +8,7 @@ run leaves inside its noise (or to compare two versions of the patched build).
     bench/.venv/bin/python bench/ab.py write SET:32:16:everysec --rounds 10
     bench/.venv/bin/python bench/ab.py restart heavy-resp --builds stock,patched,peer
     bench/.venv/bin/python bench/ab.py restart sets-rdb --cold
+    bench/.venv/bin/python bench/ab.py write SET:1024:16:everysec --builds patched,patched@aof-checksum=yes
 
 Each round runs every build once, in an order that alternates from round to round; each
 run is the full bench's own (`workloads.run_load`: a fresh server, DEBUG LOADAOF of the
@@ -23,6 +24,7 @@ time / other time, or other rps / stock rps).
 """
 
 import argparse
+import dataclasses
 import shutil
 import statistics
 import sys
@@ -38,6 +40,14 @@ WORK = BENCH / "results" / "tmp" / "ab"
 
 
 def build_of(spec):
+    """A build named as --builds names it; "NAME@key=value@..." adds directives to every
+    server of it (the same binary twice, say, with and without aof-checksum)."""
+    spec, *directives = spec.split("@")
+    if directives:
+        build = build_of(spec)
+        extra = tuple(tuple(d.split("=", 1)) for d in directives)
+        return dataclasses.replace(build, name=build.name + "@" + "@".join(directives),
+                                   config=extra)
     if spec in ("stock", "patched"):
         return servers.Build(spec, ROOT / "build" / spec / "src")
     if spec == "peer":
@@ -134,20 +144,23 @@ def main():
         run = {"load": time_load, "rewrite": time_rewrites, "restart": time_restart}[
             args.workload]
         unit = "s"
-    times = {b.bindir: [] for b in builds}
+    # A build is its binaries and its directives: the same binaries twice are two builds.
+    def key(build):
+        return "%s%s" % (build.bindir, "".join("@%s=%s" % d for d in build.config))
+    times = {key(b): [] for b in builds}
     for r in range(args.rounds):
         for build in builds if r % 2 == 0 else builds[::-1]:
-            times[build.bindir].append(run(build, dataset))
+            times[key(build)].append(run(build, dataset))
     first = builds[0]
     for build in builds:
-        flat = [t for per_round in times[build.bindir] for t in per_round]
-        line = "%-40s median %.3f %s  (%s)" % (build.bindir, statistics.median(flat), unit,
+        flat = [t for per_round in times[key(build)] for t in per_round]
+        line = "%-40s median %.3f %s  (%s)" % (key(build), statistics.median(flat), unit,
                                                 " ".join("%.3f" % t for t in flat))
         if build is not first:
             ratios = [speed_ratio(statistics.median(a), statistics.median(b), unit)
-                      for a, b in zip(times[first.bindir], times[build.bindir])]
+                      for a, b in zip(times[key(first)], times[key(build)])]
             line += "\n%-40s speed ratio vs %s: median %.3f (%.3f-%.3f)" % (
-                "", first.bindir, statistics.median(ratios), min(ratios), max(ratios))
+                "", key(first), statistics.median(ratios), min(ratios), max(ratios))
         if RSS.get(build.bindir):
             line += "\n%-40s RSS after loading: median %.1f MB" % (
                 "", statistics.median(RSS[build.bindir]) / 1e6)

@@ -41,6 +41,9 @@ class Build:
     name: str  # "stock", "patched" or "peer"
     bindir: Path
     prog: str = "redis"  # the tools' prefix: redis-server, or valkey-server for the peer
+    # Directives this build's servers always get (after the task's own), as ab.py's
+    # "patched@aof-checksum=yes" asks.
+    config: tuple = ()
 
     def tool(self, name):
         """The path of a tool named as Redis names it (redis-server, redis-cli, ...)."""
@@ -130,7 +133,7 @@ def start(build, workdir, config, wait_timeout=900, poll=0.005, pinned=True):
     config: dict of extra directives (name -> value), after BASE_CONF.
     pinned=False: the server may run on every CPU the harness may (see set_pinning), for
     the tasks where no client competes with it."""
-    server = Server(build, workdir, config, pinned)
+    server = Server(build, workdir, {**config, **dict(build.config)}, pinned)
     server.start()
     _live.append(server)
     state = server.wait_ready(wait_timeout, poll)
