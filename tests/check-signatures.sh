@@ -8,7 +8,7 @@
 # which proves the check can fail.
 #
 # Usage: check-signatures.sh SYMBOLS_LIST (tests/aof-symbols-<line>.txt, the release's
-# functions). Exports that exist on some releases only sit in `#if defined(REDIS_AOF_HAS_*)`
+# functions; the hooks of tests/patch-hooks.txt are added to it). Exports that exist on some releases only sit in `#if defined(REDIS_AOF_HAS_*)`
 # blocks of the header (cbindgen.toml's [defines]); a block's guard is defined when the
 # functions inside it are in the release's list, and the prototypes compiled must then be
 # exactly the list's functions.
@@ -43,7 +43,9 @@ compile() { # $1: the header to check
 # preprocessor leaves them with this release's guards.
 cc -E -P "${defines[@]}" -x c "$header" | grep -E '^[a-zA-Z_][a-zA-Z_ *]* \**[A-Za-z_]+ ?\(' |
     while read -r line; do proto_name <<< "$line"; done | sort > "$work/declared"
-sort "$symbols" | grep -v '^#' | grep -v '^$' > "$work/listed"
+# The release's aof.c functions, and the hooks the patches call (tests/patch-hooks.txt: the
+# patched headers declare them, so the compile below checks them too).
+cat "$symbols" "$root/tests/patch-hooks.txt" | grep -v '^#' | grep -v '^$' | sort > "$work/listed"
 if ! cmp -s "$work/declared" "$work/listed"; then
     echo "signatures: the header's prototypes for this release are not the functions of $symbols:" >&2
     diff "$work/listed" "$work/declared" >&2 || true
