@@ -525,16 +525,7 @@ fn steps_over(value_type: u8) -> bool {
 /// `rdbLoadObject` reads it.
 fn skip_value(input: &mut impl ScanInput, value_type: u8) -> Step<()> {
     match value_type {
-        TYPE_STRING
-        | TYPE_HASH_ZIPMAP
-        | TYPE_LIST_ZIPLIST
-        | TYPE_SET_INTSET
-        | TYPE_ZSET_ZIPLIST
-        | TYPE_HASH_ZIPLIST
-        | TYPE_HASH_LISTPACK
-        | TYPE_ZSET_LISTPACK
-        | TYPE_SET_LISTPACK
-        | TYPE_HASH_LISTPACK_EX_PRE_GA => skip_string(input),
+        t if stored_as_one_string(t) => skip_string(input),
         TYPE_HASH_LISTPACK_EX => {
             skip(input, 8)?;
             skip_string(input)
@@ -704,6 +695,7 @@ fn stored_as_one_string(value_type: u8) -> bool {
             | TYPE_HASH_LISTPACK
             | TYPE_ZSET_LISTPACK
             | TYPE_SET_LISTPACK
+            | TYPE_HASH_LISTPACK_EX_PRE_GA
     )
 }
 

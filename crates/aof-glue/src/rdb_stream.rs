@@ -138,7 +138,13 @@ impl StreamRio<'_> {
                 // SAFETY: the callback transfer installed (stream_progress), called as
                 // rioRead calls it after a read; it reads no byte of `buf` (the shim's
                 // body casts it to void; upstream_facts pins the shim to rdb.c's own).
-                unsafe { update(&mut self.rio, std::ptr::null(), chunk as usize) };
+                unsafe {
+                    update(
+                        self as *mut Self as *mut rio,
+                        std::ptr::null(),
+                        chunk as usize,
+                    )
+                };
             }
             self.rio.processed_bytes += chunk as usize;
             len -= chunk;
@@ -259,14 +265,16 @@ pub fn load_rdb_stream(stream: &mut dyn RdbStream<Value = BuiltValue>) -> Option
     r.rio.tell = Some(stream_tell);
     r.rio.flush = Some(stream_flush);
     // A load started while serving clients (DEBUG LOADAOF) nests inside another one.
-    let outer = ACTIVE.swap(&mut r.rio, Ordering::Relaxed);
+    // A pointer to the whole StreamRio (its rio first): the callbacks cast it back.
+    let whole = &mut r as *mut StreamRio<'_> as *mut rio;
+    let outer = ACTIVE.swap(whole, Ordering::Relaxed);
     // SAFETY: `r` lives on this frame for the whole call and rdbLoadRio keeps no pointer
     // to it afterwards (the module IO structs that hold it live inside the call, and
     // ACTIVE is reset below); RDBFLAGS_AOF_PREAMBLE and a NULL rdbSaveInfo are what
     // aof.c passes.
     let ok = unsafe {
         bindings::rdbLoadRio(
-            &mut r.rio,
+            whole,
             bindings::RDBFLAGS_AOF_PREAMBLE as i32,
             std::ptr::null_mut(),
         )
