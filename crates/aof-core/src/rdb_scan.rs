@@ -239,18 +239,8 @@ impl RdbScan {
                 }
                 _ => return Err(ScanEnd::Malformed),
             },
-            _ => {
-                // A plain length: its first byte is in `out`; the rest follows it.
-                let extra = match first >> 6 {
-                    0 => 0,
-                    1 => 1,
-                    _ if first == 0x80 => 4,
-                    _ if first == 0x81 => 8,
-                    _ => return Err(ScanEnd::Malformed),
-                };
-                take_exact(input, extra, out)?;
-                plain_len_of(&out[out.len() - 1 - extra..])
-            }
+            // A plain length: its first byte is in `out`; the rest follows it.
+            _ => take_rest_of_len(first, input, out)?,
         };
         if payload > max {
             skip(input, payload)?;
@@ -703,6 +693,12 @@ fn stored_as_one_string(value_type: u8) -> bool {
 fn take_plain_len(input: &mut impl ScanInput, out: &mut Vec<u8>) -> Step<u64> {
     let first = byte(input)?;
     out.push(first);
+    take_rest_of_len(first, input, out)
+}
+
+/// The rest of a plain length whose first byte, `first`, is already the last of `out`:
+/// its 0, 1, 4 or 8 more bytes appended, and its value.
+fn take_rest_of_len(first: u8, input: &mut impl ScanInput, out: &mut Vec<u8>) -> Step<u64> {
     let extra = match first >> 6 {
         0 => 0,
         1 => 1,
