@@ -6,16 +6,20 @@
 //!
 //! What it saves the main thread: inserting a key into a keyspace far larger than the
 //! cache waits on the bucket and on the entries already in it (about half of a stock
-//! load of small keys, `bench/MEASUREMENTS.md`), and stdio's `fread` per field. What
-//! it leaves alone: every object is still built by upstream's loader on the main thread,
-//! in file order, with upstream's checks, CRC64, log lines and exits; the thread only
-//! reads bytes and computes hashes, and a scan that stops (a module value, a stream,
-//! anything it does not know) only stops the hints.
+//! load of small keys, `bench/MEASUREMENTS.md`), stdio's `fread` per field, the CRC64,
+//! and building the values the thread builds ahead: strings, and intsets and set, zset
+//! and hash listpacks that upstream keeps as they are (at most [`BUILD_MAX`] bytes each),
+//! by upstream's own `rdbLoadObject` ([`aof_glue::rdb_value`]), never while the main
+//! thread serves clients, and none taken once the settings they were built under changed.
+//! Everything else stays upstream's loader's on the main thread, in file order: the
+//! other values, the insert, checks, log lines and exits; a scan that stops (a module
+//! value, key metadata, anything it does not know) only stops the hints and the values.
 //!
 //! Memory in flight: at most [`BLOCKS_QUEUED`] blocks of [`BLOCK`] bytes wait for the
 //! main thread, as many again that it took early for their key records (at one record's
 //! start, while it knows fewer records than the hints need), the one it reads and the one
-//! the thread fills: 4.5 MiB at most. The buffers are pages
+//! the thread fills: 4.5 MiB at most, plus the values built from them (each at most
+//! [`BUILD_MAX`] as stored). The buffers are pages
 //! of their own ([`MappedBuffer`]), reused, and returned to the kernel when the load
 //! ends, so the RSS after loading does not keep them.
 //!
