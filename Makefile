@@ -33,6 +33,11 @@ CARGO := REDIS_SRC=$(PATCHED)/src CARGO_TARGET_DIR=$(RUST_TARGET) cargo
 # The global functions of upstream aof.c, per release line: 66 in 8.0, 69 in 8.6.
 REDIS_LINE := $(word 1,$(subst ., ,$(REDIS_VERSION))).$(word 2,$(subst ., ,$(REDIS_VERSION)))
 AOF_SYMBOLS := $(ROOT)/tests/aof-symbols-$(REDIS_LINE).txt
+# The patches to upstream (redis-patch/README.md): those of every release, then those of
+# this release line only (redis-patch/<line>/), each set in file-name order. The hooks
+# they call (tests/patch-hooks.txt, tests/patch-hooks-<line>.txt) are checked with aof.c's.
+PATCHES := $(sort $(wildcard redis-patch/*.patch)) $(sort $(wildcard redis-patch/$(REDIS_LINE)/*.patch))
+PATCH_HOOKS := $(ROOT)/tests/patch-hooks.txt $(wildcard $(ROOT)/tests/patch-hooks-$(REDIS_LINE).txt)
 UPSTREAM_JOBS ?= $(shell nproc)
 BINARIES := redis-server redis-cli redis-benchmark redis-check-aof
 PREFIX ?= /usr/local
@@ -90,11 +95,11 @@ $(STOCK)/.unpacked: $(TARBALL)
 	tar xzf $(TARBALL) -C $(STOCK) --strip-components=1
 	touch $@
 
-$(PATCHED)/.unpacked: $(TARBALL) $(wildcard redis-patch/*.patch)
+$(PATCHED)/.unpacked: $(TARBALL) $(PATCHES)
 	@scripts/setup.sh
 	rm -rf $(PATCHED) && mkdir -p $(PATCHED)
 	tar xzf $(TARBALL) -C $(PATCHED) --strip-components=1
-	for p in redis-patch/*.patch; do patch -d $(PATCHED) -p1 --quiet < $$p || exit 1; done
+	for p in $(PATCHES); do patch -d $(PATCHED) -p1 --quiet < $$p || exit 1; done
 	$(MAKE) -C $(PATCHED)/src .make-prerequisites
 	touch $@
 
@@ -117,11 +122,11 @@ ASAN := $(BUILD)/asan
 ASAN_TARGET := $(ROOT)/target/$(REDIS_VERSION)/asan
 ASAN_LIB := $(ASAN_TARGET)/release/libredis_aof.a
 
-$(ASAN)/.unpacked: $(TARBALL) $(wildcard redis-patch/*.patch)
+$(ASAN)/.unpacked: $(TARBALL) $(PATCHES)
 	@scripts/setup.sh
 	rm -rf $(ASAN) && mkdir -p $(ASAN)
 	tar xzf $(TARBALL) -C $(ASAN) --strip-components=1
-	for p in redis-patch/*.patch; do patch -d $(ASAN) -p1 --quiet < $$p || exit 1; done
+	for p in $(PATCHES); do patch -d $(ASAN) -p1 --quiet < $$p || exit 1; done
 	$(MAKE) -C $(ASAN)/src SANITIZER=address .make-prerequisites
 	touch $@
 
@@ -159,7 +164,7 @@ test-cargo: patched
 # prototypes, then where each aof.c function of the binary comes from.
 test-checks: patched
 	$(CARGO) test --release -p redis-aof-glue layout
-	tests/check-signatures.sh $(AOF_SYMBOLS)
+	tests/check-signatures.sh $(AOF_SYMBOLS) $(PATCH_HOOKS)
 	tests/check-symbols.sh $(PATCHED)/src/redis-server $(RUST_LIB) $(AOF_SYMBOLS)
 
 # The dataset wrappers' contracts that rest on upstream behaviour (shared integers,

@@ -278,6 +278,20 @@ int openNewIncrAofForAppend(void);
  */
 int persistAofManifest(aofManifest *am);
 
+#if defined(REDIS_AOF_HAS_KEYS_IN_VALUES)
+/**
+ * The patched `dbAddRDBLoad`'s call to make the object it inserts (redis-patch/8.6/0004,
+ * in place of `kvobjSet(key, val, keyMetaSpec->metabits)`; releases whose keys live in
+ * their values): the value the reading thread already made that object, as it is;
+ * any other through upstream's `kvobjSet`.
+ *
+ * # Safety
+ * The arguments of upstream's `kvobjSet` call there, on the main thread: `key` the
+ * loader's sds, `val` the one reference to the value `redis_aof_rdb_load_value` returned.
+ */
+robj *redis_aof_rdb_kvobj_set(sds key, robj *val, uint32_t key_meta_bits);
+#endif
+
 /**
  * The patched RDB loader's call for each key's value (redis-patch/0003, in place of
  * `rdbLoadObject` in `rdbLoadRioWithLoadingCtx`): on the stream of an RDB BASE being

@@ -7,18 +7,26 @@
 # nowhere else). Then the same compile with one prototype deliberately changed must fail,
 # which proves the check can fail.
 #
-# Usage: check-signatures.sh SYMBOLS_LIST (tests/aof-symbols-<line>.txt, the release's
-# functions; the hooks of tests/patch-hooks.txt are added to it). Exports that exist on some releases only sit in `#if defined(REDIS_AOF_HAS_*)`
+# Usage: check-signatures.sh SYMBOLS_LIST [HOOKS_LIST...] (tests/aof-symbols-<line>.txt,
+# the release's functions; the hooks lists, tests/patch-hooks.txt and the release line's
+# tests/patch-hooks-<line>.txt, name the functions the patches call, added to it). Exports that exist on some releases only sit in `#if defined(REDIS_AOF_HAS_*)`
 # blocks of the header (cbindgen.toml's [defines]); a block's guard is defined when the
 # functions inside it are in the release's list, and the prototypes compiled must then be
 # exactly the list's functions.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 src=${REDIS_SRC:-$root/build/patched/src}
-symbols=${1:?usage: check-signatures.sh SYMBOLS_LIST}
+symbols_list=${1:?usage: check-signatures.sh SYMBOLS_LIST [HOOKS_LIST...]}
+shift
+hooks_lists=("$@")
+[ ${#hooks_lists[@]} -gt 0 ] || hooks_lists=("$root/tests/patch-hooks.txt")
 header=$root/include/redis_aof.h
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
+# The release's aof.c functions, and the hooks the patches call (the patched headers
+# declare them, so the compile below checks them too).
+cat "$symbols_list" "${hooks_lists[@]}" | grep -v '^#' | grep -v '^$' | sort > "$work/listed"
+symbols=$work/listed
 
 # The first word after the return type and before "(": a prototype's function name.
 proto_name() { grep -oE '[A-Za-z_]+\(' | head -n 1 | tr -d '('; }
@@ -43,17 +51,14 @@ compile() { # $1: the header to check
 # preprocessor leaves them with this release's guards.
 cc -E -P "${defines[@]}" -x c "$header" | grep -E '^[a-zA-Z_][a-zA-Z_ *]* \**[A-Za-z_]+ ?\(' |
     while read -r line; do proto_name <<< "$line"; done | sort > "$work/declared"
-# The release's aof.c functions, and the hooks the patches call (tests/patch-hooks.txt: the
-# patched headers declare them, so the compile below checks them too).
-cat "$symbols" "$root/tests/patch-hooks.txt" | grep -v '^#' | grep -v '^$' | sort > "$work/listed"
 if ! cmp -s "$work/declared" "$work/listed"; then
-    echo "signatures: the header's prototypes for this release are not the functions of $symbols:" >&2
+    echo "signatures: the header's prototypes for this release are not the functions of $symbols_list and the hooks:" >&2
     diff "$work/listed" "$work/declared" >&2 || true
     exit 1
 fi
 count=$(wc -l < "$work/declared")
 compile "$header"
-echo "signatures: the $count prototypes in include/redis_aof.h for this release (${defines[*]:-no release guards}) are the functions of $(basename "$symbols") and agree with upstream server.h and aof.c"
+echo "signatures: the $count prototypes in include/redis_aof.h for this release (${defines[*]:-no release guards}) are the functions of $(basename "$symbols_list") (and the patches' hooks) and agree with upstream server.h and aof.c"
 
 # Negative control: turn the first exported function's return type into an incompatible
 # pointer type; the compiler must now refuse.

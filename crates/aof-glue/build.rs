@@ -313,6 +313,7 @@ const ALLOWED_FUNCTIONS: &str = concat!(
     "processModuleLoadingProgressEvent|debugDelay|rioInitWithFile|rdbLoadRio|rdbLoadObject|",
     "dictInitIterator|dictResetIterator|kvstoreIteratorGetCurrentDictIndex|kvstoreGetDict|",
     "isSlotInTrimJob|keyMetaOnAof|streamEntryExists|initPendingCommand|addPendingCommand|bioCreateCloseJob|",
+    "kvobjSet|kvobjGetKey|jemalloc_purge|",
     "redis_aof_shim_.*|redis_aof_c_layout.*"
 );
 

@@ -187,8 +187,10 @@ pub fn load_all(am: ManifestHandle<'_>) -> LoadStatus {
         }
     }
 
-    // The loader's own scratch memory (glibc's, not jemalloc's) is all freed by now.
+    // The loader's own scratch memory (glibc's) is all freed by now, and so are the
+    // temporaries it allocated from jemalloc: both hand their free pages back.
     aof_glue::sys::release_free_heap();
+    aof_glue::arena::purge_unused_pages();
     server::set_aof_current_size(total_size);
     // Not persisted anywhere: the BASE size is the best estimate after a restart
     // (the first automatic rewrite may come a little early).

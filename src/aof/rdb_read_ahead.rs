@@ -31,7 +31,7 @@
 
 use crate::aof::replay_prefetch::{UpcomingPrefetch, DEPTH};
 use aof_core::rdb_blob;
-use aof_core::rdb_scan::{BlockInput, Blocks, RdbScan, StringReads, TYPE_STRING};
+use aof_core::rdb_scan::{BlockInput, Blocks, RdbScan, StringReads, Taken, TYPE_STRING};
 use aof_glue::arena::Arena;
 use aof_glue::db::Db;
 use aof_glue::prefetch::KeyHash;
@@ -71,16 +71,10 @@ pub trait UpstreamCalls {
     fn hash(key: &[u8]) -> Self::Hash;
     /// Upstream's `crc64(crc, bytes)` (on either thread).
     fn crc64(crc: u64, bytes: &[u8]) -> u64;
-    /// On the reading thread, while the main thread serves no clients: the value of
-    /// `value_type` stored as `stored` (length, encoding, payload, whole; `payload` its
-    /// plain bytes) of a key of db `db`, built as upstream's loader builds it; None when
-    /// it is not one built off the main thread.
-    fn build_value(
-        value_type: u8,
-        db: u64,
-        stored: &[u8],
-        payload: Option<&[u8]>,
-    ) -> Option<Self::Value>;
+    /// On the reading thread, while the main thread serves no clients: the value `taken`
+    /// (its type, key, db, bytes as stored and plain payload), built as upstream's loader
+    /// builds it; None when it is not one built off the main thread.
+    fn build_value(taken: &Taken<'_>) -> Option<Self::Value>;
     /// On the main thread: the settings now.
     fn settings() -> Self::Settings;
     /// On the main thread: `value` will be taken soon (a hint to the cache).
@@ -107,13 +101,15 @@ impl UpstreamCalls for CacheHints {
         crc64(crc, bytes)
     }
 
-    fn build_value(
-        value_type: u8,
-        db: u64,
-        stored: &[u8],
-        payload: Option<&[u8]>,
-    ) -> Option<BuiltValue> {
-        rdb_value::build_value(value_type, stored, payload, i32::try_from(db).ok()?)
+    fn build_value(taken: &Taken<'_>) -> Option<BuiltValue> {
+        rdb_value::build_value(
+            taken.value_type,
+            taken.stored,
+            taken.payload,
+            i32::try_from(taken.db).ok()?,
+            taken.key,
+            taken.expires,
+        )
     }
 
     fn settings() -> Settings {
@@ -369,7 +365,7 @@ fn read_ahead<P: UpstreamCalls>(file: File, shared: &Shared<P>) {
             built_off_main(value_type) && shared.build.load(Ordering::Relaxed)
         },
         |input, taken| {
-            let build = || P::build_value(taken.value_type, taken.db, taken.stored, taken.payload);
+            let build = || P::build_value(&taken);
             if let Some(value) = shared.build_value(build) {
                 let (start, reads) = (taken.start, taken.reads);
                 input.blocks().built.push(BuiltAt {

@@ -80,3 +80,22 @@ pub unsafe extern "C" fn redis_aof_rdb_load_value(
     // SAFETY: upstream's own arguments, forwarded (`# Safety`).
     unsafe { aof_glue::rdb_stream::load_value(rdbtype, rdb, key, dbid, error) }
 }
+
+/// The patched `dbAddRDBLoad`'s call to make the object it inserts (redis-patch/8.6/0004,
+/// in place of `kvobjSet(key, val, keyMetaSpec->metabits)`; releases whose keys live in
+/// their values): the value the reading thread already made that object, as it is;
+/// any other through upstream's `kvobjSet`.
+///
+/// # Safety
+/// The arguments of upstream's `kvobjSet` call there, on the main thread: `key` the
+/// loader's sds, `val` the one reference to the value `redis_aof_rdb_load_value` returned.
+#[cfg(keys_in_values)]
+#[no_mangle]
+pub unsafe extern "C" fn redis_aof_rdb_kvobj_set(
+    key: bindings::sds,
+    val: *mut bindings::robj,
+    key_meta_bits: u32,
+) -> *mut bindings::robj {
+    // SAFETY: upstream's own arguments, forwarded (`# Safety`).
+    unsafe { aof_glue::rdb_stream::insert_value(key, val, key_meta_bits) }
+}

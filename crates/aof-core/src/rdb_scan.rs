@@ -81,6 +81,9 @@ pub struct RdbScan {
     value_pending: Option<u8>,
     ended: Option<ScanEnd>,
     key: Vec<u8>,
+    /// Whether the last key handed out had an expire opcode before it (upstream's loader
+    /// then gives the key its expire metadata).
+    key_expires: bool,
     compressed: Vec<u8>,
     /// A taken LZF value's plain bytes (only to prove it expands as it says).
     expanded: Vec<u8>,
@@ -100,6 +103,7 @@ impl RdbScan {
             value_pending: None,
             ended: None,
             key: Vec::new(),
+            key_expires: false,
             compressed: Vec::new(),
             expanded: Vec::new(),
         }
@@ -179,6 +183,8 @@ impl RdbScan {
                 let taken = Taken {
                     value_type,
                     db,
+                    key: &self.key,
+                    expires: self.key_expires,
                     start,
                     stored: &stored,
                     payload: self.taken_payload(&stored),
@@ -283,6 +289,7 @@ impl RdbScan {
             skip_value(input, value_type)?;
         }
         let mut start = None;
+        let mut expires = false;
         loop {
             let at = input.position();
             let opcode = byte(input)?;
@@ -306,10 +313,12 @@ impl RdbScan {
                 // Prefixes of the key's record.
                 OPCODE_EXPIRETIME_MS => {
                     start.get_or_insert(at);
+                    expires = true;
                     skip(input, 8)?;
                 }
                 OPCODE_EXPIRETIME => {
                     start.get_or_insert(at);
+                    expires = true;
                     skip(input, 4)?;
                 }
                 OPCODE_FREQ => {
@@ -335,11 +344,13 @@ impl RdbScan {
                     let record_start = *start.get_or_insert(at);
                     if self.read_key(input)? {
                         self.value_pending = Some(value_type);
+                        self.key_expires = expires;
                         return Ok(Some(record_start));
                     }
                     // Too long to keep: no record for this key.
                     skip_value(input, value_type)?;
                     start = None;
+                    expires = false;
                 }
             }
         }
@@ -646,11 +657,15 @@ impl StringReads {
     }
 }
 
-/// A value [`RdbScan::walk`] took: its type, its key's db, where its bytes start, its
-/// bytes as stored, its payload ([`RdbScan::taken_payload`]) and upstream's reads of it.
+/// A value [`RdbScan::walk`] took: its type, its key's db, its key (as upstream's loader
+/// reads it: an integer key in decimal, an LZF key expanded), whether an expire opcode
+/// came before the key, where its bytes start, its bytes as stored, its payload
+/// ([`RdbScan::taken_payload`]) and upstream's reads of it.
 pub struct Taken<'a> {
     pub value_type: u8,
     pub db: u64,
+    pub key: &'a [u8],
+    pub expires: bool,
     pub start: u64,
     pub stored: &'a [u8],
     pub payload: Option<&'a [u8]>,

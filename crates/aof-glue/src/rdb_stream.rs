@@ -19,6 +19,8 @@ use super::server;
 use aof_core::rdb_checksum::{ChecksumStep, RdbChecksum};
 use aof_core::rdb_scan::StringReads;
 use std::ffi::{c_int, c_void};
+#[cfg(keys_in_values)]
+use std::sync::atomic::AtomicU32;
 use std::sync::atomic::{AtomicPtr, Ordering};
 
 /// Bytes in file order, as `rioRead` asks for them.
@@ -206,6 +208,8 @@ pub unsafe fn load_value(
     dbid: c_int,
     error: *mut c_int,
 ) -> *mut robj {
+    #[cfg(keys_in_values)]
+    HANDED.store(std::ptr::null_mut(), Ordering::Relaxed);
     let ours = !rdb.is_null() && rdb == ACTIVE.load(Ordering::Relaxed);
     if ours {
         // SAFETY: `rdb` is the rio of the StreamRio load_rdb_stream is running (ACTIVE);
@@ -224,12 +228,55 @@ pub unsafe fn load_value(
                 }
                 // SAFETY: as above.
                 unsafe { *error = 0 };
-                return value.into_raw();
+                #[cfg(keys_in_values)]
+                HANDED_META_BITS.store(value.meta_bits(), Ordering::Relaxed);
+                let object = value.into_raw();
+                #[cfg(keys_in_values)]
+                HANDED.store(object, Ordering::Relaxed);
+                return object;
             }
         }
     }
     // SAFETY: upstream's call, forwarded unchanged.
     unsafe { bindings::rdbLoadObject(rdbtype, rdb, key, dbid, error) }
+}
+
+/// The object [`load_value`] returned last when it was one built ahead (null when its
+/// last call returned anything else), and the key metadata bits it was made a kvobj
+/// with: the one value [`insert_value`] keeps as it is. Main thread only.
+#[cfg(keys_in_values)]
+static HANDED: AtomicPtr<robj> = AtomicPtr::new(std::ptr::null_mut());
+#[cfg(keys_in_values)]
+static HANDED_META_BITS: AtomicU32 = AtomicU32::new(0);
+
+/// `kvobjSet(key, val, meta_bits)` as the patched `dbAddRDBLoad` calls it to make the
+/// object it inserts (`redis_aof_rdb_kvobj_set`, redis-patch/8.6/0004): the value
+/// [`load_value`] just returned, when the reading thread already made it that object
+/// (the same key and bits: [`BuiltValue`]'s `into_kvobj`), as it is; any other value
+/// goes to upstream's `kvobjSet`, which accepts a kvobj too (it copies or moves its
+/// payload into a new one).
+///
+/// # Safety
+/// The arguments of upstream's call in `dbAddRDBLoad`, on the main thread: `key` a live
+/// sds, `val` the one reference to a live object, which this consumes.
+#[cfg(keys_in_values)]
+pub unsafe fn insert_value(key: sds, val: *mut robj, meta_bits: u32) -> *mut robj {
+    let handed = HANDED.swap(std::ptr::null_mut(), Ordering::Relaxed);
+    // SAFETY: `val` is live (`# Safety`); HANDED names an object load_value returned in
+    // its last call, which no one freed yet if it is `val` (the loader frees a value only
+    // after its insert, or instead of it, and load_value runs before each insert).
+    let made = !val.is_null()
+        && val == handed
+        && meta_bits == HANDED_META_BITS.load(Ordering::Relaxed)
+        && unsafe {
+            (*val).iskvobj() == 1
+                && super::sds::bytes(bindings::kvobjGetKey(val)) == super::sds::bytes(key)
+        };
+    if made {
+        return val;
+    }
+    // SAFETY: upstream's call, forwarded unchanged.
+    unsafe { bindings::kvobjSet(key, val, meta_bits) }
 }
 
 /// `rio.write`: the loader never writes; a write fails as on a file opened read-only.

@@ -30,6 +30,10 @@ pub struct BuiltValue {
     object: NonNull<robj>,
     /// The RDB value type it was built from.
     rdb_type: u8,
+    /// Where keys live in values (8.6): the key metadata bits the object was made a
+    /// kvobj with, as the loader's insert will ask for them ([`BuiltValue::into_kvobj`]).
+    #[cfg(keys_in_values)]
+    meta_bits: u32,
 }
 
 // SAFETY: a BuiltValue is the only reference to its object (rdbLoadObject returns a fresh
@@ -56,6 +60,42 @@ impl BuiltValue {
     /// The RDB value type it was built from.
     pub fn rdb_type(&self) -> u8 {
         self.rdb_type
+    }
+
+    /// The key metadata bits it was made a kvobj with.
+    #[cfg(keys_in_values)]
+    pub fn meta_bits(&self) -> u32 {
+        self.meta_bits
+    }
+
+    /// The object the loader's insert makes of this value for `key` (`dbAddRDBLoad`'s
+    /// `kvobjSet(key, val, metabits)`, the expire bit set when an expire opcode came
+    /// before the key): an embedded string copied into a new object with the key
+    /// embedded, any other value's payload moved into one. Made here, off the main
+    /// thread, the insert keeps it as it is ([`super::rdb_stream::insert_value`]).
+    #[cfg(keys_in_values)]
+    fn into_kvobj(self, key: &[u8], expires: bool) -> Option<BuiltValue> {
+        let meta_bits = if expires {
+            bindings::KEY_META_MASK_EXPIRE
+        } else {
+            0
+        };
+        let rdb_type = self.rdb_type;
+        let key = super::sds::new(key);
+        // SAFETY: kvobjSet takes the one reference to a live object (and releases it),
+        // copies `key` into the new object and reads the bits; it touches nothing else
+        // but the allocator (upstream_facts::kvobj_set_reads_only_its_arguments). `key`
+        // is ours, freed once after.
+        let object = unsafe {
+            let object = bindings::kvobjSet(key, self.into_raw(), meta_bits);
+            bindings::sdsfree(key);
+            object
+        };
+        Some(BuiltValue {
+            object: NonNull::new(object)?,
+            rdb_type,
+            meta_bits,
+        })
     }
 }
 
@@ -151,8 +191,10 @@ unsafe extern "C" fn slice_flush(_: *mut rio) -> c_int {
 
 /// Builds the value of `value_type` stored as `stored` (its length, encoding and payload,
 /// as `take_string_value` took them; `payload` the plain bytes, an LZF payload expanded)
-/// with `rdbLoadObject`, for db `dbid`: None when it is not a value built here, or
-/// upstream does not build it from exactly those bytes.
+/// with `rdbLoadObject`, for `key` (with an expire when `expires`) of db `dbid`: None
+/// when it is not a value built here, or upstream does not build it from exactly those
+/// bytes. Where keys live in values, the value is then made the object the loader's
+/// insert makes of it ([`BuiltValue::into_kvobj`]).
 ///
 /// Callers keep [`Settings`] from changing while this runs (the reading thread does not
 /// build while the main thread serves clients).
@@ -161,6 +203,8 @@ pub fn build_value(
     stored: &[u8],
     payload: Option<&[u8]>,
     dbid: c_int,
+    key: &[u8],
+    expires: bool,
 ) -> Option<BuiltValue> {
     if value_type != TYPE_STRING {
         let kind: BlobKind = rdb_blob::kind_of(value_type)?;
@@ -199,8 +243,17 @@ pub fn build_value(
     let value = BuiltValue {
         object: NonNull::new(object)?,
         rdb_type: value_type,
+        #[cfg(keys_in_values)]
+        meta_bits: 0,
     };
-    (error == 0 && r.read == stored.len()).then_some(value)
+    let value = (error == 0 && r.read == stored.len()).then_some(value)?;
+    #[cfg(keys_in_values)]
+    return value.into_kvobj(key, expires);
+    #[cfg(not(keys_in_values))]
+    {
+        let _ = (key, expires);
+        Some(value)
+    }
 }
 
 #[cfg(test)]
@@ -363,6 +416,129 @@ mod upstream_facts {
             "\n}",
         );
         assert!(length.contains("uint32_t numele = lpGetNumElements(lp); if (numele != LP_HDR_NUMELE_UNKNOWN) return numele;"));
+    }
+
+    /// The names a C function body calls (an identifier just before a parenthesis).
+    #[cfg(keys_in_values)]
+    fn calls(body: &str) -> std::collections::BTreeSet<String> {
+        let bytes = body.as_bytes();
+        let mut names = std::collections::BTreeSet::new();
+        for (at, _) in body.match_indices('(') {
+            let mut start = at;
+            while start > 0
+                && (bytes[start - 1].is_ascii_alphanumeric() || bytes[start - 1] == b'_')
+            {
+                start -= 1;
+            }
+            if start < at {
+                names.insert(body[start..at].to_string());
+            }
+        }
+        names
+    }
+
+    #[cfg(keys_in_values)]
+    #[test]
+    fn kvobj_set_reads_only_its_arguments() {
+        // What BuiltValue::into_kvobj runs on the reading thread: kvobjSet and the two
+        // constructors it calls read no server state and call only the allocator, sds
+        // helpers and the metadata helpers guarded by module bits a value built here never
+        // has (rdbLoadObject's objects start with metabits 0).
+        let object = source("object.c");
+        let set = between(
+            &object,
+            "kvobj *kvobjSet(sds key, robj *val, uint32_t keyMetaBits) {",
+            "\n}",
+        );
+        assert!(set.contains(
+            "if (val->metabits & KEY_META_MASK_MODULES) keyMetaTransition((kvobj *) val, kv);"
+        ));
+        let embed = between(&object, "static kvobj *kvobjCreateEmbedString(", "\n}");
+        let create = between(
+            &object,
+            "kvobj *kvobjCreate(int type, const sds key, void *ptr, uint32_t keyMetaBits) {",
+            "\n}",
+        );
+        let allowed = [
+            "if",
+            "sizeof",
+            "sdslen",
+            "kvobjCreateEmbedString",
+            "kvobjCreate",
+            "sdsnewlen",
+            "sdsdup",
+            "serverPanic",
+            "keyMetaTransition",
+            "decrRefCount",
+            "getNumMeta",
+            "sdsReqType",
+            "sdsReqSize",
+            "zmalloc_usable",
+            "zmalloc",
+            "sdsHdrSize",
+            "sdsnewplacement",
+            "keyMetaResetValues",
+            "serverAssert",
+            "debugServerAssert",
+        ];
+        for function in [&set, &embed, &create] {
+            let body = &function[function.find('{').unwrap()..];
+            assert!(!body.contains("server."), "{body}");
+            for name in calls(body) {
+                assert!(allowed.contains(&name.as_str()), "{name} in {body}");
+            }
+        }
+        let reset = between(
+            &source("keymeta.h"),
+            "static inline void keyMetaResetValues(kvobj *kv) {",
+            "\n}",
+        );
+        assert!(reset.starts_with("static inline void keyMetaResetValues(kvobj *kv) { if (unlikely(kv->metabits & KEY_META_MASK_MODULES))"));
+    }
+
+    #[cfg(keys_in_values)]
+    #[test]
+    fn only_the_key_loop_inserts_with_the_hook_after_reading_the_value() {
+        // rdb_stream::insert_value keeps the object load_value returned last: that holds
+        // while dbAddRDBLoad, whose kvobjSet call the patch (redis-patch/8.6/0004) sends
+        // there, is called only by the RDB loader's key loop, after its value was read.
+        let db = source("db.c");
+        let add = between(
+            &db,
+            "kvobj *dbAddRDBLoad(redisDb *db, sds key, robj **valref,",
+            "\n}",
+        );
+        assert!(add.contains("robj *val = *valref; kvobj *kv = redis_aof_rdb_kvobj_set(key, val, keyMetaSpec->metabits);"));
+        let src = std::env::var("REDIS_SRC").unwrap();
+        for entry in std::fs::read_dir(&src).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_some_and(|e| e == "c") {
+                let text = std::fs::read_to_string(&path).unwrap();
+                let uses = text.matches("dbAddRDBLoad(").count();
+                let name = path.file_name().unwrap().to_str().unwrap();
+                let expected = match name {
+                    "rdb.c" => 2,
+                    "db.c" => 1,
+                    _ => 0,
+                };
+                assert_eq!(uses, expected, "{name}");
+            }
+        }
+        let rdb = source("rdb.c");
+        let read = rdb
+            .find("val = redis_aof_rdb_load_value(type,rdb,key,db->id,&error);")
+            .unwrap();
+        let inserts: Vec<usize> = rdb
+            .match_indices("dbAddRDBLoad(db, key, &val, &keyMeta)")
+            .map(|(at, _)| at)
+            .collect();
+        let next_key = rdb[read..]
+            .find("rdbGenericLoadStringObject(rdb,RDB_LOAD_SDS,NULL)")
+            .map_or(usize::MAX, |at| read + at);
+        assert!(
+            inserts.iter().all(|&at| at > read && at < next_key),
+            "both inserts follow the value's read"
+        );
     }
 
     #[test]

@@ -45,13 +45,9 @@ impl UpstreamCalls for Recorder {
     fn crc64(crc: u64, bytes: &[u8]) -> u64 {
         fnv_from(crc, bytes)
     }
-    fn build_value(
-        value_type: u8,
-        _db: u64,
-        stored: &[u8],
-        payload: Option<&[u8]>,
-    ) -> Option<(Vec<u8>, u64)> {
-        assert_eq!(value_type, TYPE_STRING, "the test files hold strings");
+    fn build_value(taken: &Taken<'_>) -> Option<(Vec<u8>, u64)> {
+        let (stored, payload) = (taken.stored, taken.payload);
+        assert_eq!(taken.value_type, TYPE_STRING, "the test files hold strings");
         assert_eq!(payload, Some(&stored[stored.len() - payload?.len()..]));
         BUILDING_NOW.store(true, Ordering::SeqCst);
         let value = (stored.to_vec(), SETTINGS.load(Ordering::SeqCst));

@@ -565,33 +565,57 @@ fn the_walk_finds_the_scans_records_and_takes_whole_values() {
     let mut taken = 0;
     for round in 0..200 {
         let mut r = Rdb::new();
+        // Each record's key as upstream's loader reads it, and whether it expires.
+        let mut records = Vec::new();
         for k in 0..rng.below(30) {
-            let key = format!("k{k}").into_bytes();
-            match rng.below(3) {
-                0 => r
-                    .byte(TYPE_STRING)
-                    .string(&key)
-                    .string(&rng.bytes_below(300)),
-                1 => r
-                    .byte(TYPE_STRING)
-                    .string(&key)
-                    .int_string(rng.below(70000) as i64),
-                _ => r.byte(TYPE_SET).string(&key).len(1).string(b"m"),
+            let expires = rng.below(3) == 0;
+            if expires && rng.below(2) == 0 {
+                r.byte(OPCODE_EXPIRETIME_MS).raw(&[7; 8]);
+            } else if expires {
+                r.byte(OPCODE_EXPIRETIME).raw(&[7; 4]);
+            }
+            if rng.below(4) == 0 {
+                r.byte(OPCODE_FREQ).byte(3);
+            }
+            let value_type = if rng.below(3) == 2 {
+                TYPE_SET
+            } else {
+                TYPE_STRING
+            };
+            r.byte(value_type);
+            let key = if rng.below(4) == 0 {
+                let n = rng.below(1 << 20) as i64 - (1 << 19);
+                r.int_string(n);
+                n.to_string().into_bytes()
+            } else {
+                let key = format!("k{k}").into_bytes();
+                r.string(&key);
+                key
+            };
+            records.push((key, expires));
+            match (value_type, rng.below(2)) {
+                (TYPE_SET, _) => r.len(1).string(b"m"),
+                (_, 0) => r.string(&rng.bytes_below(300)),
+                _ => r.int_string(rng.below(70000) as i64),
             };
         }
         r.byte(OPCODE_EOF).raw(&[0; 8]);
         let sizes = vec![1 + rng.below(500) as usize];
         let mut input = BlockInput::new(mem::MemBlocks::new(&r.0, sizes));
         let mut found = Vec::new();
+        let record = std::cell::Cell::new(0);
         let max = rng.below(200);
         let end = RdbScan::new().walk(
             &mut input,
             max,
             |_, start, db, key, value_type| {
                 found.push((start, db, key.to_vec()));
+                record.set(found.len() - 1);
                 value_type == TYPE_STRING
             },
             |input, value| {
+                let (key, expires) = &records[record.get()];
+                assert_eq!((value.key, value.expires), (&key[..], *expires));
                 let at = value.start as usize;
                 assert_eq!(&r.0[at..at + value.stored.len()], value.stored);
                 assert_eq!(input.position(), value.start + value.stored.len() as u64);
