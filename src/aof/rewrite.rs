@@ -244,6 +244,38 @@ fn record_rewrite_failure() {
     server::set_stat_aofrw_consecutive_failures(server::stat_aofrw_consecutive_failures() + 1);
 }
 
+/// Renames the rewrite's temporary `kind` file (`base` or `incr`) into place, with
+/// upstream's log lines and latency sample: each side is (path, name), the error line
+/// naming the paths, the success line the names. False when the rename failed (logged).
+fn rename_temporary(
+    kind: &str,
+    (temp_path, temp_name): (&[u8], &[u8]),
+    (path, name): (&[u8], &[u8]),
+) -> bool {
+    let latency = runtime::latency_start();
+    if let Err(errno) = sys::rename(temp_path, path) {
+        Line::new("Error trying to rename the temporary AOF ")
+            .text(kind)
+            .text(" file ")
+            .bytes(temp_path)
+            .text(" into ")
+            .bytes(path)
+            .text(": ")
+            .text(&errno.message())
+            .write(Level::Warning);
+        return false;
+    }
+    runtime::latency_add_sample_if_needed(c"aof-rename", runtime::latency_end(latency));
+    Line::new("Successfully renamed the temporary AOF ")
+        .text(kind)
+        .text(" file ")
+        .bytes(temp_name)
+        .text(" into ")
+        .bytes(name)
+        .write(Level::Notice);
+    true
+}
+
 /// The success half of the done-handler; false when the new files could not be put in
 /// place (the previous ones stay in charge).
 fn adopt_rewritten_base() -> bool {
@@ -263,24 +295,14 @@ fn adopt_rewritten_base() -> bool {
         .map(|b| b.file_name)
         .unwrap_or_default();
     let base_path = files::path_in_aof_dir(&base_name);
-    let latency = runtime::latency_start();
-    if let Err(errno) = sys::rename(temp_file.as_bytes(), &base_path) {
-        Line::new("Error trying to rename the temporary AOF base file ")
-            .text(&temp_file)
-            .text(" into ")
-            .bytes(&base_path)
-            .text(": ")
-            .text(&errno.message())
-            .write(Level::Warning);
+    if !rename_temporary(
+        "base",
+        (temp_file.as_bytes(), temp_file.as_bytes()),
+        (&base_path, &base_name),
+    ) {
         record_rewrite_failure();
         return false;
     }
-    runtime::latency_add_sample_if_needed(c"aof-rename", runtime::latency_end(latency));
-    Line::new("Successfully renamed the temporary AOF base file ")
-        .text(&temp_file)
-        .text(" into ")
-        .bytes(&base_name)
-        .write(Level::Notice);
 
     let mut new_incr_path = None;
     if server::aof_state() == AofState::WaitRewrite {
@@ -298,25 +320,15 @@ fn adopt_rewritten_base() -> bool {
             .map(|e| e.file_name.clone())
             .unwrap_or_default();
         let incr_path = files::path_in_aof_dir(&incr_name);
-        let latency = runtime::latency_start();
-        if let Err(errno) = sys::rename(&temp_incr_path, &incr_path) {
-            Line::new("Error trying to rename the temporary AOF incr file ")
-                .bytes(&temp_incr_path)
-                .text(" into ")
-                .bytes(&incr_path)
-                .text(": ")
-                .text(&errno.message())
-                .write(Level::Warning);
+        if !rename_temporary(
+            "incr",
+            (&temp_incr_path, &temp_incr_name),
+            (&incr_path, &incr_name),
+        ) {
             let _ = sys::bg_unlink(&base_path);
             record_rewrite_failure();
             return false;
         }
-        runtime::latency_add_sample_if_needed(c"aof-rename", runtime::latency_end(latency));
-        Line::new("Successfully renamed the temporary AOF incr file ")
-            .bytes(&temp_incr_name)
-            .text(" into ")
-            .bytes(&incr_name)
-            .write(Level::Notice);
         new_incr_path = Some(incr_path);
     }
 

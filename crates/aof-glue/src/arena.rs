@@ -35,6 +35,19 @@ impl Arena {
     }
 }
 
+/// Hands the pages jemalloc holds dirty but unused back to the kernel: upstream's
+/// `jemalloc_purge` (what `MEMORY PURGE` runs, and what upstream runs itself after it frees
+/// a whole dataset); nothing without jemalloc. A load leaves such pages behind (the keys'
+/// read buffers and the values built ahead and copied, freed as it goes), which jemalloc
+/// would return only as they decay, seconds later: RSS after loading would count them.
+pub fn purge_unused_pages() {
+    // SAFETY: upstream's function, no arguments; it only asks jemalloc to purge its arenas
+    // (each under its own lock), touching no live allocation.
+    unsafe {
+        super::bindings::jemalloc_purge();
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::Arena;
@@ -60,18 +73,5 @@ mod tests {
         .unwrap();
         assert!(other.1, "binding failed");
         assert_eq!(other.2, Some(main), "own arena was {:?}", other.0);
-    }
-}
-
-/// Hands the pages jemalloc holds dirty but unused back to the kernel: upstream's
-/// `jemalloc_purge` (what `MEMORY PURGE` runs, and what upstream runs itself after it frees
-/// a whole dataset); nothing without jemalloc. A load leaves such pages behind (the keys'
-/// read buffers and the values built ahead and copied, freed as it goes), which jemalloc
-/// would return only as they decay, seconds later: RSS after loading would count them.
-pub fn purge_unused_pages() {
-    // SAFETY: upstream's function, no arguments; it only asks jemalloc to purge its arenas
-    // (each under its own lock), touching no live allocation.
-    unsafe {
-        super::bindings::jemalloc_purge();
     }
 }

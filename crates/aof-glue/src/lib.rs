@@ -50,4 +50,6 @@ pub mod server;
 pub mod stream;
 pub mod sys;
 pub mod unwritten;
+#[cfg(test)]
+mod upstream_text;
 pub mod value;

@@ -334,22 +334,16 @@ pub fn load_rdb_stream(stream: &mut dyn RdbStream<Value = BuiltValue>) -> Option
 mod upstream_facts {
     //! The facts about rdb.c the stream rests on, read off the tree being built against.
 
+    use crate::upstream_text::{between, source};
+
     fn rdb_c() -> String {
-        let src = std::env::var("REDIS_SRC").expect("REDIS_SRC names the upstream src/ folder");
-        std::fs::read_to_string(std::path::Path::new(&src).join("rdb.c")).unwrap()
+        source("rdb.c")
     }
 
     /// The body of the function defined as `signature` (up to the first `}` in column 0),
     /// with whitespace collapsed.
     fn body(source: &str, signature: &str) -> String {
-        let start = source
-            .find(signature)
-            .unwrap_or_else(|| panic!("{signature} not in rdb.c"));
-        let end = start + source[start..].find("\n}").unwrap();
-        source[start..end]
-            .split_whitespace()
-            .collect::<Vec<_>>()
-            .join(" ")
+        between(source, signature, "\n}")
     }
 
     #[test]

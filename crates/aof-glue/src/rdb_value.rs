@@ -261,22 +261,7 @@ mod upstream_facts {
     //! The facts about rdb.c that building a string value off the main thread rests on,
     //! read off the tree being built against.
 
-    fn source(file: &str) -> String {
-        let src = std::env::var("REDIS_SRC").expect("REDIS_SRC names the upstream src/ folder");
-        std::fs::read_to_string(std::path::Path::new(&src).join(file)).unwrap()
-    }
-
-    /// The text from `from` up to the first `until` after it, whitespace collapsed.
-    fn between(source: &str, from: &str, until: &str) -> String {
-        let start = source
-            .find(from)
-            .unwrap_or_else(|| panic!("{from} not found"));
-        let end = start + source[start..].find(until).unwrap();
-        source[start..end]
-            .split_whitespace()
-            .collect::<Vec<_>>()
-            .join(" ")
-    }
+    use crate::upstream_text::{between, source};
 
     #[test]
     fn the_string_branch_reads_one_encoded_string_and_encodes_it() {
@@ -319,12 +304,7 @@ mod upstream_facts {
     /// The `case` of `rdbLoadObject`'s blob switch for `case`, whitespace collapsed.
     fn blob_case(rdb: &str, case: &str) -> String {
         let object = &rdb[rdb.find("robj *rdbLoadObject(int rdbtype,").unwrap()..];
-        let start = object.find(case).unwrap_or_else(|| panic!("{case}"));
-        let end = start + object[start..].find("break;").unwrap();
-        object[start..end]
-            .split_whitespace()
-            .collect::<Vec<_>>()
-            .join(" ")
+        between(object, case, "break;")
     }
 
     #[test]
