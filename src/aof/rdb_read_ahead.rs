@@ -11,8 +11,11 @@
 //! and hash listpacks that upstream keeps as they are (at most [`BUILD_MAX`] bytes each),
 //! by upstream's own `rdbLoadObject` ([`aof_glue::rdb_value`]), never while the main
 //! thread serves clients, and none taken once the settings they were built under changed.
+//! On 8.6 the thread also makes each of them the object the insert would make of it (the
+//! key embedded beside the value: `BuiltValue::into_kvobj`), which the patched
+//! `dbAddRDBLoad` keeps as it is ([`aof_glue::rdb_stream::insert_value`]).
 //! Everything else stays upstream's loader's on the main thread, in file order: the
-//! other values, the insert, checks, log lines and exits; a scan that stops (a module
+//! other values, the insert itself, checks, log lines and exits; a scan that stops (a module
 //! value, key metadata, anything it does not know) only stops the hints and the values.
 //!
 //! Memory in flight: at most [`BLOCKS_QUEUED`] blocks of [`BLOCK`] bytes wait for the
