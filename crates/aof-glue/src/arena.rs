@@ -41,8 +41,9 @@ impl Arena {
 /// read buffers and the values built ahead and copied, freed as it goes), which jemalloc
 /// would return only as they decay, seconds later: RSS after loading would count them.
 pub fn purge_unused_pages() {
-    // SAFETY: upstream's function, no arguments; it only asks jemalloc to purge its arenas
-    // (each under its own lock), touching no live allocation.
+    // SAFETY: upstream's function, no arguments; it only asks jemalloc (`mallctl`
+    // `arena.<all>.purge`) to purge its arenas, each under its own lock, touching no live
+    // allocation (tests::jemalloc_purge_only_asks_jemalloc_to_purge reads zmalloc.c).
     unsafe {
         super::bindings::jemalloc_purge();
     }
@@ -51,6 +52,21 @@ pub fn purge_unused_pages() {
 #[cfg(test)]
 mod tests {
     use super::Arena;
+    use crate::upstream_text::{between, source};
+
+    #[test]
+    fn jemalloc_purge_only_asks_jemalloc_to_purge() {
+        // The jemalloc build's definition (the first; the other returns 0).
+        let purge = between(&source("zmalloc.c"), "int jemalloc_purge(void) {", "\n}");
+        assert_eq!(
+            purge,
+            "int jemalloc_purge(void) { /* return all unused (reserved) pages to the OS */ \
+             char tmp[32]; unsigned narenas = 0; size_t sz = sizeof(unsigned); \
+             if (!je_mallctl(\"arenas.narenas\", &narenas, &sz, NULL, 0)) { \
+             snprintf(tmp, sizeof(tmp), \"arena.%u.purge\", narenas); \
+             if (!je_mallctl(tmp, NULL, 0, NULL, 0)) return 0; } return -1;"
+        );
+    }
 
     #[test]
     fn a_thread_bound_to_another_threads_arena_allocates_from_it() {
