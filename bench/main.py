@@ -2,18 +2,21 @@
 built from the same upstream release (the report names it).
 
 Usage: python3 bench/main.py [--quick] [--pairs N] [--no-pin] [--aa] [--keep-tmp]
-                             [--only REGEX] [--scale F] [--no-peer]
+                             [--only REGEX] [--scale F] [--no-peer] [--no-checksum]
 (bench/run.sh sets up the Python environment and calls this.)
 
 Each pair runs every task on both builds back to back; the order within a pair alternates
 (stock first in even pairs, patched first in odd ones), so neither build always runs
 second. Where the peer (Valkey, build/peer) takes part, it is the third: stock, patched,
-peer in even pairs and peer, patched, stock in odd ones. Raw rows go to
+peer in even pairs and peer, patched, stock in odd ones. The writes with AOF on run the
+patched binary a third time with `aof-checksum yes` (build "checksum", issue #31), last in
+even pairs and first in odd ones. Raw rows go to
 bench/results/<run>/raw.csv as they are measured.
 """
 
 import argparse
 import csv
+import dataclasses
 import json
 import os
 import shutil
@@ -102,6 +105,8 @@ def parse_args():
                    help="debug: multiply dataset sizes and request counts by F")
     p.add_argument("--no-peer", action="store_true",
                    help="leave the peer (build/peer, Valkey) out even when it is built")
+    p.add_argument("--no-checksum", action="store_true",
+                   help="leave out the patched build's third write run with aof-checksum yes")
     return p.parse_args()
 
 
@@ -142,6 +147,8 @@ def run_pairs(plan, pairs, builds, data, tmp, raw, phases):
             order = ["stock", "patched"]
             if "peer" in builds and workloads.runs_on_peer(task, data.get(task.arg)):
                 order.append("peer")
+            if report.CHECKSUM_BUILD in builds and workloads.runs_with_checksum(task):
+                order.append(report.CHECKSUM_BUILD)
             if pair % 2:
                 order.reverse()
             for slot, name in enumerate(order):
@@ -195,7 +202,14 @@ def main():
     raw = RawWriter(out / "raw.csv")
     try:
         builds, meta["sha256"] = snapshot_binaries(tmp, dirs, args.aa)
-        meta["version"] = {name: servers.version(b) for name, b in builds.items()}
+        if not args.aa and not args.no_checksum:
+            # Issue #31: the same patched binary once more on the AOF writes, with
+            # `aof-checksum yes` (report.checksum_cost compares it with its run without).
+            builds[report.CHECKSUM_BUILD] = dataclasses.replace(
+                builds["patched"], name=report.CHECKSUM_BUILD,
+                config=(("aof-checksum", "yes"),))
+        meta["version"] = {name: servers.version(b) for name, b in builds.items()
+                           if name != report.CHECKSUM_BUILD}
         releases = {name: servers.release(v) for name, v in meta["version"].items()}
         meta["peer_version"] = releases.get("peer")
         if releases["stock"] != releases["patched"]:

@@ -145,6 +145,40 @@ def aof_cost(rows):
     return cost
 
 
+CHECKSUM_BUILD = "checksum"  # the patched binary with `aof-checksum yes` (main.py)
+
+
+def checksum_cost(rows):
+    """What `aof-checksum yes` costs (issue #31), the same binary with it on against off in
+    the same pair: {(case, metric): Figure} for each AOF-on write case, metric "rps" (speed
+    ratio checksum rps / patched rps) and "aof_bytes" (size ratio: the bytes a
+    redis-benchmark run added to the AOF with checksums / without). In these figures
+    `stock` holds the values with `aof-checksum no` and `patched` those with yes."""
+    by = defaultdict(lambda: defaultdict(dict))
+    for r in rows:
+        if (r["workload"], r["metric"]) in (("write", "rps"), ("check", "aof_bytes")) \
+                and r["build"] in ("patched", CHECKSUM_BUILD):
+            by[(r["case"], r["metric"])][int(r["pair"])][r["build"]] = float(r["value"])
+    out = {}
+    for (case, metric), pairs in sorted(by.items()):
+        f = Figure("checksum", case, metric)
+        for _, v in sorted(pairs.items()):
+            if "patched" in v and CHECKSUM_BUILD in v:
+                f.stock.append(v["patched"])
+                f.patched.append(v[CHECKSUM_BUILD])
+                if v["patched"]:
+                    f.ratios.append(v[CHECKSUM_BUILD] / v["patched"])
+        if f.ratios:
+            out[(case, metric)] = f
+    return out
+
+
+def _checksum_figs(metric, pipeline=None):
+    return lambda _figs, rows: [f for (case, m), f in sorted(checksum_cost(rows).items())
+                                if m == metric and (pipeline is None
+                                                    or write_case(case)[2] == pipeline)]
+
+
 # ---------------------------------------------------------------------------------------
 # Goals: computed from the medians of this run, never written down
 
@@ -265,6 +299,11 @@ GOALS = [
          _REWRITES_HEAVY_DEFAULT_FORM, ">=", 1.3),
     Goal("Default-form BGREWRITEAOF ahead of the peer (#20)",
          _vs_peer(_joined(_REWRITES_DEFAULT_FORM, _REWRITES_HEAVY_DEFAULT_FORM)), ">=", 1.0),
+    # Issue #31: aof-checksum yes against no, the same binary.
+    Goal("aof-checksum yes: the AOF grows ≤ 1 % on every write workload (#31)",
+         _checksum_figs("aof_bytes"), "<=", 1.01),
+    Goal("aof-checksum yes: pipelined write throughput ≥ 0.97× aof-checksum no (#31)",
+         _checksum_figs("rps", "P16"), ">=", 0.97),
     Goal("Command-form child COW, and peak memory across a rewrite under load, ≤ stock (#20)",
          _joined(_figs("rewrite-load", ["heavy-resp preamble no"], ["cow_bytes"]),
                  _figs("rewrite-load", ["heavy-resp preamble yes", "heavy-resp preamble no"],
@@ -386,7 +425,8 @@ def _section_goals(figs, rows):
            "counts figures whose min–max range straddles the threshold, i.e. where the mark "
            "could flip with noise. Speed goals compare ratios patched/stock (the cost-of-AOF "
            "goal: patched with AOF / patched with `appendonly no`; the goals 'ahead of the peer': "
-           "patched / Valkey); the memory goals compare size ratios.", "",
+           "patched / Valkey; the #31 goals: patched with `aof-checksum yes` / the same "
+           "binary with `no`); the memory and growth goals compare size ratios.", "",
            _table(["goal", "mark", "figures meeting", "worst median", "threshold", "gap",
                    "within spread"], table)]
     if misses:
@@ -445,6 +485,38 @@ def _section_cost(rows):
             "AOF costs that build a fifth of its throughput.", "",
             _table(["case"] + ["appendfsync " + p for p in policies],
                    [[c] + [cell(c, p) for p in policies] for c in cases])]
+
+
+def _section_checksum(rows, figs):
+    cost = checksum_cost(rows)
+    if not cost:
+        return []
+    cases = sorted({c for c, _ in cost}, key=lambda c: _case_order(write_case(c)) + (
+        POLICIES.index(write_case(c)[3]),))
+
+    def growth(f):
+        if f is None:
+            return "n/a"
+        lo, hi = f.spread
+        return "%+.2f %% (%+.2f – %+.2f)" % (100 * (f.median - 1), 100 * (lo - 1), 100 * (hi - 1))
+
+    table = []
+    for c in cases:
+        size, speed = cost.get((c, "aof_bytes")), cost.get((c, "rps"))
+        table.append([c, growth(size),
+                      "%s / %s" % (fmt_value("rps", _median(speed.stock)),
+                                   fmt_value("rps", _median(speed.patched))) if speed else "n/a",
+                      fmt_ratio(speed)])
+    return ["", "## aof-checksum yes against no (issue #31)",
+            "", "The patched binary run a third time in each write pair with `aof-checksum yes`, "
+            "beside its run with the default `no` (order within a pair: stock, patched, "
+            "checksum, reversed in odd pairs). Growth: the bytes each redis-benchmark run added "
+            "to the AOF with checksums against without, median (min–max) over pairs; under "
+            "`always` every write gets a closing line, so its growth is the line over the "
+            "bytes one event-loop iteration wrote. Throughput: requests per second without / "
+            "with (medians), and the speed ratio with/without, median (min–max) over pairs. "
+            + _noise_line(figs), "",
+            _table(["case", "AOF growth", "rps no / yes", "speed yes/no"], table)]
 
 
 def _section_load(figs, meta):
@@ -754,7 +826,8 @@ def machine_line(meta):
 def render(rows, meta, image, run_dir):
     figs = figures(rows)
     body = _section_goals(figs, rows) + ["", "![ratios](%s)" % image]
-    body += _section_writes(figs) + _section_cost(rows) + _section_load(figs, meta)
+    body += _section_writes(figs) + _section_cost(rows) + _section_checksum(rows, figs)
+    body += _section_load(figs, meta)
     body += _section_rewrite(figs, meta) + _section_restart(figs, meta)
     body += _section_rewrite_load(figs, meta, rows) + _section_checks(rows, figs)
     every = [[f.workload, f.case, f.metric, fmt_value(f.metric, _median(f.stock)),

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # make bench [QUICK=1]: the A/B benchmark of the patched build against stock, same release.
 # Usage: bench/run.sh [--quick] [--pairs N] [--no-pin] [--aa] [--keep-tmp] [--only REGEX] [--scale F]
-#                     [--no-peer]
+#                     [--no-peer] [--no-checksum]
 # The peer (Valkey, `make peer`) joins when build/peer/src/valkey-server exists, or BENCH_PEER
 # names its src dir (BENCH_PEER= for none).
 # (bench/README.md)

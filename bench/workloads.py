@@ -103,6 +103,11 @@ def _check_config(server, policy):
     if enabled != ("0" if policy == "off" else "1") or (policy != "off" and fsync != policy):
         raise RuntimeError("%s: planned %s, server has aof_enabled:%s appendfsync %s"
                            % (server.build.name, policy, enabled, fsync))
+    for name, value in server.build.config:  # a build's own directives (aof-checksum yes)
+        got = servers.call(server, "CONFIG", "GET", name)
+        if got[1:] != [value]:
+            raise RuntimeError("%s: planned %s %s, server has %r"
+                               % (server.build.name, name, value, got))
 
 
 def _aof_bytes(server):
@@ -364,6 +369,12 @@ def run_task(task, build, data, tmp, first_pair):
     if task.kind == "rewrite-load":
         return run_rewrite_load(build, data[task.arg], tmp, check=first_pair)
     raise ValueError(task.kind)
+
+
+def runs_with_checksum(task):
+    """Whether the patched binary runs this task a second time with `aof-checksum yes`
+    (issue #31's size and throughput figures): the writes with AOF on."""
+    return task.kind == "write" and task.arg.policy != "off"
 
 
 def runs_on_peer(task, dataset):
