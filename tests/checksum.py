@@ -61,8 +61,38 @@ def crc64(data, crc=0):
 
 assert crc64(b"123456789") == 0xE9C6D914C4B8D9CA
 
+# The closing lines (crates/aof-core/src/checksum.rs): the long form, still read and
+# written for `end`, and the short form the writer puts after each write: `#C`, the CRC64
+# in ten base-94 digits (`!` = 0 ... `~` = 93), the length in as few as it needs, LF.
 CLOSE_RE = re.compile(rb"^#CRC64 ([0-9a-f]{16}) (0|[1-9][0-9]*)( end)?\r\n$")
+SHORT_RE = re.compile(rb"^#C([!-~]{10})(![!-~]{0}|[\"-~][!-~]{0,9})\n$")
 BEGIN = b"#CRC64 begin\r\n"
+
+
+def base94(digits):
+    value = 0
+    for b in digits:
+        value = value * 94 + b - 0x21
+    return value
+
+
+def to_base94(value, width=0):
+    out = b""
+    while value or not out or len(out) < width:
+        out = bytes([0x21 + value % 94]) + out
+        value //= 94
+    return out
+
+
+def parse_close(line):
+    """(crc, length, end) of a closing line of either form, or None."""
+    m = CLOSE_RE.match(line)
+    if m:
+        return int(m.group(1), 16), int(m.group(2)), bool(m.group(3))
+    m = SHORT_RE.match(line)
+    if m and base94(m.group(1)) < 2**64:
+        return base94(m.group(1)), base94(m.group(2)), False
+    return None
 
 
 def lines_of(data):
@@ -99,11 +129,11 @@ def check_annotations(data):
             begins += 1
             start = pos + len(line)
             continue
-        m = CLOSE_RE.match(line)
-        if not m:
+        close = parse_close(line)
+        if not close:
             continue
         assert start is not None, "a closing line at %d with no range" % pos
-        crc, length, end = int(m.group(1), 16), int(m.group(2)), m.group(3)
+        crc, length, end = close
         assert length == pos - start, (pos, length, start)
         assert crc64(data[start:pos]) == crc, "range %d..%d" % (start, pos)
         closes += 1
@@ -112,8 +142,18 @@ def check_annotations(data):
     return begins, closes, ends
 
 
-def close_line(data, end=False):
+def close_line(data):
+    """The short closing line of `data`, encoded here independently of the Rust writer."""
+    return b"#C" + to_base94(crc64(data), 10) + to_base94(len(data)) + b"\n"
+
+
+def long_close_line(data, end=False):
+    """The long form (`end`, and every closing line of builds before the short form)."""
     return b"#CRC64 %016x %d%s\r\n" % (crc64(data), len(data), b" end" if end else b"")
+
+
+assert parse_close(close_line(b"123456789")) == (0xE9C6D914C4B8D9CA, 9, False)
+assert parse_close(long_close_line(b"x" * 70, True)) == (crc64(b"x" * 70), 70, True)
 
 
 # ------------------------------------------------------------------------------------------
@@ -308,6 +348,11 @@ def check_stock_reads(checks, stock, patched, tmp, rng):
         begins, closes, _ = check_annotations(data)
         checks.ok(begins >= 2 and closes >= 2, "begin/closing lines: %d/%d" % (begins, closes))
         checks.ok(b" end\r\n" in data, "CONFIG SET no closed the range with `end`")
+        closing = [l for _, l in lines_of(data) if parse_close(l) and not l.endswith(b" end\r\n")]
+        checks.ok(closing and all(SHORT_RE.match(l) for l in closing)
+                  and all(len(l) <= 16 for l in closing if parse_close(l)[1] < 94 ** 3),
+                  "closing lines are short: at most 16 bytes for a range under 94^3 bytes (%s)"
+                  % sorted({len(l) for l in closing}))
         base = [n for n in os.listdir(aof_dir(d)) if ".base." in n][0]
         base_data = open(os.path.join(aof_dir(d), base), "rb").read()
         b_begins, b_closes, _ = check_annotations(base_data)
@@ -485,7 +530,8 @@ def check_multi_across_ranges(checks, stock, patched, tmp):
     r1 = resp("SELECT", "0") + resp("SET", "a", "1") + resp("MULTI") + resp("SET", "b", "2")
     r2 = resp("SET", "c", "3") + resp("EXEC")
     r3 = resp("SET", "d", "4")
-    body = BEGIN + r1 + close_line(r1) + r2 + close_line(r2)
+    # The first range closed by the long form an older build wrote: it verifies alike.
+    body = BEGIN + r1 + long_close_line(r1) + r2 + close_line(r2)
     with open(incr, "wb") as f:
         f.write(body)
     digests = {}
