@@ -18,13 +18,13 @@
 //!                                         were switched off: what follows is not verified)
 //! ```
 //! The short form is what the writer puts after each write under `appendfsync always`,
-//! so its length is the file's growth: 14 to 16 bytes for a range under 8 836 bytes,
-//! against 30 in the long form (about 1 % of the 1.1-2.5 KB one event-loop iteration of
-//! 50 unpipelined clients writes). Its digits are the printable bytes `!` (0) to `~`
+//! so its length is the file's growth: 14 bytes for a range under 94 bytes, 15 under
+//! 8 836, against 30 in the long form (about 1 % of the 1.1-2.5 KB one event-loop
+//! iteration of 50 unpipelined clients writes). Its digits are the printable bytes `!` (0) to `~`
 //! (93), most significant first: the CRC64 in exactly ten (94^10 > 2^64; a value above
 //! `u64::MAX` is no mark), the length in as few as it needs (no leading `!` but for 0).
-//! A CRC64 cannot be written in fewer printable bytes than ten, so no line of full
-//! strength is shorter than 14 bytes.
+//! A CRC64 cannot be written in fewer printable bytes than ten, so no `#` line holding
+//! one is shorter than 12 bytes (`#`, ten digits, LF).
 //! Ranges are independent (each checksum covers its own bytes only, never chained), so a
 //! file cut back at a range boundary, or a MULTI reverted at load, leaves every other
 //! range verifiable. The bytes of a range are the file's bytes between the two lines,
