@@ -65,7 +65,7 @@ assert crc64(b"123456789") == 0xE9C6D914C4B8D9CA
 # written for `end`, and the short form the writer puts after each write: `#C`, the CRC64
 # in ten base-94 digits (`!` = 0 ... `~` = 93), the length in as few as it needs, LF.
 CLOSE_RE = re.compile(rb"^#CRC64 ([0-9a-f]{16}) (0|[1-9][0-9]*)( end)?\r\n$")
-SHORT_RE = re.compile(rb"^#C([!-~]{10})(![!-~]{0}|[\"-~][!-~]{0,9})\n$")
+SHORT_RE = re.compile(rb"^#C([!-~]{10})(!|[\"-~][!-~]{0,9})\n$")
 BEGIN = b"#CRC64 begin\r\n"
 
 

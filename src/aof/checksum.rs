@@ -64,7 +64,9 @@ pub fn close_if_due(fd: i32, policy: FsyncPolicy) {
     let Some((digest, end)) = due else {
         return;
     };
-    match write_line(fd, &checksum::close_line(digest, end)) {
+    let mut line = [0u8; checksum::LINE_MAX];
+    let len = checksum::write_close(digest, end, &mut line);
+    match write_line(fd, &line[..len]) {
         Ok(()) => writer().closed(end, fd, server::aof_last_incr_size() as u64, now),
         Err(()) if policy == FsyncPolicy::Always => {
             Line::new(

@@ -190,16 +190,20 @@ pub fn write_close(digest: Digest, end: bool, out: &mut [u8; LINE_MAX]) -> usize
 /// The short closing line (module doc): `#C`, the CRC in ten base-94 digits, the length
 /// in as few as it needs, LF.
 fn write_short_close(digest: Digest, out: &mut [u8; LINE_MAX]) -> usize {
+    /// `value`'s digits, most significant first, at least `width` of them (and one).
     fn digits(mut value: u64, width: usize, out: &mut [u8]) -> usize {
-        let mut tmp = [0u8; 10];
+        let mut reversed = [0u8; 10];
         let mut n = 0;
-        while n < width || (width == 0 && (value > 0 || n == 0)) {
-            tmp[n] = SHORT_ZERO + (value % SHORT_BASE) as u8;
+        loop {
+            reversed[n] = SHORT_ZERO + (value % SHORT_BASE) as u8;
             value /= SHORT_BASE;
             n += 1;
+            if value == 0 && n >= width {
+                break;
+            }
         }
-        for i in 0..n {
-            out[i] = tmp[n - 1 - i];
+        for (to, from) in out.iter_mut().zip(reversed[..n].iter().rev()) {
+            *to = *from;
         }
         n
     }
@@ -266,7 +270,7 @@ pub fn parse(line: &[u8]) -> Option<Mark> {
 /// u64, one to ten length digits without a leading zero digit (but for 0 itself), LF.
 fn parse_short(line: &[u8]) -> Option<Mark> {
     let body = line.strip_prefix(TAG)?.strip_suffix(b"\n")?;
-    if body.len() <= SHORT_CRC_DIGITS || body.len() > SHORT_LINE_MAX - 3 {
+    if body.len() <= SHORT_CRC_DIGITS || body.len() > SHORT_LINE_MAX - TAG.len() - 1 {
         return None;
     }
     fn value(digits: &[u8]) -> Option<u64> {

@@ -38,8 +38,9 @@ pub struct BuiltValue {
 
 // SAFETY: a BuiltValue is the only reference to its object (rdbLoadObject returns a fresh
 // object of refcount 1, or a shared integer of OBJ_SHARED_REFCOUNT, which decrRefCount
-// never writes; kvobjSet, on 8.6, a fresh kvobj of refcount 1), so moving it to another thread moves the whole object; zmalloc's frees
-// and counters work from any thread (per-thread atomic counters, zmalloc.c).
+// never writes; kvobjSet, on 8.6, a fresh kvobj of refcount 1), so moving it to another
+// thread moves the whole object; zmalloc's frees and counters work from any thread
+// (per-thread atomic counters, zmalloc.c).
 unsafe impl Send for BuiltValue {}
 
 impl BuiltValue {
