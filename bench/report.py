@@ -86,17 +86,25 @@ def ratio(kind, stock, patched):
     return num / den if den else None
 
 
-def figures(rows):
-    """{(workload, case, metric): Figure}, pairs matched by pair index."""
+def _by_pair(rows, key):
+    """The rows' values grouped for pairing: {key(row): [{build: value}, ...]}, one dict
+    per pair in pair order, over the rows for which key(row) is not None."""
     by = defaultdict(lambda: defaultdict(dict))
     for r in rows:
-        if r["metric"] in KIND:
-            key = (r["workload"], r["case"], r["metric"])
-            by[key][int(r["pair"])][r["build"]] = float(r["value"])
+        k = key(r)
+        if k is not None:
+            by[k][int(r["pair"])][r["build"]] = float(r["value"])
+    return {k: [v for _, v in sorted(pairs.items())] for k, pairs in by.items()}
+
+
+def figures(rows):
+    """{(workload, case, metric): Figure}, pairs matched by pair index."""
     out = {}
-    for key, pairs in by.items():
+    for key, pairs in _by_pair(
+            rows, lambda r: (r["workload"], r["case"], r["metric"])
+            if r["metric"] in KIND else None).items():
         f = Figure(*key)
-        for _, v in sorted(pairs.items()):
+        for v in pairs:
             f.stock += [v["stock"]] if "stock" in v else []
             f.patched += [v["patched"]] if "patched" in v else []
             f.peer += [v["peer"]] if "peer" in v else []
@@ -154,15 +162,13 @@ def checksum_cost(rows):
     ratio checksum rps / patched rps) and "aof_bytes" (size ratio: the bytes a
     redis-benchmark run added to the AOF with checksums / without). In these figures
     `stock` holds the values with `aof-checksum no` and `patched` those with yes."""
-    by = defaultdict(lambda: defaultdict(dict))
-    for r in rows:
-        if (r["workload"], r["metric"]) in (("write", "rps"), ("check", "aof_bytes")) \
-                and r["build"] in ("patched", CHECKSUM_BUILD):
-            by[(r["case"], r["metric"])][int(r["pair"])][r["build"]] = float(r["value"])
+    def key(r):
+        measured = (r["workload"], r["metric"]) in (("write", "rps"), ("check", "aof_bytes"))
+        return (r["case"], r["metric"]) if measured else None
     out = {}
-    for (case, metric), pairs in sorted(by.items()):
+    for (case, metric), pairs in sorted(_by_pair(rows, key).items()):
         f = Figure("checksum", case, metric)
-        for _, v in sorted(pairs.items()):
+        for v in pairs:
             if "patched" in v and CHECKSUM_BUILD in v:
                 f.stock.append(v["patched"])
                 f.patched.append(v[CHECKSUM_BUILD])
