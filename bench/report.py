@@ -99,11 +99,11 @@ def _by_pair(rows, key):
 
 def figures(rows):
     """{(workload, case, metric): Figure}, pairs matched by pair index."""
+    def key(r):
+        return (r["workload"], r["case"], r["metric"]) if r["metric"] in KIND else None
     out = {}
-    for key, pairs in _by_pair(
-            rows, lambda r: (r["workload"], r["case"], r["metric"])
-            if r["metric"] in KIND else None).items():
-        f = Figure(*key)
+    for k, pairs in _by_pair(rows, key).items():
+        f = Figure(*k)
         for v in pairs:
             f.stock += [v["stock"]] if "stock" in v else []
             f.patched += [v["patched"]] if "patched" in v else []
@@ -116,7 +116,7 @@ def figures(rows):
                 r = ratio(f.kind, v["peer"], v["patched"])
                 if r is not None:
                     f.peer_ratios.append(r)
-        out[key] = f
+        out[k] = f
     return out
 
 
